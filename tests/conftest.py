@@ -1,0 +1,26 @@
+"""Shared fixtures: the embedded tiny model and the sample WebVid data, built once if missing."""
+
+from pathlib import Path
+
+import pytest
+
+from data import sample_webvid
+from models import tiny_qwen2vl
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir() -> Path:
+    """models/tiny-qwen2vl, built on first use (`make test` builds it beforehand)."""
+    if not (tiny_qwen2vl.DEFAULT_OUT_DIR / "config.json").exists():
+        tiny_qwen2vl.build()
+    return tiny_qwen2vl.DEFAULT_OUT_DIR
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    """data/sample with webvid.csv and videos/, generated on first use."""
+    if not (sample_webvid.DEFAULT_OUT_DIR / "webvid.csv").exists():
+        sample_webvid.generate()
+    return sample_webvid.DEFAULT_OUT_DIR
