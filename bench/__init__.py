@@ -1,0 +1,1 @@
+"""Benchmarks: each script measures ours against a named baseline in the same run and prints the ratio."""
