@@ -1,0 +1,252 @@
+"""Read exactly the frames a sampled clip needs: probe without decoding, pick indices, decode only what they need.
+
+    from plugins.video_sampling import probe_video, sample_indices, read_frames
+    info = probe_video("clip.mp4")                                   # demux only: counts, timestamps, keyframes
+    indices = sample_indices(info, video_fps=8.0, video_maxlen=8)    # LLaMA-Factory's stock indices
+    frames = read_frames(info, indices)                              # RGB uint8 arrays, equal to a full decode's
+
+Frame indices count the frames a full decode shows, in presentation order. Where the container's header is
+right they are the indices LLaMA-Factory 0.9.5's stock sampler chooses; where it is wrong (MKV/WebM report no
+frame count, edit-listed MP4s report frames that are never shown) they are spread over the frames really shown.
+
+``read_frames`` seeks to the keyframe before each target and decodes forward, visiting targets in order, when
+the metadata can be trusted (header count equals the packets shown, constant frame rate, every packet
+timestamped); otherwise it decodes from the start, stopping after the last target. Either way every returned
+frame is matched to its target by timestamp or position, so a seek that lands wrong falls back to decoding
+from the start instead of returning a different frame.
+"""
+
+import bisect
+import math
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+# File signatures of the containers we read: an unopenable file that starts like one was cut short.
+VIDEO_SIGNATURES = (b"\x1a\x45\xdf\xa3", b"RIFF")  # Matroska/WebM, AVI
+MP4_BOX_TYPES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
+
+
+class VideoReadError(Exception):
+    """A clip that cannot be read. ``reason`` is one of the REASONS codes; the message names file and fix."""
+
+    def __init__(self, path: str | os.PathLike, reason: str, detail: str = ""):
+        self.path, self.reason, self.detail = str(path), reason, detail
+        message = f"{self.path}: cannot read video ({reason}): {REASONS[reason]}"
+        super().__init__(f"{message} [{detail}]" if detail else message)
+
+
+REASONS = {
+    "missing": "the file does not exist; check the path and the video directory",
+    "empty": "the file has zero bytes; download it again",
+    "not_a_video": "the file is not a video container PyAV can open, or has no video stream",
+    "truncated": "the file is cut short or corrupt; download it again",
+    "no_frames": "the video stream has no frames",
+    "too_short": "the clip is shorter than the frames the config asks for",
+}
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What demuxing a clip tells us, without decoding a frame."""
+
+    path: str
+    width: int
+    height: int
+    fps: float  # the stream's average frame rate
+    duration_s: float
+    n_frames: int  # frames a full decode shows (counted from packets, discarded ones excluded)
+    header_frames: int  # what the container header claims (0 when it does not say)
+    keyframes: tuple[int, ...]  # indices (presentation order) of keyframes
+    metadata_trusted: bool  # header count, timestamps and frame rate consistent: seeking is safe
+    frame_pts: tuple[int, ...]  # presentation timestamp of every shown frame, ascending
+    keyframe_dts: tuple[int, ...]  # decode timestamp of each keyframe (the seek target), aligned with keyframes
+
+
+def _classify_open_failure(path: Path, error: Exception) -> VideoReadError:
+    with open(path, "rb") as f:
+        head = f.read(12)
+    looks_like_video = head.startswith(VIDEO_SIGNATURES) or head[4:8] in MP4_BOX_TYPES
+    return VideoReadError(path, "truncated" if looks_like_video else "not_a_video", str(error))
+
+
+def _open(path: str | os.PathLike):
+    path = Path(path)
+    if not path.is_file():
+        raise VideoReadError(path, "missing")
+    if path.stat().st_size == 0:
+        raise VideoReadError(path, "empty")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, UnicodeDecodeError) as error:
+        raise _classify_open_failure(path, error) from None
+    if not container.streams.video:
+        container.close()
+        raise VideoReadError(path, "not_a_video", "no video stream")
+    return container
+
+
+def _is_constant_rate(sorted_pts: list[int]) -> bool:
+    """Steps between frames equal, within one tick of timestamp rounding."""
+    steps = np.diff(sorted_pts)
+    return len(steps) == 0 or int(steps.max()) - int(steps.min()) <= 1
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """Demux ``path`` (no decoding) and describe its video stream. Raises VideoReadError."""
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        shown = []  # (pts, dts, is_keyframe) of every packet a decode will show
+        all_timestamped = True
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0 or packet.is_discard:
+                    continue
+                if packet.is_corrupt:
+                    raise VideoReadError(path, "truncated", "corrupt packet")
+                all_timestamped &= packet.pts is not None and packet.dts is not None
+                shown.append((packet.pts, packet.dts, packet.is_keyframe))
+        except av.FFmpegError as error:
+            raise VideoReadError(path, "truncated", str(error)) from None
+        if not shown:
+            raise VideoReadError(path, "no_frames")
+
+        header_frames = stream.frames
+        fps = float(stream.average_rate) if stream.average_rate else 0.0
+        if all_timestamped:
+            shown.sort()
+        frame_pts = tuple(pts for pts, _, _ in shown) if all_timestamped else ()
+        keyframes = tuple(i for i, (_, _, key) in enumerate(shown) if key)
+        trusted = (
+            all_timestamped
+            and header_frames == len(shown)
+            and stream.duration is not None
+            and fps > 0
+            and len(set(frame_pts)) == len(frame_pts)
+            and bool(keyframes)
+            and keyframes[0] == 0
+            and _is_constant_rate(list(frame_pts))
+        )
+        if stream.duration is not None and trusted:
+            duration_s = float(stream.duration * stream.time_base)  # what LLaMA-Factory's sampler reads
+        elif all_timestamped and len(frame_pts) > 1:
+            step = (frame_pts[-1] - frame_pts[0]) / (len(frame_pts) - 1)
+            duration_s = float((frame_pts[-1] - frame_pts[0] + step) * stream.time_base)
+        else:
+            duration_s = len(shown) / fps if fps else 0.0
+        return VideoInfo(
+            path=str(path),
+            width=stream.width,
+            height=stream.height,
+            fps=fps,
+            duration_s=duration_s,
+            n_frames=len(shown),
+            header_frames=header_frames,
+            keyframes=keyframes,
+            metadata_trusted=trusted,
+            frame_pts=frame_pts,
+            keyframe_dts=tuple(shown[i][1] for i in keyframes) if trusted else (),
+        )
+    finally:
+        container.close()
+
+
+def sample_indices(
+    info_or_n_frames: VideoInfo | int, duration_s: float | None = None, *, video_fps: float, video_maxlen: int
+) -> list[int]:
+    """Evenly spaced frame indices: min(frames, video_maxlen, floor(duration * video_fps)) of them, at least one.
+
+    The formula of LLaMA-Factory 0.9.5's stock sampler, applied to the frames a decode really shows.
+    """
+    if isinstance(info_or_n_frames, VideoInfo):
+        n_frames, duration_s = info_or_n_frames.n_frames, info_or_n_frames.duration_s
+    else:
+        n_frames = info_or_n_frames
+    if n_frames <= 0 or duration_s is None:
+        raise ValueError(f"sample_indices needs a positive frame count and a duration, got {n_frames}, {duration_s}")
+    n_samples = min(n_frames, video_maxlen, max(1, math.floor(float(duration_s) * video_fps)))
+    return np.linspace(0, n_frames - 1, n_samples).astype(np.int32).tolist()
+
+
+class _SeekMissed(Exception):
+    """A seek did not land where the index said; decode from the start instead."""
+
+
+def _decode_by_seeking(container, stream, info: VideoInfo, targets: list[int]) -> dict[int, np.ndarray]:
+    """Seek to the keyframe before each target group and decode forward, matching frames by timestamp."""
+    wanted = frozenset(targets)
+    found: dict[int, np.ndarray] = {}
+    decoded_up_to = -1  # index of the last frame the current decoder produced
+    frames = None
+    for target in targets:
+        if target in found:
+            continue
+        keyframe_slot = bisect.bisect_right(info.keyframes, target) - 1
+        if frames is None or info.keyframes[keyframe_slot] > decoded_up_to:
+            container.seek(info.keyframe_dts[keyframe_slot], stream=stream, backward=True, any_frame=False)
+            frames = container.decode(stream)
+        target_pts = info.frame_pts[target]
+        for frame in frames:
+            if frame.pts is None:
+                raise _SeekMissed
+            index = bisect.bisect_left(info.frame_pts, frame.pts)
+            if index >= len(info.frame_pts) or info.frame_pts[index] != frame.pts:
+                raise _SeekMissed
+            decoded_up_to = index
+            if index in wanted and index not in found:
+                found[index] = frame.to_ndarray(format="rgb24")
+            if frame.pts >= target_pts:
+                break
+        if target not in found:
+            raise _SeekMissed
+    return found
+
+
+def _decode_from_start(container, stream, targets: list[int]) -> dict[int, np.ndarray]:
+    """Decode in order from the first frame, keeping the targets, stopping after the last one."""
+    wanted, last = set(targets), max(targets)
+    found: dict[int, np.ndarray] = {}
+    container.seek(0)
+    for index, frame in enumerate(container.decode(stream)):
+        if index in wanted:
+            found[index] = frame.to_ndarray(format="rgb24")
+        if index >= last:
+            break
+    return found
+
+
+def read_frames(video: VideoInfo | str | os.PathLike, indices: list[int]) -> list[np.ndarray]:
+    """Frames ``indices`` (of a full decode, presentation order) as RGB uint8 HxWx3 arrays, in the order asked."""
+    info = video if isinstance(video, VideoInfo) else probe_video(video)
+    if not indices:
+        return []
+    bad = [i for i in indices if not 0 <= i < info.n_frames]
+    if bad:
+        raise ValueError(f"{info.path}: frame indices {bad} outside the clip's {info.n_frames} frames")
+    targets = sorted(set(int(i) for i in indices))
+    container = _open(info.path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            found = None
+            if info.metadata_trusted:
+                try:
+                    found = _decode_by_seeking(container, stream, info, targets)
+                except _SeekMissed:
+                    found = None
+            if found is None:
+                found = _decode_from_start(container, stream, targets)
+        except av.FFmpegError as error:
+            raise VideoReadError(info.path, "truncated", str(error)) from None
+    finally:
+        container.close()
+    missing = [i for i in targets if i not in found]
+    if missing:
+        raise VideoReadError(info.path, "truncated", f"frames {missing} could not be decoded")
+    return [found[int(i)] for i in indices]
