@@ -1,0 +1,53 @@
+"""LLaMA-Factory's Qwen2-VL multimodal plugin with our video reading (see plugins/video_sampling.py).
+
+Only where frames come from changes: token counts use our probe (frames really shown, no decoding) and
+pixels use our frame-exact reader. Resizing, odd-count padding, the processor call and token expansion stay
+LLaMA-Factory's own, so a clip whose header is right gives exactly the stock plugin's tokens and pixels.
+"""
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from llamafactory.data.mm_plugin import Qwen2VLPlugin, _check_video_is_nested_images
+from PIL import Image
+from typing_extensions import override
+
+from plugins.video_sampling import probe_video, read_frames, sample_indices
+
+
+@dataclass
+class ExactQwen2VLPlugin(Qwen2VLPlugin):
+    """``qwen2_vl`` with frame sampling by plugins.video_sampling; an unreadable clip raises VideoReadError."""
+
+    @override
+    def _get_qwen_video_stream_metadata(self, video, video_fps: float, video_maxlen: int) -> dict[str, Any] | None:
+        if not isinstance(video, (str, os.PathLike)):
+            return None  # in-memory frames: LLaMA-Factory regularizes them to count tokens
+        info = probe_video(video)
+        return {
+            "width": info.width,
+            "height": info.height,
+            "average_fps": info.fps,
+            "sample_indices": sample_indices(info, video_fps=video_fps, video_maxlen=video_maxlen),
+        }
+
+    @override
+    def _regularize_videos(self, videos: list, **kwargs) -> dict[str, list]:
+        video_fps, video_maxlen = kwargs.get("video_fps", 2.0), kwargs.get("video_maxlen", 128)
+        results: dict[str, list] = {"videos": [], "fps_per_video": [], "durations": [], "frames_indices": []}
+        for video in videos:
+            if _check_video_is_nested_images(video):  # already sampled frames: the stock path
+                for key, values in super()._regularize_videos([video], **kwargs).items():
+                    results[key].extend(values)
+                continue
+            info = probe_video(video)
+            indices = sample_indices(info, video_fps=video_fps, video_maxlen=video_maxlen)
+            frames = [Image.fromarray(frame) for frame in read_frames(info, indices)]
+            if len(frames) % 2 != 0:  # Qwen2-VL's temporal patch is 2 frames
+                frames.append(frames[-1])
+            results["videos"].append(self._regularize_images(frames, **kwargs)["images"])
+            results["fps_per_video"].append(len(indices) / info.duration_s)
+            results["durations"].append(info.duration_s)
+            results["frames_indices"].append([index / info.fps * video_fps for index in indices])
+        return results
