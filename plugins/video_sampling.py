@@ -96,6 +96,17 @@ def _is_constant_rate(sorted_pts: list[int]) -> bool:
     return len(steps) == 0 or int(steps.max()) - int(steps.min()) <= 1
 
 
+def _check_not_cut_short(container, path, n_frames, header_frames, n_discarded, duration_s, fps) -> None:
+    """A file that ends before its header says it does was cut short (a partial download)."""
+    if header_frames > n_frames and n_discarded == 0:
+        raise VideoReadError(path, "truncated", f"header promises {header_frames} frames, {n_frames} present")
+    # Matroska/WebM state no frame count, only a duration; audio may outlast video, so only video-only files.
+    header_duration_s = container.duration / av.time_base if container.duration else 0.0
+    slack_s = 2 / fps if fps else 0.1
+    if header_frames == 0 and len(container.streams) == 1 and duration_s + slack_s < header_duration_s:
+        raise VideoReadError(path, "truncated", f"{duration_s:.2f} s of frames, header says {header_duration_s:.2f} s")
+
+
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Demux ``path`` (no decoding) and describe its video stream. Raises VideoReadError."""
     container = _open(path)
@@ -103,9 +114,13 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         stream = container.streams.video[0]
         shown = []  # (pts, dts, is_keyframe) of every packet a decode will show
         all_timestamped = True
+        n_discarded = 0  # packets kept only to decode others (an MP4 edit list cut them)
         try:
             for packet in container.demux(stream):
-                if packet.size == 0 or packet.is_discard:
+                if packet.size == 0:
+                    continue
+                if packet.is_discard:
+                    n_discarded += 1
                     continue
                 if packet.is_corrupt:
                     raise VideoReadError(path, "truncated", "corrupt packet")
@@ -139,6 +154,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
             duration_s = float((frame_pts[-1] - frame_pts[0] + step) * stream.time_base)
         else:
             duration_s = len(shown) / fps if fps else 0.0
+        _check_not_cut_short(container, path, len(shown), header_frames, n_discarded, duration_s, fps)
         return VideoInfo(
             path=str(path),
             width=stream.width,

@@ -1,0 +1,80 @@
+"""Train with LLaMA-Factory: our plugin loaded in every process, the preflight run first.
+
+    python -m plugins.train configs/tiny_qwen2vl_demo.yaml                      # one process
+    python -m plugins.train configs/tiny_qwen2vl_demo.yaml num_train_epochs=1   # key=value overrides the YAML
+    FORCE_TORCHRUN=1 NPROC_PER_NODE=8 python -m plugins.train CONFIG.yaml       # 8 processes (torchrun)
+    FORCE_TORCHRUN=1 NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 MASTER_PORT=29500 NPROC_PER_NODE=8 \\
+        python -m plugins.train CONFIG.yaml                                     # node 0 of 2
+
+Arguments and environment are those of `llamafactory-cli train`. Where LLaMA-Factory would re-launch itself
+under torchrun (FORCE_TORCHRUN=1, or more than one GPU), its children would not have our plugin, so this
+launches torchrun on plugins.train_worker instead, which registers the plugin in each process.
+NPROC_PER_NODE defaults to the number of accelerators, or 1 on a machine without any.
+"""
+
+import os
+import runpy
+import subprocess
+import sys
+
+import plugins
+
+USAGE = "usage: python -m plugins.train CONFIG.yaml [key=value ...]"
+
+
+def run_preflight() -> None:
+    """Run `python -m plugins.preflight` on the same arguments, in this process; stop training if it fails."""
+    try:
+        runpy.run_module("plugins.preflight", run_name="__main__", alter_sys=True)
+    except SystemExit as stop:
+        if stop.code not in (None, 0):
+            raise SystemExit(f"preflight failed (exit {stop.code}): fix the samples it lists, then train again")
+
+
+def wants_torchrun() -> bool:
+    """LLaMA-Factory's own rule for launching training under torchrun."""
+    from llamafactory.extras.misc import get_device_count, is_env_enabled, use_kt, use_ray
+
+    return is_env_enabled("FORCE_TORCHRUN") or is_env_enabled("USE_MCA") or (
+        get_device_count() > 1 and not use_ray() and not use_kt()
+    )
+
+
+def torchrun_command(train_args: list[str]) -> list[str]:
+    """torchrun on plugins.train_worker with the environment LLaMA-Factory's launcher reads."""
+    from llamafactory.extras.misc import find_available_port, get_device_count
+
+    return [
+        "torchrun",
+        "--nnodes", os.getenv("NNODES", "1"),
+        "--node_rank", os.getenv("NODE_RANK", "0"),
+        "--nproc_per_node", os.getenv("NPROC_PER_NODE", str(max(1, get_device_count()))),
+        "--master_addr", os.getenv("MASTER_ADDR", "127.0.0.1"),
+        "--master_port", os.getenv("MASTER_PORT", str(find_available_port())),
+        "-m", "plugins.train_worker",
+        *train_args,
+    ]  # fmt: skip
+
+
+def main() -> None:
+    train_args = sys.argv[1:]
+    if not train_args or not train_args[0].endswith((".yaml", ".yml")):
+        raise SystemExit(USAGE)
+
+    # Preflight: every sample fits cutoff_len and its clip is readable
+    plugins.register()
+    run_preflight()
+
+    # Training: here, or in torchrun's processes
+    if wants_torchrun():
+        command = torchrun_command(train_args)
+        print("launching:", " ".join(command), flush=True)
+        sys.exit(subprocess.run(command, check=False).returncode)
+
+    from llamafactory.train.tuner import run_exp
+
+    run_exp()  # reads CONFIG.yaml and key=value overrides from sys.argv, as llamafactory-cli does
+
+
+if __name__ == "__main__":
+    main()

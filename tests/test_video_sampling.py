@@ -1,0 +1,123 @@
+"""plugins.video_sampling: frame-exact against a full decode on the clip matrix, stock indices, readable errors."""
+
+import numpy as np
+import pytest
+
+from plugins import video_sampling
+from plugins.video_sampling import VideoReadError, probe_video, read_frames, sample_indices
+from tests.clips import decode_all_frames, make_clip
+from tests.video_matrix import build_clip_matrix
+
+VIDEO_FPS, VIDEO_MAXLEN = 8.0, 8
+
+
+@pytest.fixture(scope="module")
+def clip_matrix(tmp_path_factory):
+    return build_clip_matrix(tmp_path_factory.mktemp("clip_matrix"))
+
+
+@pytest.fixture(scope="module")
+def full_decodes(clip_matrix):
+    return {name: decode_all_frames(path) for name, (path, _) in clip_matrix.items()}
+
+
+def test_probe_counts_the_frames_a_decode_shows(clip_matrix, full_decodes):
+    for name, (path, header_right) in clip_matrix.items():
+        info = probe_video(path)
+        assert info.n_frames == len(full_decodes[name]), name
+        assert (info.header_frames == info.n_frames) == header_right, name
+        assert (info.width, info.height) == full_decodes[name][0].shape[1::-1], name
+
+
+def test_sampled_frames_equal_a_full_decode(clip_matrix, full_decodes):
+    for name, (path, _) in clip_matrix.items():
+        info = probe_video(path)
+        indices = sample_indices(info, video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN)
+        frames = read_frames(info, indices)
+        assert len(frames) == len(indices), name
+        for index, frame in zip(indices, frames):
+            assert frame.dtype == np.uint8 and frame.ndim == 3, name
+            assert np.array_equal(frame, full_decodes[name][index]), f"{name}: frame {index} differs"
+
+
+def test_seek_path_itself_is_exact_on_every_trusted_clip(clip_matrix, full_decodes):
+    """read_frames may fall back to decoding from the start; this drives the seeking path alone, every frame."""
+    import av
+
+    trusted = 0
+    for name, (path, _) in clip_matrix.items():
+        info = probe_video(path)
+        if not info.metadata_trusted:
+            continue
+        trusted += 1
+        every_fifth = list(range(0, info.n_frames, 5)) + [info.n_frames - 1]
+        with av.open(str(path)) as container:
+            found = video_sampling._decode_by_seeking(container, container.streams.video[0], info, every_fifth)
+        for index in every_fifth:
+            assert np.array_equal(found[index], full_decodes[name][index]), f"{name}: frame {index} differs"
+    assert trusted >= 8  # the matrix must exercise seeking on most containers, not only the fallback
+
+
+def test_wrong_headers_are_untrusted_and_sampling_spreads_over_the_frames_shown(clip_matrix):
+    for name in ("h264_edit_list_cut.mp4", "h264_2997fps_gop30.mkv", "vp9_24fps_gop24.webm"):
+        info = probe_video(clip_matrix[name][0])
+        assert not info.metadata_trusted, name
+        indices = sample_indices(info, video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN)
+        assert indices[0] == 0 and indices[-1] == info.n_frames - 1 and len(indices) == VIDEO_MAXLEN, name
+    assert not probe_video(clip_matrix["h264_variable_rate.mp4"][0]).metadata_trusted
+
+
+def test_frames_come_back_in_the_order_asked(clip_matrix, full_decodes):
+    path, _ = clip_matrix["h264_24fps_gop24.mp4"]
+    indices = [200, 3, 3, 120]
+    frames = read_frames(path, indices)
+    assert all(np.array_equal(f, full_decodes["h264_24fps_gop24.mp4"][i]) for i, f in zip(indices, frames))
+
+
+@pytest.mark.parametrize(
+    ("n_frames", "duration_s", "expected"),
+    [
+        (240, 10.0, [0, 34, 68, 102, 136, 170, 204, 239]),  # 8 evenly spaced over the whole clip
+        (7, 1.0, [0, 1, 2, 3, 4, 5, 6]),  # fewer frames than video_maxlen: all of them
+        (5, 0.2, [0]),  # floor(0.2 s × 8 fps) = 1, at least one
+        (30, 0.5, [0, 9, 19, 29]),  # floor(0.5 × 8) = 4
+    ],
+)
+def test_sample_indices_formula(n_frames, duration_s, expected):
+    assert sample_indices(n_frames, duration_s, video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN) == expected
+
+
+def test_out_of_range_index_is_refused(clip_matrix):
+    with pytest.raises(ValueError, match="outside the clip's 7 frames"):
+        read_frames(clip_matrix["h264_7_frames_odd.mp4"][0], [7])
+
+
+def _written(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+def _truncated_copy(source, path):
+    data = source.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make_bad", "reason"),
+    [
+        (lambda tmp: tmp / "nowhere.mp4", "missing"),
+        (lambda tmp: _written(tmp / "empty.mp4", b""), "empty"),
+        (lambda tmp: _written(tmp / "notes.mp4", b"not a video\n" * 50), "not_a_video"),
+        (lambda tmp: _truncated_copy(make_clip(tmp / "whole.mp4", 48), tmp / "cut.mp4"), "truncated"),
+        (lambda tmp: _truncated_copy(make_clip(tmp / "whole.mkv", 48), tmp / "cut.mkv"), "truncated"),
+        (lambda tmp: _truncated_copy(make_clip(tmp / "whole.avi", 48), tmp / "cut.avi"), "truncated"),
+    ],
+    ids=["missing", "empty", "not_a_video", "truncated_mp4", "truncated_mkv", "truncated_avi"],
+)
+def test_unreadable_clips_raise_a_readable_error(tmp_path, make_bad, reason):
+    path = make_bad(tmp_path)
+    with pytest.raises(VideoReadError) as caught:
+        read_frames(path, sample_indices(probe_video(path), video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN))
+    assert caught.value.reason == reason
+    assert str(path) in str(caught.value)
