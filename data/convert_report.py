@@ -1,0 +1,100 @@
+"""What the converter did: counts by reason in ``report.json``, every skipped row in ``skipped.csv``, a summary."""
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+
+from data.splits import SPLITS
+
+# Every reason a row can be skipped, in the order the converter checks them.
+SKIP_REASONS = {
+    "malformed_row": "bad quoting, wrong field count, empty id/caption, bad duration or non-UTF-8",
+    "path_escape": "videoid/page_dir is not a plain file name (could leave the video dir)",
+    "duplicate_id": "videoid seen on an earlier row (first wins)",
+    "missing": "no clip found under any layout",
+    "empty": "zero-byte file",
+    "not_a_video": "not a video container, or no video stream",
+    "truncated": "file cut short or corrupt packets",
+    "no_frames": "video stream without frames",
+    "bad_metadata": "impossible size, frame rate or duration",
+    "too_short": "shorter than --min-duration or fewer than --min-frames frames",
+}
+
+
+class ConversionReport:
+    """Counts rows as they stream past and appends each skip to ``skipped.csv`` immediately."""
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = Path(out_dir)
+        self.rows_read = 0
+        self.kept = 0
+        self.skipped: Counter[str] = Counter()
+        self.splits: Counter[str] = Counter()
+        self.layouts: Counter[str] = Counter()
+        self.probed = 0
+        self.probe_cache_hits = 0
+        self._skipped_file = open(self.out_dir / "skipped.csv", "w", newline="", encoding="utf-8")
+        self._skipped_csv = csv.writer(self._skipped_file)
+        self._skipped_csv.writerow(["row", "videoid", "reason", "detail"])
+
+    def skip(self, line: int, videoid: str, reason: str, detail: str = "") -> None:
+        if reason not in SKIP_REASONS:
+            raise ValueError(f"unknown skip reason {reason!r}")
+        self.rows_read += 1
+        self.skipped[reason] += 1
+        self._skipped_csv.writerow([line, videoid, reason, detail])
+
+    def keep(self, split: str, layout: str) -> None:
+        self.rows_read += 1
+        self.kept += 1
+        self.splits[split] += 1
+        self.layouts[layout] += 1
+
+    def as_dict(self, **context) -> dict:
+        return {
+            **context,
+            "rows_read": self.rows_read,
+            "kept": self.kept,
+            "skipped": sum(self.skipped.values()),
+            "skipped_by_reason": {reason: self.skipped[reason] for reason in SKIP_REASONS if self.skipped[reason]},
+            "splits": dict(self.splits),
+            "layouts": dict(self.layouts),
+            "probed": self.probed,
+            "probe_cache_hits": self.probe_cache_hits,
+        }
+
+    def finish(self, **context) -> dict:
+        """Close skipped.csv, write report.json; returns the report."""
+        self._skipped_file.close()
+        report = self.as_dict(**context)
+        (self.out_dir / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        return report
+
+
+def format_summary(report: dict) -> str:
+    """One screen: totals, each skip reason with a count, the splits, where the files are."""
+    lines = [
+        f"WebVid conversion: {report['csv']} -> {report['out_dir']}",
+        f"  rows read   {report['rows_read']:>10,}",
+        f"  kept        {report['kept']:>10,}   "
+        + "  ".join(f"{split} {report['splits'].get(split, 0):,}" for split in SPLITS),
+        f"  skipped     {report['skipped']:>10,}",
+    ]
+    for reason, count in report["skipped_by_reason"].items():
+        lines.append(f"    {reason:<14}{count:>10,}   {SKIP_REASONS[reason]}")
+    layouts = ", ".join(f"{name} {count:,}" for name, count in report["layouts"].items()) or "none"
+    lines.append(f"  layouts     {layouts}")
+    probing = (
+        f"{report['probed']:,} probed, {report['probe_cache_hits']:,} from cache"
+        if report["probe"] else "disabled (--no-probe): clips only checked to exist and be non-empty"
+    )
+    lines += [
+        f"  probing     {probing}",
+        f"  time        {report['elapsed_s']:.1f} s ({report['rows_read'] / max(report['elapsed_s'], 1e-9):,.0f} rows/s)",
+        f"  wrote       {', '.join(report['files'])}",
+        f"  registered  {', '.join(report['datasets'])} in {report['dataset_info']}",
+    ]
+    if report["skipped"]:
+        lines.append(f"  every skipped row, with its line number and reason: {report['out_dir']}/skipped.csv")
+    return "\n".join(lines)

@@ -1,0 +1,220 @@
+"""Convert a WebVid CSV and its downloaded clips into LLaMA-Factory ShareGPT splits, skipping (and listing) bad rows.
+
+    python -m data.convert_webvid --csv data/sample/webvid.csv --video-dir data/sample/videos --out-dir data/webvid
+    python -m data.convert_webvid --csv results_2M_train.csv --video-dir /data/webvid/videos --out-dir data/webvid \\
+        --val-ratio 0.01 --test-ratio 0.01 --workers 16          # `make data CSV=... VIDEO_DIR=...` runs the first
+
+Writes OUT/webvid_{train,val,test}.json (one ShareGPT record per kept clip: "<video>" + prompt -> caption, the
+clip path relative to --media-dir, and the videoid as "id"), OUT/report.json (rows read, kept, skipped by
+reason), OUT/skipped.csv (line, videoid, reason, detail of every skipped row), OUT/probe_cache.sqlite, and
+registers webvid_train/webvid_val/webvid_test in --dataset-info. Clips are found under the layouts in
+data/clip_layouts.py; kept clips are probed (demux only, cached by path+size+mtime) as data/clip_checks.py says.
+"""
+
+import argparse
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from data.clip_checks import TOO_SHORT, ClipRules, check_probed_clip
+from data.clip_layouts import ClipLocator, LocatedClip, PathEscapeError
+from data.convert_report import ConversionReport, format_summary
+from data.dataset_info import register_splits, split_file_name
+from data.probe_cache import ProbeCache, Prober
+from data.sharegpt import DEFAULT_PROMPT, JsonArrayWriter, caption_record
+from data.splits import SPLITS, assign_split, check_ratios
+from data.webvid_csv import CsvSkip, WebVidRow, read_header, read_webvid_csv
+
+CHUNK_ROWS = 4096  # rows probed together: enough to keep every worker busy, small enough to stream
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    csv: Path
+    video_dir: Path
+    out_dir: Path
+    media_dir: Path = Path(".")
+    dataset_info: Path = Path("dataset_info.json")
+    prompt: str = DEFAULT_PROMPT
+    val_ratio: float = 0.05
+    test_ratio: float = 0.05
+    split_salt: str = ""
+    probe: bool = True
+    probe_cache: Path | None = None  # default OUT/probe_cache.sqlite
+    workers: int = 2
+    min_duration_s: float = 1.0
+    min_frames: int = 8
+    extract_dir: Path | None = None  # default OUT/clips (video2dataset shard members)
+
+
+def _count_lines(path: Path) -> int:
+    """Physical lines, for the progress bar's total (captions with newlines make it a slight overestimate)."""
+    count = 0
+    with open(path, "rb") as f:
+        while block := f.read(1 << 24):
+            count += block.count(b"\n")
+    return count
+
+
+class MediaPaths:
+    """Clip paths as LLaMA-Factory will resolve them: relative to media_dir when inside it, else absolute."""
+
+    def __init__(self, media_dir: Path):
+        self.prefix = os.path.abspath(media_dir) + os.sep
+
+    def __call__(self, path: Path) -> str:
+        absolute = os.path.abspath(path)
+        return absolute[len(self.prefix):] if absolute.startswith(self.prefix) else absolute
+
+
+class _Pipeline:
+    """Rows -> checks -> split files. Rows waiting for a probe are batched so the workers stay busy."""
+
+    def __init__(self, options: ConvertOptions, report: ConversionReport, cache: ProbeCache | None,
+                 prober: Prober | None, writers: dict[str, JsonArrayWriter]):
+        self.options, self.report, self.cache, self.prober, self.writers = options, report, cache, prober, writers
+        self.rules = ClipRules(options.min_duration_s, options.min_frames)
+        self.locator = ClipLocator(options.video_dir, options.extract_dir or options.out_dir / "clips")
+        self.media_path = MediaPaths(options.media_dir)
+        self.first_line_of: dict[str, int] = {}
+        self.pending: list[tuple[WebVidRow, LocatedClip]] = []
+
+    def add(self, item: WebVidRow | CsvSkip) -> None:
+        report = self.report
+        if isinstance(item, CsvSkip):
+            report.skip(item.line, item.videoid, item.reason, item.detail)
+            return
+        row = item
+        first_line = self.first_line_of.setdefault(row.videoid, row.line)
+        if first_line != row.line:
+            report.skip(row.line, row.videoid, "duplicate_id", f"first seen on line {first_line}")
+            return
+        try:
+            clip = self.locator.locate(row.videoid, row.page_dir, row.content_url)
+        except PathEscapeError as error:
+            report.skip(row.line, row.videoid, "path_escape", str(error))
+            return
+        if clip is None:
+            report.skip(row.line, row.videoid, "missing", f"not under {self.options.video_dir} in any layout")
+            return
+        if clip.size == 0:
+            report.skip(row.line, row.videoid, "empty", str(clip.path))
+            return
+        if not self.options.probe:
+            if row.duration_s is not None and row.duration_s < self.rules.min_duration_s:
+                report.skip(row.line, row.videoid, TOO_SHORT, f"CSV duration {row.duration_s} s")
+                return
+            self._keep(row, clip)
+            return
+        self.pending.append((row, clip))
+        if len(self.pending) >= CHUNK_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Probe the pending clips (cache first, then in parallel) and keep or skip each."""
+        keys = [(str(clip.path), clip.size, clip.mtime_ns) for _, clip in self.pending]
+        outcomes = self.cache.get_many(keys)
+        self.report.probe_cache_hits += len(outcomes)
+        to_probe = list(dict.fromkeys(key for key in keys if key not in outcomes))
+        fresh = list(zip(to_probe, self.prober.probe([path for path, _, _ in to_probe])))
+        self.cache.put_many(fresh)
+        outcomes.update(fresh)
+        self.report.probed += len(fresh)
+        for (row, clip), key in zip(self.pending, keys):
+            outcome = outcomes[key]
+            if outcome.summary is None:
+                self.report.skip(row.line, row.videoid, outcome.error_reason, f"{clip.path}: {outcome.error_detail}")
+                continue
+            problem = check_probed_clip(outcome.summary, self.rules)
+            if problem is not None:
+                self.report.skip(row.line, row.videoid, problem[0], f"{clip.path}: {problem[1]}")
+                continue
+            self._keep(row, clip)
+        self.pending.clear()
+
+    def _keep(self, row: WebVidRow, clip: LocatedClip) -> None:
+        split = assign_split(row.videoid, self.options.val_ratio, self.options.test_ratio, self.options.split_salt)
+        self.writers[split].write(caption_record(row.videoid, row.caption, self.media_path(clip.path),
+                                                 self.options.prompt))
+        self.report.keep(split, clip.layout)
+
+
+def convert(options: ConvertOptions) -> dict:
+    """Run the whole conversion; returns the report (also written to OUT/report.json)."""
+    check_ratios(options.val_ratio, options.test_ratio)
+    if not Path(options.csv).is_file():
+        raise FileNotFoundError(f"CSV {options.csv} does not exist; pass --csv PATH to a WebVid CSV")
+    started = time.perf_counter()
+    out_dir = Path(options.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    read_header(options.csv)  # a missing column fails before any output is written
+    report = ConversionReport(out_dir)
+    writers = {split: JsonArrayWriter(out_dir / split_file_name(split)) for split in SPLITS}
+    cache = ProbeCache(options.probe_cache or out_dir / "probe_cache.sqlite") if options.probe else None
+    prober = Prober(options.workers) if options.probe else None
+    try:
+        pipeline = _Pipeline(options, report, cache, prober, writers)
+        progress = tqdm(total=max(0, _count_lines(options.csv) - 1), desc="converting", unit="row", smoothing=0.1)
+        for item in read_webvid_csv(options.csv):
+            pipeline.add(item)
+            progress.update()
+        if pipeline.pending:
+            pipeline.flush()
+        progress.close()
+    finally:
+        for writer in writers.values():
+            writer.close()
+        if cache is not None:
+            cache.close()
+        if prober is not None:
+            prober.__exit__(None, None, None)
+    entries = register_splits(options.dataset_info, out_dir)
+    return report.finish(
+        csv=str(options.csv),
+        video_dir=str(options.video_dir),
+        out_dir=str(out_dir),
+        files=[str(writer.path) for writer in writers.values()],
+        datasets=list(entries),
+        dataset_info=str(options.dataset_info),
+        probe=options.probe,
+        elapsed_s=round(time.perf_counter() - started, 3),
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> ConvertOptions:
+    defaults = ConvertOptions(csv=Path(), video_dir=Path(), out_dir=Path())
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--csv", type=Path, required=True, help="WebVid CSV (videoid,name,page_idx,page_dir,...)")
+    parser.add_argument("--video-dir", type=Path, required=True, help="folder with the downloaded clips")
+    parser.add_argument("--out-dir", type=Path, default=Path("data/webvid"), help="where the splits go")
+    parser.add_argument("--media-dir", type=Path, default=defaults.media_dir,
+                        help="folder clip paths are written relative to; LLaMA-Factory's media_dir (default: .)")
+    parser.add_argument("--dataset-info", type=Path, default=defaults.dataset_info,
+                        help="dataset_info.json to register webvid_* in (its folder is the config's dataset_dir)")
+    parser.add_argument("--prompt", default=defaults.prompt, help="instruction in the user turn after <video>")
+    parser.add_argument("--val-ratio", type=float, default=defaults.val_ratio, help="fraction of ids in val")
+    parser.add_argument("--test-ratio", type=float, default=defaults.test_ratio, help="fraction of ids in test")
+    parser.add_argument("--split-salt", default=defaults.split_salt,
+                        help="changes which ids land in which split (keep it fixed to keep splits stable)")
+    parser.add_argument("--no-probe", dest="probe", action="store_false",
+                        help="only check clips exist and are non-empty (fast; broken clips reach training)")
+    parser.add_argument("--probe-cache", type=Path, help="probe cache file (default OUT/probe_cache.sqlite)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="probing processes")
+    parser.add_argument("--min-duration", dest="min_duration_s", type=float, default=defaults.min_duration_s,
+                        help="skip shorter clips (s); 1.0 gives 8 frames at video_fps 8")
+    parser.add_argument("--min-frames", type=int, default=defaults.min_frames,
+                        help="skip clips showing fewer frames (the config's video_maxlen)")
+    parser.add_argument("--extract-dir", type=Path, help="where video2dataset shard clips go (default OUT/clips)")
+    return ConvertOptions(**vars(parser.parse_args(argv)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    report = convert(parse_args(argv))
+    print(format_summary(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""ShareGPT video records and a streaming writer for JSON-array files LLaMA-Factory loads."""
+
+import json
+from pathlib import Path
+
+VIDEO_PLACEHOLDER = "<video>"
+DEFAULT_PROMPT = "Describe this video in one sentence."
+
+
+def caption_record(videoid: str, caption: str, video_path: str, prompt: str = DEFAULT_PROMPT) -> dict:
+    """One training sample. ``id`` is ignored by LLaMA-Factory (it keeps only mapped columns) and keys evaluation."""
+    return {
+        "id": videoid,
+        "messages": [
+            {"role": "user", "content": VIDEO_PLACEHOLDER + prompt},
+            {"role": "assistant", "content": caption},
+        ],
+        "videos": [video_path],
+    }
+
+
+class JsonArrayWriter:
+    """Writes records as a JSON array, one record per line, to ``path`` atomically (visible only when closed)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.count = 0
+        self._partial = self.path.with_name(self.path.name + ".partial")
+        self._file = open(self._partial, "w", encoding="utf-8")
+        self._file.write("[")
+
+    def write(self, record: dict) -> None:
+        self._file.write(",\n" if self.count else "\n")
+        self._file.write(json.dumps(record, ensure_ascii=False))
+        self.count += 1
+
+    def close(self) -> None:
+        self._file.write("\n]\n" if self.count else "]\n")
+        self._file.close()
+        self._partial.replace(self.path)
