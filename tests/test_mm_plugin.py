@@ -1,0 +1,110 @@
+"""qwen2_vl_exact through LLaMA-Factory's own process_messages/get_mm_inputs with the tiny model.
+
+Tokens equal features on every clip of the matrix; where the header is right, token ids and pixels are the
+stock qwen2_vl plugin's, bit for bit; where it is wrong, our frames are the truth.
+"""
+
+import dataclasses
+
+import av
+import pytest
+import torch
+
+import plugins
+from plugins.video_sampling import VideoReadError, probe_video, read_frames, sample_indices
+from tests.video_matrix import build_clip_matrix
+
+PROMPT = "<video>Describe this video in one sentence."
+VIDEO_SETTINGS = {"video_maxlen": 8, "video_fps": 8.0, "video_max_pixels": 224 * 224}
+
+
+@pytest.fixture(scope="module")
+def clip_matrix(tmp_path_factory):
+    return build_clip_matrix(tmp_path_factory.mktemp("clip_matrix"))
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_model_dir):
+    """(tokenizer, processor, our template) through LLaMA-Factory's loaders, as training and eval get them."""
+    from llamafactory.data import get_template_and_fix_tokenizer
+    from llamafactory.hparams import get_infer_args
+    from llamafactory.model import load_tokenizer
+
+    plugins.register()
+    model_args, data_args, _, _ = get_infer_args(
+        {"model_name_or_path": str(tiny_model_dir), "template": "qwen2_vl_exact", **VIDEO_SETTINGS}
+    )
+    tokenizer_module = load_tokenizer(model_args)
+    template = get_template_and_fix_tokenizer(tokenizer_module["tokenizer"], data_args)
+    return tokenizer_module["tokenizer"], tokenizer_module["processor"], template
+
+
+def _encode(plugin, template, tokenizer, processor, video):
+    messages = [{"role": "user", "content": PROMPT}, {"role": "assistant", "content": "a caption"}]
+    messages = plugin.process_messages(messages, [], [video], [], processor)
+    prompt_ids, _ = template.encode_oneturn(tokenizer, messages)
+    mm_inputs = plugin.get_mm_inputs([], [video], [], [0], [1], [0], [prompt_ids], processor)
+    return prompt_ids, mm_inputs
+
+
+def test_register_is_idempotent_and_derives_qwen2_vl():
+    from llamafactory.data.template import TEMPLATES
+
+    plugins.register()
+    plugins.register()
+    ours, stock = TEMPLATES["qwen2_vl_exact"], TEMPLATES["qwen2_vl"]
+    assert type(ours) is type(stock)
+    for field in dataclasses.fields(stock):
+        if field.name != "mm_plugin":
+            assert getattr(ours, field.name) == getattr(stock, field.name), field.name
+    assert type(ours.mm_plugin).__name__ == "ExactQwen2VLPlugin"
+    assert ours.mm_plugin.video_token == stock.mm_plugin.video_token == "<|video_pad|>"
+
+
+def test_tokens_equal_features_and_match_stock_where_the_header_is_right(loaded, clip_matrix):
+    from llamafactory.data.template import TEMPLATES
+
+    tokenizer, processor, template = loaded
+    stock_plugin = TEMPLATES["qwen2_vl"].mm_plugin
+    video_token_id = tokenizer.convert_tokens_to_ids(template.mm_plugin.video_token)
+    merge = processor.video_processor.merge_size**2
+    for name, (path, header_right) in clip_matrix.items():
+        ids, mm_inputs = _encode(template.mm_plugin, template, tokenizer, processor, str(path))
+        n_features = int(mm_inputs["video_grid_thw"].prod()) // merge
+        assert ids.count(video_token_id) == n_features > 0, name
+        if not header_right:
+            continue
+        stock_ids, stock_inputs = _encode(stock_plugin, template, tokenizer, processor, str(path))
+        assert ids == stock_ids, name
+        assert torch.equal(mm_inputs["video_grid_thw"], stock_inputs["video_grid_thw"]), name
+        assert torch.equal(mm_inputs["pixel_values_videos"], stock_inputs["pixel_values_videos"]), name
+        with av.open(str(path)) as container:
+            stock_indices = stock_plugin._get_video_sample_indices(container.streams.video[0], **_sampler_kwargs())
+        assert sample_indices(probe_video(path), **_sampler_kwargs()) == list(stock_indices), name
+
+
+def _sampler_kwargs():
+    return {"video_fps": VIDEO_SETTINGS["video_fps"], "video_maxlen": VIDEO_SETTINGS["video_maxlen"]}
+
+
+def test_edit_listed_clip_gets_every_sampled_frame_where_stock_loses_some(loaded, clip_matrix):
+    """Stock trusts the header (72 frames) of a clip showing 62, and silently returns fewer than 8 frames."""
+    from llamafactory.data.template import TEMPLATES
+
+    tokenizer, processor, template = loaded
+    path = str(clip_matrix["h264_edit_list_cut.mp4"][0])
+    settings = {"image_max_pixels": 224 * 224, "image_min_pixels": 16 * 16, **_sampler_kwargs()}
+    stock_frames = TEMPLATES["qwen2_vl"].mm_plugin._regularize_videos([path], **settings)["videos"][0]
+    ours = template.mm_plugin._regularize_videos([path], **settings)["videos"][0]
+    info = probe_video(path)
+    truth = read_frames(info, sample_indices(info, **_sampler_kwargs()))
+    assert len(ours) == 8 and len(set(map(bytes, truth))) == 8
+    assert len({image.tobytes() for image in stock_frames}) < 8  # stock padded or repeated frames
+
+
+def test_unreadable_clip_raises_a_readable_error_through_llamafactory(loaded, tmp_path):
+    tokenizer, processor, template = loaded
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 100)
+    with pytest.raises(VideoReadError, match="broken.mp4: cannot read video \\(not_a_video\\)"):
+        _encode(template.mm_plugin, template, tokenizer, processor, str(broken))
