@@ -1,0 +1,125 @@
+"""Evaluate a Qwen2-VL video captioner (base model, or base + LoRA adapter) on a ShareGPT test set.
+
+    python evaluate_model.py --base-model Qwen/Qwen2-VL-7B-Instruct --adapter-path saves/qwen2vl_7b_lora_sft \
+        --test-data data/webvid/webvid_test.json --video-dir . --output-dir results/ --num-samples 10
+    python evaluate_model.py --config configs/tiny_qwen2vl_demo.yaml --compare-base       # what training used
+    python evaluate_model.py --score-only results/predictions.jsonl                       # or LF's generated_predictions.jsonl
+    torchrun --nproc_per_node 4 evaluate_model.py --config CONFIG.yaml                    # one shard per process
+
+Inputs are built exactly as training builds them (LLaMA-Factory's template + our ``qwen2_vl_exact`` plugin), and
+every sample's video tokens are checked against its features before generation. Writes to --output-dir:
+predictions.jsonl (as it goes; a rerun resumes), metrics.json (coco-caption BLEU-1..4, METEOR, ROUGE-L, CIDEr,
+counts, settings, model and adapter identity), report.md / report.html with the frames the model saw.
+"""
+
+import argparse
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from evaluation.distributed import init_distributed, shutdown_distributed
+from evaluation.generation import GenerationSettings
+from evaluation.inputs import load_preprocessing
+from evaluation.model import attach_adapter, inspect_adapter, load_base_model
+from evaluation.predictions import PredictionWriter, merge_predictions, read_existing, read_predictions_for_scoring
+from evaluation.report import write_report
+from evaluation.runner import run_generation
+from evaluation.scoring import score_records, write_metrics
+from evaluation.settings import resolve_settings
+from evaluation.test_set import load_test_set
+
+DEFAULT_TEST_DATA = Path("data/webvid/webvid_test.json")
+DEFAULTS = GenerationSettings()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    model = parser.add_argument_group("model (defaults from --config when given)")
+    model.add_argument("--base-model", help="hub id or local directory; the processor and template come from here")
+    model.add_argument("--adapter-path", help="LoRA adapter directory (absent: evaluate the base model)")
+    model.add_argument("--config", type=Path, help="training YAML: model, adapter (output_dir), template, video_*")
+    model.add_argument("--template", help="LLaMA-Factory template (default: the config's, else qwen2_vl_exact)")
+    model.add_argument("--compare-base", action="store_true", help="also evaluate the base model, side by side")
+    data = parser.add_argument_group("data and outputs")
+    data.add_argument("--test-data", type=Path, default=DEFAULT_TEST_DATA, help="ShareGPT test set JSON")
+    data.add_argument("--video-dir", type=Path, default=Path("."), help="directory the test set's video paths are "
+                      "relative to (default: the current directory, like LLaMA-Factory's dataset_dir)")
+    data.add_argument("--output-dir", type=Path, help="default: results/<config stem>, else results/ (score-only: "
+                      "the predictions file's directory)")
+    data.add_argument("--num-samples", type=int, help="evaluate only the first N samples (default: all)")
+    data.add_argument("--score-only", type=Path, metavar="PREDICTIONS",
+                      help="only score a predictions file (ours or LLaMA-Factory's generated_predictions.jsonl)")
+    decoding = parser.add_argument_group("decoding (greedy unless --num-beams > 1)")
+    decoding.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
+    decoding.add_argument("--num-beams", type=int, default=DEFAULTS.num_beams)
+    decoding.add_argument("--max-new-tokens", type=int, default=DEFAULTS.max_new_tokens)
+    decoding.add_argument("--min-new-tokens", type=int, default=DEFAULTS.min_new_tokens)
+    decoding.add_argument("--repetition-penalty", type=float, default=DEFAULTS.repetition_penalty)
+    decoding.add_argument("--no-repeat-ngram-size", type=int, default=DEFAULTS.no_repeat_ngram_size)
+    decoding.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    decoding.add_argument("--num-workers", type=int, default=2, help="DataLoader workers decoding clips ahead")
+    args = parser.parse_args(argv)
+    if args.output_dir is None:
+        args.output_dir = (args.score_only.parent if args.score_only
+                           else Path("results") / (args.config.stem if args.config else ""))
+    return args
+
+
+def score_only(predictions_file: Path, output_dir: Path) -> dict:
+    records = read_predictions_for_scoring(predictions_file)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    summary = write_metrics(output_dir, score_records(records), {"score_only": str(predictions_file)}, {})
+    write_report(output_dir, records, summary)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> dict | None:
+    os.environ.setdefault("LLAMAFACTORY_VERBOSITY", "WARN")
+    args = parse_args(argv)
+    if args.score_only:
+        return score_only(args.score_only, args.output_dir)
+
+    # Check everything that can be checked before loading a model
+    settings = resolve_settings(args.config, base_model=args.base_model, adapter_path=args.adapter_path,
+                                template=args.template)
+    if args.compare_base and not settings.adapter_path:
+        raise SystemExit("--compare-base needs an adapter: pass --adapter-path or a --config with output_dir")
+    samples = load_test_set(args.test_data, args.video_dir, args.num_samples)
+    adapter = inspect_adapter(settings.adapter_path) if settings.adapter_path else None
+    generation = GenerationSettings(args.batch_size, args.num_beams, args.max_new_tokens, args.repetition_penalty,
+                                    args.no_repeat_ngram_size, args.min_new_tokens, args.seed)
+    names = ["base", "adapter"] if args.compare_base else ["adapter"] if adapter else ["base"]
+
+    # Load processor/template (base model only) and model; the adapter must fit before anything is generated
+    context = init_distributed()
+    pre = load_preprocessing(settings)
+    model = load_base_model(settings, context.device)
+    if adapter:
+        model = attach_adapter(model, adapter, keep_base=args.compare_base)
+
+    # Generate this process's shard, appending to predictions as we go (a rerun skips what is done)
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    done = set(read_existing(args.output_dir))
+    with PredictionWriter(context.predictions_path(args.output_dir)) as writer:
+        run_generation(model, pre, context.shard(samples), names, generation, settings.cutoff_len, args.output_dir,
+                       writer, done, args.num_workers, show_progress=context.is_main)
+    context.barrier()
+
+    # Merge, score and report on rank 0
+    summary = None
+    if context.is_main:
+        records = merge_predictions(args.output_dir, [s.id for s in samples], names)
+        run_settings = {**asdict(settings), **asdict(generation), "test_data": str(args.test_data),
+                        "video_dir": str(args.video_dir), "num_samples": len(samples), "processes": context.world_size}
+        identity = {"base_model": settings.base_model,
+                    "adapter": asdict(adapter) if adapter else None}
+        summary = write_metrics(args.output_dir, score_records(records), run_settings, identity)
+        markdown, _ = write_report(args.output_dir, records, summary)
+        print(f"metrics: {summary['metrics']}\ncounts: {summary['counts']}\nreport: {markdown}")
+    context.barrier()
+    shutdown_distributed()
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""The frames the model actually saw, recovered from its own input tensor, saved as a small strip for the report.
+
+Inverting the Qwen2-VL video processor's patch flattening (and its normalisation) gives back exactly the resized
+frames behind ``pixel_values_videos`` — no second decode that could differ from what the model got.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+STRIP_FRAME_HEIGHT = 64
+
+
+def frames_from_pixel_values(pixel_values_videos: torch.Tensor, grid_thw: torch.Tensor, video_processor) -> np.ndarray:
+    """(frames, height, width, 3) uint8 frames of one video from its flattened patches and grid (t, h, w)."""
+    grid_t, grid_h, grid_w = (int(v) for v in grid_thw)
+    patch, temporal, merge = video_processor.patch_size, video_processor.temporal_patch_size, video_processor.merge_size
+    channels = pixel_values_videos.shape[-1] // (temporal * patch * patch)
+    patches = pixel_values_videos.float().reshape(
+        grid_t, grid_h // merge, grid_w // merge, merge, merge, channels, temporal, patch, patch
+    )
+    # back to (t, temporal, channel, h-blocks, merge, patch, w-blocks, merge, patch)
+    frames = patches.permute(0, 6, 5, 1, 3, 7, 2, 4, 8).reshape(grid_t * temporal, channels, grid_h * patch,
+                                                                 grid_w * patch)
+    mean = torch.tensor(video_processor.image_mean).view(1, -1, 1, 1)
+    std = torch.tensor(video_processor.image_std).view(1, -1, 1, 1)
+    pixels = (frames * std + mean) / video_processor.rescale_factor
+    return pixels.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def save_frame_strip(frames: np.ndarray, path: Path, frame_height: int = STRIP_FRAME_HEIGHT) -> Path:
+    """All frames side by side, each scaled to ``frame_height`` pixels high, as one JPEG."""
+    height, width = frames.shape[1:3]
+    frame_width = max(1, round(width * frame_height / height))
+    strip = Image.new("RGB", (frame_width * len(frames), frame_height))
+    for index, frame in enumerate(frames):
+        strip.paste(Image.fromarray(frame).resize((frame_width, frame_height)), (index * frame_width, 0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    strip.save(path, quality=85)
+    return path

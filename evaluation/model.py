@@ -1,0 +1,110 @@
+"""Load the base model through LLaMA-Factory and attach a LoRA adapter, after checking that the adapter fits.
+
+Every check runs before any generation: the adapter directory has adapter_config.json and weights, and every
+LoRA matrix targets a module of the base model with matching shapes (an adapter trained on another architecture
+fails here, with the module and the shapes named).
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from evaluation.settings import ModelSettings
+
+ADAPTER_WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
+
+
+class AdapterError(ValueError):
+    """The adapter directory is unusable with this base model; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class AdapterInfo:
+    path: str
+    weights_file: str
+    sha256: str
+    base_model_in_config: str | None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def inspect_adapter(adapter_path: str) -> AdapterInfo:
+    """Check the adapter directory's files (config and weights) and hash its weights."""
+    adapter_dir = Path(adapter_path)
+    if not adapter_dir.is_dir():
+        raise AdapterError(f"adapter directory {adapter_dir} does not exist: train first (`make train`) or fix "
+                           "--adapter-path")
+    config_file = adapter_dir / "adapter_config.json"
+    if not config_file.is_file():
+        raise AdapterError(f"{config_file} is missing: {adapter_dir} is not a PEFT adapter directory (a merged model "
+                           "goes to --base-model instead)")
+    weights = next((adapter_dir / name for name in ADAPTER_WEIGHT_FILES if (adapter_dir / name).is_file()), None)
+    if weights is None:
+        raise AdapterError(f"{adapter_dir} has no adapter weights ({' or '.join(ADAPTER_WEIGHT_FILES)}): the "
+                           "training run did not finish saving")
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    return AdapterInfo(str(adapter_dir), str(weights), _sha256(weights), config.get("base_model_name_or_path"))
+
+
+def _adapter_tensor_shapes(weights_file: str) -> dict[str, tuple[int, ...]]:
+    if weights_file.endswith(".safetensors"):
+        from safetensors import safe_open
+
+        with safe_open(weights_file, framework="pt") as f:
+            return {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}
+    state = torch.load(weights_file, map_location="meta", weights_only=True)
+    return {key: tuple(value.shape) for key, value in state.items()}
+
+
+def check_adapter_fits(model: torch.nn.Module, adapter: AdapterInfo) -> None:
+    """Every lora_A / lora_B matrix must sit on a Linear of the base model with matching in/out features."""
+    modules = dict(model.named_modules())
+    for key, shape in _adapter_tensor_shapes(adapter.weights_file).items():
+        for part, feature in ((".lora_A.", "in_features"), (".lora_B.", "out_features")):
+            if part not in key:
+                continue
+            module_name = key.split(part)[0].removeprefix("base_model.model.")
+            module = modules.get(module_name)
+            if module is None:  # checkpoints saved with an older module layout may drop a "model." level
+                matches = [m for name, m in modules.items() if name.endswith("." + module_name.split(".", 1)[-1])]
+                module = matches[0] if len(matches) == 1 else None
+            if module is None:
+                raise AdapterError(f"{adapter.weights_file}: targets module {module_name!r}, which the base model "
+                                   "does not have: the adapter was trained on another architecture")
+            expected = getattr(module, feature, None)
+            actual = shape[1] if feature == "in_features" else shape[0]
+            if expected != actual:
+                raise AdapterError(f"{adapter.weights_file}: {key} has shape {list(shape)}, but the base model's "
+                                   f"{module_name} has {feature}={expected}: the adapter was trained on another "
+                                   f"model (its config names {adapter.base_model_in_config!r})")
+
+
+def load_base_model(settings: ModelSettings, device: torch.device):
+    """The base model through LLaMA-Factory's loader (its patches included), frozen, on ``device``."""
+    from llamafactory.model import load_model, load_tokenizer
+
+    from evaluation.inputs import parse_llamafactory_args
+
+    model_args, _, finetuning_args, _ = parse_llamafactory_args(settings)
+    model_args.device_map = {"": device}  # one full copy per process, also under torchrun
+    tokenizer = load_tokenizer(model_args)["tokenizer"]
+    return load_model(tokenizer, model_args, finetuning_args, is_trainable=False)
+
+
+def attach_adapter(model, adapter: AdapterInfo, keep_base: bool):
+    """Base + adapter. Merged (as LLaMA-Factory's inference does) unless ``keep_base`` needs base outputs too."""
+    from peft import PeftModel
+
+    check_adapter_fits(model, adapter)
+    model = PeftModel.from_pretrained(model, adapter.path, is_trainable=False)
+    model.eval()
+    return model if keep_base else model.merge_and_unload()

@@ -1,0 +1,124 @@
+"""predictions.jsonl: one line per (model, sample), appended as soon as it is known, so a killed run resumes.
+
+A record: id, video, prompt, reference, prediction, status ("ok" | "error"), error, plus model ("base" |
+"adapter"), raw (the text before cleaning), empty, repetitive and frames (the strip the report shows). A line
+cut short by a kill is dropped on resume and its sample generated again; nothing is lost or written twice.
+Also reads LLaMA-Factory's ``generated_predictions.jsonl`` ({"prompt", "predict", "label"}) for score-only mode.
+"""
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from evaluation.cleaning import clean_answer
+
+PREDICTIONS_FILE = "predictions.jsonl"
+SHARD_GLOB = "predictions.rank*.jsonl"
+
+
+def record_key(record: dict[str, Any]) -> tuple[str, str]:
+    return record.get("model", "model"), str(record["id"])
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every complete JSON line of ``path``; a last line cut short by a kill is ignored."""
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                if line.endswith("\n"):
+                    raise ValueError(f"{path}:{number} is not valid JSON") from None
+    return records
+
+
+def read_existing(output_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """Records already written to ``output_dir`` by earlier or concurrent runs, merged file and shards alike."""
+    files = [output_dir / PREDICTIONS_FILE, *sorted(output_dir.glob(SHARD_GLOB))]
+    existing: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in files:
+        if path.is_file():
+            for record in read_jsonl(path):
+                existing.setdefault(record_key(record), record)
+    return existing
+
+
+class PredictionWriter:
+    """Appends records to one JSONL file, flushing each line; on open, drops a torn last line left by a kill."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_file():
+            records = read_jsonl(self.path)
+            _write_atomically(self.path, records)
+        self._file = open(self.path, "a", encoding="utf-8")
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> "PredictionWriter":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _write_atomically(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def merge_predictions(output_dir: Path, sample_ids: Sequence[str], models: Sequence[str]) -> list[dict[str, Any]]:
+    """One predictions.jsonl in test-set order (shards of all ranks folded in and removed). Returns its records."""
+    existing = read_existing(output_dir)
+    missing = [(m, i) for i in sample_ids for m in models if (m, i) not in existing]
+    if missing:
+        raise RuntimeError(f"{output_dir}: no prediction for {len(missing)} (model, sample) pairs, e.g. {missing[:3]}")
+    records = [existing[(model, sample_id)] for sample_id in sample_ids for model in models]
+    _write_atomically(output_dir / PREDICTIONS_FILE, records)
+    for shard in output_dir.glob(SHARD_GLOB):
+        shard.unlink()
+    return records
+
+
+def is_llamafactory_predictions(records: Sequence[dict[str, Any]]) -> bool:
+    return bool(records) and {"predict", "label"} <= set(records[0])
+
+
+def read_predictions_for_scoring(path: Path) -> list[dict[str, Any]]:
+    """Records of our predictions.jsonl, or LLaMA-Factory's generated_predictions.jsonl turned into ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"predictions file {path} does not exist")
+    records = read_jsonl(path)
+    if not records:
+        raise ValueError(f"predictions file {path} is empty: nothing to score")
+    if not is_llamafactory_predictions(records):
+        return records
+    return [
+        {
+            "id": str(index),
+            "model": "model",
+            "video": None,
+            "prompt": record["prompt"],
+            "reference": clean_answer(record["label"]),
+            "raw": record["predict"],
+            "prediction": clean_answer(record["predict"]),
+            "status": "ok",
+            "error": None,
+        }
+        for index, record in enumerate(records)
+    ]

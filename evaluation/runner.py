@@ -1,0 +1,77 @@
+"""The generation loop: batches from the DataLoader, one generate call per model, records written as they come."""
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from evaluation.cleaning import clean_answer, is_repetitive
+from evaluation.generation import GenerationSettings, SampleInputs, generate_batch, make_loader
+from evaluation.inputs import Preprocessing
+from evaluation.predictions import PredictionWriter
+from evaluation.test_set import Sample
+
+
+def _record(item: dict[str, Any], model_name: str, raw: str | None, special_tokens: Sequence[str]) -> dict[str, Any]:
+    sample: Sample = item["sample"]
+    prediction = None if raw is None else clean_answer(raw, special_tokens)
+    return {
+        "id": sample.id,
+        "model": model_name,
+        "video": sample.video,
+        "prompt": sample.prompt,
+        "reference": sample.reference,
+        "prediction": prediction,
+        "status": "ok" if item["error"] is None else "error",
+        "error": item["error"],
+        "raw": raw,
+        "empty": prediction == "" if prediction is not None else None,
+        "repetitive": is_repetitive(prediction) if prediction is not None else None,
+        "frames": item["frames"],
+    }
+
+
+def _as_model(model, model_name: str):
+    """Context in which ``model`` answers as ``model_name``: the base is the PEFT model with its adapter off."""
+    if model_name == "base" and hasattr(model, "disable_adapter"):
+        return model.disable_adapter()
+    return contextlib.nullcontext()
+
+
+def run_generation(
+    model,
+    pre: Preprocessing,
+    samples: Sequence[Sample],
+    model_names: Sequence[str],
+    settings: GenerationSettings,
+    cutoff_len: int,
+    output_dir: Path,
+    writer: PredictionWriter,
+    done: set[tuple[str, str]],
+    num_workers: int,
+    show_progress: bool = True,
+) -> None:
+    """Generate and record every (model, sample) pair not in ``done``; the same inputs serve every model."""
+    from transformers import set_seed
+
+    set_seed(settings.seed)
+    todo = [s for s in samples if any((m, s.id) not in done for m in model_names)]
+    special_tokens = list(pre.tokenizer.all_special_tokens)
+    loader = make_loader(SampleInputs(todo, pre, cutoff_len, output_dir), settings.batch_size, num_workers)
+    with tqdm(total=len(todo), unit="sample", desc="generating", disable=not show_progress) as progress:
+        for batch in loader:
+            answers = {}
+            if batch["ready"]:
+                for name in model_names:
+                    with _as_model(model, name):
+                        answers[name] = generate_batch(model, batch["model_inputs"], settings, pre)
+            for name in model_names:
+                for item in batch["failed"]:
+                    if (name, item["sample"].id) not in done:
+                        writer.write(_record(item, name, None, special_tokens))
+                for item, raw in zip(batch["ready"], answers.get(name, [])):
+                    if (name, item["sample"].id) not in done:
+                        writer.write(_record(item, name, raw, special_tokens))
+            progress.update(len(batch["ready"]) + len(batch["failed"]))

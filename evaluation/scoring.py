@@ -1,0 +1,63 @@
+"""From prediction records to metrics.json: counts, caption metrics per model, settings and model identity.
+
+Every sample whose inputs were built is scored, empty answers included (they score zero); samples that failed
+(missing or corrupt clip) have no answer and are counted under ``errors``. With several models (base and
+adapter) they are scored on the same samples, in one scoring call.
+"""
+
+import json
+from collections.abc import Sequence
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from evaluation.metrics import METRIC_KEYS, caption_metrics
+
+METRICS_FILE = "metrics.json"
+
+
+def model_names(records: Sequence[dict[str, Any]]) -> list[str]:
+    """Models in the order they first appear (base before adapter when comparing)."""
+    return list(dict.fromkeys(record.get("model", "model") for record in records))
+
+
+def count_outcomes(records: Sequence[dict[str, Any]]) -> dict[str, int]:
+    ok = [record for record in records if record["status"] == "ok"]
+    return {
+        "samples": len(records),
+        "scored": len(ok),
+        "empty": sum(1 for record in ok if not record["prediction"]),
+        "repetitive": sum(1 for record in ok if record.get("repetitive")),
+        "errors": len(records) - len(ok),
+    }
+
+
+def score_records(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """model -> {"metrics": {bleu_1 .. cider}, "counts": {...}} over the samples every model answered."""
+    models = model_names(records)
+    by_model = {model: [r for r in records if r.get("model", "model") == model] for model in models}
+    answered = set.intersection(*({str(r["id"]) for r in rs if r["status"] == "ok"} for rs in by_model.values()))
+    references = {str(r["id"]): [r["reference"]] for r in by_model[models[0]] if str(r["id"]) in answered}
+    systems = {
+        model: {str(r["id"]): r["prediction"] for r in rs if str(r["id"]) in answered} for model, rs in by_model.items()
+    }
+    scores = caption_metrics(references, systems) if references else {m: dict.fromkeys(METRIC_KEYS) for m in models}
+    return {model: {"metrics": scores[model], "counts": count_outcomes(by_model[model])} for model in models}
+
+
+def write_metrics(output_dir: Path, results: dict[str, dict[str, Any]], settings: dict[str, Any],
+                  identity: dict[str, Any]) -> dict[str, Any]:
+    """metrics.json; top-level metrics/counts are the adapter's when there is one (the model under test)."""
+    primary = "adapter" if "adapter" in results else next(iter(results))
+    summary = {
+        "metrics": results[primary]["metrics"],
+        "counts": results[primary]["counts"],
+        "primary": primary,
+        "results": results,
+        "metric_tool": f"pycocoevalcap {version('pycocoevalcap')}: PTB tokenizer, BLEU-1..4, METEOR 1.5, ROUGE-L, "
+        "CIDEr-D, corpus-level over the scored set",
+        "settings": settings,
+        "identity": identity,
+    }
+    (output_dir / METRICS_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
