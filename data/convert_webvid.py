@@ -67,7 +67,7 @@ class MediaPaths:
 
     def __call__(self, path: Path) -> str:
         absolute = os.path.abspath(path)
-        return absolute[len(self.prefix):] if absolute.startswith(self.prefix) else absolute
+        return absolute.removeprefix(self.prefix)
 
 
 class _Pipeline:

@@ -1,7 +1,7 @@
 """Probe clips in parallel and remember the results, keyed by (path, size, mtime), in a SQLite file.
 
 A re-run over a growing folder only probes files it has not seen (or that changed since). Each probe demuxes the
-clip with ``plugins.video_sampling.probe_video`` (no decoding) and checks the container is not cut short.
+clip with ``plugins.video_sampling.probe_video`` (no decoding), which also catches files cut short.
 """
 
 import json
@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from multiprocessing import Pool
 from pathlib import Path
 
-from data.clip_checks import TRUNCATED, ClipSummary, declared_length
+from data.clip_checks import ClipSummary
 from plugins.video_sampling import VideoReadError, probe_video
 
 PROBE_VERSION = 1  # bump when what a probe checks changes, so old cache rows are re-probed
@@ -39,15 +39,11 @@ class ProbeOutcome:
 
 
 def probe_clip(path: str) -> ProbeOutcome:
-    """Demux ``path`` and check its container length. Never raises for a bad clip: the outcome says why."""
+    """Demux ``path`` (no decoding). Never raises for a bad clip: the outcome says why."""
     try:
         info = probe_video(path)
     except VideoReadError as error:
         return ProbeOutcome(None, error.reason, error.detail)
-    declared = declared_length(path)
-    size = Path(path).stat().st_size
-    if declared is not None and declared > size:
-        return ProbeOutcome(None, TRUNCATED, f"file has {size} bytes, its container declares {declared}")
     return ProbeOutcome(
         ClipSummary(info.width, info.height, info.fps, info.duration_s, info.n_frames, info.header_frames,
                     info.metadata_trusted)

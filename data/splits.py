@@ -12,7 +12,7 @@ _HASH_SPACE = float(1 << 64)
 
 def split_fraction(videoid: str, salt: str = "") -> float:
     """A stable number in [0, 1) for ``videoid``: the first 8 bytes of blake2b(salt:videoid)."""
-    digest = hashlib.blake2b(f"{salt}:{videoid}".encode("utf-8"), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{salt}:{videoid}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / _HASH_SPACE
 
 

@@ -1,0 +1,88 @@
+"""The WebVid CSV reader: real schema, ISO-8601 durations, every malformed row a counted skip with its line."""
+
+import pytest
+
+from data.webvid_csv import (
+    CsvSkip,
+    MissingColumnsError,
+    WebVidRow,
+    normalise_whitespace,
+    parse_iso8601_duration,
+    read_header,
+    read_webvid_csv,
+)
+
+HEADER = b"videoid,name,page_idx,page_dir,duration,contentUrl\n"
+
+
+def write(tmp_path, body: bytes):
+    path = tmp_path / "webvid.csv"
+    path.write_bytes(HEADER + body)
+    return path
+
+
+@pytest.mark.parametrize(
+    "text, seconds",
+    [("PT00H00M17S", 17), ("PT01H02M03S", 3723), ("PT1M2.5S", 62.5), ("PT45S", 45), ("P1DT1S", 86401)],
+)
+def test_iso8601_durations(text, seconds):
+    assert parse_iso8601_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["17", "PT", "P", "00:00:17", "PT17", ""])
+def test_bad_durations_raise(text):
+    with pytest.raises(ValueError):
+        parse_iso8601_duration(text)
+
+
+def test_captions_survive_exactly_except_whitespace(tmp_path):
+    body = (
+        '0001,"Aerial view, city at night ""4k"" – café señor 東京",1,000001_000050,PT00H00M17S,http://u/1\n'
+        '0002,"two\nline   caption\twith tabs ",1,000001_000050,PT00H00M05S,http://u/2\n'
+    ).encode()
+    rows = list(read_webvid_csv(write(tmp_path, body)))
+    assert rows == [
+        WebVidRow(2, "0001", 'Aerial view, city at night "4k" – café señor 東京', "000001_000050", 17.0, "http://u/1"),
+        WebVidRow(3, "0002", "two line caption with tabs", "000001_000050", 5.0, "http://u/2"),
+    ]
+    assert rows[0].videoid == "0001"  # a string: leading zeros kept
+
+
+def test_malformed_rows_are_skips_with_line_numbers(tmp_path):
+    body = (
+        b"1,good one,1,p,PT00H00M10S,u\n"  # line 2
+        b'2,"bad"quote,1,p,PT00H00M10S,u\n'  # line 3
+        b"3,too,few\n"  # line 4
+        b"4,   ,1,p,PT00H00M10S,u\n"  # line 5: empty caption
+        b"5,caf\xe9 latin-1,1,p,PT00H00M10S,u\n"  # line 6: not UTF-8
+        b"6,bad duration,1,p,17 seconds,u\n"  # line 7
+        b",no id,1,p,PT00H00M10S,u\n"  # line 8
+        b"9,fine again,1,p,,u\n"  # line 9: duration may be empty
+    )
+    items = list(read_webvid_csv(write(tmp_path, body)))
+    skips = [(item.line, item.reason) for item in items if isinstance(item, CsvSkip)]
+    assert skips == [(line, "malformed_row") for line in (3, 4, 5, 6, 7, 8)]
+    kept = [item for item in items if isinstance(item, WebVidRow)]
+    assert [(row.line, row.videoid, row.duration_s) for row in kept] == [(2, "1", 10.0), (9, "9", None)]
+    details = {item.line: item.detail for item in items if isinstance(item, CsvSkip)}
+    assert "expected 6 fields, got 3" in details[4]
+    assert details[5] == "empty caption" and details[6] == "not valid UTF-8"
+
+
+def test_missing_required_columns_name_them(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("id,caption,page_dir\n1,x,p\n")
+    with pytest.raises(MissingColumnsError, match=r"bad.csv: missing required column\(s\) videoid, name"):
+        read_header(path)
+    with pytest.raises(MissingColumnsError):
+        list(read_webvid_csv(path))
+
+
+def test_minimal_header_and_crlf(tmp_path):
+    path = tmp_path / "min.csv"
+    path.write_bytes(b"\xef\xbb\xbfvideoid,name\r\n7,caption seven\r\n")
+    assert list(read_webvid_csv(path)) == [WebVidRow(2, "7", "caption seven", None, None, None)]
+
+
+def test_normalise_whitespace_keeps_everything_else():
+    assert normalise_whitespace("  a\u00a0b\n\n c\t\"d\" é ") == 'a b c "d" é'
