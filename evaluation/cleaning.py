@@ -24,9 +24,9 @@ def clean_answer(text: str, special_tokens: Iterable[str] = ()) -> str:
     for token in special_tokens:
         text = text.replace(token, " ")
     text = SPECIAL_TOKEN_TEXT.sub(" ", text)
+    text = ROLE_PREFIX.sub("", text)
     # control characters and U+FFFD (a byte-level BPE cut mid-character) are not caption text
     text = "".join(" " if unicodedata.category(c) == "Cc" or c == "\ufffd" else c for c in text)
-    text = ROLE_PREFIX.sub("", text)
     return " ".join(text.split())
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 VIDEO_PLACEHOLDER = "<video>"
 
 
-class TestSetError(ValueError):
+class InvalidTestSetError(ValueError):
     """The test set or its video directory cannot be used; the message names the file and the fix."""
 
 
@@ -27,10 +27,10 @@ def _sample_from_record(record: dict, index: int, video_dir: Path, source: Path)
     messages = record.get("messages")
     videos = record.get("videos")
     if not isinstance(messages, list) or len(messages) < 2 or not isinstance(videos, list) or len(videos) != 1:
-        raise TestSetError(f"{where}: expected 'messages' (user, assistant) and exactly one entry in 'videos'")
+        raise InvalidTestSetError(f"{where}: expected 'messages' (user, assistant) and exactly one entry in 'videos'")
     user, assistant = messages[-2], messages[-1]
     if user.get("role") != "user" or assistant.get("role") != "assistant":
-        raise TestSetError(f"{where}: the last two messages must be a user prompt and the assistant's reference")
+        raise InvalidTestSetError(f"{where}: the last two messages must be a user prompt and the assistant's reference")
     prompt = user["content"]
     if VIDEO_PLACEHOLDER not in prompt:
         prompt = VIDEO_PLACEHOLDER + prompt  # LLaMA-Factory's chat engine also prepends it when missing
@@ -51,23 +51,23 @@ def load_test_set(test_data: Path, video_dir: Path, num_samples: int | None = No
     """
     test_data, video_dir = Path(test_data), Path(video_dir)
     if not test_data.is_file():
-        raise TestSetError(f"test set {test_data} does not exist: run `make data` or pass --test-data PATH")
+        raise InvalidTestSetError(f"test set {test_data} does not exist: run `make data` or pass --test-data PATH")
     if not video_dir.is_dir():
-        raise TestSetError(f"video directory {video_dir} does not exist: pass --video-dir, the directory that the "
+        raise InvalidTestSetError(f"video directory {video_dir} does not exist: pass --video-dir, the directory that the "
                            "test set's video paths are relative to")
     try:
         records = json.loads(test_data.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise TestSetError(f"test set {test_data} is not valid JSON: {error}") from error
+        raise InvalidTestSetError(f"test set {test_data} is not valid JSON: {error}") from error
     if not isinstance(records, list):
-        raise TestSetError(f"test set {test_data} must be a JSON list of ShareGPT records")
+        raise InvalidTestSetError(f"test set {test_data} must be a JSON list of ShareGPT records")
     if num_samples is not None:
         records = records[:num_samples]
     if not records:
-        raise TestSetError(f"test set {test_data} has no samples to evaluate")
+        raise InvalidTestSetError(f"test set {test_data} has no samples to evaluate")
     samples = [_sample_from_record(record, index, video_dir, test_data) for index, record in enumerate(records)]
     ids = [sample.id for sample in samples]
     if len(set(ids)) != len(ids):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        raise TestSetError(f"test set {test_data} repeats ids {duplicates[:5]}: every sample needs its own id")
+        raise InvalidTestSetError(f"test set {test_data} repeats ids {duplicates[:5]}: every sample needs its own id")
     return samples
