@@ -248,7 +248,6 @@ def read_frames(video: VideoInfo | str | os.PathLike, indices: list[int]) -> lis
     container = _open(info.path)
     try:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
         try:
             found = None
             if info.metadata_trusted:
