@@ -1,0 +1,105 @@
+"""caption_metrics pinned on small hand-checked cases; one scoring call (one METEOR JVM) for all of them.
+
+References (after PTB tokenization: lower-cased, punctuation removed):
+  s1 "the cat sat on the mat"   s2 "a dog runs in the park"   s3 "a red ball rolls on grass"
+"""
+
+import math
+
+import pytest
+
+from evaluation.metrics import METRIC_KEYS, caption_metrics
+
+REFERENCES = {
+    "s1": ["The cat sat on the mat."],
+    "s2": ["A dog runs in the park."],
+    "s3": ["A red ball rolls on grass."],
+}
+SYSTEMS = {
+    "exact": {"s1": "the cat sat on the mat", "s2": "A dog runs in the park!", "s3": "a red ball rolls on grass"},
+    # s1 only differs: "the cat sat on a rug" -> 4/6 unigrams, 3/5 bigrams, 2/4 trigrams, 1/3 4-grams match
+    "one_changed": {"s1": "the cat sat on a rug", "s2": "a dog runs in the park", "s3": "a red ball rolls on grass"},
+    "one_empty": {"s1": "", "s2": "a dog runs in the park", "s3": "a red ball rolls on grass"},
+    "all_empty": {"s1": "", "s2": "", "s3": ""},
+}
+
+
+@pytest.fixture(scope="module")
+def scores():
+    return caption_metrics(REFERENCES, SYSTEMS)
+
+
+def test_every_metric_key_for_every_system(scores):
+    assert set(scores) == set(SYSTEMS)
+    assert all(tuple(system_scores) == METRIC_KEYS for system_scores in scores.values())
+
+
+def test_exact_match_scores_one(scores):
+    exact = scores["exact"]
+    for key in ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l"):
+        assert exact[key] == pytest.approx(1.0, abs=1e-6), key
+    assert exact["meteor"] > 0.95
+
+
+def test_bleu_n_is_corpus_level_and_indexed_by_n(scores):
+    """Matched / total n-grams summed over the corpus (18 words, no brevity penalty), then the geometric mean."""
+    precisions = [(4 + 12) / 18, (3 + 10) / 15, (2 + 8) / 12, (1 + 6) / 9]
+    system = scores["one_changed"]
+    for n in range(1, 5):
+        expected = math.exp(sum(math.log(p) for p in precisions[:n]) / n)
+        assert system[f"bleu_{n}"] == pytest.approx(expected, abs=1e-6), f"bleu_{n}"
+    assert system["bleu_1"] > system["bleu_2"] > system["bleu_3"] > system["bleu_4"]  # never one averaged number
+
+
+def test_rouge_l_is_the_mean_of_sentence_f_scores(scores):
+    # s1: LCS "the cat sat on" = 4 of 6 words both ways -> P = R = 2/3, F_beta = 2/3
+    assert scores["one_changed"]["rouge_l"] == pytest.approx((2 / 3 + 1 + 1) / 3, abs=1e-6)
+
+
+def test_empty_answer_is_kept_and_scores_zero(scores):
+    one_empty = scores["one_empty"]
+    assert one_empty["rouge_l"] == pytest.approx(2 / 3, abs=1e-6)  # (0 + 1 + 1) / 3: not skipped
+    assert one_empty["meteor"] < scores["exact"]["meteor"] * 0.75
+    # corpus BLEU: 12 hypothesis words against 18 reference words -> brevity penalty exp(1 - 18/12)
+    assert one_empty["bleu_1"] == pytest.approx(math.exp(1 - 18 / 12), abs=1e-6)
+    for key in METRIC_KEYS:
+        assert scores["all_empty"][key] == pytest.approx(0.0, abs=1e-6), key
+
+
+def test_cider_uses_idf_of_the_whole_set(scores):
+    """CIDEr-D over the whole set; the same samples scored as a subset get other IDF weights and another score."""
+    from pycocoevalcap.cider.cider import Cider
+
+    gts = {"s1": ["the cat sat on the mat"], "s2": ["a dog runs in the park"], "s3": ["a red ball rolls on grass"]}
+    res = {"s1": ["the cat sat on a rug"], "s2": ["a dog runs in the park"], "s3": ["a red ball rolls on grass"]}
+    whole = Cider().compute_score(gts, res)[0]
+    assert scores["one_changed"]["cider"] == pytest.approx(whole, abs=1e-9)
+    subset = Cider().compute_score({k: gts[k] for k in ("s1", "s2")}, {k: res[k] for k in ("s1", "s2")})[0]
+    assert subset != pytest.approx(whole, rel=1e-3)
+    assert scores["exact"]["cider"] == pytest.approx(10.0, abs=1e-6)  # CIDEr-D's scale: x10, identical = 10
+
+
+def test_mismatched_ids_are_an_error():
+    from evaluation.metrics import MetricsError
+
+    with pytest.raises(MetricsError, match="predictions missing"):
+        caption_metrics(REFERENCES, {"x": {"s1": "a"}})
+
+
+@pytest.mark.slow
+def test_agrees_with_pycocoevalcap_called_directly(scores):
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.meteor.meteor import Meteor
+    from pycocoevalcap.rouge.rouge import Rouge
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    tokenizer = PTBTokenizer()
+    gts = tokenizer.tokenize({k: [{"caption": c} for c in v] for k, v in REFERENCES.items()})
+    res = tokenizer.tokenize({k: [{"caption": v}] for k, v in SYSTEMS["one_changed"].items()})
+    bleu, _ = Bleu(4).compute_score(gts, res)
+    direct = {f"bleu_{n + 1}": bleu[n] for n in range(4)}
+    direct["meteor"] = Meteor().compute_score(gts, res)[0]
+    direct["rouge_l"] = Rouge().compute_score(gts, res)[0]
+    direct["cider"] = Cider().compute_score(gts, res)[0]
+    assert scores["one_changed"] == pytest.approx(direct, abs=1e-9)
