@@ -16,6 +16,7 @@ import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 
 from tqdm import tqdm
 
@@ -29,7 +30,7 @@ class PathEscapeError(ValueError):
 
 @dataclass(frozen=True)
 class LocatedClip:
-    path: Path
+    path: str  # absolute
     layout: str
     size: int
     mtime_ns: int
@@ -40,28 +41,30 @@ def check_path_component(value: str, field: str) -> str:
     if (
         not value
         or value in (".", "..")
-        or any(sep in value for sep in ("/", "\\", "\0"))
-        or os.path.isabs(value)
-        or (len(value) > 1 and value[1] == ":")  # a Windows drive
+        or "/" in value
+        or "\\" in value
+        or "\0" in value
+        or value[1:2] == ":"  # a Windows drive
     ):
         raise PathEscapeError(f"{field} {value!r} is not a plain file name and could escape the video directory")
     return value
 
 
-def _stat_file(path: Path) -> os.stat_result | None:
+def _stat_file(path: str) -> os.stat_result | None:
     try:
-        stat = path.stat()
+        stat = os.stat(path)
     except OSError:
         return None
-    return stat if os.path.isfile(path) else None
+    return stat if S_ISREG(stat.st_mode) else None
 
 
 class ClipLocator:
     """Maps rows to clip paths under ``video_dir``; builds the video2dataset index once, on first need."""
 
     def __init__(self, video_dir: Path, extract_dir: Path):
-        self.video_dir = Path(video_dir)
-        self.extract_dir = Path(extract_dir)
+        self.video_dir = Path(os.path.abspath(video_dir))
+        self.extract_dir = Path(os.path.abspath(extract_dir))
+        self._video_dir = str(self.video_dir)  # string joins: this runs once per row of a 10 M-row CSV
         self._by_videoid: dict[str, Path] | None = None
         self._by_url: dict[str, Path] = {}
         if not self.video_dir.is_dir():
@@ -71,17 +74,16 @@ class ClipLocator:
         """The clip for this row, or None when no layout has it. Raises PathEscapeError on unsafe ids."""
         check_path_component(videoid, "videoid")
         name = videoid + CLIP_SUFFIX
-        candidates = []
         if page_dir is not None:
-            candidates.append((self.video_dir / check_path_component(page_dir, "page_dir") / name, PAGE))
-        candidates.append((self.video_dir / name, FLAT))
-        for path, layout in candidates:
-            stat = _stat_file(path)
-            if stat is not None:
-                return LocatedClip(path, layout, stat.st_size, stat.st_mtime_ns)
-        path = self._video2dataset_path(videoid, content_url)
-        stat = _stat_file(path) if path is not None else None
-        return LocatedClip(path, VIDEO2DATASET, stat.st_size, stat.st_mtime_ns) if stat else None
+            path = os.path.join(self._video_dir, check_path_component(page_dir, "page_dir"), name)
+            if stat := _stat_file(path):
+                return LocatedClip(path, PAGE, stat.st_size, stat.st_mtime_ns)
+        path = os.path.join(self._video_dir, name)
+        if stat := _stat_file(path):
+            return LocatedClip(path, FLAT, stat.st_size, stat.st_mtime_ns)
+        found = self._video2dataset_path(videoid, content_url)
+        stat = _stat_file(str(found)) if found is not None else None
+        return LocatedClip(str(found), VIDEO2DATASET, stat.st_size, stat.st_mtime_ns) if stat else None
 
     def _video2dataset_path(self, videoid: str, content_url: str | None) -> Path | None:
         if self._by_videoid is None:

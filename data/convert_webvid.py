@@ -24,10 +24,11 @@ from data.clip_layouts import ClipLocator, LocatedClip, PathEscapeError
 from data.convert_report import ConversionReport, format_summary
 from data.dataset_info import register_splits, split_file_name
 from data.probe_cache import ProbeCache, Prober
-from data.sharegpt import DEFAULT_PROMPT, JsonArrayWriter, caption_record
+from data.sharegpt import DEFAULT_PROMPT, JsonArrayWriter, caption_record_json
 from data.splits import SPLITS, assign_split, check_ratios
 from data.webvid_csv import CsvSkip, WebVidRow, read_header, read_webvid_csv
 
+PROGRESS_EVERY = 1000
 CHUNK_ROWS = 4096  # rows probed together: enough to keep every worker busy, small enough to stream
 
 
@@ -115,7 +116,7 @@ class _Pipeline:
 
     def flush(self) -> None:
         """Probe the pending clips (cache first, then in parallel) and keep or skip each."""
-        keys = [(str(clip.path), clip.size, clip.mtime_ns) for _, clip in self.pending]
+        keys = [(clip.path, clip.size, clip.mtime_ns) for _, clip in self.pending]
         outcomes = self.cache.get_many(keys)
         self.report.probe_cache_hits += len(outcomes)
         to_probe = list(dict.fromkeys(key for key in keys if key not in outcomes))
@@ -137,8 +138,8 @@ class _Pipeline:
 
     def _keep(self, row: WebVidRow, clip: LocatedClip) -> None:
         split = assign_split(row.videoid, self.options.val_ratio, self.options.test_ratio, self.options.split_salt)
-        self.writers[split].write(caption_record(row.videoid, row.caption, self.media_path(clip.path),
-                                                 self.options.prompt))
+        self.writers[split].write_json(caption_record_json(row.videoid, row.caption, self.media_path(clip.path),
+                                                           self.options.prompt))
         self.report.keep(split, clip.layout)
 
 
@@ -158,9 +159,12 @@ def convert(options: ConvertOptions) -> dict:
     try:
         pipeline = _Pipeline(options, report, cache, prober, writers)
         progress = tqdm(total=max(0, _count_lines(options.csv) - 1), desc="converting", unit="row", smoothing=0.1)
-        for item in read_webvid_csv(options.csv):
+        count = 0
+        for count, item in enumerate(read_webvid_csv(options.csv), 1):
             pipeline.add(item)
-            progress.update()
+            if count % PROGRESS_EVERY == 0:
+                progress.update(PROGRESS_EVERY)
+        progress.update(count % PROGRESS_EVERY)
         if pipeline.pending:
             pipeline.flush()
         progress.close()

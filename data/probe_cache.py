@@ -4,10 +4,9 @@ A re-run over a growing folder only probes files it has not seen (or that change
 clip with ``plugins.video_sampling.probe_video`` (no decoding), which also catches files cut short.
 """
 
-import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import astuple, dataclass, fields
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -25,17 +24,18 @@ class ProbeOutcome:
     error_reason: str | None = None
     error_detail: str = ""
 
-    def to_json(self) -> str:
-        if self.summary is None:
-            return json.dumps({"error": [self.error_reason, self.error_detail]})
-        return json.dumps({"info": asdict(self.summary)})
+    def to_row(self) -> tuple:
+        """The outcome as the cache table's value columns (plain columns: no JSON to parse on a re-run)."""
+        summary = self.summary
+        values = astuple(summary) if summary is not None else (None,) * len(fields(ClipSummary))
+        return (*values, self.error_reason, self.error_detail)
 
     @classmethod
-    def from_json(cls, text: str) -> "ProbeOutcome":
-        data = json.loads(text)
-        if "error" in data:
-            return cls(None, *data["error"])
-        return cls(ClipSummary(**data["info"]))
+    def from_row(cls, row: tuple) -> "ProbeOutcome":
+        *values, error_reason, error_detail = row
+        if error_reason is not None:
+            return cls(None, error_reason, error_detail)
+        return cls(ClipSummary(*values[:-1], bool(values[-1])))
 
 
 def probe_clip(path: str) -> ProbeOutcome:
@@ -62,7 +62,8 @@ class ProbeCache:
         self._db = sqlite3.connect(self.path)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS probes (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
-            "version INTEGER, outcome TEXT)"
+            "version INTEGER, width INTEGER, height INTEGER, fps REAL, duration_s REAL, n_frames INTEGER, "
+            "header_frames INTEGER, metadata_trusted INTEGER, error_reason TEXT, error_detail TEXT)"
         )
 
     def __enter__(self) -> "ProbeCache":
@@ -83,19 +84,18 @@ class ProbeCache:
         for start in range(0, len(paths), 900):  # stay under SQLite's bound-parameter limit
             batch = paths[start : start + 900]
             rows = self._db.execute(
-                f"SELECT path, size, mtime_ns, outcome FROM probes WHERE version = ? AND path IN "
-                f"({','.join('?' * len(batch))})",
+                f"SELECT * FROM probes WHERE version = ? AND path IN ({','.join('?' * len(batch))})",
                 [PROBE_VERSION, *batch],
             )
-            for path, size, mtime, outcome in rows:
+            for path, size, mtime, _, *values in rows:
                 if wanted[path] == (size, mtime):
-                    found[(path, size, mtime)] = ProbeOutcome.from_json(outcome)
+                    found[(path, size, mtime)] = ProbeOutcome.from_row(values)
         return found
 
     def put_many(self, items: Iterable[tuple[CacheKey, ProbeOutcome]]) -> None:
         self._db.executemany(
-            "INSERT OR REPLACE INTO probes VALUES (?, ?, ?, ?, ?)",
-            [(path, size, mtime, PROBE_VERSION, outcome.to_json()) for (path, size, mtime), outcome in items],
+            f"INSERT OR REPLACE INTO probes VALUES ({','.join('?' * 13)})",
+            [(path, size, mtime, PROBE_VERSION, *outcome.to_row()) for (path, size, mtime), outcome in items],
         )
         self._db.commit()
 

@@ -1,6 +1,7 @@
 """ShareGPT video records and a streaming writer for JSON-array files LLaMA-Factory loads."""
 
 import json
+from json.encoder import encode_basestring  # json.dumps(str, ensure_ascii=False) without the call overhead
 from pathlib import Path
 
 VIDEO_PLACEHOLDER = "<video>"
@@ -19,6 +20,15 @@ def caption_record(videoid: str, caption: str, video_path: str, prompt: str = DE
     }
 
 
+def caption_record_json(videoid: str, caption: str, video_path: str, prompt: str = DEFAULT_PROMPT) -> str:
+    """``json.dumps(caption_record(...), ensure_ascii=False)``, several times faster (a test pins them equal)."""
+    return (
+        f'{{"id": {encode_basestring(videoid)}, "messages": [{{"role": "user", "content": '
+        f'{encode_basestring(VIDEO_PLACEHOLDER + prompt)}}}, {{"role": "assistant", "content": '
+        f'{encode_basestring(caption)}}}], "videos": [{encode_basestring(video_path)}]}}'
+    )
+
+
 class JsonArrayWriter:
     """Writes records as a JSON array, one record per line, to ``path`` atomically (visible only when closed)."""
 
@@ -30,8 +40,12 @@ class JsonArrayWriter:
         self._file.write("[")
 
     def write(self, record: dict) -> None:
+        self.write_json(json.dumps(record, ensure_ascii=False))
+
+    def write_json(self, record_json: str) -> None:
+        """Append one record already serialised as JSON."""
         self._file.write(",\n" if self.count else "\n")
-        self._file.write(json.dumps(record, ensure_ascii=False))
+        self._file.write(record_json)
         self.count += 1
 
     def close(self) -> None:

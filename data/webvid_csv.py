@@ -6,6 +6,7 @@ the ``{page_dir}/{videoid}.mp4`` layout and ``contentUrl`` to match video2datase
 """
 
 import csv
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ class CsvSkip:
     detail: str
 
 
+@functools.lru_cache(maxsize=65536)  # a few thousand distinct values over millions of rows
 def parse_iso8601_duration(text: str) -> float:
     """Seconds in an ISO-8601 duration such as ``PT00H00M17S`` or ``PT1M2.5S``. Raises ValueError otherwise."""
     match = _ISO8601_DURATION.match(text.strip())
@@ -73,7 +75,7 @@ def _row_from_fields(line: int, fields: list[str], column_index: dict[str, int],
     videoid = fields[column_index["videoid"]].strip() if len(fields) > column_index["videoid"] else ""
     if len(fields) != width:
         return CsvSkip(line, videoid, MALFORMED_ROW, f"expected {width} fields, got {len(fields)}")
-    if any(_UNDECODABLE_BYTE.search(field) for field in fields):
+    if _UNDECODABLE_BYTE.search("".join(fields)):
         return CsvSkip(line, videoid.encode("utf-8", "backslashreplace").decode(), MALFORMED_ROW, "not valid UTF-8")
     if not videoid:
         return CsvSkip(line, videoid, MALFORMED_ROW, "empty videoid")

@@ -9,6 +9,7 @@ import pytest
 
 from data.convert_report import SKIP_REASONS
 from data.convert_webvid import ConvertOptions, convert, main
+from data.sharegpt import caption_record_json
 from data.webvid_csv import MissingColumnsError
 from tests.clips import make_clip
 
@@ -105,6 +106,8 @@ def test_every_skip_reason_is_counted_and_listed(tmp_path, good_clip, capsys):
     records = read_split(out_dir, "train")
     assert [record["id"] for record in records] == ["1", "2", "3", "10"]
     first = records[0]
+    assert json.dumps(first, ensure_ascii=False) == caption_record_json(
+        "1", 'Good, with "quotes" and é', f"videos/{PAGE}/1.mp4")  # the fast serialiser is exactly json.dumps
     assert first["messages"] == [
         {"role": "user", "content": "<video>Describe this video in one sentence."},
         {"role": "assistant", "content": 'Good, with "quotes" and é'},
