@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from evaluation.cleaning import clean_answer
+from evaluation.cleaning import clean_answer, is_repetitive
 
 PREDICTIONS_FILE = "predictions.jsonl"
 SHARD_GLOB = "predictions.rank*.jsonl"
@@ -108,17 +108,20 @@ def read_predictions_for_scoring(path: Path) -> list[dict[str, Any]]:
         raise ValueError(f"predictions file {path} is empty: nothing to score")
     if not is_llamafactory_predictions(records):
         return records
-    return [
-        {
+    converted = []
+    for index, record in enumerate(records):
+        prediction = clean_answer(record["predict"])
+        converted.append({
             "id": str(index),
             "model": "model",
             "video": None,
             "prompt": record["prompt"],
             "reference": clean_answer(record["label"]),
             "raw": record["predict"],
-            "prediction": clean_answer(record["predict"]),
+            "prediction": prediction,
             "status": "ok",
             "error": None,
-        }
-        for index, record in enumerate(records)
-    ]
+            "empty": prediction == "",
+            "repetitive": is_repetitive(prediction),
+        })
+    return converted

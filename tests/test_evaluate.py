@@ -35,11 +35,11 @@ def sharegpt_record(video: str, caption: str, record_id: str | None = None) -> d
 
 
 def write_test_set(tmp_dir: Path, sample_dir: Path, count: int, with_bad_clips: bool = True) -> Path:
-    """A ShareGPT test set over the sample clips (paths relative to the repo root), plus a missing and a corrupt clip."""
+    """ShareGPT test set of the shortest sample clips (paths relative to the repo root), + a missing and a corrupt clip."""
     import csv
 
     with open(sample_dir / "webvid.csv", newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))[:count]
+        rows = sorted(csv.DictReader(f), key=lambda row: (row["duration"], row["videoid"]))[:count]  # shortest
     records = [sharegpt_record(str((sample_dir / "videos" / r["page_dir"] / f"{r['videoid']}.mp4").relative_to(
         REPO_ROOT)), r["name"], r["videoid"]) for r in rows]
     if with_bad_clips:

@@ -1,0 +1,116 @@
+"""The real CLI on the tiny model: --compare-base over sample clips plus a missing and a corrupt clip, then
+resume after a simulated kill, score-only (ours and LLaMA-Factory's file), and errors before any generation."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from evaluation.metrics import METRIC_KEYS
+from tests.test_evaluate import REPO_ROOT, make_lora_adapter, run_cli, write_test_set
+
+N_CLIPS = 3
+DECODING = ["--batch-size", "2", "--max-new-tokens", "6", "--num-workers", "1"]
+
+
+@pytest.fixture(scope="module")
+def evaluation_run(tiny_model_dir, sample_dir, tmp_path_factory):
+    work = tmp_path_factory.mktemp("eval")
+    test_data = write_test_set(work, sample_dir, N_CLIPS)
+    adapter = make_lora_adapter(tiny_model_dir, work / "adapter")
+    args = ["--base-model", str(tiny_model_dir), "--adapter-path", str(adapter), "--test-data", str(test_data),
+            "--video-dir", str(REPO_ROOT), "--compare-base", *DECODING]
+    output_dir = work / "results"
+    result = run_cli(*args, "--output-dir", str(output_dir))
+    return {"work": work, "args": args, "output_dir": output_dir, "stderr": result.stderr, "test_data": test_data}
+
+
+def _records(output_dir):
+    return [json.loads(line) for line in (output_dir / "predictions.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_outputs_side_by_side_with_errors_recorded(evaluation_run):
+    output_dir = evaluation_run["output_dir"]
+    records = _records(output_dir)
+    assert len(records) == 2 * (N_CLIPS + 2)
+    assert len({(r["model"], r["id"]) for r in records}) == len(records)  # nothing duplicated
+    for record in records:
+        assert {"id", "video", "prompt", "reference", "prediction", "status", "error"} <= set(record)
+    errors = {r["id"]: r["error"] for r in records if r["status"] == "error"}
+    assert set(errors) == {"missing", "corrupt"}
+    assert "missing.mp4" in errors["missing"] and "corrupt.mp4" in errors["corrupt"]
+    ok = [r for r in records if r["status"] == "ok"]
+    base = {r["id"]: r["prediction"] for r in ok if r["model"] == "base"}
+    adapter = {r["id"]: r["prediction"] for r in ok if r["model"] == "adapter"}
+    assert base.keys() == adapter.keys() and len(base) == N_CLIPS
+    assert base != adapter, "a random LoRA should change some answer"
+
+    metrics = json.loads((output_dir / "metrics.json").read_text())
+    assert set(metrics["results"]) == {"base", "adapter"} and metrics["primary"] == "adapter"
+    for name in ("base", "adapter"):
+        assert tuple(metrics["results"][name]["metrics"]) == METRIC_KEYS
+        counts = metrics["results"][name]["counts"]
+        assert counts["samples"] == N_CLIPS + 2 and counts["errors"] == 2 and counts["scored"] == N_CLIPS
+    assert len(metrics["identity"]["adapter"]["sha256"]) == 64
+    assert metrics["settings"]["template"] == "qwen2_vl_exact" and metrics["settings"]["video_maxlen"] == 8
+    assert metrics["settings"]["batch_size"] == 2
+
+    report = (output_dir / "report.md").read_text()
+    assert "| metric | base | adapter |" in report and "- **base**:" in report and "- **adapter**:" in report
+    strips = [r["frames"] for r in ok]
+    assert all((output_dir / strip).is_file() for strip in strips) and f"]({strips[0]})" in report
+    assert "<img src=" in (output_dir / "report.html").read_text()
+    assert "sample/s" in evaluation_run["stderr"]  # progress bar with throughput
+
+
+@pytest.mark.slow
+def test_resume_after_kill_loses_and_duplicates_nothing(evaluation_run):
+    complete = _records(evaluation_run["output_dir"])
+    resumed_dir = evaluation_run["work"] / "resumed"
+    resumed_dir.mkdir()
+    lines = (evaluation_run["output_dir"] / "predictions.jsonl").read_text().splitlines(keepends=True)
+    # killed after 3 records, in the middle of writing the 4th
+    (resumed_dir / "predictions.jsonl").write_text("".join(lines[:3]) + lines[3][:25])
+    run_cli(*evaluation_run["args"], "--output-dir", str(resumed_dir))
+    assert _records(resumed_dir) == complete
+
+
+@pytest.mark.slow
+def test_score_only_ours_and_llamafactory(evaluation_run):
+    output_dir, work = evaluation_run["output_dir"], evaluation_run["work"]
+    run_cli("--score-only", str(output_dir / "predictions.jsonl"), "--output-dir", str(work / "rescored"))
+    assert json.loads((work / "rescored" / "metrics.json").read_text())["results"] == json.loads(
+        (output_dir / "metrics.json").read_text())["results"]
+
+    lf_file = work / "lf" / "generated_predictions.jsonl"
+    lf_file.parent.mkdir()
+    lines = [{"prompt": "p", "predict": "a red circle moves left", "label": "A red circle moves left."},
+             {"prompt": "p", "predict": "<|im_end|>", "label": "A blue square moves right."},
+             {"prompt": "p", "predict": "green green green green", "label": "A green ball."}]
+    lf_file.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    run_cli("--score-only", str(lf_file))
+    metrics = json.loads((lf_file.parent / "metrics.json").read_text())
+    assert metrics["counts"] == {"samples": 3, "scored": 3, "empty": 1, "repetitive": 1, "errors": 0}
+    assert 0 < metrics["metrics"]["bleu_1"] < 1 and (lf_file.parent / "report.md").is_file()
+
+
+def _run_failing(*args: str) -> str:
+    result = subprocess.run([sys.executable, "evaluate_model.py", *args], cwd=REPO_ROOT, capture_output=True,
+                            text=True)
+    assert result.returncode != 0
+    return result.stderr
+
+
+@pytest.mark.slow
+def test_clear_errors_before_any_generation(tiny_model_dir, sample_dir, tmp_path):
+    test_data = write_test_set(tmp_path, sample_dir, 1, with_bad_clips=False)
+    common = ["--base-model", str(tiny_model_dir), "--video-dir", str(REPO_ROOT), "--output-dir", str(tmp_path / "o")]
+    assert "does not exist" in _run_failing(*common, "--test-data", str(tmp_path / "nope.json"))
+    broken = tmp_path / "broken_adapter"
+    shutil.copytree(make_lora_adapter(tiny_model_dir, tmp_path / "adapter"), broken)
+    (broken / "adapter_model.safetensors").unlink()
+    assert "no adapter weights" in _run_failing(*common, "--test-data", str(test_data), "--adapter-path", str(broken))
+    assert not (tmp_path / "o" / "predictions.jsonl").exists()
