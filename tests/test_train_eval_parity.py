@@ -1,66 +1,62 @@
-"""Training's data path and evaluation's build the same input ids and pixels for the same clip and prompt.
-
-Training: LLaMA-Factory's get_dataset (ShareGPT record -> tokenized sample) and its multimodal collator.
-Evaluation: the template and plugin called directly on the prompt with an empty answer (what evaluation and
-LLaMA-Factory's own inference engine do). Both under template qwen2_vl_exact with the same video settings.
-"""
+"""Train/eval parity: LLaMA-Factory's TRAINING data path (get_dataset + MultiModalDataCollatorForSeq2Seq, our
+template) and evaluation build the same prompt ids and the same pixel_values_videos for the same clip and prompt."""
 
 import json
 
 import torch
 
-import plugins
+from evaluation.inputs import build_inputs, load_preprocessing
+from evaluation.settings import ModelSettings
+from evaluation.test_set import Sample
+from tests.test_evaluate import PROMPT, sharegpt_record
 
-PROMPT = "<video>Describe this video in one sentence."
-VIDEO_SETTINGS = {"video_maxlen": 8, "video_fps": 8.0, "video_max_pixels": 224 * 224}
-IGNORE_INDEX = -100
-
-
-def _write_dataset(directory, clips):
-    records = [
-        {"messages": [{"role": "user", "content": PROMPT}, {"role": "assistant", "content": f"caption {i}"}],
-         "videos": [str(clip)]}
-        for i, clip in enumerate(clips)
-    ]  # fmt: skip
-    (directory / "parity.json").write_text(json.dumps(records))
-    info = {"parity": {"file_name": "parity.json", "formatting": "sharegpt",
-                       "columns": {"messages": "messages", "videos": "videos"},
-                       "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
-                                "assistant_tag": "assistant"}}}  # fmt: skip
-    (directory / "dataset_info.json").write_text(json.dumps(info))
+DATASET_INFO = {"parity": {"file_name": "parity.json", "formatting": "sharegpt",
+                           "columns": {"messages": "messages", "videos": "videos"},
+                           "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                                    "assistant_tag": "assistant"}}}
 
 
-def test_training_and_evaluation_build_identical_inputs(tiny_model_dir, sample_dir, tmp_path):
+def _training_batch(tiny_model_dir, dataset_dir, output_dir):
+    """One collated training batch, exactly as LLaMA-Factory's SFT workflow builds it."""
     from llamafactory.data import MultiModalDataCollatorForSeq2Seq, get_dataset, get_template_and_fix_tokenizer
+    from llamafactory.extras.constants import IGNORE_INDEX
     from llamafactory.hparams import get_train_args
     from llamafactory.model import load_tokenizer
 
+    import plugins
+
     plugins.register()
-    clips = sorted((sample_dir / "videos").rglob("*.mp4"))[:2]
-    _write_dataset(tmp_path, clips)
-    model_args, data_args, training_args, _, _ = get_train_args(
-        {"model_name_or_path": str(tiny_model_dir), "stage": "sft", "do_train": True, "finetuning_type": "lora",
-         "dataset": "parity", "dataset_dir": str(tmp_path), "template": "qwen2_vl_exact", "cutoff_len": 2048,
-         "output_dir": str(tmp_path / "out"), "report_to": "none", "overwrite_cache": True, **VIDEO_SETTINGS}
-    )  # fmt: skip
+    settings = ModelSettings(base_model=str(tiny_model_dir))
+    model_args, data_args, training_args, _, _ = get_train_args({
+        "model_name_or_path": settings.base_model, "stage": "sft", "do_train": True, "finetuning_type": "lora",
+        "lora_target": "q_proj,v_proj", "dataset": "parity", "dataset_dir": str(dataset_dir),
+        "template": settings.template, "cutoff_len": settings.cutoff_len, "video_maxlen": settings.video_maxlen,
+        "video_fps": settings.video_fps, "video_max_pixels": settings.video_max_pixels,
+        "output_dir": str(output_dir), "overwrite_cache": True, "report_to": "none",
+    })
     tokenizer_module = load_tokenizer(model_args)
-    tokenizer, processor = tokenizer_module["tokenizer"], tokenizer_module["processor"]
-    template = get_template_and_fix_tokenizer(tokenizer, data_args)
-    train_set = get_dataset(template, model_args, data_args, training_args, "sft", **tokenizer_module)["train_dataset"]
-    collator = MultiModalDataCollatorForSeq2Seq(template=template, processor=processor, tokenizer=tokenizer)
+    template = get_template_and_fix_tokenizer(tokenizer_module["tokenizer"], data_args)
+    dataset = get_dataset(template, model_args, data_args, training_args, stage="sft", **tokenizer_module)
+    collator = MultiModalDataCollatorForSeq2Seq(template=template, label_pad_token_id=IGNORE_INDEX, **tokenizer_module)
+    feature = {k: v for k, v in dataset["train_dataset"][0].items()}
+    return collator([feature]), settings
 
-    for clip, sample in zip(clips, train_set):
-        batch = collator([sample])
-        labels = batch["labels"][0].tolist()
-        n_prompt = next(i for i, label in enumerate(labels) if label != IGNORE_INDEX)
-        train_prompt_ids = batch["input_ids"][0, :n_prompt].tolist()
 
-        plugin = template.mm_plugin
-        messages = plugin.process_messages([{"role": "user", "content": PROMPT}], [], [str(clip)], [], processor)
-        eval_prompt_ids, _ = template.encode_oneturn(tokenizer, messages + [{"role": "assistant", "content": ""}])
-        eval_inputs = plugin.get_mm_inputs([], [str(clip)], [], [0], [1], [0], [eval_prompt_ids], processor)
+def test_training_and_evaluation_build_identical_inputs(tiny_model_dir, sample_dir, tmp_path):
+    from llamafactory.extras.constants import IGNORE_INDEX
 
-        assert train_prompt_ids == eval_prompt_ids, clip
-        assert train_prompt_ids.count(tokenizer.convert_tokens_to_ids("<|video_pad|>")) > 0
-        assert torch.equal(batch["video_grid_thw"], eval_inputs["video_grid_thw"]), clip
-        assert torch.equal(batch["pixel_values_videos"], eval_inputs["pixel_values_videos"]), clip
+    clip = min((sample_dir / "videos").glob("*/*.mp4"), key=lambda p: p.stat().st_size)
+    (tmp_path / "parity.json").write_text(json.dumps([sharegpt_record(str(clip), "A red circle moves left")]))
+    (tmp_path / "dataset_info.json").write_text(json.dumps(DATASET_INFO))
+    batch, settings = _training_batch(tiny_model_dir, tmp_path, tmp_path / "out")
+
+    labels = batch["labels"][0].tolist()
+    prompt_length = next(i for i, label in enumerate(labels) if label != IGNORE_INDEX)
+    train_prompt_ids = batch["input_ids"][0, :prompt_length].tolist()
+
+    pre = load_preprocessing(settings)
+    evaluation = build_inputs(Sample("0", str(clip), str(clip), PROMPT, ""), pre, settings.cutoff_len)
+    assert evaluation["input_ids"] == train_prompt_ids
+    assert train_prompt_ids.count(pre.video_token_id) > 0
+    assert torch.equal(evaluation["video_grid_thw"], batch["video_grid_thw"])
+    assert torch.equal(evaluation["pixel_values_videos"], batch["pixel_values_videos"])
