@@ -1,7 +1,7 @@
 """Our video path vs LLaMA-Factory 0.9.5's stock qwen2_vl video path, same run, interleaved, identical frames.
 
-    python -m bench.video_sampling                  # sample WebVid clips + generated long-GOP and 1 s-GOP clips
-    python -m bench.video_sampling --rounds 7 --sample-clips 12
+    python -m bench.bench_video_sampling                  # sample WebVid clips + generated long-GOP and 1 s-GOP clips
+    python -m bench.bench_video_sampling --rounds 7 --sample-clips 12
 
 Times ``_regularize_videos`` of the stock ``qwen2_vl`` plugin and of ``qwen2_vl_exact`` on each clip,
 alternating which goes first, in two modes: "sampling" (probe, pick 8 frames, decode them to RGB: the part
