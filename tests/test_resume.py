@@ -1,0 +1,78 @@
+"""A training run killed mid-way resumes from its last checkpoint and finishes at the same final step.
+
+The first `python -m plugins.train` is killed (SIGKILL, as a preempted job is) once a checkpoint exists; running
+the same command again resumes from that checkpoint by itself (``overwrite_output_dir: false``, as in the real
+configs), trains only the remaining steps and ends at ``max_steps``.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.training_fixtures import REPO_ROOT, log_of, run_entry_point, write_train_config
+
+MAX_STEPS = 8
+SAVE_STEPS = 3  # checkpoints at 3 and 6: the kill lands well before the next save starts
+KILL_TIMEOUT_S = 300
+
+
+def _wait_for_checkpoint_then_kill(command: list[str], checkpoint_state) -> int:
+    """Run ``command`` and SIGKILL it as soon as ``checkpoint_state`` is written; its return code."""
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + KILL_TIMEOUT_S
+    try:
+        while not checkpoint_state.is_file():
+            assert process.poll() is None, f"training ended (exit {process.returncode}) before any checkpoint"
+            assert time.monotonic() < deadline, "no checkpoint within the time limit"
+            time.sleep(0.05)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)  # its whole session: training and any helper it started
+        process.wait()
+    return process.returncode
+
+
+def _logged_steps(trainer_log) -> list[int]:
+    """Training steps in LLaMA-Factory's trainer_log.jsonl (one line per logged step, appended across runs)."""
+    entries = [json.loads(line) for line in trainer_log.read_text().splitlines()]
+    return [entry["current_steps"] for entry in entries if entry.get("loss") is not None]  # not the run summary
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_its_last_checkpoint_to_the_same_final_step(tiny_model_dir, sample_dir, tmp_path):
+    config = write_train_config(tmp_path, tiny_model_dir, sample_dir, max_steps=MAX_STEPS, save_strategy="steps",
+                                save_steps=SAVE_STEPS, overwrite_output_dir=False)  # fmt: skip
+    saves = tmp_path / "saves"
+
+    # 1. killed right after its first checkpoint
+    returncode = _wait_for_checkpoint_then_kill([sys.executable, "-m", "plugins.train", str(config)],
+                                                saves / f"checkpoint-{SAVE_STEPS}" / "trainer_state.json")
+    assert returncode == -signal.SIGKILL
+    assert not (saves / "adapter_model.safetensors").exists()  # it never got to save its final adapter
+    checkpoints = sorted(int(path.name.split("-")[1]) for path in saves.glob("checkpoint-*"))
+    resumed_from = checkpoints[-1]
+    assert 0 < resumed_from < MAX_STEPS
+    steps_before_kill = _logged_steps(saves / "trainer_log.jsonl")
+
+    # 2. the same command again: resumes on its own from the last checkpoint
+    result = run_entry_point("plugins.train", config)
+    log = log_of(result)
+    assert result.returncode == 0, log[-4000:]
+    assert re.search(rf"Resuming training from \S*checkpoint-{resumed_from}\b", log)
+
+    state = json.loads((saves / "trainer_state.json").read_text())
+    assert state["global_step"] == state["max_steps"] == MAX_STEPS
+    assert (saves / "adapter_model.safetensors").is_file()
+    # only the remaining steps were trained (a fresh start would log steps 1, 2, ... again)
+    steps_after_resume = _logged_steps(saves / "trainer_log.jsonl")[len(steps_before_kill) :]
+    assert steps_after_resume == list(range(resumed_from + 1, MAX_STEPS + 1))
+    # the resumed trainer state carries the checkpoint's history: every step's loss logged exactly once
+    losses = [entry["step"] for entry in state["log_history"] if "loss" in entry]
+    assert losses == list(range(1, MAX_STEPS + 1))
