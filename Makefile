@@ -89,7 +89,7 @@ merge: $(SETUP_STAMP)
 	$(PY) -m plugins.export $(MERGE_CONFIG) $(ARGS)
 
 demo: $(SETUP_STAMP) $(TINY_MODEL)/config.json $(SAMPLE_CSV)
-	$(PY) -m models.check_tiny_model --model $(TINY_MODEL) --csv $(SAMPLE_CSV)
+	$(PY) demo.py $(ARGS)
 
 test: $(SETUP_STAMP) $(TINY_MODEL)/config.json $(SAMPLE_CSV)
 	$(PY) -m pytest $(PYTEST_ARGS)

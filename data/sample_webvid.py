@@ -1,6 +1,6 @@
 """Generate a small WebVid-format dataset whose captions are learnable from the pixels.
 
-    python -m data.sample_webvid                               # 48 clips into data/sample/ (`make sample-data`)
+    python -m data.sample_webvid                               # 120 clips into data/sample/ (`make sample-data`)
     python -m data.sample_webvid --count 500 --out-dir /tmp/wv  # a larger set elsewhere
 
 Writes ``OUT/webvid.csv`` with the real WebVid header (videoid,name,page_idx,page_dir,duration,contentUrl;
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_OUT_DIR = Path(__file__).resolve().parent / "sample"
-DEFAULT_COUNT = 48
+DEFAULT_COUNT = 120
 DEFAULT_SEED = 0
 WEBVID_HEADER = ("videoid", "name", "page_idx", "page_dir", "duration", "contentUrl")
 CLIPS_PER_PAGE = 50  # WebVid's page_dir groups ids 50 at a time: 027701_027750
