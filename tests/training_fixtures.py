@@ -60,6 +60,7 @@ def run_entry_point(module: str, config: Path, *overrides: str, env: dict[str, s
     return subprocess.run(
         [sys.executable, "-m", module, str(config), *overrides],
         cwd=REPO_ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+        check=False,
     )  # fmt: skip
 
 
