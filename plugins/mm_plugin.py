@@ -13,7 +13,7 @@ from llamafactory.data.mm_plugin import Qwen2VLPlugin, _check_video_is_nested_im
 from PIL import Image
 from typing_extensions import override
 
-from plugins.video_sampling import probe_video, read_frames, sample_indices
+from plugins.video_sampling import probe_video, read_sampled_frames, sample_indices
 
 
 @dataclass
@@ -41,9 +41,8 @@ class ExactQwen2VLPlugin(Qwen2VLPlugin):
                 for key, values in super()._regularize_videos([video], **kwargs).items():
                     results[key].extend(values)
                 continue
-            info = probe_video(video)
-            indices = sample_indices(info, video_fps=video_fps, video_maxlen=video_maxlen)
-            frames = [Image.fromarray(frame) for frame in read_frames(info, indices)]
+            info, indices, arrays = read_sampled_frames(video, video_fps=video_fps, video_maxlen=video_maxlen)
+            frames = [Image.fromarray(frame) for frame in arrays]
             if len(frames) % 2 != 0:  # Qwen2-VL's temporal patch is 2 frames
                 frames.append(frames[-1])
             results["videos"].append(self._regularize_images(frames, **kwargs)["images"])

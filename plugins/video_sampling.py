@@ -29,6 +29,8 @@ import numpy as np
 # File signatures of the containers we read: an unopenable file that starts like one was cut short.
 VIDEO_SIGNATURES = (b"\x1a\x45\xdf\xa3", b"RIFF")  # Matroska/WebM, AVI
 MP4_BOX_TYPES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
+# Decoders whose "skip non-reference frames" mode is proven exact by tests/test_video_sampling.py.
+SKIP_NONREF_CODECS = ("h264",)
 
 
 class VideoReadError(Exception):
@@ -107,67 +109,77 @@ def _check_not_cut_short(container, path, n_frames, header_frames, n_discarded, 
         raise VideoReadError(path, "truncated", f"{duration_s:.2f} s of frames, header says {header_duration_s:.2f} s")
 
 
+def _demux(container, path, keep_packets: bool) -> tuple[VideoInfo, list]:
+    """Describe the video stream from its packets; with ``keep_packets`` also return them, in decode order."""
+    stream = container.streams.video[0]
+    shown = []  # (pts, dts, is_keyframe) of every packet a decode will show
+    kept = []
+    all_timestamped = True
+    n_discarded = 0  # packets kept only to decode others (an MP4 edit list cut them)
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            if packet.is_discard:
+                n_discarded += 1
+                continue
+            if packet.is_corrupt:
+                raise VideoReadError(path, "truncated", "corrupt packet")
+            all_timestamped &= packet.pts is not None and packet.dts is not None
+            shown.append((packet.pts, packet.dts, packet.is_keyframe))
+            if keep_packets:
+                kept.append(packet)
+    except av.FFmpegError as error:
+        raise VideoReadError(path, "truncated", str(error)) from None
+    if not shown:
+        raise VideoReadError(path, "no_frames")
+
+    header_frames = stream.frames
+    fps = float(stream.average_rate) if stream.average_rate else 0.0
+    if all_timestamped:
+        shown.sort()
+    frame_pts = tuple(pts for pts, _, _ in shown) if all_timestamped else ()
+    keyframes = tuple(i for i, (_, _, key) in enumerate(shown) if key)
+    trusted = (
+        all_timestamped
+        and header_frames == len(shown)
+        and n_discarded == 0
+        and stream.duration is not None
+        and fps > 0
+        and len(set(frame_pts)) == len(frame_pts)
+        and bool(keyframes)
+        and keyframes[0] == 0
+        and _is_constant_rate(list(frame_pts))
+    )
+    if stream.duration is not None and trusted:
+        duration_s = float(stream.duration * stream.time_base)  # what LLaMA-Factory's sampler reads
+    elif all_timestamped and len(frame_pts) > 1:
+        step = (frame_pts[-1] - frame_pts[0]) / (len(frame_pts) - 1)
+        duration_s = float((frame_pts[-1] - frame_pts[0] + step) * stream.time_base)
+    else:
+        duration_s = len(shown) / fps if fps else 0.0
+    _check_not_cut_short(container, path, len(shown), header_frames, n_discarded, duration_s, fps)
+    info = VideoInfo(
+        path=str(path),
+        width=stream.width,
+        height=stream.height,
+        fps=fps,
+        duration_s=duration_s,
+        n_frames=len(shown),
+        header_frames=header_frames,
+        keyframes=keyframes,
+        metadata_trusted=trusted,
+        frame_pts=frame_pts,
+        keyframe_dts=tuple(shown[i][1] for i in keyframes) if trusted else (),
+    )
+    return info, kept
+
+
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Demux ``path`` (no decoding) and describe its video stream. Raises VideoReadError."""
     container = _open(path)
     try:
-        stream = container.streams.video[0]
-        shown = []  # (pts, dts, is_keyframe) of every packet a decode will show
-        all_timestamped = True
-        n_discarded = 0  # packets kept only to decode others (an MP4 edit list cut them)
-        try:
-            for packet in container.demux(stream):
-                if packet.size == 0:
-                    continue
-                if packet.is_discard:
-                    n_discarded += 1
-                    continue
-                if packet.is_corrupt:
-                    raise VideoReadError(path, "truncated", "corrupt packet")
-                all_timestamped &= packet.pts is not None and packet.dts is not None
-                shown.append((packet.pts, packet.dts, packet.is_keyframe))
-        except av.FFmpegError as error:
-            raise VideoReadError(path, "truncated", str(error)) from None
-        if not shown:
-            raise VideoReadError(path, "no_frames")
-
-        header_frames = stream.frames
-        fps = float(stream.average_rate) if stream.average_rate else 0.0
-        if all_timestamped:
-            shown.sort()
-        frame_pts = tuple(pts for pts, _, _ in shown) if all_timestamped else ()
-        keyframes = tuple(i for i, (_, _, key) in enumerate(shown) if key)
-        trusted = (
-            all_timestamped
-            and header_frames == len(shown)
-            and stream.duration is not None
-            and fps > 0
-            and len(set(frame_pts)) == len(frame_pts)
-            and bool(keyframes)
-            and keyframes[0] == 0
-            and _is_constant_rate(list(frame_pts))
-        )
-        if stream.duration is not None and trusted:
-            duration_s = float(stream.duration * stream.time_base)  # what LLaMA-Factory's sampler reads
-        elif all_timestamped and len(frame_pts) > 1:
-            step = (frame_pts[-1] - frame_pts[0]) / (len(frame_pts) - 1)
-            duration_s = float((frame_pts[-1] - frame_pts[0] + step) * stream.time_base)
-        else:
-            duration_s = len(shown) / fps if fps else 0.0
-        _check_not_cut_short(container, path, len(shown), header_frames, n_discarded, duration_s, fps)
-        return VideoInfo(
-            path=str(path),
-            width=stream.width,
-            height=stream.height,
-            fps=fps,
-            duration_s=duration_s,
-            n_frames=len(shown),
-            header_frames=header_frames,
-            keyframes=keyframes,
-            metadata_trusted=trusted,
-            frame_pts=frame_pts,
-            keyframe_dts=tuple(shown[i][1] for i in keyframes) if trusted else (),
-        )
+        return _demux(container, path, keep_packets=False)[0]
     finally:
         container.close()
 
@@ -193,9 +205,30 @@ class _SeekMissed(Exception):
     """A seek did not land where the index said; decode from the start instead."""
 
 
-def _decode_by_seeking(container, stream, info: VideoInfo, targets: list[int]) -> dict[int, np.ndarray]:
-    """Seek to the keyframe before each target group and decode forward, matching frames by timestamp."""
+def _frames_of(codec, packets, wanted_pts: frozenset, skip_nonref: bool):
+    """Decode ``packets`` in order, then drain the decoder; with ``skip_nonref`` skip frames nothing refers to.
+
+    A frame no other frame references (most B-frames) cannot change any other frame's pixels, so skipping it is
+    exact; the targets themselves are always decoded.
+    """
+    for packet in packets:
+        if packet.size == 0:
+            continue
+        if skip_nonref:
+            codec.skip_frame = "DEFAULT" if packet.pts in wanted_pts else "NONREF"
+        yield from codec.decode(packet)
+    codec.skip_frame = "DEFAULT"
+    yield from codec.decode(None)
+
+
+def _decode_by_keyframes(codec, packets_from, info: VideoInfo, targets: list[int]) -> dict[int, np.ndarray]:
+    """From the keyframe before each target group, decode forward, matching frames to targets by timestamp.
+
+    ``packets_from(keyframe_slot)`` resets the decoder and returns the packets from that keyframe on.
+    """
     wanted = frozenset(targets)
+    wanted_pts = frozenset(info.frame_pts[i] for i in targets)
+    skip_nonref = codec.name in SKIP_NONREF_CODECS
     found: dict[int, np.ndarray] = {}
     decoded_up_to = -1  # index of the last frame the current decoder produced
     frames = None
@@ -204,8 +237,7 @@ def _decode_by_seeking(container, stream, info: VideoInfo, targets: list[int]) -
             continue
         keyframe_slot = bisect.bisect_right(info.keyframes, target) - 1
         if frames is None or info.keyframes[keyframe_slot] > decoded_up_to:
-            container.seek(info.keyframe_dts[keyframe_slot], stream=stream, backward=True, any_frame=False)
-            frames = container.decode(stream)
+            frames = _frames_of(codec, packets_from(keyframe_slot), wanted_pts, skip_nonref)
         target_pts = info.frame_pts[target]
         for frame in frames:
             if frame.pts is None:
@@ -223,11 +255,40 @@ def _decode_by_seeking(container, stream, info: VideoInfo, targets: list[int]) -
     return found
 
 
+def _decode_by_seeking(container, stream, info: VideoInfo, targets: list[int]) -> dict[int, np.ndarray]:
+    """Seek the container to the keyframe before each target group and decode forward."""
+    codec = stream.codec_context
+
+    def packets_from(keyframe_slot: int):
+        container.seek(info.keyframe_dts[keyframe_slot], stream=stream, backward=True, any_frame=False)
+        codec.flush_buffers()
+        return container.demux(stream)
+
+    return _decode_by_keyframes(codec, packets_from, info, targets)
+
+
+def _decode_kept_packets(stream, packets: list, info: VideoInfo, targets: list[int]) -> dict[int, np.ndarray]:
+    """Decode from packets already demuxed (decode order): the spans from each target's keyframe, no seeking."""
+    codec = stream.codec_context
+    packet_dts = [packet.dts for packet in packets]
+
+    def packets_from(keyframe_slot: int):
+        codec.flush_buffers()
+        start = bisect.bisect_left(packet_dts, info.keyframe_dts[keyframe_slot])
+        if start == len(packets) or packet_dts[start] != info.keyframe_dts[keyframe_slot]:
+            raise _SeekMissed
+        return iter(packets[start:])
+
+    return _decode_by_keyframes(codec, packets_from, info, targets)
+
+
 def _decode_from_start(container, stream, targets: list[int]) -> dict[int, np.ndarray]:
     """Decode in order from the first frame, keeping the targets, stopping after the last one."""
     wanted, last = set(targets), max(targets)
     found: dict[int, np.ndarray] = {}
     container.seek(0)
+    stream.codec_context.flush_buffers()
+    stream.codec_context.skip_frame = "DEFAULT"  # a failed keyframe path may have left frames skipped
     for index, frame in enumerate(container.decode(stream)):
         if index in wanted:
             found[index] = frame.to_ndarray(format="rgb24")
@@ -236,15 +297,26 @@ def _decode_from_start(container, stream, targets: list[int]) -> dict[int, np.nd
     return found
 
 
+def _checked_targets(info: VideoInfo, indices: list[int]) -> list[int]:
+    bad = [i for i in indices if not 0 <= i < info.n_frames]
+    if bad:
+        raise ValueError(f"{info.path}: frame indices {bad} outside the clip's {info.n_frames} frames")
+    return sorted(set(int(i) for i in indices))
+
+
+def _in_order_asked(info: VideoInfo, found: dict[int, np.ndarray], indices: list[int]) -> list[np.ndarray]:
+    missing = sorted(set(int(i) for i in indices) - found.keys())
+    if missing:
+        raise VideoReadError(info.path, "truncated", f"frames {missing} could not be decoded")
+    return [found[int(i)] for i in indices]
+
+
 def read_frames(video: VideoInfo | str | os.PathLike, indices: list[int]) -> list[np.ndarray]:
     """Frames ``indices`` (of a full decode, presentation order) as RGB uint8 HxWx3 arrays, in the order asked."""
     info = video if isinstance(video, VideoInfo) else probe_video(video)
     if not indices:
         return []
-    bad = [i for i in indices if not 0 <= i < info.n_frames]
-    if bad:
-        raise ValueError(f"{info.path}: frame indices {bad} outside the clip's {info.n_frames} frames")
-    targets = sorted(set(int(i) for i in indices))
+    targets = _checked_targets(info, indices)
     container = _open(info.path)
     try:
         stream = container.streams.video[0]
@@ -261,7 +333,35 @@ def read_frames(video: VideoInfo | str | os.PathLike, indices: list[int]) -> lis
             raise VideoReadError(info.path, "truncated", str(error)) from None
     finally:
         container.close()
-    missing = [i for i in targets if i not in found]
-    if missing:
-        raise VideoReadError(info.path, "truncated", f"frames {missing} could not be decoded")
-    return [found[int(i)] for i in indices]
+    return _in_order_asked(info, found, indices)
+
+
+def read_sampled_frames(
+    path: str | os.PathLike, *, video_fps: float, video_maxlen: int
+) -> tuple[VideoInfo, list[int], list[np.ndarray]]:
+    """Probe, sample and read in one open: ``(info, indices, frames)`` as probe_video/sample_indices/read_frames give.
+
+    The probe's demux pass keeps the packets, so trusted clips decode the targets' keyframe spans from memory
+    (no second open, no seeks); other clips decode from the start as read_frames does.
+    """
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        info, packets = _demux(container, path, keep_packets=True)
+        indices = sample_indices(info, video_fps=video_fps, video_maxlen=video_maxlen)
+        targets = _checked_targets(info, indices)
+        try:
+            found = None
+            if info.metadata_trusted:
+                try:
+                    found = _decode_kept_packets(stream, packets, info, targets)
+                except _SeekMissed:
+                    found = None
+            del packets
+            if found is None:
+                found = _decode_from_start(container, stream, targets)
+        except av.FFmpegError as error:
+            raise VideoReadError(path, "truncated", str(error)) from None
+    finally:
+        container.close()
+    return info, indices, _in_order_asked(info, found, indices)

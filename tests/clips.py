@@ -1,6 +1,8 @@
 """Synthetic clips for tests: any container, codec, frame rate, size, GOP, length, or variable frame rate.
 
 Every frame carries its own index (a moving bar plus a brightness ramp), so a test can tell frames apart.
+``textured=True`` draws a moving high-frequency pattern instead, which costs as much to decode as real footage
+(flat frames decode several times cheaper than stock video, so they flatter no decoder).
 """
 
 from fractions import Fraction
@@ -22,6 +24,16 @@ def frame_pixels(index: int, width: int, height: int) -> np.ndarray:
     return frame
 
 
+def textured_frame_pixels(index: int, width: int, height: int) -> np.ndarray:
+    """RGB uint8 frame: a fixed noise texture panning one pixel per frame, a drifting gradient, fresh grain."""
+    texture = np.random.default_rng(0).integers(0, 256, (height, width + 512, 3), dtype=np.uint8)
+    shift = index % 512
+    frame = texture[:, shift : shift + width].astype(np.int16) // 2
+    frame += (np.arange(width)[None, :, None] + 3 * index) % 128
+    frame += np.random.default_rng(index + 1).integers(-4, 5, (height, width, 3), dtype=np.int16)
+    return np.clip(frame, 0, 255).astype(np.uint8)
+
+
 def make_clip(
     path: Path,
     n_frames: int = 48,
@@ -31,10 +43,14 @@ def make_clip(
     gop: int = 12,
     codec: str = "libx264",
     variable_frame_rate: bool = False,
+    bframes: int = 0,
+    textured: bool = False,
 ) -> Path:
     """Encode ``n_frames`` frames to ``path`` (container chosen by suffix). Returns the path.
 
     ``variable_frame_rate`` spaces the frames unevenly (alternating 1 and 2 ticks) at the same nominal rate.
+    ``bframes`` (libx264 only) allows up to that many B-frames in a row, some used as references (b-pyramid),
+    so decode order differs from presentation order as in most real H.264 footage.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,6 +58,9 @@ def make_clip(
     options = {"threads": "1"}
     if codec == "libx264":
         options.update({"preset": "ultrafast", "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"})
+        if bframes:
+            options["x264-params"] += f":bframes={bframes}"
+    draw = textured_frame_pixels if textured else frame_pixels
     with av.open(str(path), mode="w", format=CONTAINER_FORMATS[path.suffix]) as container:
         stream = container.add_stream(codec, rate=rate, options=options)
         stream.width, stream.height = width, height
@@ -52,7 +71,7 @@ def make_clip(
             stream.codec_context.time_base = 1 / (rate * 2)
         tick = 0
         for i in range(n_frames):
-            frame = av.VideoFrame.from_ndarray(frame_pixels(i, width, height), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(draw(i, width, height), format="rgb24")
             if variable_frame_rate:
                 frame.pts, frame.time_base = tick, 1 / (rate * 2)
                 tick += 1 if i % 2 else 3

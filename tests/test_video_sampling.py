@@ -1,10 +1,11 @@
 """plugins.video_sampling: frame-exact against a full decode on the clip matrix, stock indices, readable errors."""
 
+import av
 import numpy as np
 import pytest
 
 from plugins import video_sampling
-from plugins.video_sampling import VideoReadError, probe_video, read_frames, sample_indices
+from plugins.video_sampling import VideoReadError, probe_video, read_frames, read_sampled_frames, sample_indices
 from tests.clips import decode_all_frames, make_clip
 from tests.video_matrix import build_clip_matrix
 
@@ -42,8 +43,6 @@ def test_sampled_frames_equal_a_full_decode(clip_matrix, full_decodes):
 
 def test_seek_path_itself_is_exact_on_every_trusted_clip(clip_matrix, full_decodes):
     """read_frames may fall back to decoding from the start; this drives the seeking path alone, every frame."""
-    import av
-
     trusted = 0
     for name, (path, _) in clip_matrix.items():
         info = probe_video(path)
@@ -121,3 +120,63 @@ def test_unreadable_clips_raise_a_readable_error(tmp_path, make_bad, reason):
         read_frames(path, sample_indices(probe_video(path), video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN))
     assert caught.value.reason == reason
     assert str(path) in str(caught.value)
+
+
+def test_one_open_path_is_exact_on_every_clip(clip_matrix, full_decodes):
+    """read_sampled_frames (demux once, decode kept packets) gives probe_video + sample_indices + read_frames."""
+    for name, (path, _) in clip_matrix.items():
+        info, indices, frames = read_sampled_frames(path, video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN)
+        assert info == probe_video(path), name
+        assert indices == sample_indices(info, video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN), name
+        for index, frame in zip(indices, frames, strict=True):
+            assert np.array_equal(frame, full_decodes[name][index]), f"{name}: frame {index} differs"
+
+
+def _kept_packets(path):
+    container = av.open(str(path))
+    info, packets = video_sampling._demux(container, path, keep_packets=True)
+    return container, info, packets
+
+
+def test_kept_packet_path_itself_is_exact_on_every_trusted_clip(clip_matrix, full_decodes):
+    """Drives the in-memory packet path alone (no fallback), every third frame, B-frame clips included."""
+    trusted_bframe_clips = 0
+    for name, (path, _) in clip_matrix.items():
+        container, info, packets = _kept_packets(path)
+        with container:
+            if not info.metadata_trusted:
+                continue
+            trusted_bframe_clips += "bframes" in name
+            every_third = list(range(0, info.n_frames, 3)) + [info.n_frames - 1]
+            found = video_sampling._decode_kept_packets(container.streams.video[0], packets, info, every_third)
+        for index in every_third:
+            assert np.array_equal(found[index], full_decodes[name][index]), f"{name}: frame {index} differs"
+    assert trusted_bframe_clips == 2
+
+
+def test_non_reference_frames_are_skipped_and_the_target_is_still_exact(clip_matrix, full_decodes):
+    name = "h264_bframes3_single_gop.mov"
+    container, info, packets = _kept_packets(clip_matrix[name][0])
+    with container:
+        codec = container.streams.video[0].codec_context
+        last_pts = frozenset({info.frame_pts[-1]})
+        decoded = list(video_sampling._frames_of(codec, packets, last_pts, skip_nonref=True))
+    assert len(decoded) < 0.8 * info.n_frames  # x264's non-reference B-frames were never decoded
+    assert decoded[-1].pts == info.frame_pts[-1]
+    assert np.array_equal(decoded[-1].to_ndarray(format="rgb24"), full_decodes[name][-1])
+
+
+def test_a_failed_packet_path_falls_back_to_a_full_decode(clip_matrix, full_decodes, monkeypatch):
+    """If the packet path gives up half-way (decoder mid-GOP, non-reference frames being skipped), nothing leaks."""
+    name = "h264_bframes3_gop24.mp4"
+    real = video_sampling._decode_kept_packets
+
+    def gives_up_half_way(stream, packets, info, targets):
+        real(stream, packets[: len(packets) // 2], info, targets[:2])
+        stream.codec_context.skip_frame = "NONREF"
+        raise video_sampling._SeekMissed
+
+    monkeypatch.setattr(video_sampling, "_decode_kept_packets", gives_up_half_way)
+    _, indices, frames = read_sampled_frames(clip_matrix[name][0], video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN)
+    for index, frame in zip(indices, frames, strict=True):
+        assert np.array_equal(frame, full_decodes[name][index]), f"frame {index} differs"

@@ -33,6 +33,9 @@ CLIP_CASES = (
     ClipCase("h264_30fps_gop15.avi", 5, 30, 15),
     ClipCase("mpeg4_25fps_gop10.mp4", 4, 25, 10, {"codec": "mpeg4"}),
     ClipCase("mpeg4_25fps_gop25.avi", 3, 25, 25, {"codec": "mpeg4"}),
+    ClipCase("h264_bframes3_gop24.mp4", 4, 24, 24, {"bframes": 3}),  # decode order differs from display order
+    ClipCase("h264_bframes3_single_gop.mov", 5, 25, 125, {"bframes": 3}),
+    ClipCase("h264_bframes3_gop25.mkv", 4, 25, 25, {"bframes": 3}, header_right=False),
     ClipCase("h264_variable_rate.mp4", 3, 24, 12, {"variable_frame_rate": True}),
     ClipCase("h264_7_frames_odd.mp4", 1, 7, 3),  # 7 sampled frames: padded to 8
     ClipCase("h264_5_frames_short.mp4", 5 / 24, 24, 5),  # fewer frames than asked for
