@@ -30,6 +30,7 @@ from plugins.video_sampling import VideoReadError
 UNLIMITED_CUTOFF = 1 << 30
 MAX_LISTED = 20  # offenders named in the error message; all of them go to dropped.json with --drop-offending
 VIDEO_TRUNCATED, TEXT_TRUNCATED, UNREADABLE = "video_truncated", "text_truncated", "unreadable_clip"
+IRRELEVANT_TO_TOKENIZING = frozenset({"deepspeed", "bf16", "fp16", "pure_bf16"})
 
 
 class PreflightError(Exception):
@@ -120,7 +121,10 @@ def _load_llamafactory(args: dict):
     from llamafactory.hparams import get_train_args
     from llamafactory.model import load_tokenizer
 
-    model_args, data_args, training_args, _, _ = get_train_args(dict(args))
+    # Precision and DeepSpeed play no part in tokenizing; LLaMA-Factory refuses them here (bf16 without a GPU,
+    # DeepSpeed outside a distributed launch), and the preflight runs in one process before torchrun starts.
+    tokenizing_args = {key: value for key, value in args.items() if key not in IRRELEVANT_TO_TOKENIZING}
+    model_args, data_args, training_args, _, _ = get_train_args(tokenizing_args)
     tokenizer_module = load_tokenizer(model_args)
     template = get_template_and_fix_tokenizer(tokenizer_module["tokenizer"], data_args)
     return model_args, data_args, training_args, tokenizer_module["tokenizer"], tokenizer_module["processor"], template

@@ -13,7 +13,6 @@ NPROC_PER_NODE defaults to the number of accelerators, or 1 on a machine without
 """
 
 import os
-import runpy
 import subprocess
 import sys
 
@@ -22,10 +21,12 @@ import plugins
 USAGE = "usage: python -m plugins.train CONFIG.yaml [key=value ...]"
 
 
-def run_preflight() -> None:
-    """Run `python -m plugins.preflight` on the same arguments, in this process; stop training if it fails."""
+def run_preflight(train_args: list[str]) -> None:
+    """`python -m plugins.preflight` on the same arguments, in this process; stop training if it fails."""
+    from plugins import preflight
+
     try:
-        runpy.run_module("plugins.preflight", run_name="__main__", alter_sys=True)
+        preflight.main(train_args)
     except SystemExit as stop:
         if stop.code not in (None, 0):
             raise SystemExit(f"preflight failed (exit {stop.code}): fix the samples it lists, then train again")
@@ -63,7 +64,7 @@ def main() -> None:
 
     # Preflight: every sample fits cutoff_len and its clip is readable
     plugins.register()
-    run_preflight()
+    run_preflight(train_args)
 
     # Training: here, or in torchrun's processes
     if wants_torchrun():
