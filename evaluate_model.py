@@ -21,7 +21,13 @@ from evaluation.distributed import init_distributed, shutdown_distributed
 from evaluation.generation import GenerationSettings
 from evaluation.inputs import load_preprocessing
 from evaluation.model import attach_adapter, inspect_adapter, load_base_model
-from evaluation.predictions import PredictionWriter, merge_predictions, read_existing, read_predictions_for_scoring
+from evaluation.predictions import (
+    PredictionWriter,
+    check_same_run,
+    merge_predictions,
+    read_existing,
+    read_predictions_for_scoring,
+)
 from evaluation.report import write_report
 from evaluation.runner import run_generation
 from evaluation.scoring import score_records, write_metrics
@@ -90,15 +96,21 @@ def main(argv: list[str] | None = None) -> dict | None:
                                     args.no_repeat_ngram_size, args.min_new_tokens, args.seed)
     names = ["base", "adapter"] if args.compare_base else ["adapter"] if adapter else ["base"]
 
-    # Load processor/template (base model only) and model; the adapter must fit before anything is generated
+    # A rerun resumes only the same run: same model, adapter weights, settings and test set
     context = init_distributed()
+    run = {"settings": asdict(settings), "generation": asdict(generation), "models": names,
+           "adapter_sha256": adapter.sha256 if adapter else None, "test_data": str(args.test_data),
+           "video_dir": str(args.video_dir), "num_samples": args.num_samples}
+    check_same_run(args.output_dir, run, write=context.is_main)
+    context.barrier()
+
+    # Load processor/template (base model only) and model; the adapter must fit before anything is generated
     pre = load_preprocessing(settings)
     model = load_base_model(settings, context.device)
     if adapter:
         model = attach_adapter(model, adapter, keep_base=args.compare_base)
 
-    # Generate this process's shard, appending to predictions as we go (a rerun skips what is done)
-    args.output_dir.mkdir(parents=True, exist_ok=True)
+    # Generate this process's shard, appending to predictions as we go (a rerun of the same run skips what is done)
     done = set(read_existing(args.output_dir))
     with PredictionWriter(context.predictions_path(args.output_dir)) as writer:
         run_generation(model, pre, context.shard(samples), names, generation, settings.cutoff_len, args.output_dir,

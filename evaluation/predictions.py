@@ -125,3 +125,33 @@ def read_predictions_for_scoring(path: Path) -> list[dict[str, Any]]:
             "repetitive": is_repetitive(prediction),
         })
     return converted
+
+
+
+RUN_FILE = "run.json"
+
+
+def check_same_run(output_dir: Path, run: dict[str, Any], write: bool) -> None:
+    """Refuse to resume into ``output_dir`` if its predictions came from another model, adapter or settings.
+
+    ``run`` (model and adapter identity, preprocessing and decoding settings, test set) is written to run.json by
+    the first run (``write``: rank 0 only); a rerun resumes only when it is identical, so answers of an older
+    adapter are never scored as the new one's.
+    """
+    path = output_dir / RUN_FILE
+    current = json.loads(json.dumps(run, default=str))  # the form it takes on disk
+    if path.is_file():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        if previous != current:
+            changed = sorted(key for key in previous.keys() | current.keys() if previous.get(key) != current.get(key))
+            raise SystemExit(f"{output_dir} holds predictions of a different run (changed: {', '.join(changed)}); "
+                             f"pass a new --output-dir, or delete {output_dir} to start over")
+        return
+    if any(output_dir.glob("predictions*.jsonl")):
+        raise SystemExit(f"{output_dir} holds predictions but no {RUN_FILE} saying what made them; "
+                         "pass a new --output-dir, or delete it to start over")
+    if write:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, path)

@@ -293,3 +293,21 @@ def test_settings_from_training_config_use_llamafactory_defaults(tmp_path, tiny_
     assert settings.video_maxlen == 6 and settings.video_fps == 2.0  # LF's default: what training used
     assert settings.cutoff_len == 2048 and settings.template == "qwen2_vl_exact"
     assert resolve_settings(config, base_model=None, adapter_path="other", template=None).adapter_path == "other"
+
+
+def test_resume_only_continues_the_same_run(tmp_path):
+    from evaluation.predictions import RUN_FILE, check_same_run
+
+    run = {"settings": {"base_model": "m"}, "adapter_sha256": "aaa", "num_samples": None}
+    check_same_run(tmp_path, run, write=True)
+    assert (tmp_path / RUN_FILE).is_file()
+    (tmp_path / "predictions.jsonl").write_text('{"id": "1", "model": "adapter", "prediction": "x"}\n')
+    check_same_run(tmp_path, dict(run), write=True)  # the same run resumes
+
+    retrained = {**run, "adapter_sha256": "bbb"}
+    with pytest.raises(SystemExit, match="changed: adapter_sha256"):
+        check_same_run(tmp_path, retrained, write=True)
+
+    (tmp_path / RUN_FILE).unlink()
+    with pytest.raises(SystemExit, match="no run.json"):
+        check_same_run(tmp_path, run, write=True)

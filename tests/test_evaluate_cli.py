@@ -72,8 +72,9 @@ def test_resume_after_kill_loses_and_duplicates_nothing(evaluation_run):
     resumed_dir = evaluation_run["work"] / "resumed"
     resumed_dir.mkdir()
     lines = (evaluation_run["output_dir"] / "predictions.jsonl").read_text().splitlines(keepends=True)
-    # killed after 3 records, in the middle of writing the 4th
+    # killed after 3 records, in the middle of writing the 4th (run.json is written before generation starts)
     (resumed_dir / "predictions.jsonl").write_text("".join(lines[:3]) + lines[3][:25])
+    shutil.copy2(evaluation_run["output_dir"] / "run.json", resumed_dir / "run.json")
     run_cli(*evaluation_run["args"], "--output-dir", str(resumed_dir))
     assert _records(resumed_dir) == complete
 
