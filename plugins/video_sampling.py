@@ -1,19 +1,22 @@
 """Read exactly the frames a sampled clip needs: probe without decoding, pick indices, decode only what they need.
 
-    from plugins.video_sampling import probe_video, sample_indices, read_frames
+    from plugins.video_sampling import probe_video, sample_indices, read_frames, read_sampled_frames
     info = probe_video("clip.mp4")                                   # demux only: counts, timestamps, keyframes
     indices = sample_indices(info, video_fps=8.0, video_maxlen=8)    # LLaMA-Factory's stock indices
     frames = read_frames(info, indices)                              # RGB uint8 arrays, equal to a full decode's
+    info, indices, frames = read_sampled_frames("clip.mp4", video_fps=8.0, video_maxlen=8)  # all three, one open
 
 Frame indices count the frames a full decode shows, in presentation order. Where the container's header is
 right they are the indices LLaMA-Factory 0.9.5's stock sampler chooses; where it is wrong (MKV/WebM report no
 frame count, edit-listed MP4s report frames that are never shown) they are spread over the frames really shown.
 
-``read_frames`` seeks to the keyframe before each target and decodes forward, visiting targets in order, when
-the metadata can be trusted (header count equals the packets shown, constant frame rate, every packet
-timestamped); otherwise it decodes from the start, stopping after the last target. Either way every returned
-frame is matched to its target by timestamp or position, so a seek that lands wrong falls back to decoding
-from the start instead of returning a different frame.
+When the metadata can be trusted (header count equals the packets shown, constant frame rate, every packet
+timestamped, nothing discarded), decoding starts at the keyframe before each target and goes forward, visiting
+targets in order: ``read_frames`` seeks there, ``read_sampled_frames`` feeds the packets its probe pass kept
+(no second open, no seeks). H.264 frames that nothing references (most B-frames) are skipped unless they are
+targets: no other frame's pixels depend on them. Otherwise decoding starts at the first frame and stops after
+the last target. Either way every returned frame is matched to its target by timestamp or position, so a
+decode that lands wrong falls back to decoding from the start instead of returning a different frame.
 """
 
 import bisect
