@@ -15,6 +15,26 @@ from typing_extensions import override
 
 from plugins.video_sampling import probe_video, read_sampled_frames, sample_indices
 
+FRAME_FIX = "pass a video file path, or frames as 8-bit RGB PIL images: the processor divides by 255 itself"
+
+
+def check_video_input(video) -> None:
+    """A clip path, or a list of 8-bit PIL frames (or image paths). Float frames (e.g. normalised to [0,1]) would be
+    rescaled twice by the processor and reach the model as near-constant pixels with no error: refuse them here."""
+    if isinstance(video, (str, os.PathLike)):
+        return
+    if not isinstance(video, (list, tuple)):
+        raise ValueError(f"a video given as {type(video).__name__} is not accepted: {FRAME_FIX}")
+    for frame in video:
+        if isinstance(frame, Image.Image):
+            if frame.mode in ("F", "I") or frame.mode.startswith("I;"):
+                raise ValueError(f"a video frame has PIL mode {frame.mode!r}, not 8-bit: {FRAME_FIX}")
+        elif hasattr(frame, "dtype"):  # numpy array or torch tensor
+            kind = "not 8-bit" if str(frame.dtype) not in ("uint8", "torch.uint8") else "use PIL.Image.fromarray"
+            raise ValueError(f"a video frame given as a {frame.dtype} array ({kind}): {FRAME_FIX}")
+        elif not isinstance(frame, (str, os.PathLike, dict)):
+            raise ValueError(f"a video frame given as {type(frame).__name__} is not accepted: {FRAME_FIX}")
+
 
 @dataclass
 class ExactQwen2VLPlugin(Qwen2VLPlugin):
@@ -37,6 +57,7 @@ class ExactQwen2VLPlugin(Qwen2VLPlugin):
         video_fps, video_maxlen = kwargs.get("video_fps", 2.0), kwargs.get("video_maxlen", 128)
         results: dict[str, list] = {"videos": [], "fps_per_video": [], "durations": [], "frames_indices": []}
         for video in videos:
+            check_video_input(video)
             if _check_video_is_nested_images(video):  # already sampled frames: the stock path
                 for key, values in super()._regularize_videos([video], **kwargs).items():
                     results[key].extend(values)

@@ -142,5 +142,26 @@ def test_our_plugin_refuses_pre_decoded_float_frames(preprocessing, uint8_frames
     video = torch.from_numpy(floats) if as_tensor else list(floats)
     plugin = preprocessing.template.mm_plugin
     messages = [{"role": "user", "content": "<video>Describe this video in one sentence."}]
-    with pytest.raises((TypeError, ValueError)):
+    with pytest.raises(ValueError, match="8-bit RGB"):
         plugin.process_messages(messages, [], [video], [], preprocessing.processor)
+
+
+def test_our_plugin_refuses_float_pil_frames(preprocessing, uint8_frames):
+    """Frames normalised to [0,1] and wrapped as PIL images (mode "F") would otherwise become black frames."""
+    from PIL import Image
+
+    video = [Image.fromarray(frame.astype(np.float32).mean(-1) / 255) for frame in uint8_frames]
+    plugin = preprocessing.template.mm_plugin
+    messages = [{"role": "user", "content": "<video>Describe this video in one sentence."}]
+    with pytest.raises(ValueError, match="PIL mode 'F'"):
+        plugin.process_messages(messages, [], [video], [], preprocessing.processor)
+
+
+def test_our_plugin_accepts_8_bit_pil_frame_lists(preprocessing, uint8_frames):
+    from PIL import Image
+
+    plugin = preprocessing.template.mm_plugin
+    messages = [{"role": "user", "content": "<video>Describe this video in one sentence."}]
+    video = [Image.fromarray(frame) for frame in uint8_frames]
+    expanded = plugin.process_messages(messages, [], [video], [], preprocessing.processor)
+    assert plugin.video_token in expanded[0]["content"]
