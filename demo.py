@@ -2,6 +2,7 @@
 
     python demo.py                                   # sample data -> convert -> preflight + train -> eval -> summary
     python demo.py --clips 24 num_train_epochs=1     # shorter; key=value pairs override the training config
+    python demo.py --workspace /tmp/demo --out-dir /tmp/demo/out   # leave this checkout's data/ and saves/ alone
 
 Each stage runs the same command a user would (printed before it starts), so the demo is also the
 walkthrough: `python -m data.sample_webvid`, `python -m data.convert_webvid`, `python -m plugins.train`
@@ -23,8 +24,6 @@ import yaml
 
 DEFAULT_CONFIG = Path("configs/tiny_qwen2vl_demo.yaml")
 DEFAULT_OUT_DIR = Path("outputs/demo")
-SAMPLE_DIR = Path("data/sample")
-DATA_DIR = Path("data/webvid")  # where dataset_info.json's webvid_* entries point
 METRIC_ORDER = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider")
 
 
@@ -105,31 +104,42 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=120, help="sample clips to generate and split")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="training config")
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="where the summary goes")
+    parser.add_argument("--workspace", type=Path, default=Path("."),
+                        help="where sample data, splits, dataset_info.json and the adapter go (default: the repo)")
     parser.add_argument("overrides", nargs="*", help="key=value overrides for the training config")
     args = parser.parse_args()
     for override in args.overrides:
         if "=" not in override:
             parser.error(f"training overrides look like key=value, got {override!r}")
 
+    # The workspace holds what the stages write: sample clips, splits, dataset_info.json, the adapter. The repo
+    # root (default) is what configs/ expect (dataset_dir: .); elsewhere the config is pointed at it by overrides.
+    workspace = args.workspace
+    sample_dir, data_dir = workspace / "data" / "sample", workspace / "data" / "webvid"
     config = yaml.safe_load(args.config.read_text())
-    config.update(dict(o.split("=", 1) for o in args.overrides))
+    overrides = list(args.overrides)
+    if workspace.resolve() != Path.cwd().resolve():
+        overrides = [f"dataset_dir={workspace}", f"media_dir={workspace}",
+                     f"output_dir={workspace / config['output_dir']}", *overrides]
+    config.update(dict(o.split("=", 1) for o in overrides))
     train_dir = Path(config["output_dir"])
     eval_dir = args.out_dir / "eval"
     args.out_dir.mkdir(parents=True, exist_ok=True)
     python = sys.executable
 
-    run_stage("1/4 sample WebVid data", [python, "-m", "data.sample_webvid", "--out-dir", str(SAMPLE_DIR),
+    run_stage("1/4 sample WebVid data", [python, "-m", "data.sample_webvid", "--out-dir", str(sample_dir),
                                          "--count", str(args.clips)])
     run_stage("2/4 convert CSV -> ShareGPT splits", [
-        python, "-m", "data.convert_webvid", "--csv", str(SAMPLE_DIR / "webvid.csv"),
-        "--video-dir", str(SAMPLE_DIR / "videos"), "--out-dir", str(DATA_DIR), "--val-ratio", "0.1",
-        "--test-ratio", "0.15"])  # fmt: skip
-    run_stage("3/4 preflight + LoRA training", [python, "-m", "plugins.train", str(args.config), *args.overrides])
+        python, "-m", "data.convert_webvid", "--csv", str(sample_dir / "webvid.csv"),
+        "--video-dir", str(sample_dir / "videos"), "--out-dir", str(data_dir), "--media-dir", str(workspace),
+        "--dataset-info", str(workspace / "dataset_info.json"), "--val-ratio", "0.1", "--test-ratio", "0.15"])  # fmt: skip
+    run_stage("3/4 preflight + LoRA training", [python, "-m", "plugins.train", str(args.config), *overrides])
     if eval_dir.exists():  # a fresh adapter: never resume predictions made by an older one
         shutil.rmtree(eval_dir)
     run_stage("4/4 evaluate base and fine-tuned on the held-out split", [
         python, "evaluate_model.py", "--config", str(args.config), "--compare-base",
-        "--adapter-path", str(train_dir), "--test-data", str(DATA_DIR / "webvid_test.json"), "--output-dir", str(eval_dir)])  # fmt: skip
+        "--adapter-path", str(train_dir), "--test-data", str(data_dir / "webvid_test.json"),
+        "--video-dir", str(workspace), "--output-dir", str(eval_dir)])  # fmt: skip
 
     summary = write_summary(args.out_dir, train_dir, eval_dir, args.config)
     print("\n" + (args.out_dir / "summary.md").read_text())

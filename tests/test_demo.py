@@ -1,0 +1,39 @@
+"""`make demo`, shortened: the real demo script end to end in a scratch workspace; assert on what it writes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from evaluation.metrics import METRIC_KEYS
+from tests.training_fixtures import REPO_ROOT
+
+
+@pytest.mark.slow
+def test_short_demo_writes_summary_metrics_loss_plot_and_report(tiny_model_dir, tmp_path):
+    workspace, out_dir = tmp_path / "workspace", tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "demo.py", "--clips", "20", "--workspace", str(workspace), "--out-dir", str(out_dir),
+         "num_train_epochs=3", "logging_steps=1"],
+        cwd=REPO_ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    for model in ("base", "finetuned"):
+        assert set(metrics[model]) == set(METRIC_KEYS)
+        assert metrics["counts"][model]["samples"] >= 1 and metrics["counts"][model]["errors"] == 0
+    assert metrics["loss"]["last"] < metrics["loss"]["first"], "the training loss must fall"
+
+    summary = (out_dir / "summary.md").read_text()
+    assert "| metric | base | fine-tuned |" in summary and "| cider |" in summary
+    assert (out_dir / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (out_dir / "report.html").read_text()
+    strips = [line for line in report.splitlines() if "frames/" in line]
+    assert strips and all((out_dir / "frames").glob("*.jpg"))
+    assert len(list((out_dir / "frames").glob("*.jpg"))) == metrics["counts"]["finetuned"]["samples"]
+
+    # everything went to the workspace: the checkout's own data and adapter were not touched
+    assert (workspace / "dataset_info.json").is_file() and (workspace / "saves" / "tiny_qwen2vl_demo").is_dir()
+    assert "workspace" not in (REPO_ROOT / "dataset_info.json").read_text()
