@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +32,15 @@ def test_a_config_naming_our_template_fails_loudly_without_the_plugin(tiny_model
     )  # fmt: skip
     assert result.returncode != 0
     assert "Template qwen2_vl_exact does not exist" in result.stderr
+
+
+@pytest.mark.slow
+def test_plain_llamafactory_cli_trains_a_lora_step_on_the_tiny_model(tiny_model_dir, sample_dir, tmp_path):
+    """The embedded model is a real Qwen2-VL to LLaMA-Factory: its own CLI and stock template train it on CPU."""
+    config = write_train_config(tmp_path, tiny_model_dir, sample_dir, template="qwen2_vl", max_steps=1)
+    cli = Path(sys.executable).parent / "llamafactory-cli"
+    result = subprocess.run([str(cli), "train", str(config)], cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=600, check=False)  # fmt: skip
+    assert result.returncode == 0, log_of(result)[-4000:]
+    assert (tmp_path / "saves" / "adapter_model.safetensors").is_file()
+    assert json.loads((tmp_path / "saves" / "trainer_state.json").read_text())["global_step"] == 1
