@@ -56,9 +56,8 @@ setup: $(SETUP_STAMP)
 $(SETUP_STAMP): requirements.txt constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt 2>&1 \
-		| grep -v "^WARNING: Location" || true
-	$(PY) -m pip check 2>&1 | grep -v "decord" || true
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	$(PY) -m pip check
 	$(PY) -c "import llamafactory, transformers, av, pycocoevalcap"
 	@mkdir -p $(TMPDIR)
 	touch $@
