@@ -1,11 +1,12 @@
 """Evaluation throughput: the seed-style loop vs ours, measured in one run on the same clips and model.
 
-    python -m bench.bench_eval                                  # tiny model, 12 sample clips, CPU
-    python -m bench.bench_eval --samples 24 --batch-size 8 --num-workers 2
+    python -m bench.bench_eval                                  # tiny model, 24 sample clips, CPU
+    python -m bench.bench_eval --samples 48 --batch-size 16 --num-workers 2
 
 Seed-style: one sample at a time, its frames decoded in the generating process, then generate.
 Ours: batches of --batch-size with left padding, DataLoader workers decoding the next clips while the model
-generates (what evaluate_model.py runs). Both use the same inputs and greedy decoding; scoring is not timed.
+generates (what evaluate_model.py runs). Both use the same inputs and evaluate_model.py's default decoding
+(greedy, its batch size and max_new_tokens); scoring is not timed.
 Prints samples/s for both and the ratio.
 """
 
@@ -44,10 +45,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="models/tiny-qwen2vl")
     parser.add_argument("--video-dir", type=Path, default=Path("data/sample/videos"))
-    parser.add_argument("--samples", type=int, default=12)
-    parser.add_argument("--batch-size", type=int, default=4)
+    defaults = GenerationSettings()  # evaluate_model.py's defaults
+    parser.add_argument("--samples", type=int, default=24)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--num-workers", type=int, default=2)
-    parser.add_argument("--max-new-tokens", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
     args = parser.parse_args()
 
     paths = sorted(args.video_dir.glob("*/*.mp4"))[: args.samples]

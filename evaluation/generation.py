@@ -21,7 +21,7 @@ from evaluation.test_set import Sample
 class GenerationSettings:
     """Decoding settings; written to metrics.json as the settings used."""
 
-    batch_size: int = 4
+    batch_size: int = 8
     num_beams: int = 1
     max_new_tokens: int = 64
     repetition_penalty: float = 1.0
