@@ -17,6 +17,8 @@ MAX_REPEATED_NGRAM = 4
 # A long answer using fewer distinct words than this share of its words is repetitive too.
 MIN_DISTINCT_WORD_RATIO = 0.4
 MIN_WORDS_FOR_RATIO = 8
+# A run-on with no spaces ("upupupupupup"): a 1-8 character unit repeated 5+ times in a row.
+CHARACTER_LOOP = re.compile(r"(.{1,8}?)\1{4,}")
 
 
 def clean_answer(text: str, special_tokens: Iterable[str] = ()) -> str:
@@ -31,7 +33,10 @@ def clean_answer(text: str, special_tokens: Iterable[str] = ()) -> str:
 
 
 def is_repetitive(text: str) -> bool:
-    """True when some 1–4 word n-gram repeats 3+ times in a row, or a long answer has few distinct words."""
+    """True when some 1–4 word n-gram repeats 3+ times in a row, a long answer has few distinct words, or a
+    short unit of characters loops with no spaces."""
+    if CHARACTER_LOOP.search(text.lower()):
+        return True
     words = text.lower().split()
     for n in range(1, MAX_REPEATED_NGRAM + 1):
         span = n * MIN_CONSECUTIVE_REPEATS

@@ -88,6 +88,8 @@ def test_is_repetitive_flags_loops_not_normal_captions():
     assert is_repetitive("the the sky the the sky the the sky")
     assert not is_repetitive("A red circle moves left on a blue background")
     assert not is_repetitive("a dog and a cat and a bird")
+    assert is_repetitive("4|upupupupupupupupupup")  # a loop with no spaces
+    assert not is_repetitive("Mississippi river at sunset, 4k 1080p footage")
     assert not is_repetitive("")
 
 
