@@ -19,11 +19,13 @@ VIDEO_MAX_PIXELS = 224 * 224
 
 
 def load(model_path: str, template_name: str):
-    """Tokenizer, processor, template and model through LLaMA-Factory's own loaders."""
+    """Tokenizer, processor, template and model through LLaMA-Factory's own loaders (our template registered)."""
+    import plugins
     from llamafactory.data import get_template_and_fix_tokenizer
     from llamafactory.hparams import get_infer_args
     from llamafactory.model import load_model, load_tokenizer
 
+    plugins.register()
     model_args, data_args, finetuning_args, _ = get_infer_args(
         {
             "model_name_or_path": model_path,
@@ -69,7 +71,7 @@ def main() -> None:
     parser.add_argument("--csv", type=Path, required=True, help="WebVid CSV (videoid,name,page_idx,page_dir,...)")
     parser.add_argument("--video-dir", type=Path, help="clip root (default: <csv dir>/videos)")
     parser.add_argument("--clips", type=int, default=3, help="how many clips to check")
-    parser.add_argument("--template", default="qwen2_vl", help="LLaMA-Factory template name")
+    parser.add_argument("--template", default="qwen2_vl_exact", help="LLaMA-Factory template name")
     args = parser.parse_args()
 
     video_dir = args.video_dir or args.csv.parent / "videos"
