@@ -12,10 +12,9 @@ frame count, edit-listed MP4s report frames that are never shown) they are sprea
 
 When the metadata can be trusted (header count equals the packets shown, constant frame rate, every packet
 timestamped, nothing discarded), decoding starts at the keyframe before each target and goes forward, visiting
-targets in order: ``read_frames`` seeks there, ``read_sampled_frames`` feeds the packets its probe pass kept
-(no second open, no seeks). H.264 frames that nothing references (most B-frames) are skipped unless they are
-targets: no other frame's pixels depend on them. Otherwise decoding starts at the first frame and stops after
-the last target. Either way every returned frame is matched to its target by timestamp or position, so a
+targets in order, fed from the packets the probe's demux pass kept (one open per clip, no seeks). H.264
+frames that nothing references (most B-frames) are skipped unless they are targets: no other frame's pixels
+depend on them. Otherwise decoding starts at the first frame and stops after the last target. Either way every returned frame is matched to its target by timestamp or position, so a
 decode that lands wrong falls back to decoding from the start instead of returning a different frame.
 """
 
@@ -67,9 +66,9 @@ class VideoInfo:
     n_frames: int  # frames a full decode shows (counted from packets, discarded ones excluded)
     header_frames: int  # what the container header claims (0 when it does not say)
     keyframes: tuple[int, ...]  # indices (presentation order) of keyframes
-    metadata_trusted: bool  # header count, timestamps and frame rate consistent: seeking is safe
+    metadata_trusted: bool  # header count, timestamps and frame rate consistent: keyframe spans are safe
     frame_pts: tuple[int, ...]  # presentation timestamp of every shown frame, ascending
-    keyframe_dts: tuple[int, ...]  # decode timestamp of each keyframe (the seek target), aligned with keyframes
+    keyframe_dts: tuple[int, ...]  # decode timestamp of each keyframe (where a span starts), aligned with keyframes
 
 
 def _classify_open_failure(path: Path, error: Exception) -> VideoReadError:
@@ -204,8 +203,8 @@ def sample_indices(
     return np.linspace(0, n_frames - 1, n_samples).astype(np.int32).tolist()
 
 
-class _SeekMissed(Exception):
-    """A seek did not land where the index said; decode from the start instead."""
+class _SpanMissed(Exception):
+    """A keyframe span did not give the frame the index said; decode from the start instead."""
 
 
 def _frames_of(codec, packets, wanted_pts: frozenset, skip_nonref: bool):
@@ -244,30 +243,18 @@ def _decode_by_keyframes(codec, packets_from, info: VideoInfo, targets: list[int
         target_pts = info.frame_pts[target]
         for frame in frames:
             if frame.pts is None:
-                raise _SeekMissed
+                raise _SpanMissed
             index = bisect.bisect_left(info.frame_pts, frame.pts)
             if index >= len(info.frame_pts) or info.frame_pts[index] != frame.pts:
-                raise _SeekMissed
+                raise _SpanMissed
             decoded_up_to = index
             if index in wanted and index not in found:
                 found[index] = frame.to_ndarray(format="rgb24")
             if frame.pts >= target_pts:
                 break
         if target not in found:
-            raise _SeekMissed
+            raise _SpanMissed
     return found
-
-
-def _decode_by_seeking(container, stream, info: VideoInfo, targets: list[int]) -> dict[int, np.ndarray]:
-    """Seek the container to the keyframe before each target group and decode forward."""
-    codec = stream.codec_context
-
-    def packets_from(keyframe_slot: int):
-        container.seek(info.keyframe_dts[keyframe_slot], stream=stream, backward=True, any_frame=False)
-        codec.flush_buffers()
-        return container.demux(stream)
-
-    return _decode_by_keyframes(codec, packets_from, info, targets)
 
 
 def _decode_kept_packets(stream, packets: list, info: VideoInfo, targets: list[int]) -> dict[int, np.ndarray]:
@@ -279,7 +266,7 @@ def _decode_kept_packets(stream, packets: list, info: VideoInfo, targets: list[i
         codec.flush_buffers()
         start = bisect.bisect_left(packet_dts, info.keyframe_dts[keyframe_slot])
         if start == len(packets) or packet_dts[start] != info.keyframe_dts[keyframe_slot]:
-            raise _SeekMissed
+            raise _SpanMissed
         return iter(packets[start:])
 
     return _decode_by_keyframes(codec, packets_from, info, targets)
@@ -314,26 +301,29 @@ def _in_order_asked(info: VideoInfo, found: dict[int, np.ndarray], indices: list
     return [found[int(i)] for i in indices]
 
 
+def _decode_targets(container, path, info: VideoInfo, packets: list, targets: list[int]) -> dict[int, np.ndarray]:
+    """Trusted clips: the targets' keyframe spans from the kept packets; otherwise, or if that misses, from the start."""
+    stream = container.streams.video[0]
+    try:
+        if info.metadata_trusted:
+            try:
+                return _decode_kept_packets(stream, packets, info, targets)
+            except _SpanMissed:
+                pass
+        return _decode_from_start(container, stream, targets)
+    except av.FFmpegError as error:
+        raise VideoReadError(path, "truncated", str(error)) from None
+
+
 def read_frames(video: VideoInfo | str | os.PathLike, indices: list[int]) -> list[np.ndarray]:
     """Frames ``indices`` (of a full decode, presentation order) as RGB uint8 HxWx3 arrays, in the order asked."""
-    info = video if isinstance(video, VideoInfo) else probe_video(video)
+    path = video.path if isinstance(video, VideoInfo) else video
     if not indices:
         return []
-    targets = _checked_targets(info, indices)
-    container = _open(info.path)
+    container = _open(path)
     try:
-        stream = container.streams.video[0]
-        try:
-            found = None
-            if info.metadata_trusted:
-                try:
-                    found = _decode_by_seeking(container, stream, info, targets)
-                except _SeekMissed:
-                    found = None
-            if found is None:
-                found = _decode_from_start(container, stream, targets)
-        except av.FFmpegError as error:
-            raise VideoReadError(info.path, "truncated", str(error)) from None
+        info, packets = _demux(container, path, keep_packets=True)
+        found = _decode_targets(container, path, info, packets, _checked_targets(info, indices))
     finally:
         container.close()
     return _in_order_asked(info, found, indices)
@@ -342,29 +332,12 @@ def read_frames(video: VideoInfo | str | os.PathLike, indices: list[int]) -> lis
 def read_sampled_frames(
     path: str | os.PathLike, *, video_fps: float, video_maxlen: int
 ) -> tuple[VideoInfo, list[int], list[np.ndarray]]:
-    """Probe, sample and read in one open: ``(info, indices, frames)`` as probe_video/sample_indices/read_frames give.
-
-    The probe's demux pass keeps the packets, so trusted clips decode the targets' keyframe spans from memory
-    (no second open, no seeks); other clips decode from the start as read_frames does.
-    """
+    """Probe, sample and read in one open: ``(info, indices, frames)`` as probe_video/sample_indices/read_frames give."""
     container = _open(path)
     try:
-        stream = container.streams.video[0]
         info, packets = _demux(container, path, keep_packets=True)
         indices = sample_indices(info, video_fps=video_fps, video_maxlen=video_maxlen)
-        targets = _checked_targets(info, indices)
-        try:
-            found = None
-            if info.metadata_trusted:
-                try:
-                    found = _decode_kept_packets(stream, packets, info, targets)
-                except _SeekMissed:
-                    found = None
-            del packets
-            if found is None:
-                found = _decode_from_start(container, stream, targets)
-        except av.FFmpegError as error:
-            raise VideoReadError(path, "truncated", str(error)) from None
+        found = _decode_targets(container, path, info, packets, _checked_targets(info, indices))
     finally:
         container.close()
     return info, indices, _in_order_asked(info, found, indices)
