@@ -67,9 +67,9 @@ def test_loads_through_llamafactory_and_counts_video_tokens(tiny_model_dir, samp
     """LLaMA-Factory's own tokenizer/template/model loaders accept it; tokens equal features on a sample clip."""
     from models import check_tiny_model
 
-    tokenizer, processor, template, model = check_tiny_model.load(str(tiny_model_dir), "qwen2_vl_exact")
+    preprocessing, model = check_tiny_model.load(str(tiny_model_dir), "qwen2_vl_exact")
     clip = sorted((sample_dir / "videos").rglob("*.mp4"))[0]
-    result = check_tiny_model.check_clip(str(clip), tokenizer, processor, template, model)
+    result = check_tiny_model.check_clip(str(clip), preprocessing, model)
     t, h, w = result["grid"]
     assert result["tokens"] == t * h * w // 4 > 0
     assert result["logits"][-1] == model.config.text_config.vocab_size
