@@ -22,7 +22,6 @@ import bisect
 import math
 import os
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -223,10 +222,15 @@ def _frames_of(codec, packets, wanted_pts: frozenset, skip_nonref: bool):
     yield from codec.decode(None)
 
 
-def _decode_by_keyframes(codec, packets_from, info: VideoInfo, targets: list[int]) -> dict[int, np.ndarray]:
+def _to_rgb(frame) -> np.ndarray:
+    return frame.to_ndarray(format="rgb24")
+
+
+def _decode_by_keyframes(codec, packets_from, info: VideoInfo, targets: list[int], convert=_to_rgb) -> dict:
     """From the keyframe before each target group, decode forward, matching frames to targets by timestamp.
 
-    ``packets_from(keyframe_slot)`` resets the decoder and returns the packets from that keyframe on.
+    ``packets_from(keyframe_slot)`` resets the decoder and returns the packets from that keyframe on;
+    ``convert`` turns each target frame into what the caller keeps.
     """
     wanted = frozenset(targets)
     wanted_pts = frozenset(info.frame_pts[i] for i in targets)
@@ -249,7 +253,7 @@ def _decode_by_keyframes(codec, packets_from, info: VideoInfo, targets: list[int
                 raise _SpanMissed
             decoded_up_to = index
             if index in wanted and index not in found:
-                found[index] = frame.to_ndarray(format="rgb24")
+                found[index] = convert(frame)
             if frame.pts >= target_pts:
                 break
         if target not in found:
@@ -257,8 +261,11 @@ def _decode_by_keyframes(codec, packets_from, info: VideoInfo, targets: list[int
     return found
 
 
-def _decode_kept_packets(stream, packets: list, info: VideoInfo, targets: list[int]) -> dict[int, np.ndarray]:
-    """Decode from packets already demuxed (decode order): the spans from each target's keyframe, no seeking."""
+def _decode_kept_packets(stream, packets: list, info: VideoInfo, targets: list[int], convert=_to_rgb) -> dict:
+    """Decode from packets already demuxed (decode order): the spans from each target's keyframe, no seeking.
+
+    ``convert`` (RGB uint8 arrays by default) is a seam for bench/, which times the decoding alone.
+    """
     codec = stream.codec_context
     packet_dts = [packet.dts for packet in packets]
 
@@ -269,7 +276,7 @@ def _decode_kept_packets(stream, packets: list, info: VideoInfo, targets: list[i
             raise _SpanMissed
         return iter(packets[start:])
 
-    return _decode_by_keyframes(codec, packets_from, info, targets)
+    return _decode_by_keyframes(codec, packets_from, info, targets, convert)
 
 
 def _decode_from_start(container, stream, targets: list[int]) -> dict[int, np.ndarray]:
@@ -281,7 +288,7 @@ def _decode_from_start(container, stream, targets: list[int]) -> dict[int, np.nd
     stream.codec_context.skip_frame = "DEFAULT"  # a failed keyframe path may have left frames skipped
     for index, frame in enumerate(container.decode(stream)):
         if index in wanted:
-            found[index] = frame.to_ndarray(format="rgb24")
+            found[index] = _to_rgb(frame)
         if index >= last:
             break
     return found
