@@ -1,7 +1,7 @@
 """Read exactly the frames a sampled clip needs: probe without decoding, pick indices, decode only what they need.
 
     from plugins.video_sampling import probe_video, sample_indices, read_frames, read_sampled_frames
-    info = probe_video("clip.mp4")                                   # demux only: counts, timestamps, keyframes
+    info = probe_video("clip.mp4")                                   # no decoding: counts, timestamps, keyframes
     indices = sample_indices(info, video_fps=8.0, video_maxlen=8)    # LLaMA-Factory's stock indices
     frames = read_frames(info, indices)                              # RGB uint8 arrays, equal to a full decode's
     info, indices, frames = read_sampled_frames("clip.mp4", video_fps=8.0, video_maxlen=8)  # all three, one open
@@ -10,22 +10,29 @@ Frame indices count the frames a full decode shows, in presentation order. Where
 right they are the indices LLaMA-Factory 0.9.5's stock sampler chooses; where it is wrong (MKV/WebM report no
 frame count, edit-listed MP4s report frames that are never shown) they are spread over the frames really shown.
 
-When the metadata can be trusted (header count equals the packets shown, constant frame rate, every packet
-timestamped, nothing discarded), decoding starts at the keyframe before each target and goes forward, visiting
-targets in order, fed from the packets the probe's demux pass kept (one open per clip, no seeks). H.264
-frames that nothing references (most B-frames) are skipped unless they are targets: no other frame's pixels
-depend on them. Otherwise decoding starts at the first frame and stops after the last target. Either way every returned frame is matched to its target by timestamp or position, so a
-decode that lands wrong falls back to decoding from the start instead of returning a different frame.
+When the metadata can be trusted (header count equals the frames shown, constant frame rate, every frame
+timestamped, nothing hidden by an edit list), decoding starts at the keyframe before each target and goes forward,
+visiting targets in order. For plain MP4/MOV files the metadata comes from the sample tables
+(plugins/mp4_index.py) and each span is reached by a seek, so only the spans' packets are read; for other
+containers one demux pass learns it and the spans are fed from the packets it kept. H.264 frames that nothing
+references (most B-frames) are skipped unless they are targets: no other frame's pixels depend on them.
+Otherwise decoding starts at the first frame and stops after the last target. Either way every returned frame is
+matched to its target by timestamp or position, so a decode that lands wrong starts over on the next path
+(seek, then kept packets, then from the start) instead of returning a different frame.
 """
 
 import bisect
+import itertools
 import math
 import os
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+
+from plugins.mp4_index import read_mp4_index
 
 # File signatures of the containers we read: an unopenable file that starts like one was cut short.
 VIDEO_SIGNATURES = (b"\x1a\x45\xdf\xa3", b"RIFF")  # Matroska/WebM, AVI
@@ -99,6 +106,19 @@ def _is_constant_rate(sorted_pts: list[int]) -> bool:
     return len(steps) == 0 or int(steps.max()) - int(steps.min()) <= 1
 
 
+def _spans_are_safe(stream, frame_pts: tuple, keyframes: tuple, fps: float) -> bool:
+    """Header count equals the frames shown, one timestamp each at a constant rate, and frame 0 is a keyframe."""
+    return (
+        stream.frames == len(frame_pts)
+        and stream.duration is not None
+        and fps > 0
+        and len(set(frame_pts)) == len(frame_pts)
+        and bool(keyframes)
+        and keyframes[0] == 0
+        and _is_constant_rate(list(frame_pts))
+    )
+
+
 def _check_not_cut_short(container, path, n_frames, header_frames, n_discarded, duration_s, fps) -> None:
     """A file that ends before its header says it does was cut short (a partial download)."""
     if header_frames > n_frames and n_discarded == 0:
@@ -141,17 +161,7 @@ def _demux(container, path, keep_packets: bool) -> tuple[VideoInfo, list]:
         shown.sort()
     frame_pts = tuple(pts for pts, _, _ in shown) if all_timestamped else ()
     keyframes = tuple(i for i, (_, _, key) in enumerate(shown) if key)
-    trusted = (
-        all_timestamped
-        and header_frames == len(shown)
-        and n_discarded == 0
-        and stream.duration is not None
-        and fps > 0
-        and len(set(frame_pts)) == len(frame_pts)
-        and bool(keyframes)
-        and keyframes[0] == 0
-        and _is_constant_rate(list(frame_pts))
-    )
+    trusted = all_timestamped and n_discarded == 0 and _spans_are_safe(stream, frame_pts, keyframes, fps)
     if stream.duration is not None and trusted:
         duration_s = float(stream.duration * stream.time_base)  # what LLaMA-Factory's sampler reads
     elif all_timestamped and len(frame_pts) > 1:
@@ -176,11 +186,41 @@ def _demux(container, path, keep_packets: bool) -> tuple[VideoInfo, list]:
     return info, kept
 
 
+def _info_from_mp4_index(container, path) -> VideoInfo | None:
+    """A trusted VideoInfo from an MP4's sample tables, no demux pass; None where only a demux can tell."""
+    index = read_mp4_index(path)
+    stream = container.streams.video[0]
+    if index is None or stream.time_base != Fraction(1, index.timescale):
+        return None
+    order = np.argsort(index.pts, kind="stable")  # decode order -> presentation order
+    frame_pts = tuple(index.pts[order].tolist())
+    keyframes = tuple(np.flatnonzero(index.is_keyframe[order]).tolist())
+    fps = float(stream.average_rate) if stream.average_rate else 0.0
+    if not _spans_are_safe(stream, frame_pts, keyframes, fps):
+        return None
+    return VideoInfo(
+        path=str(path),
+        width=stream.width,
+        height=stream.height,
+        fps=fps,
+        duration_s=float(stream.duration * stream.time_base),
+        n_frames=len(frame_pts),
+        header_frames=stream.frames,
+        keyframes=keyframes,
+        metadata_trusted=True,
+        frame_pts=frame_pts,
+        keyframe_dts=tuple(index.dts[order][list(keyframes)].tolist()),
+    )
+
+
 def probe_video(path: str | os.PathLike) -> VideoInfo:
-    """Demux ``path`` (no decoding) and describe its video stream. Raises VideoReadError."""
+    """Describe ``path``'s video stream without decoding: from an MP4's sample tables, else by demuxing it.
+
+    Raises VideoReadError.
+    """
     container = _open(path)
     try:
-        return _demux(container, path, keep_packets=False)[0]
+        return _info_from_mp4_index(container, path) or _demux(container, path, keep_packets=False)[0]
     finally:
         container.close()
 
@@ -279,6 +319,24 @@ def _decode_kept_packets(stream, packets: list, info: VideoInfo, targets: list[i
     return _decode_by_keyframes(codec, packets_from, info, targets, convert)
 
 
+def _decode_by_seeking(container, info: VideoInfo, targets: list[int]) -> dict[int, np.ndarray]:
+    """Seek to the keyframe before each target and decode forward: only the spans' packets are read."""
+    stream = container.streams.video[0]
+    codec = stream.codec_context
+
+    def packets_from(keyframe_slot: int):
+        codec.flush_buffers()
+        # FFmpeg's MP4 demuxer seeks by presentation time; the first packet must be the keyframe we asked for.
+        container.seek(info.frame_pts[info.keyframes[keyframe_slot]], stream=stream, backward=True)
+        packets = container.demux(stream)
+        first = next((packet for packet in packets if packet.size), None)
+        if first is None or not first.is_keyframe or first.dts != info.keyframe_dts[keyframe_slot]:
+            raise _SpanMissed
+        return itertools.chain([first], packets)
+
+    return _decode_by_keyframes(codec, packets_from, info, targets)
+
+
 def _decode_from_start(container, stream, targets: list[int]) -> dict[int, np.ndarray]:
     """Decode in order from the first frame, keeping the targets, stopping after the last one."""
     wanted, last = set(targets), max(targets)
@@ -309,7 +367,7 @@ def _in_order_asked(info: VideoInfo, found: dict[int, np.ndarray], indices: list
 
 
 def _decode_targets(container, path, info: VideoInfo, packets: list, targets: list[int]) -> dict[int, np.ndarray]:
-    """Trusted clips: the targets' keyframe spans from the kept packets; otherwise, or if that misses, from the start."""
+    """Trusted clips: the targets' keyframe spans from the kept packets; otherwise, or if that misses, from frame 0."""
     stream = container.streams.video[0]
     try:
         if info.metadata_trusted:
@@ -322,29 +380,42 @@ def _decode_targets(container, path, info: VideoInfo, packets: list, targets: li
         raise VideoReadError(path, "truncated", str(error)) from None
 
 
-def read_frames(video: VideoInfo | str | os.PathLike, indices: list[int]) -> list[np.ndarray]:
-    """Frames ``indices`` (of a full decode, presentation order) as RGB uint8 HxWx3 arrays, in the order asked."""
-    path = video.path if isinstance(video, VideoInfo) else video
-    if not indices:
-        return []
+def _read(path: str | os.PathLike, choose_indices) -> tuple[VideoInfo, list[int], dict[int, np.ndarray]]:
+    """Open once; ``choose_indices(info)`` picks the frames. MP4 tables and seeks where they serve, else a demux."""
     container = _open(path)
     try:
+        info = _info_from_mp4_index(container, path)
+        if info is not None:
+            indices = choose_indices(info)
+            try:
+                return info, indices, _decode_by_seeking(container, info, _checked_targets(info, indices))
+            except _SpanMissed:
+                container.close()
+                container = _open(path)  # start over on the demux path, from a fresh demuxer
+            except av.FFmpegError as error:
+                raise VideoReadError(path, "truncated", str(error)) from None
         info, packets = _demux(container, path, keep_packets=True)
-        found = _decode_targets(container, path, info, packets, _checked_targets(info, indices))
+        indices = choose_indices(info)
+        return info, indices, _decode_targets(container, path, info, packets, _checked_targets(info, indices))
     finally:
         container.close()
+
+
+def read_frames(video: VideoInfo | str | os.PathLike, indices: list[int]) -> list[np.ndarray]:
+    """Frames ``indices`` (of a full decode, presentation order) as RGB uint8 HxWx3 arrays, in the order asked."""
+    if not indices:
+        return []
+    info, _, found = _read(video.path if isinstance(video, VideoInfo) else video, lambda info: indices)
     return _in_order_asked(info, found, indices)
 
 
 def read_sampled_frames(
     path: str | os.PathLike, *, video_fps: float, video_maxlen: int
 ) -> tuple[VideoInfo, list[int], list[np.ndarray]]:
-    """Probe, sample and read in one open: ``(info, indices, frames)`` as probe_video/sample_indices/read_frames give."""
-    container = _open(path)
-    try:
-        info, packets = _demux(container, path, keep_packets=True)
-        indices = sample_indices(info, video_fps=video_fps, video_maxlen=video_maxlen)
-        found = _decode_targets(container, path, info, packets, _checked_targets(info, indices))
-    finally:
-        container.close()
+    """Probe, sample and read in one open: ``(info, indices, frames)``, as probe_video/sample_indices/read_frames."""
+
+    def choose_indices(info: VideoInfo) -> list[int]:
+        return sample_indices(info, video_fps=video_fps, video_maxlen=video_maxlen)
+
+    info, indices, found = _read(path, choose_indices)
     return info, indices, _in_order_asked(info, found, indices)

@@ -107,7 +107,7 @@ def test_unreadable_clips_raise_a_readable_error(tmp_path, make_bad, reason):
 
 
 def test_one_open_path_is_exact_on_every_clip(clip_matrix, full_decodes):
-    """read_sampled_frames (demux once, decode kept packets) gives probe_video + sample_indices + read_frames."""
+    """read_sampled_frames (one open, whichever path a clip takes) = probe_video + sample_indices + read_frames."""
     for name, (path, _) in clip_matrix.items():
         info, indices, frames = read_sampled_frames(path, video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN)
         assert info == probe_video(path), name
@@ -154,13 +154,71 @@ def test_a_failed_packet_path_falls_back_to_a_full_decode(clip_matrix, full_deco
     """If the packet path gives up half-way (decoder mid-GOP, non-reference frames being skipped), nothing leaks."""
     name = "h264_bframes3_gop24.mp4"
     real = video_sampling._decode_kept_packets
+    calls = []
 
     def gives_up_half_way(stream, packets, info, targets):
+        calls.append(info.path)
         real(stream, packets[: len(packets) // 2], info, targets[:2])
         stream.codec_context.skip_frame = "NONREF"
         raise video_sampling._SpanMissed
 
+    monkeypatch.setattr(video_sampling, "_info_from_mp4_index", lambda container, path: None)  # the demux path
     monkeypatch.setattr(video_sampling, "_decode_kept_packets", gives_up_half_way)
     _, indices, frames = read_sampled_frames(clip_matrix[name][0], video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN)
+    assert len(calls) == 1
+    for index, frame in zip(indices, frames, strict=True):
+        assert np.array_equal(frame, full_decodes[name][index]), f"frame {index} differs"
+
+
+def test_the_seek_path_is_exact_on_every_trusted_mp4(clip_matrix, full_decodes):
+    """MP4/MOV clips whose sample tables are trusted: seek to each keyframe, decode forward, every third frame."""
+    seek_path_clips = []
+    for name, (path, _) in clip_matrix.items():
+        with av.open(str(path)) as container:
+            info = video_sampling._info_from_mp4_index(container, path)
+            if info is None:
+                continue
+            seek_path_clips.append(name)
+            every_third = list(range(0, info.n_frames, 3)) + [info.n_frames - 1]
+            found = video_sampling._decode_by_seeking(container, info, every_third)
+        for index in every_third:
+            assert np.array_equal(found[index], full_decodes[name][index]), f"{name}: frame {index} differs"
+    trusted_mp4s = []  # by a demux of every packet
+    for name, (path, _) in clip_matrix.items():
+        container, info, _ = _kept_packets(path)
+        container.close()
+        if path.suffix in (".mp4", ".mov") and info.metadata_trusted:
+            trusted_mp4s.append(name)
+    assert seek_path_clips == trusted_mp4s and len(trusted_mp4s) == 11  # all MP4/MOVs but variable-rate, edit-listed
+    assert "h264_bframes3_gop24.mp4" in seek_path_clips and "h264_bframes3_single_gop.mov" in seek_path_clips
+
+
+def test_trusted_mp4s_are_read_without_a_demux_pass(clip_matrix, full_decodes, monkeypatch):
+    def no_demux(*args, **kwargs):
+        raise AssertionError("demuxed the whole file")
+
+    monkeypatch.setattr(video_sampling, "_demux", no_demux)
+    name = "h264_24fps_gop24.mp4"
+    info, indices, frames = read_sampled_frames(clip_matrix[name][0], video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN)
+    assert info.metadata_trusted and len(frames) == VIDEO_MAXLEN
+    for index, frame in zip(indices, frames, strict=True):
+        assert np.array_equal(frame, full_decodes[name][index]), f"frame {index} differs"
+
+
+def test_a_failed_seek_path_falls_back_to_the_demux_path(clip_matrix, full_decodes, monkeypatch):
+    """A seek that lands wrong half-way (decoder mid-GOP, frames being skipped) starts over from a demux."""
+    name = "h264_bframes3_gop24.mp4"
+    real = video_sampling._decode_by_seeking
+    calls = []
+
+    def lands_wrong_half_way(container, info, targets):
+        calls.append(info.path)
+        real(container, info, targets[:2])
+        container.streams.video[0].codec_context.skip_frame = "NONREF"
+        raise video_sampling._SpanMissed
+
+    monkeypatch.setattr(video_sampling, "_decode_by_seeking", lands_wrong_half_way)
+    info, indices, frames = read_sampled_frames(clip_matrix[name][0], video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN)
+    assert len(calls) == 1 and info == probe_video(clip_matrix[name][0])
     for index, frame in zip(indices, frames, strict=True):
         assert np.array_equal(frame, full_decodes[name][index]), f"frame {index} differs"

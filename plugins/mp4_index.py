@@ -1,0 +1,225 @@
+"""An MP4/MOV video track's frame timestamps and keyframes, read from its sample tables without touching media data.
+
+    from plugins.mp4_index import read_mp4_index
+    index = read_mp4_index("clip.mp4")   # Mp4Index, or None where this reader does not apply
+
+FFmpeg builds these tables when it opens an MP4, but PyAV does not expose them, and demuxing every packet to learn
+them costs more than decoding the few frames a sampled clip needs. Only the common layout is read: a
+non-fragmented file with one video track whose edit list, if any, is a single edit that shows every frame (what
+encoders write for B-frame delay). Anything else gives None and the caller demuxes instead. Timestamps are given as
+FFmpeg reports them for such files (shifted by the edit's media time); plugins/video_sampling.py checks every
+decoded frame against them, and tests/test_mp4_index.py checks them against a demux on the clip matrix.
+"""
+
+import os
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+# What an MP4/MOV may start with; any other file is not walked as boxes at all.
+FIRST_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
+MAX_TOP_LEVEL_BOXES = 64  # plain files have a handful; past this the file is not what this reader is for
+
+
+@dataclass(frozen=True)
+class Mp4Index:
+    """One video track's samples in decode order."""
+
+    timescale: int  # ticks per second of the timestamps
+    dts: np.ndarray  # decode timestamps, int64, in the track's timescale
+    pts: np.ndarray  # presentation timestamps, int64, same order
+    is_keyframe: np.ndarray  # bool, same order
+    sizes: np.ndarray  # bytes per sample
+
+
+def _children(data: memoryview) -> dict[bytes, list[memoryview]]:
+    """The boxes directly inside ``data``, by type. Raises ValueError on a box that overruns its parent."""
+    boxes: dict[bytes, list[memoryview]] = {}
+    offset = 0
+    while offset + 8 <= len(data):
+        size, kind = struct.unpack_from(">I4s", data, offset)
+        header = 8
+        if size == 1:
+            (size,) = struct.unpack_from(">Q", data, offset + 8)
+            header = 16
+        elif size == 0:
+            size = len(data) - offset
+        if size < header or offset + size > len(data):
+            raise ValueError(f"box {kind!r} overruns its parent")
+        boxes.setdefault(kind, []).append(data[offset + header : offset + size])
+        offset += size
+    return boxes
+
+
+def _only(boxes: dict[bytes, list[memoryview]], kind: bytes) -> memoryview | None:
+    found = boxes.get(kind, [])
+    return found[0] if len(found) == 1 else None
+
+
+def _find_moov(path: str | os.PathLike) -> tuple[memoryview | None, int]:
+    """The top-level moov box's payload (None if absent, repeated or fragmented) and the file size."""
+    moov = None
+    with open(path, "rb") as f:
+        file_size = os.fstat(f.fileno()).st_size
+        offset = 0
+        for box_number in range(MAX_TOP_LEVEL_BOXES + 1):
+            if offset + 8 > file_size:
+                break
+            if box_number == MAX_TOP_LEVEL_BOXES:
+                return None, file_size
+            f.seek(offset)
+            header = f.read(16)
+            size, kind = struct.unpack_from(">I4s", header)
+            header_size = 8
+            if size == 1 and len(header) == 16:
+                (size,) = struct.unpack_from(">Q", header, 8)
+                header_size = 16
+            elif size == 0:
+                size = file_size - offset
+            if size < header_size or (offset == 0 and kind not in FIRST_BOXES):
+                return None, file_size
+            if kind in (b"moof", b"mvex") or (kind == b"moov" and moov is not None):
+                return None, file_size
+            if kind == b"moov":
+                f.seek(offset + header_size)
+                payload = f.read(size - header_size)
+                if len(payload) != size - header_size:
+                    return None, file_size
+                moov = memoryview(payload)
+            offset += size
+    return moov, file_size
+
+
+def _table(box: memoryview, dtype: str, columns: int, header: int = 8) -> np.ndarray:
+    """A full box's entry table: ``entry_count`` rows of ``columns`` big-endian numbers after ``header`` bytes."""
+    (count,) = struct.unpack_from(">I", box, header - 4)
+    width = np.dtype(dtype).itemsize * columns
+    if header + count * width > len(box):
+        raise ValueError("table overruns its box")
+    return np.frombuffer(box, dtype=dtype, count=count * columns, offset=header).reshape(count, columns)
+
+
+def _timescale(box: memoryview) -> int:
+    """Timescale field of an mvhd/mdhd full box (version 0 or 1)."""
+    return struct.unpack_from(">I", box, 20 if box[0] == 1 else 12)[0]
+
+
+def _sizes(stsz: memoryview) -> np.ndarray:
+    sample_size, count = struct.unpack_from(">II", stsz, 4)
+    if sample_size:
+        return np.full(count, sample_size, dtype=np.int64)
+    return _table(stsz, ">u4", 1, header=12)[:, 0].astype(np.int64)
+
+
+def _media_end(stbl: dict, sizes: np.ndarray) -> int | None:
+    """Byte offset where the last sample ends (None where chunks and samples disagree)."""
+    offsets_box = _only(stbl, b"stco") or _only(stbl, b"co64")
+    stsc = _only(stbl, b"stsc")
+    if offsets_box is None or stsc is None:
+        return None
+    offsets = _table(offsets_box, ">u4" if _only(stbl, b"stco") is not None else ">u8", 1)[:, 0].astype(np.int64)
+    runs = _table(stsc, ">u4", 3).astype(np.int64)
+    if len(runs) == 0 or runs[0, 0] != 1:
+        return None
+    chunk_numbers = np.arange(1, len(offsets) + 1)
+    per_chunk = runs[np.searchsorted(runs[:, 0], chunk_numbers, side="right") - 1, 1]
+    if per_chunk.sum() != len(sizes):
+        return None
+    first_sample = np.concatenate([[0], np.cumsum(per_chunk)[:-1]])
+    size_sums = np.concatenate([[0], np.cumsum(sizes)])
+    return int((offsets + size_sums[first_sample + per_chunk] - size_sums[first_sample]).max())
+
+
+def _edit_shift(trak: dict, movie_timescale: int, media_timescale: int, pts: np.ndarray) -> int | None:
+    """Media time of a single edit that shows every frame (0 without an edit list); None for any other edit."""
+    edts = _only(trak, b"edts")
+    if edts is None:
+        return 0
+    elst = _only(_children(edts), b"elst")
+    if elst is None:
+        return None
+    (count,) = struct.unpack_from(">I", elst, 4)
+    if count == 0:
+        return 0
+    if count != 1:
+        return None
+    layout = ">Qqhh" if elst[0] == 1 else ">Iihh"
+    segment_duration, media_time, rate_integer, rate_fraction = struct.unpack_from(layout, elst, 8)
+    if media_time < 0 or (rate_integer, rate_fraction) != (1, 0) or segment_duration == 0 or movie_timescale == 0:
+        return None
+    segment_end = media_time + segment_duration * media_timescale / movie_timescale
+    if pts.min() < media_time or pts.max() >= segment_end:  # FFmpeg would hide frames outside the edit
+        return None
+    return media_time
+
+
+def read_mp4_index(path: str | os.PathLike) -> Mp4Index | None:
+    """The single video track's samples of a plain MP4/MOV at ``path``; None where this reader does not apply.
+
+    None also for a file whose samples reach past its end (cut short): the caller's demux reports that.
+    """
+    try:
+        moov, file_size = _find_moov(path)
+        if moov is None:
+            return None
+        movie = _children(moov)
+        mvhd = _only(movie, b"mvhd")
+        if mvhd is None or b"mvex" in movie:
+            return None
+        video_tracks = []
+        for trak_box in movie.get(b"trak", []):
+            trak = _children(trak_box)
+            mdia = _children(trak[b"mdia"][0]) if _only(trak, b"mdia") is not None else {}
+            hdlr = _only(mdia, b"hdlr")
+            if hdlr is not None and bytes(hdlr[8:12]) == b"vide":
+                video_tracks.append((trak, mdia))
+        if len(video_tracks) != 1:
+            return None
+        trak, mdia = video_tracks[0]
+        mdhd, minf = _only(mdia, b"mdhd"), _only(mdia, b"minf")
+        stbl_box = _only(_children(minf), b"stbl") if minf is not None else None
+        if mdhd is None or stbl_box is None:
+            return None
+        stbl = _children(stbl_box)
+        if any(kind in stbl for kind in (b"stz2", b"stps")) or _only(stbl, b"stsz") is None:
+            return None
+        return _index_from_tables(stbl, trak, _timescale(mvhd), _timescale(mdhd), file_size)
+    except (ValueError, struct.error, KeyError, IndexError, OSError):
+        return None
+
+
+def _index_from_tables(stbl: dict, trak: dict, movie_timescale: int, media_timescale: int, file_size: int):
+    sizes = _sizes(stbl[b"stsz"][0])
+    n_samples = len(sizes)
+    stts = _only(stbl, b"stts")
+    if n_samples == 0 or stts is None or (sizes == 0).any():
+        return None
+    runs = _table(stts, ">u4", 2).astype(np.int64)
+    deltas = np.repeat(runs[:, 1], runs[:, 0])
+    if len(deltas) != n_samples:
+        return None
+    dts = np.concatenate([[0], np.cumsum(deltas)[:-1]])
+    ctts = _only(stbl, b"ctts")
+    offsets = np.zeros(n_samples, dtype=np.int64)
+    if ctts is not None:
+        runs = _table(ctts, ">i4", 2).astype(np.int64)
+        offsets = np.repeat(runs[:, 1], runs[:, 0])
+        if len(offsets) != n_samples or (offsets < 0).any():
+            return None
+    pts = dts + offsets
+    stss = _only(stbl, b"stss")
+    is_keyframe = np.ones(n_samples, dtype=bool)
+    if stss is not None:
+        sync = _table(stss, ">u4", 1)[:, 0].astype(np.int64) - 1
+        if len(sync) == 0 or sync.min() < 0 or sync.max() >= n_samples:
+            return None
+        is_keyframe = np.zeros(n_samples, dtype=bool)
+        is_keyframe[sync] = True
+    media_end = _media_end(stbl, sizes)
+    if media_end is None or media_end > file_size:
+        return None
+    shift = _edit_shift(trak, movie_timescale, media_timescale, pts)
+    if shift is None:
+        return None
+    return Mp4Index(timescale=media_timescale, dts=dts - shift, pts=pts - shift, is_keyframe=is_keyframe, sizes=sizes)

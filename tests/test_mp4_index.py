@@ -1,0 +1,85 @@
+"""plugins.mp4_index: sample tables equal what a demux of every packet reports; anything unusual gives None."""
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from plugins.mp4_index import read_mp4_index
+from plugins.video_sampling import VideoReadError, probe_video, read_sampled_frames
+from tests.clips import decode_all_frames, make_clip
+from tests.video_matrix import build_clip_matrix
+
+
+@pytest.fixture(scope="module")
+def clip_matrix(tmp_path_factory):
+    return build_clip_matrix(tmp_path_factory.mktemp("clip_matrix"))
+
+
+def _demuxed(path):
+    """(pts, dts, is_keyframe) of every packet a decode shows, in presentation order."""
+    with av.open(str(path)) as container:
+        packets = [p for p in container.demux(container.streams.video[0]) if p.size and not p.is_discard]
+        return sorted((p.pts, p.dts, p.is_keyframe) for p in packets)
+
+
+def _remuxed(source, path, movflags: str):
+    with av.open(str(source)) as src, av.open(str(path), "w", format="mp4", options={"movflags": movflags}) as dst:
+        out = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.size:
+                packet.stream = out
+                dst.mux(packet)
+    return path
+
+
+def test_tables_equal_a_demux_on_every_mp4_and_mov(clip_matrix):
+    read = []
+    for name, (path, _) in clip_matrix.items():
+        if path.suffix not in (".mp4", ".mov"):
+            continue
+        index = read_mp4_index(path)
+        if index is None:
+            continue
+        read.append(name)
+        order = np.argsort(index.pts, kind="stable")
+        from_tables = list(zip(index.pts[order].tolist(), index.dts[order].tolist(), index.is_keyframe[order].tolist()))
+        assert from_tables == _demuxed(path), name
+        with av.open(str(path)) as container:
+            assert container.streams.video[0].time_base == Fraction(1, index.timescale), name
+    assert "h264_bframes3_gop24.mp4" in read and "h264_variable_rate.mp4" in read and len(read) == 12
+    assert "h264_edit_list_cut.mp4" not in read  # its edit list hides frames: only a demux can say which
+
+
+def test_other_containers_and_non_videos_give_none(clip_matrix, tmp_path):
+    for name in ("h264_30fps_gop15.avi", "h264_bframes3_gop25.mkv", "vp9_24fps_gop24.webm"):
+        assert read_mp4_index(clip_matrix[name][0]) is None, name
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "notes.mp4").write_bytes(b"not a video\n" * 50)
+    (tmp_path / "noise.mp4").write_bytes(b"\x00\x00\x00\x10ftypisom" + np.random.default_rng(0).bytes(100_000))
+    for name in ("empty.mp4", "notes.mp4", "noise.mp4", "nowhere.mp4"):
+        assert read_mp4_index(tmp_path / name) is None, name
+
+
+def test_fragmented_mp4_gives_none_and_is_still_read_exactly(clip_matrix, tmp_path):
+    source, _ = clip_matrix["h264_24fps_gop24.mp4"]
+    path = _remuxed(source, tmp_path / "fragmented.mp4", "frag_keyframe+empty_moov")
+    assert read_mp4_index(path) is None
+    info, indices, frames = read_sampled_frames(path, video_fps=8.0, video_maxlen=8)
+    full = decode_all_frames(path)
+    assert info.n_frames == len(full)
+    assert all(np.array_equal(frame, full[index]) for index, frame in zip(indices, frames, strict=True))
+
+
+def test_moov_first_mp4_cut_short_gives_none_and_a_truncation_error(tmp_path):
+    path = _remuxed(make_clip(tmp_path / "source.mp4", 96), tmp_path / "faststart.mp4", "faststart")
+    assert read_mp4_index(path) is not None
+    with open(path, "rb") as f:
+        assert f.read(16)[4:8] == b"ftyp" and b"moov" in f.read(200)  # tables before the media data
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size * 2 // 3])
+    assert read_mp4_index(cut) is None  # samples reach past the end of the file
+    with pytest.raises(VideoReadError) as caught:
+        probe_video(cut)
+    assert caught.value.reason == "truncated"
