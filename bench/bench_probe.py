@@ -4,7 +4,7 @@
     python -m bench.bench_probe --workers 2 --repeat 20
 
 Encodes six H.264 clips (0.5 s GOPs, 24-30 fps) into a temp dir, then measures: the converter's probe
-(data.probe_cache.probe_clip: demux only, truncation check included) on --workers processes, the same probe on
+(data.probe_cache.probe_clip: no decoding, truncation check included) on --workers processes, the same probe on
 one process, and a full decode of every frame (PyAV, one process). Prints clips/s and the cost of a probe
 relative to a full decode of the same clip.
 """

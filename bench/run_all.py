@@ -11,7 +11,7 @@ import sys
 
 BENCHMARKS = (
     "bench_video_sampling",  # our frame sampler vs LLaMA-Factory 0.9.5's stock qwen2_vl video path
-    "bench_probe",  # converter probe (demux only) vs fully decoding the same clips
+    "bench_probe",  # converter probe (no decoding) vs fully decoding the same clips
     "bench_convert",  # 1,000,000-row WebVid CSV conversion: rows/s and peak RSS
     "bench_eval",  # batched, overlapped evaluation vs the seed's one-at-a-time loop
 )

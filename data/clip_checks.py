@@ -1,7 +1,7 @@
 """Decide whether a probed clip is fit for training: sane metadata and long enough.
 
-Unreadable clips (missing, empty, not a video, truncated: a file cut short is caught by ``probe_video``'s
-demuxing, which compares the packets present with what the header promises) never get here.
+Unreadable clips (missing, empty, not a video, truncated: a file cut short is caught by ``probe_video``,
+which compares the samples present with what the header promises) never get here.
 """
 
 import math

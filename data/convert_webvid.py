@@ -8,7 +8,7 @@ Writes OUT/webvid_{train,val,test}.json (one ShareGPT record per kept clip: "<vi
 clip path relative to --media-dir, and the videoid as "id"), OUT/report.json (rows read, kept, skipped by
 reason), OUT/skipped.csv (line, videoid, reason, detail of every skipped row), OUT/probe_cache.sqlite, and
 registers webvid_train/webvid_val/webvid_test in --dataset-info. Clips are found under the layouts in
-data/clip_layouts.py; kept clips are probed (demux only, cached by path+size+mtime) as data/clip_checks.py says.
+data/clip_layouts.py; kept clips are probed (no decoding, cached by path+size+mtime) as data/clip_checks.py says.
 """
 
 import argparse

@@ -1,7 +1,8 @@
 """Probe clips in parallel and remember the results, keyed by (path, size, mtime), in a SQLite file.
 
-A re-run over a growing folder only probes files it has not seen (or that changed since). Each probe demuxes the
-clip with ``plugins.video_sampling.probe_video`` (no decoding), which also catches files cut short.
+A re-run over a growing folder only probes files it has not seen (or that changed since). Each probe reads the
+clip's metadata with ``plugins.video_sampling.probe_video`` (MP4 sample tables or a demux pass, no decoding), which
+also catches files cut short.
 """
 
 import sqlite3
@@ -39,7 +40,7 @@ class ProbeOutcome:
 
 
 def probe_clip(path: str) -> ProbeOutcome:
-    """Demux ``path`` (no decoding). Never raises for a bad clip: the outcome says why."""
+    """Probe ``path`` (no decoding). Never raises for a bad clip: the outcome says why."""
     try:
         info = probe_video(path)
     except VideoReadError as error:
