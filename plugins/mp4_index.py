@@ -20,6 +20,7 @@ import numpy as np
 # What an MP4/MOV may start with; any other file is not walked as boxes at all.
 FIRST_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
 MAX_TOP_LEVEL_BOXES = 64  # plain files have a handful; past this the file is not what this reader is for
+MAX_SAMPLES = 10_000_000  # over four days at 25 fps: a larger count is a corrupt table, not a clip
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,11 @@ def _timescale(box: memoryview) -> int:
     return struct.unpack_from(">I", box, 20 if box[0] == 1 else 12)[0]
 
 
-def _sizes(stsz: memoryview) -> np.ndarray:
+def _sizes(stsz: memoryview, n_samples: int) -> np.ndarray | None:
+    """Bytes per sample; None unless the table counts ``n_samples`` samples."""
     sample_size, count = struct.unpack_from(">II", stsz, 4)
+    if count != n_samples:
+        return None
     if sample_size:
         return np.full(count, sample_size, dtype=np.int64)
     return _table(stsz, ">u4", 1, header=12)[:, 0].astype(np.int64)
@@ -189,23 +193,33 @@ def read_mp4_index(path: str | os.PathLike) -> Mp4Index | None:
         return None
 
 
-def _index_from_tables(stbl: dict, trak: dict, movie_timescale: int, media_timescale: int, file_size: int):
-    sizes = _sizes(stbl[b"stsz"][0])
-    n_samples = len(sizes)
-    stts = _only(stbl, b"stts")
-    if n_samples == 0 or stts is None or (sizes == 0).any():
+def _repeat_runs(box: memoryview, dtype: str, n_samples: int) -> np.ndarray | None:
+    """Expand an stts/ctts table of (count, value) runs into one value per sample; None if the counts disagree."""
+    runs = _table(box, dtype, 2).astype(np.int64)
+    if runs[:, 0].sum() != n_samples:
         return None
-    runs = _table(stts, ">u4", 2).astype(np.int64)
-    deltas = np.repeat(runs[:, 1], runs[:, 0])
-    if len(deltas) != n_samples:
+    return np.repeat(runs[:, 1], runs[:, 0])
+
+
+def _index_from_tables(
+    stbl: dict, trak: dict, movie_timescale: int, media_timescale: int, file_size: int
+) -> Mp4Index | None:
+    stts = _only(stbl, b"stts")
+    if stts is None:
+        return None
+    n_samples = int(_table(stts, ">u4", 2)[:, 0].astype(np.int64).sum())
+    if not 0 < n_samples <= MAX_SAMPLES:
+        return None
+    sizes = _sizes(stbl[b"stsz"][0], n_samples)
+    deltas = _repeat_runs(stts, ">u4", n_samples)
+    if sizes is None or deltas is None or (sizes == 0).any():
         return None
     dts = np.concatenate([[0], np.cumsum(deltas)[:-1]])
     ctts = _only(stbl, b"ctts")
     offsets = np.zeros(n_samples, dtype=np.int64)
     if ctts is not None:
-        runs = _table(ctts, ">i4", 2).astype(np.int64)
-        offsets = np.repeat(runs[:, 1], runs[:, 0])
-        if len(offsets) != n_samples or (offsets < 0).any():
+        offsets = _repeat_runs(ctts, ">i4", n_samples)
+        if offsets is None or (offsets < 0).any():
             return None
     pts = dts + offsets
     stss = _only(stbl, b"stss")
