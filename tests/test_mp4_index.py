@@ -83,3 +83,18 @@ def test_moov_first_mp4_cut_short_gives_none_and_a_truncation_error(tmp_path):
     with pytest.raises(VideoReadError) as caught:
         probe_video(cut)
     assert caught.value.reason == "truncated"
+
+
+@pytest.mark.parametrize(
+    ("table", "offset"),
+    [(b"stts", 8), (b"stts", 12), (b"stsz", 12), (b"stss", 8)],
+    ids=["stts_entries", "stts_first_run_samples", "stsz_samples", "stss_entries"],
+)
+def test_a_corrupt_count_gives_none(clip_matrix, tmp_path, table, offset):
+    """Offsets count from the box type: version/flags at 4, then the table's counts."""
+    data = bytearray(clip_matrix["h264_24fps_gop24.mp4"][0].read_bytes())
+    at = data.index(table) + offset
+    data[at : at + 4] = (0xFFFFFFF0).to_bytes(4, "big")  # a run of 4 billion samples would need 32 GB expanded
+    path = tmp_path / "corrupt.mp4"
+    path.write_bytes(bytes(data))
+    assert read_mp4_index(path) is None
