@@ -381,7 +381,10 @@ def _decode_targets(container, path, info: VideoInfo, packets: list, targets: li
 
 
 def _read(path: str | os.PathLike, choose_indices) -> tuple[VideoInfo, list[int], dict[int, np.ndarray]]:
-    """Open once; ``choose_indices(info)`` picks the frames. MP4 tables and seeks where they serve, else a demux."""
+    """``(info, indices, frames by index)``; ``choose_indices(info)`` picks the frames.
+
+    MP4 sample tables and seeks where they serve, else (or if a seek lands wrong: the clip is reopened) a demux.
+    """
     container = _open(path)
     try:
         info = _info_from_mp4_index(container, path)
