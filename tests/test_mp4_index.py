@@ -6,9 +6,10 @@ import av
 import numpy as np
 import pytest
 
+from plugins import video_sampling
 from plugins.mp4_index import read_mp4_index
 from plugins.video_sampling import VideoReadError, probe_video, read_sampled_frames
-from tests.clips import decode_all_frames, make_clip
+from tests.clips import decode_all_frames, frame_pixels, make_clip
 from tests.video_matrix import build_clip_matrix
 
 
@@ -32,6 +33,37 @@ def _remuxed(source, path, movflags: str):
                 packet.stream = out
                 dst.mux(packet)
     return path
+
+
+def _with_audio_track(path, n_frames: int = 72):
+    """H.264 with B-frames plus an AAC track interleaved, as clips with sound are muxed."""
+    with av.open(str(path), "w", format="mp4") as container:
+        video = container.add_stream("libx264", rate=24, options={"preset": "ultrafast",
+                                     "x264-params": "keyint=12:min-keyint=12:scenecut=0:bframes=2"})  # fmt: skip
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        audio = container.add_stream("aac", rate=16000, layout="mono")
+        for i in range(n_frames):
+            container.mux(video.encode(av.VideoFrame.from_ndarray(frame_pixels(i, 96, 64), format="rgb24")))
+            if i % 2 == 0:
+                sound = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+                sound.sample_rate, sound.pts = 16000, i // 2 * 1024
+                container.mux(audio.encode(sound))
+        container.mux(video.encode())
+        container.mux(audio.encode())
+    return path
+
+
+def test_a_clip_with_sound_takes_the_seek_path_exactly(tmp_path):
+    path = _with_audio_track(tmp_path / "with_sound.mp4")
+    index = read_mp4_index(path)
+    assert index is not None and len(index.pts) == 72
+    with av.open(str(path)) as container:
+        assert [stream.type for stream in container.streams] == ["video", "audio"]
+        info = video_sampling._info_from_mp4_index(container, path)
+        every_third = list(range(0, 72, 3)) + [71]
+        found = video_sampling._decode_by_seeking(container, info, every_third)
+    full = decode_all_frames(path)
+    assert all(np.array_equal(found[i], full[i]) for i in every_third)
 
 
 def test_tables_equal_a_demux_on_every_mp4_and_mov(clip_matrix):
