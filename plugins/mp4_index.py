@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # What an MP4/MOV may start with; any other file is not walked as boxes at all.
-FIRST_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
+MP4_FIRST_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
 MAX_TOP_LEVEL_BOXES = 64  # plain files have a handful; past this the file is not what this reader is for
 MAX_SAMPLES = 10_000_000  # over four days at 25 fps: a larger count is a corrupt table, not a clip
 
@@ -34,21 +34,30 @@ class Mp4Index:
     sizes: np.ndarray  # bytes per sample
 
 
+def _box_header(data: bytes | memoryview, offset: int, remaining: int) -> tuple[bytes, int, int]:
+    """``(type, header size, box size)`` of the box at ``offset`` in ``data`` with ``remaining`` bytes to its end.
+
+    Raises ValueError for a box that is smaller than its header or runs past its parent.
+    """
+    size, kind = struct.unpack_from(">I4s", data, offset)
+    header_size = 8
+    if size == 1:  # a 64-bit size follows the type
+        (size,) = struct.unpack_from(">Q", data, offset + 8)
+        header_size = 16
+    elif size == 0:  # the box runs to the end of its parent
+        size = remaining
+    if size < header_size or size > remaining:
+        raise ValueError(f"box {kind!r} overruns its parent")
+    return kind, header_size, size
+
+
 def _children(data: memoryview) -> dict[bytes, list[memoryview]]:
     """The boxes directly inside ``data``, by type. Raises ValueError on a box that overruns its parent."""
     boxes: dict[bytes, list[memoryview]] = {}
     offset = 0
     while offset + 8 <= len(data):
-        size, kind = struct.unpack_from(">I4s", data, offset)
-        header = 8
-        if size == 1:
-            (size,) = struct.unpack_from(">Q", data, offset + 8)
-            header = 16
-        elif size == 0:
-            size = len(data) - offset
-        if size < header or offset + size > len(data):
-            raise ValueError(f"box {kind!r} overruns its parent")
-        boxes.setdefault(kind, []).append(data[offset + header : offset + size])
+        kind, header_size, size = _box_header(data, offset, len(data) - offset)
+        boxes.setdefault(kind, []).append(data[offset + header_size : offset + size])
         offset += size
     return boxes
 
@@ -70,15 +79,8 @@ def _find_moov(path: str | os.PathLike) -> tuple[memoryview | None, int]:
             if box_number == MAX_TOP_LEVEL_BOXES:
                 return None, file_size
             f.seek(offset)
-            header = f.read(16)
-            size, kind = struct.unpack_from(">I4s", header)
-            header_size = 8
-            if size == 1 and len(header) == 16:
-                (size,) = struct.unpack_from(">Q", header, 8)
-                header_size = 16
-            elif size == 0:
-                size = file_size - offset
-            if size < header_size or (offset == 0 and kind not in FIRST_BOXES):
+            kind, header_size, size = _box_header(f.read(16), 0, file_size - offset)
+            if offset == 0 and kind not in MP4_FIRST_BOXES:
                 return None, file_size
             if kind in (b"moof", b"mvex") or (kind == b"moov" and moov is not None):
                 return None, file_size
@@ -118,11 +120,10 @@ def _sizes(stsz: memoryview, n_samples: int) -> np.ndarray | None:
 
 def _media_end(stbl: dict, sizes: np.ndarray) -> int | None:
     """Byte offset where the last sample ends (None where chunks and samples disagree)."""
-    offsets_box = _only(stbl, b"stco") or _only(stbl, b"co64")
-    stsc = _only(stbl, b"stsc")
-    if offsets_box is None or stsc is None:
+    stco, co64, stsc = _only(stbl, b"stco"), _only(stbl, b"co64"), _only(stbl, b"stsc")
+    if (stco is None and co64 is None) or stsc is None:
         return None
-    offsets = _table(offsets_box, ">u4" if _only(stbl, b"stco") is not None else ">u8", 1)[:, 0].astype(np.int64)
+    offsets = (_table(stco, ">u4", 1) if stco is not None else _table(co64, ">u8", 1))[:, 0].astype(np.int64)
     runs = _table(stsc, ">u4", 3).astype(np.int64)
     if len(runs) == 0 or runs[0, 0] != 1:
         return None

@@ -32,11 +32,10 @@ from pathlib import Path
 import av
 import numpy as np
 
-from plugins.mp4_index import read_mp4_index
+from plugins.mp4_index import MP4_FIRST_BOXES, read_mp4_index
 
 # File signatures of the containers we read: an unopenable file that starts like one was cut short.
 VIDEO_SIGNATURES = (b"\x1a\x45\xdf\xa3", b"RIFF")  # Matroska/WebM, AVI
-MP4_BOX_TYPES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
 # Decoders whose "skip non-reference frames" mode is proven exact by tests/test_video_sampling.py.
 SKIP_NONREF_CODECS = ("h264",)
 
@@ -80,7 +79,7 @@ class VideoInfo:
 def _classify_open_failure(path: Path, error: Exception) -> VideoReadError:
     with open(path, "rb") as f:
         head = f.read(12)
-    looks_like_video = head.startswith(VIDEO_SIGNATURES) or head[4:8] in MP4_BOX_TYPES
+    looks_like_video = head.startswith(VIDEO_SIGNATURES) or head[4:8] in MP4_FIRST_BOXES
     return VideoReadError(path, "truncated" if looks_like_video else "not_a_video", str(error))
 
 

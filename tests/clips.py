@@ -80,6 +80,18 @@ def make_clip(
     return path
 
 
+def remux_mp4(source: Path, destination: Path, movflags: str) -> Path:
+    """Copy ``source``'s video packets into an MP4 muxed with ``movflags`` (e.g. faststart: index first)."""
+    options = {"movflags": movflags}
+    with av.open(str(source)) as src, av.open(str(destination), "w", format="mp4", options=options) as dst:
+        out = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.size:  # not the empty packet that ends a demux
+                packet.stream = out
+                dst.mux(packet)
+    return Path(destination)
+
+
 def decode_all_frames(path: Path) -> list[np.ndarray]:
     """Reference decode: every frame in presentation order as RGB uint8 (what a full decode shows)."""
     with av.open(str(path)) as container:

@@ -11,7 +11,7 @@ from data.convert_report import SKIP_REASONS
 from data.convert_webvid import ConvertOptions, convert, main
 from data.sharegpt import caption_record_json
 from data.webvid_csv import MissingColumnsError
-from tests.clips import make_clip
+from tests.clips import make_clip, remux_mp4
 
 HEADER = "videoid,name,page_idx,page_dir,duration,contentUrl\n"
 PAGE = "000001_000050"
@@ -21,18 +21,6 @@ PAGE = "000001_000050"
 def good_clip(tmp_path_factory):
     """A 1.5 s, 36-frame clip: long enough for 8 frames at video_fps 8."""
     return make_clip(tmp_path_factory.mktemp("clips") / "good.mp4", n_frames=36, fps=24, width=64, height=48)
-
-
-def faststart_copy(source, destination):
-    """Remux with the index (moov) first, as web downloads are: a cut then loses whole packets only."""
-    with av.open(str(source)) as inp, av.open(str(destination), "w", format="mp4",
-                                             options={"movflags": "faststart"}) as out:
-        stream = out.add_stream_from_template(inp.streams.video[0])
-        for packet in inp.demux(inp.streams.video[0]):
-            if packet.dts is not None:
-                packet.stream = stream
-                out.mux(packet)
-    return destination
 
 
 def cut_between_packets(path, keep_packets):
@@ -51,7 +39,7 @@ def build_dataset(root, good_clip):
     shutil.copy(good_clip, videos / "3.mp4")  # flat layout
     (videos / PAGE / "5.mp4").write_bytes(b"")
     (videos / PAGE / "6.mp4").write_bytes(good_clip.read_bytes()[: good_clip.stat().st_size // 2])
-    cut = faststart_copy(good_clip, videos / PAGE / "7.mp4")
+    cut = remux_mp4(good_clip, videos / PAGE / "7.mp4", "faststart")  # index first, as web downloads are
     cut_between_packets(cut, keep_packets=20)
     (videos / PAGE / "8.mp4").write_text("<html>403 Forbidden</html>")
     make_clip(videos / PAGE / "9.mp4", n_frames=6, fps=24, width=64, height=48)

@@ -5,7 +5,6 @@ corrupt clip, and read back what it wrote; resume and score-only reuse that run'
 """
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ import torch
 from evaluation.cleaning import clean_answer, is_repetitive
 from evaluation.generation import GenerationSettings, collate_left_padded, generate_batch
 from evaluation.predictions import PredictionWriter, read_existing, read_jsonl, read_predictions_for_scoring
-from evaluation.test_set import Sample, InvalidTestSetError, load_test_set
+from evaluation.test_set import InvalidTestSetError, Sample, load_test_set
 
 PROMPT = "<video>Describe this video in one sentence."
 REPO_ROOT = Path(__file__).resolve().parents[1]

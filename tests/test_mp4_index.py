@@ -9,7 +9,7 @@ import pytest
 from plugins import video_sampling
 from plugins.mp4_index import read_mp4_index
 from plugins.video_sampling import VideoReadError, probe_video, read_sampled_frames
-from tests.clips import decode_all_frames, frame_pixels, make_clip
+from tests.clips import decode_all_frames, frame_pixels, make_clip, remux_mp4
 from tests.video_matrix import build_clip_matrix
 
 
@@ -23,16 +23,6 @@ def _demuxed(path):
     with av.open(str(path)) as container:
         packets = [p for p in container.demux(container.streams.video[0]) if p.size and not p.is_discard]
         return sorted((p.pts, p.dts, p.is_keyframe) for p in packets)
-
-
-def _remuxed(source, path, movflags: str):
-    with av.open(str(source)) as src, av.open(str(path), "w", format="mp4", options={"movflags": movflags}) as dst:
-        out = dst.add_stream_from_template(src.streams.video[0])
-        for packet in src.demux(src.streams.video[0]):
-            if packet.size:
-                packet.stream = out
-                dst.mux(packet)
-    return path
 
 
 def _with_audio_track(path, n_frames: int = 72):
@@ -96,7 +86,7 @@ def test_other_containers_and_non_videos_give_none(clip_matrix, tmp_path):
 
 def test_fragmented_mp4_gives_none_and_is_still_read_exactly(clip_matrix, tmp_path):
     source, _ = clip_matrix["h264_24fps_gop24.mp4"]
-    path = _remuxed(source, tmp_path / "fragmented.mp4", "frag_keyframe+empty_moov")
+    path = remux_mp4(source, tmp_path / "fragmented.mp4", "frag_keyframe+empty_moov")
     assert read_mp4_index(path) is None
     info, indices, frames = read_sampled_frames(path, video_fps=8.0, video_maxlen=8)
     full = decode_all_frames(path)
@@ -105,7 +95,7 @@ def test_fragmented_mp4_gives_none_and_is_still_read_exactly(clip_matrix, tmp_pa
 
 
 def test_moov_first_mp4_cut_short_gives_none_and_a_truncation_error(tmp_path):
-    path = _remuxed(make_clip(tmp_path / "source.mp4", 96), tmp_path / "faststart.mp4", "faststart")
+    path = remux_mp4(make_clip(tmp_path / "source.mp4", 96), tmp_path / "faststart.mp4", "faststart")
     assert read_mp4_index(path) is not None
     with open(path, "rb") as f:
         assert f.read(16)[4:8] == b"ftyp" and b"moov" in f.read(200)  # tables before the media data
