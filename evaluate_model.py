@@ -20,22 +20,28 @@ from pathlib import Path
 from evaluation.distributed import init_distributed, shutdown_distributed
 from evaluation.generation import GenerationSettings
 from evaluation.inputs import load_preprocessing
-from evaluation.model import attach_adapter, inspect_adapter, load_base_model
-from evaluation.predictions import (
-    PredictionWriter,
-    check_same_run,
-    merge_predictions,
-    read_existing,
-    read_predictions_for_scoring,
-)
+from evaluation.model import AdapterError, attach_adapter, inspect_adapter, load_base_model
+from evaluation.predictions import PredictionWriter, check_same_run, merge_predictions, read_existing
 from evaluation.report import write_report
 from evaluation.runner import run_generation
+from evaluation.score_only import PredictionsFileError, score_only
 from evaluation.scoring import score_records, write_metrics
 from evaluation.settings import resolve_settings
-from evaluation.test_set import load_test_set
+from evaluation.test_set import InvalidTestSetError, load_test_set
 
 DEFAULT_TEST_DATA = Path("data/webvid/webvid_test.json")
 DEFAULTS = GenerationSettings()
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1 (argparse names the flag in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,13 +58,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                       "relative to (default: the current directory, like LLaMA-Factory's dataset_dir)")
     data.add_argument("--output-dir", type=Path, help="default: results/<config stem>, else results/ (score-only: "
                       "the predictions file's directory)")
-    data.add_argument("--num-samples", type=int, help="evaluate only the first N samples (default: all)")
+    data.add_argument("--num-samples", type=positive_int, help="evaluate only the first N samples (default: all)")
     data.add_argument("--score-only", type=Path, metavar="PREDICTIONS",
                       help="only score a predictions file (ours or LLaMA-Factory's generated_predictions.jsonl)")
     decoding = parser.add_argument_group("decoding (greedy unless --num-beams > 1)")
-    decoding.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
-    decoding.add_argument("--num-beams", type=int, default=DEFAULTS.num_beams)
-    decoding.add_argument("--max-new-tokens", type=int, default=DEFAULTS.max_new_tokens)
+    decoding.add_argument("--batch-size", type=positive_int, default=DEFAULTS.batch_size)
+    decoding.add_argument("--num-beams", type=positive_int, default=DEFAULTS.num_beams)
+    decoding.add_argument("--max-new-tokens", type=positive_int, default=DEFAULTS.max_new_tokens)
     decoding.add_argument("--min-new-tokens", type=int, default=DEFAULTS.min_new_tokens)
     decoding.add_argument("--repetition-penalty", type=float, default=DEFAULTS.repetition_penalty)
     decoding.add_argument("--no-repeat-ngram-size", type=int, default=DEFAULTS.no_repeat_ngram_size)
@@ -71,20 +77,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def score_only(predictions_file: Path, output_dir: Path) -> dict:
-    records = read_predictions_for_scoring(predictions_file)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    summary = write_metrics(output_dir, score_records(records), {"score_only": str(predictions_file)}, {})
-    write_report(output_dir, records, summary)
-    return summary
-
-
 def main(argv: list[str] | None = None) -> dict | None:
+    """Parse the command line, then score only or evaluate; a problem with the user's input exits with a message."""
     os.environ.setdefault("LLAMAFACTORY_VERBOSITY", "WARN")
     args = parse_args(argv)
-    if args.score_only:
-        return score_only(args.score_only, args.output_dir)
+    try:
+        if args.score_only:
+            return score_only(args.score_only, args.output_dir)
+        return evaluate(args)
+    except (InvalidTestSetError, AdapterError, PredictionsFileError) as error:
+        raise SystemExit(f"error: {error}") from None
 
+
+def evaluate(args: argparse.Namespace) -> dict | None:
+    """Generate (resuming what is done), score and report; returns the summary on rank 0."""
     # Check everything that can be checked before loading a model
     settings = resolve_settings(args.config, base_model=args.base_model, adapter_path=args.adapter_path,
                                 template=args.template)

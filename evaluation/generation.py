@@ -4,6 +4,7 @@ Prompts are padded on the LEFT so every answer starts at the same position; deco
 ``num_beams`` > 1 (beam search), never sampled, so a run is reproducible.
 """
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from torch.utils.data import DataLoader, Dataset
 from evaluation.frames import frames_from_pixel_values, save_frame_strip
 from evaluation.inputs import Preprocessing, build_inputs, mm_token_type_ids
 from evaluation.test_set import Sample
+
+MAX_STRIP_NAME = 80
 
 
 @dataclass(frozen=True)
@@ -31,9 +34,12 @@ class GenerationSettings:
 
 
 def frame_strip_name(sample_id: str) -> str:
-    """File name (under the output dir) of a sample's frame strip; ids may hold any character."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in sample_id)
-    return f"frames/{safe}.jpg"
+    """File name (under the output dir) of a sample's frame strip; ids may hold any character and any length.
+
+    The readable part is the id with unsafe characters replaced, cut to 80 characters; a short hash of the raw id
+    keeps ids that read alike apart ("clip 1" and "clip_1" get different strips)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in sample_id)[:MAX_STRIP_NAME]
+    return f"frames/{safe}-{hashlib.sha256(sample_id.encode('utf-8')).hexdigest()[:10]}.jpg"
 
 
 class SampleInputs(Dataset):

@@ -3,7 +3,6 @@
 A record: id, video, prompt, reference, prediction, status ("ok" | "error"), error, plus model ("base" |
 "adapter"), raw (the text before cleaning), empty, repetitive and frames (the strip the report shows). A line
 cut short by a kill is dropped on resume and its sample generated again; nothing is lost or written twice.
-Also reads LLaMA-Factory's ``generated_predictions.jsonl`` ({"prompt", "predict", "label"}) for score-only mode.
 """
 
 import json
@@ -11,8 +10,6 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
-
-from evaluation.cleaning import clean_answer, is_repetitive
 
 PREDICTIONS_FILE = "predictions.jsonl"
 SHARD_GLOB = "predictions.rank*.jsonl"
@@ -22,19 +19,26 @@ def record_key(record: dict[str, Any]) -> tuple[str, str]:
     return record.get("model", "model"), str(record["id"])
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Every complete JSON line of ``path``; a last line cut short by a kill is ignored."""
-    records = []
+def read_jsonl_numbered(path: Path) -> tuple[list[tuple[int, Any]], int | None]:
+    """(line number, value) of every complete JSON line of ``path``, and the number of a last line cut short by a
+    kill (no newline, not valid JSON), or None. Any other line that is not JSON is an error naming it."""
+    values, cut_off = [], None
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
+                values.append((number, json.loads(line)))
             except json.JSONDecodeError:
                 if line.endswith("\n"):
                     raise ValueError(f"{path}:{number} is not valid JSON") from None
-    return records
+                cut_off = number
+    return values, cut_off
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every complete JSON line of ``path``; a last line cut short by a kill is ignored (resume redoes it)."""
+    return [value for _, value in read_jsonl_numbered(path)[0]]
 
 
 def read_existing(output_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
@@ -92,40 +96,6 @@ def merge_predictions(output_dir: Path, sample_ids: Sequence[str], models: Seque
     for shard in output_dir.glob(SHARD_GLOB):
         shard.unlink()
     return records
-
-
-def is_llamafactory_predictions(records: Sequence[dict[str, Any]]) -> bool:
-    return bool(records) and {"predict", "label"} <= set(records[0])
-
-
-def read_predictions_for_scoring(path: Path) -> list[dict[str, Any]]:
-    """Records of our predictions.jsonl, or LLaMA-Factory's generated_predictions.jsonl turned into ours."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"predictions file {path} does not exist")
-    records = read_jsonl(path)
-    if not records:
-        raise ValueError(f"predictions file {path} is empty: nothing to score")
-    if not is_llamafactory_predictions(records):
-        return records
-    converted = []
-    for index, record in enumerate(records):
-        prediction = clean_answer(record["predict"])
-        converted.append({
-            "id": str(index),
-            "model": "model",
-            "video": None,
-            "prompt": record["prompt"],
-            "reference": clean_answer(record["label"]),
-            "raw": record["predict"],
-            "prediction": prediction,
-            "status": "ok",
-            "error": None,
-            "empty": prediction == "",
-            "repetitive": is_repetitive(prediction),
-        })
-    return converted
-
 
 
 RUN_FILE = "run.json"

@@ -46,8 +46,10 @@ def score_records(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]
 
 
 def write_metrics(output_dir: Path, results: dict[str, dict[str, Any]], settings: dict[str, Any],
-                  identity: dict[str, Any]) -> dict[str, Any]:
-    """metrics.json; top-level metrics/counts are the adapter's when there is one (the model under test)."""
+                  identity: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """metrics.json; top-level metrics/counts are the adapter's when there is one (the model under test).
+
+    ``extra`` adds top-level keys (e.g. what --score-only read)."""
     primary = "adapter" if "adapter" in results else next(iter(results))
     summary = {
         "metrics": results[primary]["metrics"],
@@ -58,6 +60,7 @@ def write_metrics(output_dir: Path, results: dict[str, dict[str, Any]], settings
         "CIDEr-D, corpus-level over the scored set",
         "settings": settings,
         "identity": identity,
+        **(extra or {}),
     }
     (output_dir / METRICS_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary

@@ -62,6 +62,8 @@ def load_test_set(test_data: Path, video_dir: Path, num_samples: int | None = No
     if not isinstance(records, list):
         raise InvalidTestSetError(f"test set {test_data} must be a JSON list of ShareGPT records")
     if num_samples is not None:
+        if num_samples < 1:
+            raise InvalidTestSetError(f"num_samples must be at least 1, got {num_samples} (None: every sample)")
         records = records[:num_samples]
     if not records:
         raise InvalidTestSetError(f"test set {test_data} has no samples to evaluate")

@@ -15,7 +15,8 @@ import torch
 
 from evaluation.cleaning import clean_answer, is_repetitive
 from evaluation.generation import GenerationSettings, collate_left_padded, generate_batch
-from evaluation.predictions import PredictionWriter, read_existing, read_jsonl, read_predictions_for_scoring
+from evaluation.predictions import PredictionWriter, read_existing, read_jsonl
+from evaluation.score_only import read_predictions_for_scoring
 from evaluation.test_set import InvalidTestSetError, Sample, load_test_set
 
 PROMPT = "<video>Describe this video in one sentence."
@@ -138,7 +139,7 @@ def test_reads_llamafactory_generated_predictions(tmp_path):
     lines = [{"prompt": "p", "predict": "A dog runs<|im_end|>", "label": "A dog runs."},
              {"prompt": "p", "predict": "", "label": "A cat"}]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    records = read_predictions_for_scoring(path)
+    records = read_predictions_for_scoring(path).records
     assert [(r["id"], r["prediction"], r["reference"]) for r in records] == [("0", "A dog runs", "A dog runs."),
                                                                              ("1", "", "A cat")]
 

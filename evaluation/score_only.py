@@ -1,0 +1,124 @@
+"""``--score-only``: score a predictions file that is already written, ours or LLaMA-Factory's.
+
+Ours is predictions.jsonl (see evaluation.predictions); LLaMA-Factory's ``do_predict`` writes
+generated_predictions.jsonl ({"prompt", "predict", "label"}). Every record is checked and a malformed one stops the
+run naming the file and line; a last line cut off by a kill is skipped, counted and named. Re-scoring keeps the
+model identity and settings of the run that made the predictions (its metrics.json, else its run.json).
+"""
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evaluation.cleaning import clean_answer, is_repetitive
+from evaluation.predictions import RUN_FILE, read_jsonl_numbered
+from evaluation.report import write_report
+from evaluation.scoring import METRICS_FILE, score_records, write_metrics
+
+STATUSES = ("ok", "error")
+
+
+class PredictionsFileError(ValueError):
+    """The predictions file cannot be scored; the message names the file, the line and what is wrong."""
+
+
+@dataclass(frozen=True)
+class PredictionsToScore:
+    records: list[dict[str, Any]]
+    cut_off_line: int | None  # a last line cut short by a kill, skipped
+
+
+def _require_text(record: dict[str, Any], key: str, where: str) -> str:
+    value = record.get(key)
+    if not isinstance(value, str):
+        found = "missing" if key not in record else f"{type(value).__name__} {value!r}"[:60]
+        raise PredictionsFileError(f"{where}: field {key!r} must be text, found {found}")
+    return value
+
+
+def _ours(record: dict[str, Any], where: str) -> dict[str, Any]:
+    """One of our records, checked; optional fields filled in."""
+    if not isinstance(record.get("id"), (str, int)):
+        raise PredictionsFileError(f"{where}: field 'id' must be text or a number, found {record.get('id')!r}")
+    if record.get("status") not in STATUSES:
+        raise PredictionsFileError(f"{where}: field 'status' must be one of {STATUSES}, found {record.get('status')!r}")
+    reference = _require_text(record, "reference", where)
+    if record["status"] == "error":
+        return {**record, "reference": reference, "prediction": None, "error": record.get("error") or "unknown error"}
+    prediction = _require_text(record, "prediction", where)
+    return {"empty": prediction == "", "repetitive": is_repetitive(prediction), "error": None, **record}
+
+
+def _from_llamafactory(record: dict[str, Any], index: int, where: str) -> dict[str, Any]:
+    """A generated_predictions.jsonl line turned into one of our records."""
+    raw, label = _require_text(record, "predict", where), _require_text(record, "label", where)
+    prediction = clean_answer(raw)
+    return {"id": str(index), "model": "model", "video": None, "prompt": record.get("prompt"),
+            "reference": clean_answer(label), "raw": raw, "prediction": prediction, "status": "ok", "error": None,
+            "empty": prediction == "", "repetitive": is_repetitive(prediction)}
+
+
+def read_predictions_for_scoring(path: Path) -> PredictionsToScore:
+    """Records of our predictions.jsonl, or of LLaMA-Factory's generated_predictions.jsonl turned into ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise PredictionsFileError(f"predictions file {path} does not exist")
+    try:
+        lines, cut_off = read_jsonl_numbered(path)
+    except ValueError as error:
+        raise PredictionsFileError(str(error)) from None
+    if not lines:
+        raise PredictionsFileError(f"predictions file {path} has no complete record: nothing to score")
+    first = lines[0][1]
+    llamafactory = isinstance(first, dict) and {"predict", "label"} <= set(first)
+    records, seen = [], {}
+    for index, (number, record) in enumerate(lines):
+        where = f"{path}:{number}"
+        if not isinstance(record, dict):
+            raise PredictionsFileError(f"{where}: not a JSON object but {type(record).__name__}")
+        record = _from_llamafactory(record, index, where) if llamafactory else _ours(record, where)
+        key = (record.get("model", "model"), str(record["id"]))
+        if key in seen:
+            raise PredictionsFileError(f"{where}: sample {key[1]!r} of model {key[0]!r} again (first on line "
+                                       f"{seen[key]}): one record per sample and model")
+        seen[key] = number
+        records.append(record)
+    return PredictionsToScore(records, cut_off)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def identity_of_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(identity, settings) of the run that wrote ``run_dir``: its metrics.json, else its run.json, else empty."""
+    metrics = _read_json(run_dir / METRICS_FILE)
+    if metrics and metrics.get("identity"):
+        return metrics["identity"], metrics.get("settings") or {}
+    run = _read_json(run_dir / RUN_FILE)
+    if run and isinstance(run.get("settings"), dict):
+        identity = {"base_model": run["settings"].get("base_model"), "adapter_sha256": run.get("adapter_sha256")}
+        return identity, {**run["settings"], **(run.get("generation") or {})}
+    return {}, {}
+
+
+def score_only(predictions_file: Path, output_dir: Path) -> dict[str, Any]:
+    """Score ``predictions_file`` into ``output_dir`` (metrics.json, report.md/html); returns the summary."""
+    predictions_file = Path(predictions_file)
+    to_score = read_predictions_for_scoring(predictions_file)
+    skipped = [] if to_score.cut_off_line is None else [to_score.cut_off_line]
+    if skipped:
+        print(f"WARNING: {predictions_file}:{skipped[0]}: last line cut off (a killed run?), not valid JSON: skipped, "
+              f"{len(to_score.records)} complete records scored", file=sys.stderr)
+    identity, settings = identity_of_run(predictions_file.parent)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    extra = {"score_only": {"predictions": str(predictions_file), "skipped_lines": skipped}}
+    summary = write_metrics(output_dir, score_records(to_score.records), settings, identity, extra)
+    write_report(output_dir, to_score.records, summary)
+    return summary

@@ -1,0 +1,110 @@
+"""What evaluate_model.py refuses or reports instead of trusting: nonsense --num-samples, frame strips of ids that
+sanitise alike, --score-only on a cut-off or malformed file (and keeping the model identity when re-scoring), an
+adapter trained on another base model. No model is loaded here; score-only runs the real scorer (Java)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import evaluate_model
+from evaluation.generation import frame_strip_name
+from evaluation.test_set import InvalidTestSetError, load_test_set
+from tests.test_evaluate import sharegpt_record
+
+# ---------- --num-samples ----------
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two"])
+def test_num_samples_zero_or_negative_is_refused_by_argparse(value, capsys):
+    with pytest.raises(SystemExit) as error:
+        evaluate_model.parse_args(["--num-samples", value])
+    assert error.value.code == 2
+    assert "--num-samples" in capsys.readouterr().err
+
+
+def test_load_test_set_refuses_non_positive_num_samples(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([sharegpt_record(f"{i}.mp4", f"caption {i}", str(i)) for i in range(3)]))
+    assert len(load_test_set(path, tmp_path, num_samples=3)) == 3
+    with pytest.raises(InvalidTestSetError, match="num_samples must be at least 1, got -1"):
+        load_test_set(path, tmp_path, num_samples=-1)  # was: silently the first 2 of 3
+
+
+# ---------- frame strips ----------
+
+
+def test_frame_strip_names_are_unique_per_raw_id():
+    ids = ["clip 1", "clip_1", "clip/1", "clip:1", "CLIP_1"]
+    names = [frame_strip_name(sample_id) for sample_id in ids]
+    assert len(set(names)) == len(ids), names
+    assert all(name.startswith("frames/") and name.endswith(".jpg") for name in names)
+    assert frame_strip_name("clip 1") == frame_strip_name("clip 1")  # stable across runs
+    long_name = frame_strip_name("x" * 300)
+    assert len(Path(long_name).name) < 255  # a file system's name limit
+
+
+# ---------- --score-only ----------
+
+
+def _our_record(sample_id: str, prediction: str, reference: str, **extra) -> dict:
+    return {"id": sample_id, "model": "adapter", "video": f"{sample_id}.mp4", "prompt": "<video>Describe.",
+            "reference": reference, "prediction": prediction, "status": "ok", "error": None, "empty": False,
+            "repetitive": False, **extra}
+
+
+def _write_lines(path: Path, lines: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+GOOD = [_our_record("a", "a red circle moves left", "A red circle moves left."),
+        _our_record("b", "a blue square moves up", "A blue square moves right.")]
+
+
+def test_score_only_counts_and_names_a_cut_off_last_line(tmp_path, capsys):
+    lines = [json.dumps(r) + "\n" for r in GOOD] + ['{"id": "c", "model": "adapter", "predic']
+    predictions = _write_lines(tmp_path / "run" / "predictions.jsonl", lines)
+    summary = evaluate_model.main(["--score-only", str(predictions)])
+    err = capsys.readouterr().err
+    assert f"{predictions}:3" in err and "cut off" in err
+    assert summary["counts"]["samples"] == 2
+    written = json.loads((predictions.parent / "metrics.json").read_text())
+    assert written["score_only"]["skipped_lines"] == [3]
+
+
+@pytest.mark.parametrize("bad_line, reason", [
+    (json.dumps({"id": "c", "model": "adapter", "prediction": "x", "status": "ok"}), "'reference'"),
+    (json.dumps(["not", "a", "record"]), "not a JSON object"),
+    (json.dumps(_our_record("c", None, "A caption.")), "'prediction'"),
+    (json.dumps({**_our_record("c", "x", "y"), "status": "done"}), "'status'"),
+])
+def test_score_only_names_file_and_line_of_a_malformed_record(tmp_path, bad_line, reason):
+    lines = [json.dumps(GOOD[0]) + "\n", bad_line + "\n", json.dumps(GOOD[1]) + "\n"]
+    predictions = _write_lines(tmp_path / "predictions.jsonl", lines)
+    with pytest.raises(SystemExit) as error:
+        evaluate_model.main(["--score-only", str(predictions)])
+    message = str(error.value.code)
+    assert f"{predictions}:2" in message and reason in message, message
+
+
+def test_score_only_names_line_of_a_malformed_llamafactory_record(tmp_path):
+    lines = [json.dumps({"prompt": "p", "predict": "a dog", "label": "A dog."}) + "\n",
+             json.dumps({"prompt": "p", "predict": 3, "label": "A cat."}) + "\n"]
+    predictions = _write_lines(tmp_path / "generated_predictions.jsonl", lines)
+    with pytest.raises(SystemExit, match=r"generated_predictions.jsonl:2: .*'predict'"):
+        evaluate_model.main(["--score-only", str(predictions)])
+
+
+def test_score_only_keeps_the_model_identity_of_the_run(tmp_path):
+    run_dir = tmp_path / "results"
+    predictions = _write_lines(run_dir / "predictions.jsonl", [json.dumps(r) + "\n" for r in GOOD])
+    identity = {"base_model": "Qwen/Qwen2-VL-7B-Instruct", "adapter": {"path": "saves/x", "sha256": "ab" * 32}}
+    settings = {"template": "qwen2_vl_exact", "video_maxlen": 8}
+    (run_dir / "metrics.json").write_text(json.dumps({"identity": identity, "settings": settings}))
+    evaluate_model.main(["--score-only", str(predictions)])  # re-score in place: metrics.json is rewritten
+    rescored = json.loads((run_dir / "metrics.json").read_text())
+    assert rescored["identity"] == identity and rescored["settings"] == settings
+    assert rescored["score_only"]["predictions"] == str(predictions)
+    assert rescored["counts"]["samples"] == 2
