@@ -4,6 +4,7 @@ import pytest
 
 from data.webvid_csv import (
     CsvSkip,
+    DuplicateColumnError,
     MissingColumnsError,
     WebVidRow,
     normalise_whitespace,
@@ -86,3 +87,79 @@ def test_minimal_header_and_crlf(tmp_path):
 
 def test_normalise_whitespace_keeps_everything_else():
     assert normalise_whitespace("  a\u00a0b\n\n c\t\"d\" é ") == 'a b c "d" é'
+
+
+def good_line(i: int) -> str:
+    return f"{i},caption number {i} of a clip,1,p,PT00H00M10S,http://u/{i}\n"
+
+
+@pytest.mark.parametrize(
+    "later_line",
+    [
+        None,  # nothing closes the quote: the field would run to the field-size limit, then to the end of the file
+        '300,"quoted, caption",1,p,PT00H00M10S,http://u/300\n',  # a later quote closes it: a CSV error there
+        '300,screen 19",1,p,PT00H00M10S,http://u/300\n',  # a later quote closes it into a record of the right width
+    ],
+)
+def test_unterminated_quote_recovers_every_following_row(tmp_path, later_line):
+    lines = [good_line(i) for i in range(1, 502)]  # 501 data records on lines 2..502
+    lines[134] = '135,"unterminated quote caption,1,p,PT00H00M10S,http://u/135\n'  # line 136
+    if later_line:
+        lines[299] = later_line  # line 301
+    items = list(read_webvid_csv(write(tmp_path, "".join(lines).encode())))
+
+    assert sorted(item.line for item in items) == list(range(2, 503))  # each record exactly once: rows read 501
+    skips = [item for item in items if isinstance(item, CsvSkip)]
+    assert [(skip.line, skip.videoid, skip.reason) for skip in skips] == [(136, "135", "malformed_row")]
+    assert "unterminated" in skips[0].detail and "line 136" in skips[0].detail
+    kept = {item.line: item for item in items if isinstance(item, WebVidRow)}
+    assert len(kept) == 500 and kept[137].caption == "caption number 136 of a clip"
+    if later_line:
+        assert kept[301].videoid == "300"
+
+
+def test_unterminated_quote_on_the_last_row(tmp_path):
+    body = (good_line(1) + '2,"never closed,1,p,PT00H00M10S,u\n' + good_line(3)).encode()
+    items = list(read_webvid_csv(write(tmp_path, body)))
+    assert [(item.line, type(item).__name__) for item in items] == [(2, "WebVidRow"), (3, "CsvSkip"), (4, "WebVidRow")]
+
+
+def test_multiline_caption_is_still_one_record(tmp_path):
+    body = b'1,"first line\nsecond line",1,p,PT00H00M10S,u\n2,next,1,p,PT00H00M10S,u\n'
+    items = list(read_webvid_csv(write(tmp_path, body)))
+    assert [(item.line, item.caption) for item in items] == [(2, "first line second line"), (4, "next")]
+
+
+@pytest.mark.parametrize(
+    "header, column",
+    [
+        ("videoid,name,name,page_dir,duration,contentUrl", "name"),
+        ("videoid,name,page_idx,page_dir,duration,videoid", "videoid"),
+        ("videoid, name,page_dir,name ,contentUrl", "name"),
+    ],
+)
+def test_duplicated_header_column_is_an_error_naming_it(tmp_path, header, column):
+    path = tmp_path / "dup.csv"
+    path.write_text(header + "\n1,a,b,p,PT00H00M10S,u\n")
+    with pytest.raises(DuplicateColumnError, match=rf"dup.csv: column '{column}' appears 2 times"):
+        read_header(path)
+    with pytest.raises(DuplicateColumnError):
+        list(read_webvid_csv(path))
+
+
+def test_unused_duplicate_columns_are_harmless(tmp_path):
+    path = tmp_path / "extra.csv"
+    path.write_text("videoid,name,extra,extra\n1,a caption,x,y\n")
+    assert list(read_webvid_csv(path)) == [WebVidRow(2, "1", "a caption", None, None, None)]
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\x1b[31m", "\x7f", "\x08", "\x85"])
+def test_control_characters_are_refused_and_counted(tmp_path, bad):
+    body = f"1,cap{bad}tion,1,p,PT00H00M10S,u\n2,tab\tand newline ok,1,p,PT00H00M10S,u\n3,x,1,p{bad},,u\n".encode()
+    items = list(read_webvid_csv(write(tmp_path, body)))
+    assert [(item.line, getattr(item, "reason", None)) for item in items] == [
+        (2, "control_char"), (3, None), (4, "control_char")]
+    assert f"U+{ord(bad[0]):04X}" in items[0].detail and "name" in items[0].detail
+    assert "page_dir" in items[2].detail
+    assert items[1].caption == "tab and newline ok"
+
