@@ -265,6 +265,16 @@ def _to_rgb(frame) -> np.ndarray:
     return frame.to_ndarray(format="rgb24")
 
 
+def _check_undamaged(frame, path: str, index: int) -> None:
+    """A frame the targets depend on that the decoder had to conceal errors in: the file's data is damaged.
+
+    FFmpeg hides such errors (the frame comes back patched up, only flagged), so a corrupt download would
+    otherwise reach the model as garbage pixels; it is a read error instead, in the preflight and in training alike.
+    """
+    if frame.is_corrupt:
+        raise VideoReadError(path, "truncated", f"frame {index} decoded with errors")
+
+
 def _decode_by_keyframes(codec, packets_from, info: VideoInfo, targets: list[int], convert=_to_rgb) -> dict:
     """From the keyframe before each target group, decode forward, matching frames to targets by timestamp.
 
@@ -283,6 +293,7 @@ def _decode_by_keyframes(codec, packets_from, info: VideoInfo, targets: list[int
         keyframe_slot = bisect.bisect_right(info.keyframes, target) - 1
         if frames is None or info.keyframes[keyframe_slot] > decoded_up_to:
             frames = _frames_of(codec, packets_from(keyframe_slot), wanted_pts, skip_nonref)
+            span_start = info.keyframes[keyframe_slot]
         target_pts = info.frame_pts[target]
         for frame in frames:
             if frame.pts is None:
@@ -291,6 +302,8 @@ def _decode_by_keyframes(codec, packets_from, info: VideoInfo, targets: list[int
             if index >= len(info.frame_pts) or info.frame_pts[index] != frame.pts:
                 raise _SpanMissed
             decoded_up_to = index
+            if index >= span_start:  # leading frames of an open GOP reference the previous one: not ours to judge
+                _check_undamaged(frame, info.path, index)
             if index in wanted and index not in found:
                 found[index] = convert(frame)
             if frame.pts >= target_pts:
@@ -344,6 +357,7 @@ def _decode_from_start(container, stream, targets: list[int]) -> dict[int, np.nd
     stream.codec_context.flush_buffers()
     stream.codec_context.skip_frame = "DEFAULT"  # a failed keyframe path may have left frames skipped
     for index, frame in enumerate(container.decode(stream)):
+        _check_undamaged(frame, container.name, index)
         if index in wanted:
             found[index] = _to_rgb(frame)
         if index >= last:

@@ -1,0 +1,81 @@
+"""The decode check: damaged clips whose headers look fine fail it, good clips pass, a dead worker raises."""
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from plugins.decode_check import DecodeCheck, DecodeCheckError, decode_clips
+from plugins.video_sampling import VideoReadError, probe_video, read_sampled_frames
+from tests.damaged_clips import corrupt_bytes, cut_short, faststart_clip, zero_tail
+
+SETTINGS = {"video_fps": 8.0, "video_maxlen": 8}
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    root = tmp_path_factory.mktemp("decode_check")
+    good = faststart_clip(root / "good.mp4")
+    return {
+        "good": good,
+        "good_whole_gop": faststart_clip(root / "good_whole_gop.mp4", gop=1000),
+        "zero_tail": zero_tail(good, root / "zero_tail.mp4"),
+        "cut_short": cut_short(good, root / "cut_short.mp4"),
+        "corrupt_middle": corrupt_bytes(good, root / "corrupt_middle.mp4"),
+    }
+
+
+def test_damaged_clips_fail_and_good_clips_pass(clips):
+    assert clips["zero_tail"].stat().st_size == clips["good"].stat().st_size  # preallocated: same length
+    for name in ("zero_tail", "corrupt_middle"):
+        probe_video(clips[name])  # the header is intact: metadata alone cannot tell
+    check = decode_clips([str(path) for path in clips.values()], workers=2, **SETTINGS)
+    assert sorted(check.failures) == sorted(str(clips[name]) for name in ("zero_tail", "cut_short", "corrupt_middle"))
+    for path, reason in check.failures.items():
+        assert reason.startswith(f"{path}: cannot read video (truncated)"), reason
+    assert check.n_clips == 5 and check.workers == 2
+
+
+def test_each_clip_is_decoded_once_and_the_rate_is_reported(clips):
+    paths = [str(clips["good"])] * 3 + [str(clips["zero_tail"])]
+    check = decode_clips(paths, workers=4, **SETTINGS)
+    assert check.n_clips == 2 and check.workers == 2  # no more processes than clips
+    assert list(check.failures) == [str(clips["zero_tail"])]
+    summary = DecodeCheck(120, 2, 2.0, {"a.mp4": "x"}).summary()
+    assert summary == "decode check: 120 clips in 2.0 s (60.0 clips/s, 2 processes), 1 failed"
+
+
+def test_frames_decoded_with_concealed_errors_are_a_read_error(clips, tmp_path):
+    """A few corrupt bytes the decoder patches over (no error raised, frame only flagged) must not train."""
+    damaged = corrupt_bytes(clips["good_whole_gop"], tmp_path / "concealed.mp4", at=0.6, n_bytes=16)
+    with pytest.raises(VideoReadError, match=r"concealed.mp4: cannot read video \(truncated\).*decoded with errors"):
+        read_sampled_frames(damaged, **SETTINGS)
+    assert len(read_sampled_frames(clips["good_whole_gop"], **SETTINGS)[2]) == 8
+
+
+def test_a_killed_worker_raises_instead_of_hanging(clips, tmp_path):
+    links = []
+    for i in range(600):
+        link = tmp_path / f"clip{i}.mp4"
+        os.symlink(clips["good"], link)
+        links.append(str(link))
+    outcome = {}
+
+    def check():
+        try:
+            outcome["result"] = decode_clips(links, workers=2, **SETTINGS)
+        except DecodeCheckError as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=check)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)  # as the out-of-memory killer would
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "the decode check hung after a worker died"
+    assert "worker process died" in str(outcome.get("error")) and "--decode-workers" in str(outcome["error"])
