@@ -6,18 +6,21 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SETUP_STAMP := $(VENV)/.setup-complete
 
-# Caches stay inside the project (or wherever CACHE_DIR points), never scattered over $HOME.
+# A user's real runs (data, preflight, train, eval, merge) see the user's own environment: HF_HOME, HF_HUB_CACHE,
+# HF_HUB_OFFLINE, HF_TOKEN decide where models come from. Only the embedded default's targets (demo, tests,
+# benchmarks, building the tiny model and sample clips) run in a sandbox: offline, every cache inside the project
+# (or wherever CACHE_DIR points).
 CACHE_DIR ?= $(CURDIR)/.cache
-export HF_HOME := $(CACHE_DIR)/huggingface
-export MPLCONFIGDIR := $(CACHE_DIR)/matplotlib
-export TORCH_EXTENSIONS_DIR := $(CACHE_DIR)/torch_extensions
-export TRITON_CACHE_DIR := $(CACHE_DIR)/triton
-export XDG_CACHE_HOME := $(CACHE_DIR)
-export TMPDIR := $(CACHE_DIR)/tmp
-# No model hub at run time: fail fast instead of hanging on a download.
-export HF_HUB_OFFLINE := 1
-export HF_DATASETS_OFFLINE := 1
-export TOKENIZERS_PARALLELISM := false
+SANDBOX_TARGETS := demo test test-fast bench tiny-model sample-data
+$(SANDBOX_TARGETS): export HF_HOME := $(CACHE_DIR)/huggingface
+$(SANDBOX_TARGETS): export MPLCONFIGDIR := $(CACHE_DIR)/matplotlib
+$(SANDBOX_TARGETS): export TORCH_EXTENSIONS_DIR := $(CACHE_DIR)/torch_extensions
+$(SANDBOX_TARGETS): export TRITON_CACHE_DIR := $(CACHE_DIR)/triton
+$(SANDBOX_TARGETS): export XDG_CACHE_HOME := $(CACHE_DIR)
+$(SANDBOX_TARGETS): export TMPDIR := $(CACHE_DIR)/tmp
+$(SANDBOX_TARGETS): export HF_HUB_OFFLINE := 1
+$(SANDBOX_TARGETS): export HF_DATASETS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
 # torchrun (multi-process training) must be found on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -59,7 +62,7 @@ $(SETUP_STAMP): requirements.txt constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
 	$(PY) -m pip check
 	$(PY) -c "import llamafactory, transformers, av, pycocoevalcap"
-	@mkdir -p $(TMPDIR)
+	@mkdir -p $(CACHE_DIR)/tmp
 	touch $@
 
 tiny-model: $(TINY_MODEL)/config.json
@@ -73,7 +76,7 @@ $(SAMPLE_CSV): data/sample_webvid.py | $(SETUP_STAMP)
 	$(PY) -m data.sample_webvid --out-dir $(SAMPLE_DIR)
 
 data: $(SETUP_STAMP) $(if $(filter $(SAMPLE_CSV),$(CSV)),$(SAMPLE_CSV))
-	$(PY) -m data.convert_webvid --csv $(CSV) --video-dir $(VIDEO_DIR) --out-dir $(DATA_OUT)
+	$(PY) -m data.convert_webvid --csv $(CSV) --video-dir $(VIDEO_DIR) --out-dir $(DATA_OUT) $(ARGS)
 
 preflight: $(SETUP_STAMP)
 	$(PY) -m plugins.preflight $(CONFIG) $(ARGS)

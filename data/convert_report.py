@@ -11,6 +11,7 @@ from data.splits import SPLITS
 SKIP_REASONS = {
     "malformed_row": "bad quoting, wrong field count, empty id/caption, bad duration or non-UTF-8",
     "control_char": "NUL or other control character (not tab/newline) in a field: refused, not cleaned",
+    "chat_markup": "caption holds <video>/<image>/<audio> or a chat token such as <|im_end|>: refused",
     "path_escape": "videoid/page_dir is not a plain file name (could leave the video dir)",
     "duplicate_id": "videoid seen on an earlier row (first wins)",
     "missing": "no clip found under any layout",
@@ -35,6 +36,7 @@ class ConversionReport:
         self.layouts: Counter[str] = Counter()
         self.probed = 0
         self.probe_cache_hits = 0
+        self.first_skip: dict[str, str] = {}  # reason -> the first row skipped for it, for error messages
         self._skipped_file = open(self.out_dir / "skipped.csv", "w", newline="", encoding="utf-8")
         self._skipped_csv = csv.writer(self._skipped_file)
         self._skipped_csv.writerow(["row", "videoid", "reason", "detail"])
@@ -44,6 +46,7 @@ class ConversionReport:
             raise ValueError(f"unknown skip reason {reason!r}")
         self.rows_read += 1
         self.skipped[reason] += 1
+        self.first_skip.setdefault(reason, f"line {line} {videoid!r}: {reason} {detail}".rstrip())
         self._skipped_csv.writerow([line, videoid, reason, detail])
 
     def keep(self, split: str, layout: str) -> None:
@@ -95,6 +98,8 @@ def format_summary(report: dict) -> str:
         f"  time        {report['elapsed_s']:.1f} s ({report['rows_read'] / max(report['elapsed_s'], 1e-9):,.0f} rows/s)",
         f"  wrote       {', '.join(report['files'])}",
         f"  registered  {', '.join(report['datasets'])} in {report['dataset_info']}",
+        f"  train on it make train CONFIG=... ARGS=\"dataset_dir={Path(report['dataset_info']).parent} "
+        f"media_dir={report['media_dir']}\"",
     ]
     if report["skipped"]:
         lines.append(f"  every skipped row, with its line number and reason: {report['out_dir']}/skipped.csv")

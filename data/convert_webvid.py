@@ -6,24 +6,30 @@
 
 Writes OUT/webvid_{train,val,test}.json (one ShareGPT record per kept clip: "<video>" + prompt -> caption, the
 clip path relative to --media-dir, and the videoid as "id"), OUT/report.json (rows read, kept, skipped by
-reason), OUT/skipped.csv (line, videoid, reason, detail of every skipped row), OUT/probe_cache.sqlite, and
-registers webvid_train/webvid_val/webvid_test in --dataset-info. Clips are found under the layouts in
-data/clip_layouts.py; kept clips are probed (no decoding, cached by path+size+mtime) as data/clip_checks.py says.
+reason), OUT/skipped.csv (line, videoid, reason, detail of every skipped row) and OUT/dataset_info.json (the
+splits registered as webvid_train/webvid_val/webvid_test: train on them with `dataset_dir=OUT media_dir=.`), all
+published together when the run completes (a failed, interrupted or killed run leaves the previous ones as they
+were), plus OUT/probe_cache.sqlite. Exits 1, publishing nothing, when no row (or no training row) is kept. Clips are
+found under the layouts in data/clip_layouts.py; kept clips are probed (no decoding, cached by path+size+mtime)
+as data/clip_checks.py says.
 """
 
 import argparse
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
+from data.caption_text import check_prompt
 from data.clip_checks import TOO_SHORT, ClipRules, check_probed_clip
 from data.clip_layouts import ClipLocator, LocatedClip, PathEscapeError
 from data.convert_report import ConversionReport, format_summary
-from data.dataset_info import register_splits, split_file_name
+from data.dataset_info import DATASET_INFO_NAME, dataset_info_text, registered_splits, split_file_name
 from data.probe_cache import ProbeCache, Prober
+from data.publish import StagedOutputs, write_text_atomic
 from data.sharegpt import DEFAULT_PROMPT, JsonArrayWriter, caption_record_json
 from data.splits import SPLITS, assign_split, check_ratios
 from data.webvid_csv import CsvSkip, WebVidRow, read_header, read_webvid_csv
@@ -38,7 +44,7 @@ class ConvertOptions:
     video_dir: Path
     out_dir: Path
     media_dir: Path = Path(".")
-    dataset_info: Path = Path("dataset_info.json")
+    dataset_info: Path | None = None  # default OUT/dataset_info.json (OUT is then the dataset_dir)
     prompt: str = DEFAULT_PROMPT
     val_ratio: float = 0.05
     test_ratio: float = 0.05
@@ -143,49 +149,99 @@ class _Pipeline:
         self.report.keep(split, clip.layout)
 
 
+class ConversionFailed(RuntimeError):
+    """The run finished but its output would be unusable (no row kept, empty train split): nothing is published."""
+
+
+def _check_usable(report: ConversionReport, options: ConvertOptions) -> None:
+    """Raise ConversionFailed, naming the likely cause, when the splits could not train anything."""
+    summary = report.as_dict()
+    if report.kept == 0:
+        reasons = ", ".join(f"{reason} {count:,}" for reason, count in summary["skipped_by_reason"].items())
+        cause = f"0 of {report.rows_read:,} rows kept ({reasons or 'the CSV has no data rows'})."
+        if report.skipped["missing"] and report.skipped["missing"] >= report.rows_read / 2:
+            cause += (f" {report.skipped['missing']:,} clips were not found under --video-dir "
+                      f"{os.path.abspath(options.video_dir)}: is that the folder holding the clips "
+                      f"({{page_dir}}/{{videoid}}.mp4, {{videoid}}.mp4 or video2dataset shards)?")
+        example = next(iter(report.first_skip.values()), None)
+        if example:
+            cause += f" First skipped row: {example}."
+        raise ConversionFailed(cause)
+    if report.splits["train"] == 0:
+        raise ConversionFailed(
+            f"all {report.kept:,} kept rows went to val/test (--val-ratio {options.val_ratio}, --test-ratio "
+            f"{options.test_ratio}): the train split would be empty; lower the ratios or convert more rows"
+        )
+
+
+def _ignore_in_git(out_dir: Path) -> None:
+    """Generated data never shows up in ``git status``, wherever DATA_OUT points."""
+    marker = out_dir / ".gitignore"
+    if not marker.exists():
+        marker.write_text("# written by data.convert_webvid: generated data, never committed\n*\n", encoding="utf-8")
+
+
 def convert(options: ConvertOptions) -> dict:
-    """Run the whole conversion; returns the report (also written to OUT/report.json)."""
+    """Run the whole conversion; returns the report (also written to OUT/report.json).
+
+    Splits, skipped.csv, report.json and the dataset_info.json registration are published together, only when
+    the run completed and kept something to train on (data/publish.py): a failed, interrupted or killed run
+    leaves the previous outputs exactly as they were. Raises ConversionFailed when nothing usable was kept.
+    """
     check_ratios(options.val_ratio, options.test_ratio)
+    check_prompt(options.prompt)  # another <video>/<image> or a chat token in it fails before any output
     if not Path(options.csv).is_file():
         raise FileNotFoundError(f"CSV {options.csv} does not exist; pass --csv PATH to a WebVid CSV")
     started = time.perf_counter()
     out_dir = Path(options.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     read_header(options.csv)  # a missing column fails before any output is written
-    report = ConversionReport(out_dir)
-    writers = {split: JsonArrayWriter(out_dir / split_file_name(split)) for split in SPLITS}
-    cache = ProbeCache(options.probe_cache or out_dir / "probe_cache.sqlite") if options.probe else None
-    prober = Prober(options.workers) if options.probe else None
-    try:
-        pipeline = _Pipeline(options, report, cache, prober, writers)
-        progress = tqdm(total=max(0, _count_lines(options.csv) - 1), desc="converting", unit="row", smoothing=0.1)
-        count = 0
-        for count, item in enumerate(read_webvid_csv(options.csv), 1):
-            pipeline.add(item)
-            if count % PROGRESS_EVERY == 0:
-                progress.update(PROGRESS_EVERY)
-        progress.update(count % PROGRESS_EVERY)
-        if pipeline.pending:
-            pipeline.flush()
-        progress.close()
-    finally:
-        for writer in writers.values():
-            writer.close()
-        if cache is not None:
-            cache.close()
-        if prober is not None:
-            prober.__exit__(None, None, None)
-    entries = register_splits(options.dataset_info, out_dir)
-    return report.finish(
-        csv=str(options.csv),
-        video_dir=str(options.video_dir),
-        out_dir=str(out_dir),
-        files=[str(writer.path) for writer in writers.values()],
-        datasets=list(entries),
-        dataset_info=str(options.dataset_info),
-        probe=options.probe,
-        elapsed_s=round(time.perf_counter() - started, 3),
-    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _ignore_in_git(out_dir)
+    dataset_info = Path(options.dataset_info or out_dir / DATASET_INFO_NAME)
+    info_in_out_dir = os.path.abspath(dataset_info.parent) == os.path.abspath(out_dir)
+    with StagedOutputs(out_dir) as staged:
+        report = ConversionReport(staged.dir)
+        writers = {split: JsonArrayWriter(staged.path(split_file_name(split))) for split in SPLITS}
+        cache = ProbeCache(options.probe_cache or out_dir / "probe_cache.sqlite") if options.probe else None
+        prober = Prober(options.workers) if options.probe else None
+        try:
+            pipeline = _Pipeline(options, report, cache, prober, writers)
+            progress = tqdm(total=max(0, _count_lines(options.csv) - 1), desc="converting", unit="row", smoothing=0.1)
+            count = 0
+            for count, item in enumerate(read_webvid_csv(options.csv), 1):
+                pipeline.add(item)
+                if count % PROGRESS_EVERY == 0:
+                    progress.update(PROGRESS_EVERY)
+            progress.update(count % PROGRESS_EVERY)
+            if pipeline.pending:
+                pipeline.flush()
+            progress.close()
+        finally:
+            for writer in writers.values():
+                writer.close()
+            if cache is not None:
+                cache.close()
+            if prober is not None:
+                prober.__exit__(None, None, None)
+        _check_usable(report, options)
+        merged_info, entries = registered_splits(dataset_info, out_dir)
+        if info_in_out_dir:
+            staged.path(dataset_info.name).write_text(dataset_info_text(merged_info), encoding="utf-8")
+        summary = report.finish(
+            csv=str(options.csv),
+            video_dir=str(options.video_dir),
+            out_dir=str(out_dir),
+            files=[str(out_dir / writer.path.name) for writer in writers.values()],
+            datasets=list(entries),
+            dataset_info=str(dataset_info),
+            media_dir=os.path.abspath(options.media_dir),
+            probe=options.probe,
+            elapsed_s=round(time.perf_counter() - started, 3),
+        )
+        staged.publish()
+    if not info_in_out_dir:
+        write_text_atomic(dataset_info, dataset_info_text(merged_info))
+    return summary
 
 
 def parse_args(argv: list[str] | None = None) -> ConvertOptions:
@@ -197,7 +253,8 @@ def parse_args(argv: list[str] | None = None) -> ConvertOptions:
     parser.add_argument("--media-dir", type=Path, default=defaults.media_dir,
                         help="folder clip paths are written relative to; LLaMA-Factory's media_dir (default: .)")
     parser.add_argument("--dataset-info", type=Path, default=defaults.dataset_info,
-                        help="dataset_info.json to register webvid_* in (its folder is the config's dataset_dir)")
+                        help="dataset_info.json to register webvid_* in (its folder is the config's dataset_dir; "
+                             "default OUT/dataset_info.json)")
     parser.add_argument("--prompt", default=defaults.prompt, help="instruction in the user turn after <video>")
     parser.add_argument("--val-ratio", type=float, default=defaults.val_ratio, help="fraction of ids in val")
     parser.add_argument("--test-ratio", type=float, default=defaults.test_ratio, help="fraction of ids in test")
@@ -212,11 +269,23 @@ def parse_args(argv: list[str] | None = None) -> ConvertOptions:
     parser.add_argument("--min-frames", type=int, default=defaults.min_frames,
                         help="skip clips showing fewer frames (the config's video_maxlen)")
     parser.add_argument("--extract-dir", type=Path, help="where video2dataset shard clips go (default OUT/clips)")
-    return ConvertOptions(**vars(parser.parse_args(argv)))
+    options = ConvertOptions(**vars(parser.parse_args(argv)))
+    try:
+        check_prompt(options.prompt)
+    except ValueError as error:
+        parser.error(str(error))
+    return options
 
 
 def main(argv: list[str] | None = None) -> None:
-    report = convert(parse_args(argv))
+    options = parse_args(argv)
+    try:
+        report = convert(options)
+    except ConversionFailed as error:
+        raise SystemExit(f"conversion FAILED, nothing published ({options.out_dir} is as it was): {error}") from None
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: nothing published ({options.out_dir} is as it was)", file=sys.stderr)
+        raise SystemExit(130) from None
     print(format_summary(report))
 
 

@@ -4,9 +4,11 @@ import json
 import os
 from pathlib import Path
 
+from data.publish import write_text_atomic
 from data.splits import SPLITS
 
 DATASET_NAME_PREFIX = "webvid_"
+DATASET_INFO_NAME = "dataset_info.json"
 
 
 def split_file_name(split: str) -> str:
@@ -32,8 +34,8 @@ def file_name_for(data_file: Path, dataset_info_path: Path) -> str:
     return absolute
 
 
-def register_splits(dataset_info_path: Path, out_dir: Path) -> dict[str, dict]:
-    """Add or replace webvid_train/val/test in ``dataset_info_path`` (created if absent). Returns the new entries."""
+def registered_splits(dataset_info_path: Path, out_dir: Path) -> tuple[dict, dict[str, dict]]:
+    """(``dataset_info_path``'s entries with webvid_train/val/test added or replaced, the new entries)."""
     dataset_info_path = Path(dataset_info_path)
     existing = {}
     if dataset_info_path.exists():
@@ -48,8 +50,15 @@ def register_splits(dataset_info_path: Path, out_dir: Path) -> dict[str, dict]:
                                                                             dataset_info_path))
         for split in SPLITS
     }
-    merged = {**existing, **entries}
-    partial = dataset_info_path.with_name(dataset_info_path.name + ".partial")
-    partial.write_text(json.dumps(merged, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    partial.replace(dataset_info_path)
+    return {**existing, **entries}, entries
+
+
+def dataset_info_text(info: dict) -> str:
+    return json.dumps(info, indent=2, ensure_ascii=False) + "\n"
+
+
+def register_splits(dataset_info_path: Path, out_dir: Path) -> dict[str, dict]:
+    """Add or replace webvid_train/val/test in ``dataset_info_path`` (created if absent, replaced atomically)."""
+    merged, entries = registered_splits(dataset_info_path, out_dir)
+    write_text_atomic(Path(dataset_info_path), dataset_info_text(merged))
     return entries

@@ -30,13 +30,12 @@ def caption_record_json(videoid: str, caption: str, video_path: str, prompt: str
 
 
 class JsonArrayWriter:
-    """Writes records as a JSON array, one record per line, to ``path`` atomically (visible only when closed)."""
+    """Writes records as a JSON array, one record per line, to ``path`` (write it where a run stages its outputs)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.count = 0
-        self._partial = self.path.with_name(self.path.name + ".partial")
-        self._file = open(self._partial, "w", encoding="utf-8")
+        self._file = open(self.path, "w", encoding="utf-8")
         self._file.write("[")
 
     def write(self, record: dict) -> None:
@@ -49,6 +48,8 @@ class JsonArrayWriter:
         self.count += 1
 
     def close(self) -> None:
+        """Finish the array (idempotent)."""
+        if self._file.closed:
+            return
         self._file.write("\n]\n" if self.count else "]\n")
         self._file.close()
-        self._partial.replace(self.path)
