@@ -9,20 +9,43 @@ exists once ``plugins.register()`` ran, so `llamafactory-cli export` alone would
 """
 
 import sys
+from pathlib import Path
 
 import plugins
+from plugins.model_source import ModelSourceError, describe_model_source
+from plugins.run_config import RunConfigError, load_run_config
 
 USAGE = "usage: python -m plugins.export CONFIG.yaml [key=value ...]"
+
+
+def check_export(config: str, overrides: list[str]) -> dict:
+    """Refuse, in one sentence each, a model that cannot be found and an export_dir that would overwrite a model."""
+    settings = load_run_config(config, overrides)
+    print(f"model: {describe_model_source(str(settings.get('model_name_or_path', '')))}", flush=True)
+    export_dir = settings.get("export_dir")
+    if not export_dir:
+        raise RunConfigError(f"{config}: export_dir is not set; add export_dir=DIR")
+    for key in ("model_name_or_path", "adapter_name_or_path"):
+        source = settings.get(key)
+        if source and Path(source).exists() and Path(export_dir).resolve() == Path(source).resolve():
+            raise RunConfigError(f"export_dir={export_dir} is the {key} folder: the merge would overwrite it; "
+                                 "pick a new folder")
+    return settings
 
 
 def main() -> None:
     if len(sys.argv) < 2 or not sys.argv[1].endswith((".yaml", ".yml")):
         raise SystemExit(USAGE)
+    try:
+        settings = check_export(sys.argv[1], sys.argv[2:])
+    except (RunConfigError, ModelSourceError) as error:
+        raise SystemExit(f"cannot export: {error}") from None
     plugins.register()
 
     from llamafactory.train.tuner import export_model
 
     export_model()  # reads CONFIG.yaml and key=value overrides from sys.argv, as llamafactory-cli does
+    print(f"merged model written to {Path(settings['export_dir']).resolve()}", flush=True)
 
 
 if __name__ == "__main__":

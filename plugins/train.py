@@ -57,10 +57,23 @@ def torchrun_command(train_args: list[str]) -> list[str]:
     ]  # fmt: skip
 
 
+def check_model(train_args: list[str]) -> None:
+    """Fail in one sentence if the config's model cannot be found (before preflight loads its tokenizer)."""
+    from plugins.model_source import ModelSourceError, describe_model_source
+    from plugins.run_config import RunConfigError, load_run_config
+
+    try:
+        settings = load_run_config(train_args[0], train_args[1:])
+        print(f"model: {describe_model_source(str(settings.get('model_name_or_path', '')))}", flush=True)
+    except (RunConfigError, ModelSourceError) as error:
+        raise SystemExit(f"cannot train: {error}") from None
+
+
 def main() -> None:
     train_args = sys.argv[1:]
     if not train_args or not train_args[0].endswith((".yaml", ".yml")):
         raise SystemExit(USAGE)
+    check_model(train_args)
 
     # Preflight: every sample fits cutoff_len and its clip is readable
     plugins.register()

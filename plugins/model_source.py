@@ -1,0 +1,58 @@
+"""Where a run's model comes from, checked before any long work starts: a local folder, or a hub id.
+
+A hub id is resolved exactly as transformers resolves it, from the user's own environment (``HF_HOME``,
+``HF_HUB_CACHE``, ``HF_HUB_OFFLINE``, ``HF_TOKEN``): a cached snapshot is used, otherwise it is downloaded.
+This module only turns the failures a user can fix into one sentence each, instead of a library traceback:
+the embedded tiny model not built yet, a local folder that does not exist, a hub id that offline mode cannot find.
+"""
+
+import os
+from pathlib import Path
+
+from huggingface_hub import constants, try_to_load_from_cache
+from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+TINY_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "tiny-qwen2vl"
+
+
+class ModelSourceError(ValueError):
+    """The model named by a config cannot be loaded; the message says what to do."""
+
+
+def _looks_like_a_path(name: str) -> bool:
+    """True for names transformers would never send to the hub: absolute, ./ ../ ~, or an existing parent folder."""
+    if name.startswith(("/", ".", "~")) or name.count("/") != 1:
+        return True
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return True
+    return Path(name.split("/", 1)[0]).is_dir()  # e.g. models/tiny-qwen2vl, not an org on the hub
+
+
+def describe_model_source(name_or_path: str, key: str = "model_name_or_path") -> str:
+    """'local folder ...' or 'hub id ... (cached|downloaded on first use)'; raises ModelSourceError with the fix."""
+    path = Path(os.path.expanduser(name_or_path))
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelSourceError(f"{key}={name_or_path}: the folder has no config.json, so it holds no model")
+        return f"local folder {path.resolve()}"
+    if path.resolve() == TINY_MODEL_DIR:
+        raise ModelSourceError(f"{key}={name_or_path}: the embedded tiny model is not built yet; run `make tiny-model`")
+    if path.exists():
+        raise ModelSourceError(f"{key}={name_or_path} is a file; it must be a model folder or a hub id (ORG/NAME)")
+    if _looks_like_a_path(name_or_path):
+        raise ModelSourceError(
+            f"{key}={name_or_path}: no such folder (from {Path.cwd()}); give an existing model folder or a hub id "
+            "such as Qwen/Qwen2-VL-7B-Instruct"
+        )
+    cached = try_to_load_from_cache(name_or_path, "config.json")
+    if isinstance(cached, str):
+        return f"hub id {name_or_path} (cached in {constants.HF_HUB_CACHE})"
+    if constants.HF_HUB_OFFLINE:
+        raise ModelSourceError(
+            f"{key}={name_or_path}: not in the Hugging Face cache {constants.HF_HUB_CACHE} and HF_HUB_OFFLINE is "
+            f"set; download it first (`hf download {name_or_path}`), point HF_HOME/HF_HUB_CACHE at the cache that "
+            "holds it, or unset HF_HUB_OFFLINE"
+        )
+    return f"hub id {name_or_path} (downloaded into {constants.HF_HUB_CACHE} on first use)"
