@@ -4,7 +4,7 @@ The real header is ``videoid,name,page_idx,page_dir,duration,contentUrl``; ``nam
 ``duration`` is ISO-8601 (``PT00H00M17S``). Only ``videoid`` and ``name`` are required; ``page_dir`` is needed by
 the ``{page_dir}/{videoid}.mp4`` layout and ``contentUrl`` to match video2dataset shards that lack a videoid.
 An unterminated quote costs its own row only (the lines after it are read again as rows); a duplicated column is
-an error; control characters in a row are a counted skip of their own.
+an error; control characters and chat markup (data/caption_text.py) in a row are counted skips of their own.
 """
 
 import csv
@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from data.caption_text import chat_markup
+
 REQUIRED_COLUMNS = ("videoid", "name")
 OPTIONAL_COLUMNS = ("page_idx", "page_dir", "duration", "contentUrl")
 WEBVID_HEADER = "videoid,name,page_idx,page_dir,duration,contentUrl"
@@ -21,6 +23,7 @@ MAX_FIELD_CHARS = 20_000  # a caption is ~15 words; a longer field is an untermi
 MAX_RECORD_LINES = 8  # a caption may hold a few line breaks; a record running longer is an unterminated quote
 MALFORMED_ROW = "malformed_row"
 CONTROL_CHAR = "control_char"
+CHAT_MARKUP = "chat_markup"
 
 _ISO8601_DURATION = re.compile(
     r"^P(?:(?P<days>\d+(?:\.\d+)?)D)?"
@@ -117,6 +120,9 @@ def _row_from_fields(line: int, fields: list[str], column_index: dict[str, int],
     caption = normalise_whitespace(fields[column_index["name"]])
     if not caption:
         return CsvSkip(line, videoid, MALFORMED_ROW, "empty caption")
+    markup = chat_markup(caption)
+    if markup is not None:
+        return CsvSkip(line, videoid, CHAT_MARKUP, f"caption holds a {markup}")
 
     def optional(column: str) -> str | None:
         value = fields[column_index[column]].strip() if column in column_index else ""
