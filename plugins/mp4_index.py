@@ -206,7 +206,7 @@ def _index_from_tables(
     stbl: dict, trak: dict, movie_timescale: int, media_timescale: int, file_size: int
 ) -> Mp4Index | None:
     stts = _only(stbl, b"stts")
-    if stts is None:
+    if stts is None or media_timescale == 0:  # a zero timescale times nothing: only a demux can tell
         return None
     n_samples = int(_table(stts, ">u4", 2)[:, 0].astype(np.int64).sum())
     if not 0 < n_samples <= MAX_SAMPLES:

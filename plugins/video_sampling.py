@@ -25,6 +25,7 @@ import bisect
 import itertools
 import math
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -52,7 +53,10 @@ class VideoReadError(Exception):
 REASONS = {
     "missing": "the file does not exist; check the path and the video directory",
     "empty": "the file has zero bytes; download it again",
+    "unreadable": "the file cannot be opened (permission denied, name too long, I/O error); check the path",
     "not_a_video": "the file is not a video container PyAV can open, or has no video stream",
+    "unsupported_codec": "FFmpeg knows no codec for the video stream (or its description is corrupt); re-encode it",
+    "corrupt": "the container header is corrupt; download the file again",
     "truncated": "the file is cut short or corrupt; download it again",
     "no_frames": "the video stream has no frames",
     "too_short": "the clip is shorter than the frames the config asks for",
@@ -83,19 +87,42 @@ def _classify_open_failure(path: Path, error: Exception) -> VideoReadError:
     return VideoReadError(path, "truncated" if looks_like_video else "not_a_video", str(error))
 
 
+@contextmanager
+def _metadata_errors(path):
+    """Any failure to read a clip's metadata becomes a VideoReadError naming the file (never a bare traceback)."""
+    try:
+        yield
+    except VideoReadError:
+        raise
+    except av.FFmpegError as error:
+        raise VideoReadError(path, "corrupt", str(error)) from error
+    except Exception as error:  # a header crafted or damaged so that PyAV or our tables trip over it
+        raise VideoReadError(path, "corrupt", f"{type(error).__name__}: {error}") from error
+
+
 def _open(path: str | os.PathLike):
     path = Path(path)
-    if not path.is_file():
-        raise VideoReadError(path, "missing")
-    if path.stat().st_size == 0:
-        raise VideoReadError(path, "empty")
+    try:
+        if not path.is_file():
+            raise VideoReadError(path, "missing")
+        if path.stat().st_size == 0:
+            raise VideoReadError(path, "empty")
+    except OSError as error:
+        raise VideoReadError(path, "unreadable", error.strerror or str(error)) from None
     try:
         container = av.open(str(path))
     except (av.FFmpegError, UnicodeDecodeError) as error:
         raise _classify_open_failure(path, error) from None
+    except OSError as error:
+        raise VideoReadError(path, "unreadable", error.strerror or str(error)) from None
+    except Exception as error:
+        raise VideoReadError(path, "corrupt", f"{type(error).__name__}: {error}") from error
     if not container.streams.video:
         container.close()
         raise VideoReadError(path, "not_a_video", "no video stream")
+    if container.streams.video[0].codec_context is None:
+        container.close()
+        raise VideoReadError(path, "unsupported_codec", "the video stream has no codec FFmpeg can decode")
     return container
 
 
@@ -131,6 +158,11 @@ def _check_not_cut_short(container, path, n_frames, header_frames, n_discarded, 
 
 def _demux(container, path, keep_packets: bool) -> tuple[VideoInfo, list]:
     """Describe the video stream from its packets; with ``keep_packets`` also return them, in decode order."""
+    with _metadata_errors(path):
+        return _demux_stream(container, path, keep_packets)
+
+
+def _demux_stream(container, path, keep_packets: bool) -> tuple[VideoInfo, list]:
     stream = container.streams.video[0]
     shown = []  # (pts, dts, is_keyframe) of every packet a decode will show
     kept = []
@@ -187,6 +219,11 @@ def _demux(container, path, keep_packets: bool) -> tuple[VideoInfo, list]:
 
 def _info_from_mp4_index(container, path) -> VideoInfo | None:
     """A trusted VideoInfo from an MP4's sample tables, no demux pass; None where only a demux can tell."""
+    with _metadata_errors(path):
+        return _info_from_tables(container, path)
+
+
+def _info_from_tables(container, path) -> VideoInfo | None:
     index = read_mp4_index(path)
     stream = container.streams.video[0]
     if index is None or stream.time_base != Fraction(1, index.timescale):
@@ -215,7 +252,8 @@ def _info_from_mp4_index(container, path) -> VideoInfo | None:
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Describe ``path``'s video stream without decoding: from an MP4's sample tables, else by demuxing it.
 
-    Raises VideoReadError.
+    Raises VideoReadError (its ``reason`` one of REASONS) for any clip whose metadata cannot be read, never
+    another error.
     """
     container = _open(path)
     try:

@@ -120,3 +120,16 @@ def test_a_corrupt_count_gives_none(clip_matrix, tmp_path, table, offset):
     path = tmp_path / "corrupt.mp4"
     path.write_bytes(bytes(data))
     assert read_mp4_index(path) is None
+
+
+def test_a_zero_timescale_gives_none(clip_matrix, tmp_path):
+    """An mdhd timescale of 0 cannot time anything (it made the probe divide by zero): the demux path decides."""
+    data = bytearray(remux_mp4(clip_matrix["h264_24fps_gop24.mp4"][0], tmp_path / "plain.mp4", "faststart").read_bytes())
+    mdhd = data.index(b"mdhd")
+    data[mdhd + 16 : mdhd + 20] = bytes(4)  # type, version/flags, creation, modification, then the timescale
+    if b"edts" in data:  # without an edit list nothing else rejects the tables
+        at = data.index(b"edts")
+        data[at : at + 4] = b"free"
+    path = tmp_path / "zero_timescale.mp4"
+    path.write_bytes(bytes(data))
+    assert read_mp4_index(path) is None
