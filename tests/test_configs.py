@@ -108,6 +108,8 @@ def test_training_config_parses_with_llamafactory(path):
     assert model_args.video_maxlen == 8 and model_args.video_fps >= model_args.video_maxlen
     # config stem = output directory name, so a run's files are found from the config's name
     assert Path(training_args.output_dir).name == path.stem
+    # a rerun after a kill resumes from the last checkpoint (tests/test_resume.py) instead of starting at step 1
+    assert training_args.overwrite_output_dir is False, f"{_relative(path)}: set overwrite_output_dir: false"
     # every dataset it names is registered in the dataset_info.json it reads
     dataset_info = json.loads((REPO_ROOT / data_args.dataset_dir / "dataset_info.json").read_text(encoding="utf-8"))
     for name in [*(data_args.dataset or []), *(data_args.eval_dataset or [])]:
