@@ -20,6 +20,9 @@ SKIP_REASONS = {
     "not_a_video": "not a video container, or no video stream",
     "truncated": "file cut short or corrupt packets",
     "no_frames": "video stream without frames",
+    "unreadable": "the file or its folder cannot be read (permission denied, name too long, I/O error)",
+    "unsupported_codec": "video stream in a codec FFmpeg cannot decode (or a corrupt stream description)",
+    "corrupt": "container header corrupt",
     "bad_metadata": "impossible size, frame rate or duration",
     "too_short": "shorter than --min-duration or fewer than --min-frames frames",
 }
