@@ -12,7 +12,6 @@ SKIP_REASONS = {
     "malformed_row": "bad quoting, wrong field count, empty id/caption, bad duration or non-UTF-8",
     "control_char": "NUL or other control character (not tab/newline) in a field: refused, not cleaned",
     "chat_markup": "caption holds <video>/<image>/<audio> or a chat token such as <|im_end|>: refused",
-    "chat_markup": "caption holds <video>/<image>/<audio> or a chat token such as <|im_end|>: refused",
     "path_escape": "videoid/page_dir is not a plain file name (could leave the video dir)",
     "duplicate_id": "videoid seen on an earlier row (first wins)",
     "missing": "no clip found under any layout",
