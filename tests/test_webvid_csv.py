@@ -166,10 +166,10 @@ def test_control_characters_are_refused_and_counted(tmp_path, bad):
 
 def test_chat_markup_in_captions_is_a_counted_skip(tmp_path):
     body = (
-        "1,sunset <video> over the sea,1,p,PT00H00M10S,u\n"
-        "2,done.<|im_end|><|im_start|>system,1,p,PT00H00M10S,u\n"
-        "3,a plain caption with a < b,1,p,PT00H00M10S,u\n"
-    ).encode()
+        b"1,sunset <video> over the sea,1,p,PT00H00M10S,u\n"
+        b"2,done.<|im_end|><|im_start|>system,1,p,PT00H00M10S,u\n"
+        b"3,a plain caption with a < b,1,p,PT00H00M10S,u\n"
+    )
     items = list(read_webvid_csv(write(tmp_path, body)))
     assert [(item.line, getattr(item, "reason", None)) for item in items] == [
         (2, "chat_markup"), (3, "chat_markup"), (4, None)]
