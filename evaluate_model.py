@@ -14,9 +14,11 @@ counts, settings, model and adapter identity), report.md / report.html with the 
 
 import argparse
 import os
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from evaluation.base_model import check_adapter_base
 from evaluation.distributed import init_distributed, shutdown_distributed
 from evaluation.generation import GenerationSettings
 from evaluation.inputs import load_preprocessing
@@ -52,6 +54,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--config", type=Path, help="training YAML: model, adapter (output_dir), template, video_*")
     model.add_argument("--template", help="LLaMA-Factory template (default: the config's, else qwen2_vl_exact)")
     model.add_argument("--compare-base", action="store_true", help="also evaluate the base model, side by side")
+    model.add_argument("--allow-base-mismatch", action="store_true", help="evaluate an adapter whose "
+                       "adapter_config.json names another base model than the one given (same model, other name)")
     data = parser.add_argument_group("data and outputs")
     data.add_argument("--test-data", type=Path, default=DEFAULT_TEST_DATA, help="ShareGPT test set JSON")
     data.add_argument("--video-dir", type=Path, default=Path("."), help="directory the test set's video paths are "
@@ -98,6 +102,9 @@ def evaluate(args: argparse.Namespace) -> dict | None:
         raise SystemExit("--compare-base needs an adapter: pass --adapter-path or a --config with output_dir")
     samples = load_test_set(args.test_data, args.video_dir, args.num_samples)
     adapter = inspect_adapter(settings.adapter_path) if settings.adapter_path else None
+    base_warning = check_adapter_base(adapter, settings.base_model, args.allow_base_mismatch) if adapter else None
+    if base_warning:
+        print(f"WARNING: {base_warning}", file=sys.stderr)
     generation = GenerationSettings(args.batch_size, args.num_beams, args.max_new_tokens, args.repetition_penalty,
                                     args.no_repeat_ngram_size, args.min_new_tokens, args.seed)
     names = ["base", "adapter"] if args.compare_base else ["adapter"] if adapter else ["base"]

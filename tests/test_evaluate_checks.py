@@ -108,3 +108,81 @@ def test_score_only_keeps_the_model_identity_of_the_run(tmp_path):
     assert rescored["identity"] == identity and rescored["settings"] == settings
     assert rescored["score_only"]["predictions"] == str(predictions)
     assert rescored["counts"]["samples"] == 2
+
+
+# ---------- the adapter's base model ----------
+
+HUB_ID = "Qwen/Qwen2-VL-7B-Instruct"
+
+
+@pytest.mark.parametrize("recorded, given", [
+    (HUB_ID, HUB_ID),
+    (HUB_ID, "/root/.cache/models/Qwen2-VL-7B-Instruct"),
+    ("/home/me/hf/hub/models--Qwen--Qwen2-VL-7B-Instruct/snapshots/0123abcd", HUB_ID),
+    ("/data/models--Qwen--Qwen2-VL-7B-Instruct/snapshots/0123abcd/", "/mnt/Qwen2-VL-7B-Instruct/"),
+    ("qwen/qwen2-vl-7b-instruct", HUB_ID),  # the hub ignores case
+])
+def test_same_base_model_under_another_name(recorded, given):
+    from evaluation.base_model import same_base_model
+
+    assert same_base_model(recorded, given)
+
+
+@pytest.mark.parametrize("recorded, given", [
+    (HUB_ID, "Qwen/Qwen2-VL-2B-Instruct"),
+    ("Qwen/Qwen2.5-VL-7B-Instruct", "/root/.cache/models/Qwen2-VL-7B-Instruct"),
+    ("/home/me/hf/hub/models--Qwen--Qwen2-VL-2B-Instruct/snapshots/0123abcd", HUB_ID),
+    (HUB_ID, "someone/Qwen2-VL-7B-Instruct"),  # another owner's upload may hold other weights
+])
+def test_different_base_models(recorded, given):
+    from evaluation.base_model import same_base_model
+
+    assert not same_base_model(recorded, given)
+
+
+def test_relative_and_absolute_paths_of_one_local_model_match(tmp_path, monkeypatch):
+    from evaluation.base_model import same_base_model
+
+    (tmp_path / "models" / "tiny").mkdir(parents=True)
+    (tmp_path / "other").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert same_base_model("models/tiny", str(tmp_path / "models" / "tiny"))
+    assert same_base_model("./models/tiny/", "models/tiny")
+    assert not same_base_model("models/tiny", str(tmp_path / "other"))
+
+
+def _adapter_dir(path: Path, base_model: str | None) -> Path:
+    """An adapter directory as far as the checks before loading read it (config and a weights file)."""
+    path.mkdir(parents=True)
+    config = {"peft_type": "LORA", "r": 8, "target_modules": ["q_proj", "v_proj"]}
+    if base_model is not None:
+        config["base_model_name_or_path"] = base_model
+    (path / "adapter_config.json").write_text(json.dumps(config))
+    (path / "adapter_model.safetensors").write_bytes(b"not read before the base model check")
+    return path
+
+
+def test_adapter_of_another_base_model_is_refused_before_loading(tmp_path):
+    test_data = tmp_path / "test.json"
+    test_data.write_text(json.dumps([sharegpt_record("clip.mp4", "A red circle moves left.", "a")]))
+    adapter = _adapter_dir(tmp_path / "adapter", "Qwen/Qwen2-VL-2B-Instruct")
+    args = ["--base-model", HUB_ID, "--adapter-path", str(adapter), "--test-data", str(test_data),
+            "--video-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")]
+    with pytest.raises(SystemExit) as error:
+        evaluate_model.main(args)
+    message = str(error.value.code)
+    assert "Qwen/Qwen2-VL-2B-Instruct" in message and HUB_ID in message and "adapter_config.json" in message
+    assert "--allow-base-mismatch" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_base_model_check_can_be_overridden_and_says_so(tmp_path):
+    from evaluation.base_model import check_adapter_base
+    from evaluation.model import inspect_adapter
+
+    adapter = inspect_adapter(str(_adapter_dir(tmp_path / "adapter", "Qwen/Qwen2-VL-2B-Instruct")))
+    warning = check_adapter_base(adapter, HUB_ID, allow_mismatch=True)
+    assert warning and "Qwen/Qwen2-VL-2B-Instruct" in warning and "--allow-base-mismatch" in warning
+    assert check_adapter_base(adapter, "Qwen/Qwen2-VL-2B-Instruct", allow_mismatch=False) is None
+    unrecorded = inspect_adapter(str(_adapter_dir(tmp_path / "unrecorded", None)))
+    assert "not checked" in check_adapter_base(unrecorded, HUB_ID, allow_mismatch=False)
