@@ -9,11 +9,12 @@
 Arguments and environment are those of `llamafactory-cli train`. Where LLaMA-Factory would re-launch itself
 under torchrun (FORCE_TORCHRUN=1, or more than one GPU), its children would not have our plugin, so this
 launches torchrun on plugins.train_worker instead, which registers the plugin in each process.
-NPROC_PER_NODE defaults to the number of accelerators, or 1 on a machine without any.
+NPROC_PER_NODE defaults to the number of accelerators, or 1 on a machine without any. Elastic jobs (RDZV_ID,
+MIN_NNODES/MAX_NNODES, MAX_RESTARTS) and OPTIM_TORCH work as with llamafactory-cli. This process becomes torchrun
+(exec), so killing it stops the workers too.
 """
 
 import os
-import subprocess
 import sys
 
 import plugins
@@ -42,19 +43,40 @@ def wants_torchrun() -> bool:
 
 
 def torchrun_command(train_args: list[str]) -> list[str]:
-    """torchrun on plugins.train_worker with the environment LLaMA-Factory's launcher reads."""
+    """torchrun on plugins.train_worker, from the environment LLaMA-Factory 0.9.5's launcher reads: NNODES,
+    NODE_RANK, NPROC_PER_NODE, MASTER_ADDR, MASTER_PORT, and for elastic jobs RDZV_ID, MIN_NNODES, MAX_NNODES,
+    MAX_RESTARTS (c10d rendezvous at MASTER_ADDR:MASTER_PORT)."""
     from llamafactory.extras.misc import find_available_port, get_device_count
 
-    return [
-        "torchrun",
-        "--nnodes", os.getenv("NNODES", "1"),
-        "--node_rank", os.getenv("NODE_RANK", "0"),
-        "--nproc_per_node", os.getenv("NPROC_PER_NODE", str(max(1, get_device_count()))),
-        "--master_addr", os.getenv("MASTER_ADDR", "127.0.0.1"),
-        "--master_port", os.getenv("MASTER_PORT", str(find_available_port())),
-        "-m", "plugins.train_worker",
-        *train_args,
-    ]  # fmt: skip
+    nnodes = os.getenv("NNODES", "1")
+    nproc_per_node = os.getenv("NPROC_PER_NODE", str(max(1, get_device_count())))
+    master_addr = os.getenv("MASTER_ADDR", "127.0.0.1")
+    master_port = os.getenv("MASTER_PORT", str(find_available_port()))
+    launcher = [sys.executable, "-m", "torch.distributed.run"]  # torchrun, whether or not it is on PATH
+    worker = ["-m", "plugins.train_worker", *train_args]
+    rdzv_id = os.getenv("RDZV_ID")
+    if rdzv_id is None:
+        return [*launcher, "--nnodes", nnodes, "--node_rank", os.getenv("NODE_RANK", "0"),
+                "--nproc_per_node", nproc_per_node, "--master_addr", master_addr, "--master_port", master_port,
+                "--max-restarts", os.getenv("MAX_RESTARTS", "0"), *worker]  # fmt: skip
+    min_nnodes, max_nnodes = os.getenv("MIN_NNODES"), os.getenv("MAX_NNODES")
+    if (min_nnodes is None) != (max_nnodes is None):
+        raise SystemExit("set both MIN_NNODES and MAX_NNODES for an elastic job, or neither")
+    rdzv_nnodes = f"{min_nnodes}:{max_nnodes}" if min_nnodes is not None else nnodes
+    return [*launcher, "--nnodes", rdzv_nnodes, "--nproc-per-node", nproc_per_node, "--rdzv-id", rdzv_id,
+            "--rdzv-backend", "c10d", "--rdzv-endpoint", f"{master_addr}:{master_port}",
+            "--max-restarts", os.getenv("MAX_RESTARTS", "0"), *worker]  # fmt: skip
+
+
+def torchrun_env() -> dict[str, str]:
+    """The environment for torchrun; OPTIM_TORCH=1 adds LLaMA-Factory's DDP memory settings, as its launcher does."""
+    from llamafactory.extras.misc import is_env_enabled
+
+    env = dict(os.environ)
+    if is_env_enabled("OPTIM_TORCH", "1"):
+        env["PYTORCH_CUDA_ALLOC_CONF"] = "expandable_segments:True"
+        env["TORCH_NCCL_AVOID_RECORD_STREAMS"] = "1"
+    return env
 
 
 def check_model(train_args: list[str]) -> None:
@@ -83,7 +105,9 @@ def main() -> None:
     if wants_torchrun():
         command = torchrun_command(train_args)
         print("launching:", " ".join(command), flush=True)
-        sys.exit(subprocess.run(command, check=False).returncode)
+        # Become torchrun rather than start it: a signal sent to this launcher (kill, a scheduler's SIGTERM) then
+        # reaches torchrun, which stops its workers; a child torchrun would be orphaned and train on.
+        os.execve(command[0], command, torchrun_env())
 
     from llamafactory.train.tuner import run_exp
 
