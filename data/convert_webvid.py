@@ -126,8 +126,12 @@ class _Pipeline:
         outcomes = self.cache.get_many(keys)
         self.report.probe_cache_hits += len(outcomes)
         to_probe = list(dict.fromkeys(key for key in keys if key not in outcomes))
-        fresh = list(zip(to_probe, self.prober.probe([path for path, _, _ in to_probe])))
-        self.cache.put_many(fresh)
+        fresh = []
+        try:
+            for item in zip(to_probe, self.prober.probe([path for path, _, _ in to_probe])):
+                fresh.append(item)
+        finally:  # a dead worker or Ctrl-C: what was probed stays cached, so a rerun does not probe it again
+            self.cache.put_many(fresh)
         outcomes.update(fresh)
         self.report.probed += len(fresh)
         for (row, clip), key in zip(self.pending, keys):
@@ -283,6 +287,8 @@ def main(argv: list[str] | None = None) -> None:
         report = convert(options)
     except ConversionFailed as error:
         raise SystemExit(f"conversion FAILED, nothing published ({options.out_dir} is as it was): {error}") from None
+    except (ValueError, FileNotFoundError) as error:  # a bad header, ratio, prompt or folder: named, before any output
+        raise SystemExit(f"conversion FAILED: {error}") from None
     except KeyboardInterrupt:
         print(f"\ninterrupted: nothing published ({options.out_dir} is as it was)", file=sys.stderr)
         raise SystemExit(130) from None

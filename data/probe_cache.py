@@ -5,10 +5,12 @@ clip's metadata with ``plugins.video_sampling.probe_video`` (MP4 sample tables o
 also catches files cut short.
 """
 
+import signal
 import sqlite3
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import astuple, dataclass, fields
-from multiprocessing import Pool
 from pathlib import Path
 
 from data.clip_checks import ClipSummary
@@ -101,23 +103,49 @@ class ProbeCache:
         self._db.commit()
 
 
+class ProbeWorkerDied(RuntimeError):
+    """A probe worker process died (the out-of-memory killer, a signal): the run stops instead of waiting forever."""
+
+
+def _ignore_interrupts() -> None:
+    """Worker initializer: Ctrl-C reaches the whole process group; only the parent handles it, by shutting down."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Prober:
-    """Probes many clips at once on ``workers`` processes (inline when workers is 1)."""
+    """Probes many clips at once on ``workers`` processes (inline when workers is 1).
+
+    A worker that dies raises ProbeWorkerDied; leaving the block on an exception (Ctrl-C included) cancels the
+    probes not started and does not wait for the workers.
+    """
 
     def __init__(self, workers: int):
         self.workers = workers
-        self._pool = Pool(workers) if workers > 1 else None
+        self._executor = ProcessPoolExecutor(workers, initializer=_ignore_interrupts) if workers > 1 else None
 
     def __enter__(self) -> "Prober":
         return self
 
-    def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool.join()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(cancel=exc_type is not None)
+
+    def close(self, cancel: bool = True) -> None:
+        """Stop the workers; with ``cancel`` (an interrupted or failed run) drop queued probes and do not wait."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=not cancel, cancel_futures=True)
 
     def probe(self, paths: list[str]) -> Iterator[ProbeOutcome]:
-        """Outcomes in the order of ``paths``."""
-        if self._pool is None:
+        """Outcomes in the order of ``paths``. Raises ProbeWorkerDied if a worker process dies."""
+        if self._executor is None:
             return map(probe_clip, paths)
-        return self._pool.imap(probe_clip, paths, chunksize=max(1, min(16, len(paths) // (4 * self.workers))))
+        return self._pooled(paths)
+
+    def _pooled(self, paths: list[str]) -> Iterator[ProbeOutcome]:
+        chunksize = max(1, min(16, len(paths) // (4 * self.workers)))
+        try:
+            yield from self._executor.map(probe_clip, paths, chunksize=chunksize)
+        except BrokenProcessPool:
+            raise ProbeWorkerDied(
+                f"a probe worker died (out of memory?) while probing {len(paths):,} clips from {paths[0]}: "
+                "rerun the same command; probes done so far are cached. If it happens again, lower --workers."
+            ) from None

@@ -1,9 +1,143 @@
 """data.probe_cache: every probe failure is a named outcome the converter can count; a dead worker is an error."""
 
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
 from data.convert_report import SKIP_REASONS
+from data import convert_webvid
+from data.probe_cache import ProbeCache, Prober, ProbeWorkerDied
 from plugins.video_sampling import REASONS
+from tests.clips import make_clip
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
 
 
 def test_every_probe_reason_is_a_skip_reason_the_converter_can_count():
     """A probe reason the report does not know would make ConversionReport.skip raise mid-run."""
     assert set(REASONS) - set(SKIP_REASONS) == set()
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return make_clip(tmp_path_factory.mktemp("probe_cache") / "clip.mp4", n_frames=24, fps=24, width=64, height=48)
+
+
+def _finishes_within(seconds: float, function) -> dict:
+    """Run ``function`` on a thread; fail (rather than hang the suite) if it is still running after ``seconds``."""
+    result: dict = {}
+
+    def target():
+        try:
+            result["value"] = function()
+        except BaseException as error:  # noqa: BLE001 - handed to the test to assert on
+            result["error"] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s: the probe hangs"
+    return result
+
+
+def test_a_killed_worker_is_an_error_not_a_hang(clip):
+    """The out-of-memory killer's SIGKILL on one worker used to leave the run waiting forever."""
+    with Prober(2) as prober:
+        outcomes = prober.probe([str(clip)] * 3000)
+        assert next(outcomes).summary is not None  # the workers are up and busy
+        os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)
+        result = _finishes_within(20, lambda: sum(1 for _ in outcomes))
+    assert isinstance(result.get("error"), ProbeWorkerDied), result
+    assert "a probe worker died (out of memory?)" in str(result["error"]) and "rerun" in str(result["error"])
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(child) for child in f.read().split()]
+
+
+def _cpu_ticks(pid: int) -> int:
+    """User + system CPU time of ``pid`` in clock ticks (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(), reason="needs Linux /proc")
+def test_ctrl_c_stops_the_converter_promptly(clip, tmp_path):
+    """Ctrl-C in a terminal (SIGINT to the whole process group) while probing: out within seconds, workers gone."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    rows = 4000
+    for videoid in range(rows):
+        (videos / f"{videoid}.mp4").symlink_to(clip)
+    csv_path = tmp_path / "webvid.csv"
+    csv_path.write_text("videoid,name\n" + "".join(f"{videoid},caption {videoid}\n" for videoid in range(rows)))
+    log = tmp_path / "log.txt"
+    with open(log, "w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "data.convert_webvid", "--csv", str(csv_path), "--video-dir", str(videos),
+             "--out-dir", str(tmp_path / "out"), "--workers", "2"],
+            cwd=REPO_ROOT, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while sum(map(_cpu_ticks, workers := _children(process.pid))) < 20:  # workers busy probing
+                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.05)
+            os.killpg(process.pid, signal.SIGINT)
+            started = time.monotonic()
+            process.wait(timeout=15)
+            assert time.monotonic() - started < 10
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130, log.read_text()
+    assert "interrupted" in log.read_text()
+    time.sleep(0.5)
+    assert [pid for pid in workers if _alive(pid)] == []
+
+
+class _DiesAfterTwo(Prober):
+    """A prober whose pool loses a worker after two outcomes (what the out-of-memory killer does mid-run)."""
+
+    def probe(self, paths):
+        outcomes = super().probe(paths)
+        yield next(outcomes)
+        yield next(outcomes)
+        raise ProbeWorkerDied("a probe worker died (out of memory?)")
+
+
+def test_probes_done_before_a_worker_died_are_cached(clip, tmp_path, monkeypatch):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for videoid in range(5):
+        (videos / f"{videoid}.mp4").symlink_to(clip)
+    csv_path = tmp_path / "webvid.csv"
+    csv_path.write_text("videoid,name\n" + "".join(f"{videoid},caption {videoid}\n" for videoid in range(5)))
+    monkeypatch.setattr(convert_webvid, "Prober", _DiesAfterTwo)
+    options = convert_webvid.ConvertOptions(csv=csv_path, video_dir=videos, out_dir=tmp_path / "out", workers=1)
+    with pytest.raises(ProbeWorkerDied):
+        convert_webvid.convert(options)
+    with ProbeCache(tmp_path / "out" / "probe_cache.sqlite") as cache:
+        keys = [(str(videos / f"{videoid}.mp4"), clip.stat().st_size, clip.stat().st_mtime_ns) for videoid in range(5)]
+        assert len(cache.get_many(keys)) == 2  # a rerun probes only the three left
