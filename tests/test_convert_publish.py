@@ -164,3 +164,15 @@ def test_make_data_forwards_args():
     dry_run = subprocess.run(["make", "-n", "data", "ARGS=--workers 1 --val-ratio 0.2"], cwd=REPO_ROOT,
                              capture_output=True, text=True, check=True).stdout
     assert "--out-dir data/webvid --workers 1 --val-ratio 0.2" in dry_run
+
+
+def test_a_bad_header_is_one_sentence_not_a_traceback(tmp_path):
+    csv_path = tmp_path / "webvid.csv"
+    csv_path.write_text("videoid,name,name,page_dir\n1,a,b,p\n")
+    (tmp_path / "videos").mkdir()
+    result = subprocess.run([sys.executable, "-m", "data.convert_webvid", "--csv", str(csv_path), "--video-dir",
+                             str(tmp_path / "videos"), "--out-dir", str(tmp_path / "out")],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "conversion FAILED" in result.stderr and "column 'name' appears 2 times" in result.stderr
+    assert not (tmp_path / "out" / "report.json").exists()
