@@ -1,118 +1,58 @@
-"""Before any GPU time: check every sample of a training config fits ``cutoff_len`` and has a readable clip.
+"""Before any GPU time: check every sample of a training config fits ``cutoff_len``, its text keeps the chat
+format, and its clip's sampled frames really decode.
 
     python -m plugins.preflight configs/tiny_qwen2vl_demo.yaml                  # `make preflight`
     python -m plugins.preflight CONFIG.yaml cutoff_len=4096 video_maxlen=16     # key=value overrides the YAML
-    python -m plugins.preflight CONFIG.yaml --drop-offending data/webvid_fit    # write the samples that fit
+    python -m plugins.preflight CONFIG.yaml --drop-offending data/webvid_fit    # write the samples that pass
+    python -m plugins.preflight CONFIG.yaml --skip-decode-check                 # headers only (said loudly)
+    python -m plugins.preflight CONFIG.yaml --decode-workers 8                  # decode processes (default: CPUs)
 
-Samples are loaded and tokenized exactly as training will (LLaMA-Factory's dataset loader, the config's
-template, its mm_plugin's token expansion and its supervised encoder, with the config's video_* settings);
-video tokens come from clip metadata, no frame is decoded. Prints the token-length distribution, then fails
-(PreflightError, exit 1) listing every sample that cutoff_len would truncate or whose clip cannot be read.
-With --drop-offending DIR it writes the other samples to DIR (same dataset names, a dataset_info.json and
-dropped.json) and prints the dataset_dir/media_dir overrides that train on them. `python -m plugins.train`
-runs this first, on the same arguments.
+The frame, pixel and length settings are checked first (plugins.video_settings: an error names the key, the
+value and the valid range). Samples are then loaded and tokenized exactly as training will (LLaMA-Factory's
+dataset loader, the config's template, its mm_plugin's token expansion and its supervised encoder, with the
+config's video_* settings); video tokens come from clip metadata. Last, every clip's sampled frames are decoded
+with the reader training uses and the same video_fps/video_maxlen (plugins.decode_check, one process per CPU),
+so a clip that passes cannot fail when training reads it. Prints the token-length distribution and the decode
+rate, then fails (PreflightError, exit 1) listing every sample that cutoff_len would truncate, whose clip
+cannot be read or decoded, or whose text holds a media placeholder or chat token that breaks the chat format
+(dataset, index, id, reason). With --drop-offending DIR it writes the other samples to DIR (same dataset names,
+a dataset_info.json and dropped.json) and prints the dataset_dir/media_dir overrides that train on them.
+`python -m plugins.train` runs this first, on the same arguments.
 """
 
 import argparse
 import dataclasses
-import json
 import os
-import statistics
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
 
 import plugins
+from plugins.decode_check import DecodeCheckError, decode_clips
+from plugins.preflight_drop import raw_ids, write_without_offenders
+from plugins.preflight_report import (
+    CHAT_MARKUP,
+    ENCODE_ERROR,
+    MAX_LISTED,
+    SKIPPED_DECODE_WARNING,
+    TEXT_TRUNCATED,
+    UNDECODABLE,
+    UNREADABLE,
+    VIDEO_TRUNCATED,
+    Offender,
+    PreflightError,
+    PreflightReport,
+    describe,
+    error_message,
+    format_report,
+)
 from plugins.video_sampling import VideoReadError
+from plugins.video_settings import SettingsError, check_video_settings
 
 UNLIMITED_CUTOFF = 1 << 30
-MAX_LISTED = 20  # offenders named in the error message; all of them go to dropped.json with --drop-offending
-VIDEO_TRUNCATED, TEXT_TRUNCATED, UNREADABLE = "video_truncated", "text_truncated", "unreadable_clip"
 IRRELEVANT_TO_TOKENIZING = frozenset({"deepspeed", "bf16", "fp16", "pure_bf16"})
-
-
-class PreflightError(Exception):
-    """Some samples would be truncated or cannot be read; the message lists them and the fix."""
-
-    def __init__(self, message: str, report: "PreflightReport | None" = None):
-        super().__init__(message)
-        self.report = report
-
-
-@dataclass(frozen=True)
-class Offender:
-    dataset: str
-    index: int  # position in the dataset file
-    sample_id: str
-    videos: list[str]
-    reason: str
-    tokens: int  # untruncated length (0 for an unreadable clip)
-    video_tokens: int
-    detail: str = ""
-
-
-@dataclass
-class PreflightReport:
-    cutoff_len: int
-    template: str
-    n_samples: int = 0
-    token_counts: list[int] = field(default_factory=list)
-    video_token_counts: list[int] = field(default_factory=list)
-    offenders: list[Offender] = field(default_factory=list)
-
-    def distribution(self, values: list[int] | None = None) -> dict[str, float]:
-        """min / median / p95 / max of the samples' token counts."""
-        values = sorted(self.token_counts if values is None else values)
-        if not values:
-            return {}
-        p95 = values[min(len(values) - 1, max(0, -(-95 * len(values) // 100) - 1))]  # nearest-rank
-        return {"min": values[0], "median": statistics.median(values), "p95": p95, "max": values[-1]}
-
-
-def _fmt(distribution: dict[str, float]) -> str:
-    return "  ".join(f"{key} {value:g}" for key, value in distribution.items()) or "no samples"
-
-
-def format_report(report: PreflightReport) -> str:
-    lines = [
-        f"preflight: {report.n_samples} samples, template {report.template}, cutoff_len {report.cutoff_len}",
-        f"  tokens per sample   {_fmt(report.distribution())}",
-        f"  video tokens        {_fmt(report.distribution(report.video_token_counts))}",
-    ]
-    if report.offenders:
-        lines.append(f"  offending samples   {len(report.offenders)}")
-    else:
-        lines.append(f"  ok: every sample fits cutoff_len {report.cutoff_len} and every clip is readable")
-    return "\n".join(lines)
-
-
-def _describe(offender: Offender) -> str:
-    where = f"{offender.dataset}[{offender.index}] id={offender.sample_id} {', '.join(offender.videos)}"
-    if offender.reason == UNREADABLE:
-        return f"{where}: clip cannot be read: {offender.detail}"
-    cut = "into its video tokens" if offender.reason == VIDEO_TRUNCATED else "in its text"
-    return f"{where}: {offender.tokens} tokens ({offender.video_tokens} video) > cutoff_len, truncated {cut}"
-
-
-def error_message(report: PreflightReport) -> str:
-    listed = [f"  {_describe(offender)}" for offender in report.offenders[:MAX_LISTED]]
-    if len(report.offenders) > MAX_LISTED:
-        listed.append(f"  ... and {len(report.offenders) - MAX_LISTED} more")
-    longest = max(offender.tokens for offender in report.offenders)
-    fixes = [
-        f"  - raise cutoff_len to at least {longest}" if longest > report.cutoff_len else None,
-        "  - or lower video_max_pixels or video_maxlen (fewer video tokens per clip)"
-        if any(o.reason != UNREADABLE for o in report.offenders) else None,
-        "  - or re-convert the data (python -m data.convert_webvid) to skip unreadable clips"
-        if any(o.reason == UNREADABLE for o in report.offenders) else None,
-        "  - or drop them: python -m plugins.preflight CONFIG.yaml [key=value ...] --drop-offending DIR",
-    ]
-    return "\n".join(
-        [f"{len(report.offenders)} of {report.n_samples} samples would break training:", *listed, "Fix:",
-         *[fix for fix in fixes if fix]]
-    )
+MAX_DETAIL = 300  # characters of LLaMA-Factory's message kept (it quotes the whole conversation)
 
 
 def _load_llamafactory(args: dict):
@@ -143,14 +83,63 @@ def _encode(processor, example: dict) -> list[int]:
     )[0]
 
 
-def run(args: dict, drop_offending_to: Path | None = None) -> PreflightReport:
+def chat_format_problem(example: dict) -> str | None:
+    """A media placeholder in an answer (a caption) or a chat/special token in any turn, or None.
+
+    The user's own placeholders are LLaMA-Factory's to count against the sample's media (it raises on a mismatch).
+    """
+    # Imported here: it loads LLaMA-Factory's constants, and decode-check processes re-import this module.
+    from data.caption_text import MEDIA_PLACEHOLDERS, chat_markup
+
+    turns = [("system", example["_system"] or "")]
+    turns += [(message["role"], message["content"]) for message in [*example["_prompt"], *example["_response"]]]
+    for role, text in turns:
+        if role != "assistant":
+            for placeholder in MEDIA_PLACEHOLDERS:
+                text = text.replace(placeholder, "")
+        problem = chat_markup(text)
+        if problem is not None:
+            return f"{role} turn holds a {problem}"
+    return None
+
+
+def _short(error: Exception) -> str:
+    text = str(error)
+    return text if len(text) <= MAX_DETAIL else f"{text[:MAX_DETAIL]}..."
+
+
+def _decode_offenders(samples: list, processor, workers: int | None, report: PreflightReport) -> None:
+    """Decode every clip of ``samples`` ((dataset, index, id, videos, tokens, video tokens)); add the failures."""
+    # The plugin reads frames with these processor attributes (LLaMA-Factory's get_mm_inputs, its defaults).
+    settings = {"video_fps": getattr(processor, "video_fps", 2.0),
+                "video_maxlen": getattr(processor, "video_maxlen", 128)}
+    clips = [video for sample in samples for video in sample[3]]
+    try:
+        check = decode_clips(clips, workers=workers, **settings)
+    except DecodeCheckError as error:
+        raise PreflightError(str(error), report) from None
+    report.decode_check = check.summary()
+    for name, index, sample_id, videos, tokens, video_tokens in samples:
+        failed = [check.failures[video] for video in videos if video in check.failures]
+        if failed:
+            report.offenders.append(
+                Offender(name, index, sample_id, videos, UNDECODABLE, tokens, video_tokens, "; ".join(failed)))
+
+
+def run(args: dict, drop_offending_to: Path | None = None, decode_check: bool = True,
+        decode_workers: int | None = None) -> PreflightReport:
     """Check the config's datasets (``dataset`` and ``eval_dataset``). Raises PreflightError if any sample fails,
-    unless ``drop_offending_to`` is given: then the fitting samples are written there and the report returned."""
+    unless ``drop_offending_to`` is given: then the passing samples are written there and the report returned.
+    ``decode_check=False`` reads clip headers only; ``decode_workers`` processes decode (default: one per CPU)."""
     from llamafactory.data.loader import _load_single_dataset
     from llamafactory.data.parser import get_dataset_list
     from llamafactory.data.processor import SupervisedDatasetProcessor
     from tqdm import tqdm
 
+    try:
+        check_video_settings(args)
+    except SettingsError as error:
+        raise PreflightError(f"invalid settings: {error}") from None
     plugins.register()
     model_args, data_args, training_args, tokenizer, processor, template = _load_llamafactory(args)
     measure = SupervisedDatasetProcessor(template=template, tokenizer=tokenizer, processor=processor,
@@ -162,104 +151,75 @@ def run(args: dict, drop_offending_to: Path | None = None) -> PreflightReport:
     report = PreflightReport(cutoff_len=data_args.cutoff_len, template=data_args.template)
     names = list(dict.fromkeys((data_args.dataset or []) + (data_args.eval_dataset or [])))
     attrs = dict(zip(names, get_dataset_list(names, data_args.dataset_dir)))
+    to_decode = []  # samples whose clips are read at training time: (dataset, index, id, clips, tokens, video)
     for name, attr in attrs.items():
         dataset = _load_single_dataset(attr, model_args, data_args, training_args)
-        raw_ids = _raw_ids(attr, data_args)
+        ids = raw_ids(attr, data_args)
         for index, example in enumerate(tqdm(dataset, desc=f"preflight {name}", unit="sample")):
             report.n_samples += 1
-            sample_id = raw_ids[index] if index < len(raw_ids) else str(index)
+            sample_id = ids[index] if index < len(ids) else str(index)
             videos = [str(video) for video in (example["_videos"] or [])]
+            problem = chat_format_problem(example)
+            if problem is not None:
+                report.offenders.append(Offender(name, index, sample_id, videos, CHAT_MARKUP, 0, 0, problem))
+                continue
             try:
                 input_ids = _encode(measure, example)
             except (VideoReadError, av.FFmpegError, OSError) as error:
                 report.offenders.append(Offender(name, index, sample_id, videos, UNREADABLE, 0, 0, str(error)))
                 continue
+            except ValueError as error:  # LLaMA-Factory refuses the sample (e.g. placeholders and media disagree)
+                report.offenders.append(Offender(name, index, sample_id, videos, ENCODE_ERROR, 0, 0, _short(error)))
+                continue
             video_tokens = input_ids.count(video_token_id) if video_token_id is not None else 0
             report.token_counts.append(len(input_ids))
             report.video_token_counts.append(video_tokens)
+            to_decode.append((name, index, sample_id, videos, len(input_ids), video_tokens))
             if len(input_ids) > data_args.cutoff_len:
                 kept_video = _encode(truncate, example).count(video_token_id) if video_token_id is not None else 0
                 reason = VIDEO_TRUNCATED if kept_video < video_tokens else TEXT_TRUNCATED
                 report.offenders.append(Offender(name, index, sample_id, videos, reason, len(input_ids), video_tokens))
+    if decode_check:
+        _decode_offenders(to_decode, processor, decode_workers, report)
     if report.offenders:
         if drop_offending_to is None:
             raise PreflightError(error_message(report), report)
-        _write_without_offenders(report, attrs, data_args, Path(drop_offending_to))
+        write_without_offenders(report, attrs, data_args, Path(drop_offending_to))
     return report
 
 
-def _raw_path(attr, data_args) -> Path:
-    if attr.load_from != "file":
-        raise PreflightError(f"--drop-offending needs file datasets; {attr.dataset_name} is loaded from "
-                             f"{attr.load_from}")
-    return Path(data_args.dataset_dir) / attr.dataset_name
-
-
-def _read_records(path: Path) -> list[dict]:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".jsonl":
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    return json.loads(text)
-
-
-def _raw_ids(attr, data_args) -> list[str]:
-    """The ``id`` of each record (the converter writes the videoid there), when the file has them."""
-    if attr.load_from != "file" or attr.num_samples is not None:
-        return []
-    path = _raw_path(attr, data_args)
-    if not path.is_file() or path.suffix not in (".json", ".jsonl"):
-        return []
-    return [str(record.get("id", index)) for index, record in enumerate(_read_records(path))]
-
-
-def _write_without_offenders(report: PreflightReport, attrs: dict, data_args, out_dir: Path) -> None:
-    """DIR/<dataset files> without the offenders, DIR/dataset_info.json (same names), DIR/dropped.json."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    info_path = Path(data_args.dataset_dir) / "dataset_info.json"
-    entries = json.loads(info_path.read_text(encoding="utf-8"))
-    dropped_by_dataset: dict[str, set[int]] = {}
-    for offender in report.offenders:
-        dropped_by_dataset.setdefault(offender.dataset, set()).add(offender.index)
-    new_info = {}
-    for name, attr in attrs.items():
-        if attr.num_samples is not None:
-            raise PreflightError(f"--drop-offending cannot map samples of {name}: its num_samples reorders them")
-        source = _raw_path(attr, data_args)
-        records = _read_records(source)
-        dropped = dropped_by_dataset.get(name, set())
-        kept = [record for index, record in enumerate(records) if index not in dropped]
-        file_name = f"{name}{source.suffix}"
-        with open(out_dir / file_name, "w", encoding="utf-8") as f:
-            if source.suffix == ".jsonl":
-                f.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in kept)
-            else:
-                json.dump(kept, f, ensure_ascii=False, indent=0)
-        new_info[name] = {**entries[name], "file_name": file_name}
-    (out_dir / "dataset_info.json").write_text(json.dumps(new_info, indent=2) + "\n", encoding="utf-8")
-    dropped_list = [dataclasses.asdict(offender) for offender in report.offenders]
-    (out_dir / "dropped.json").write_text(json.dumps(dropped_list, indent=2, ensure_ascii=False) + "\n")
-
-
-def parse_cli(argv: list[str]) -> tuple[dict, Path | None]:
-    """CONFIG.yaml [key=value ...] [--drop-offending DIR] -> (merged config, drop dir), as LLaMA-Factory reads."""
+def parse_cli(argv: list[str]) -> tuple[dict, argparse.Namespace]:
+    """CONFIG.yaml [key=value ...] [--drop-offending DIR] [--skip-decode-check] [--decode-workers N]
+    -> (merged config as LLaMA-Factory reads it, options)."""
     from omegaconf import OmegaConf
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", type=Path, help="LLaMA-Factory training YAML")
     parser.add_argument("overrides", nargs="*", help="key=value overrides, as for llamafactory-cli / plugins.train")
     parser.add_argument("--drop-offending", type=Path, metavar="DIR",
-                        help="write the samples that fit to DIR instead of failing, listing the dropped ones")
+                        help="write the samples that pass to DIR instead of failing, listing the dropped ones")
+    parser.add_argument("--skip-decode-check", action="store_true",
+                        help="do not decode the clips' sampled frames (headers are still read): a damaged clip "
+                             "then stops training when it is reached")
+    parser.add_argument("--decode-workers", type=int, metavar="N", help="decode-check processes (default: CPUs)")
     options = parser.parse_args(argv)
     if options.config.suffix not in (".yaml", ".yml"):
         parser.error(f"{options.config}: expected a .yaml training config")
+    if options.decode_workers is not None and options.decode_workers < 1:
+        parser.error(f"--decode-workers {options.decode_workers}: expected a number of processes >= 1")
     config = OmegaConf.merge(OmegaConf.load(options.config.absolute()), OmegaConf.from_cli(options.overrides))
-    return OmegaConf.to_container(config), options.drop_offending
+    return OmegaConf.to_container(config), options
 
 
 def main(argv: list[str] | None = None) -> None:
-    args, drop_to = parse_cli(sys.argv[1:] if argv is None else argv)
+    """`python -m plugins.preflight CONFIG.yaml [key=value ...] [options]`; exit 1 if a sample would break training."""
+    args, options = parse_cli(sys.argv[1:] if argv is None else argv)
+    drop_to = options.drop_offending
+    if options.skip_decode_check:
+        print(SKIPPED_DECODE_WARNING, flush=True)
     try:
-        report = run(args, drop_offending_to=drop_to)
+        report = run(args, drop_offending_to=drop_to, decode_check=not options.skip_decode_check,
+                     decode_workers=options.decode_workers)
     except PreflightError as error:
         if error.report is not None:
             print(format_report(error.report))
@@ -268,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     print(format_report(report))
     if report.offenders:
         for offender in report.offenders[:MAX_LISTED]:
-            print(f"  dropped {_describe(offender)}")
+            print(f"  dropped {describe(offender)}")
         media_dir = os.path.abspath(args.get("media_dir") or args.get("dataset_dir", "data"))
         print(f"wrote the other samples and dropped.json to {drop_to}; train on them with:\n"
               f"  python -m plugins.train CONFIG.yaml dataset_dir={drop_to} media_dir={media_dir}")
