@@ -13,9 +13,22 @@ from llamafactory.data.mm_plugin import Qwen2VLPlugin, _check_video_is_nested_im
 from PIL import Image
 from typing_extensions import override
 
-from plugins.video_sampling import probe_video, read_sampled_frames, sample_indices
+from plugins.video_sampling import VideoReadError, probe_video, read_sampled_frames, sample_indices
 
 FRAME_FIX = "pass a video file path, or frames as 8-bit RGB PIL images: the processor divides by 255 itself"
+CHANGED_SINCE_PREFLIGHT = (
+    "The preflight decodes these very frames of every clip before training, so this clip passed preflight but "
+    "fails now: it changed on disk? Replace it, or rerun make preflight (python -m plugins.preflight CONFIG.yaml) "
+    "to list every such clip and drop them (--drop-offending DIR)."
+)
+
+
+class ClipReadError(VideoReadError):
+    """A clip whose frames cannot be read when a batch is built (the error names the clip and what to do)."""
+
+    def __init__(self, error: VideoReadError):
+        super().__init__(error.path, error.reason, error.detail)
+        self.args = (f"{self.args[0]}\n{CHANGED_SINCE_PREFLIGHT}",)
 
 
 def check_video_input(video) -> None:
@@ -38,7 +51,8 @@ def check_video_input(video) -> None:
 
 @dataclass
 class ExactQwen2VLPlugin(Qwen2VLPlugin):
-    """``qwen2_vl`` with frame sampling by plugins.video_sampling; an unreadable clip raises VideoReadError."""
+    """``qwen2_vl`` with frame sampling by plugins.video_sampling; an unreadable clip raises VideoReadError
+    (ClipReadError where frames are read: a clip that passed the preflight's decode check and fails now)."""
 
     @override
     def _get_qwen_video_stream_metadata(self, video, video_fps: float, video_maxlen: int) -> dict[str, Any] | None:
@@ -62,7 +76,10 @@ class ExactQwen2VLPlugin(Qwen2VLPlugin):
                 for key, values in super()._regularize_videos([video], **kwargs).items():
                     results[key].extend(values)
                 continue
-            info, indices, arrays = read_sampled_frames(video, video_fps=video_fps, video_maxlen=video_maxlen)
+            try:
+                info, indices, arrays = read_sampled_frames(video, video_fps=video_fps, video_maxlen=video_maxlen)
+            except VideoReadError as error:
+                raise ClipReadError(error) from None
             frames = [Image.fromarray(frame) for frame in arrays]
             if len(frames) % 2 != 0:  # Qwen2-VL's temporal patch is 2 frames
                 frames.append(frames[-1])

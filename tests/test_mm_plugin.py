@@ -12,6 +12,7 @@ import torch
 
 import plugins
 from plugins.video_sampling import VideoReadError, probe_video, read_frames, sample_indices
+from tests.damaged_clips import faststart_clip, zero_tail
 from tests.video_matrix import build_clip_matrix
 
 PROMPT = "<video>Describe this video in one sentence."
@@ -108,3 +109,17 @@ def test_unreadable_clip_raises_a_readable_error_through_llamafactory(loaded, tm
     broken.write_bytes(b"\x00" * 100)
     with pytest.raises(VideoReadError, match="broken.mp4: cannot read video \\(not_a_video\\)"):
         _encode(template.mm_plugin, template, tokenizer, processor, str(broken))
+
+
+def test_a_clip_damaged_after_preflight_stops_training_naming_it_and_the_fix(loaded, tmp_path):
+    """The header still reads (token counts are fine), the frames do not: the error names the clip and says why."""
+    tokenizer, processor, template = loaded
+    clip = faststart_clip(tmp_path / "clip_7.mp4")
+    ids, _ = _encode(template.mm_plugin, template, tokenizer, processor, str(clip))  # what the preflight saw
+    zero_tail(clip, clip)  # then the file changed on disk
+    with pytest.raises(VideoReadError) as caught:
+        template.mm_plugin.get_mm_inputs([], [str(clip)], [], [0], [1], [0], [ids], processor)
+    message = str(caught.value)
+    assert message.startswith(f"{clip}: cannot read video (truncated)")
+    assert "this clip passed preflight but fails now: it changed on disk?" in message
+    assert "rerun make preflight" in message and "--drop-offending" in message
