@@ -1,5 +1,6 @@
 """Shared fixtures: the embedded tiny model and the sample WebVid data, built once if missing."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,12 @@ from data import sample_webvid
 from models import tiny_qwen2vl
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    """The suite never reaches for the model hub, however it is started (`make test` sets the same and more)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
 @pytest.fixture(scope="session")
