@@ -13,6 +13,7 @@ SKIP_REASONS = {
     "control_char": "NUL or other control character (not tab/newline) in a field: refused, not cleaned",
     "chat_markup": "caption holds <video>/<image>/<audio> or a chat token such as <|im_end|>: refused",
     "path_escape": "videoid/page_dir is not a plain file name (could leave the video dir)",
+    "ambiguous_clip": "video2dataset: the row's videoid/url names several clips (a clipped video); use clip keys",
     "duplicate_id": "videoid seen on an earlier row (first wins)",
     "missing": "no clip found under any layout",
     "empty": "zero-byte file",
@@ -92,6 +93,9 @@ def format_summary(report: dict) -> str:
         lines.append(f"    {reason:<14}{count:>10,}   {SKIP_REASONS[reason]}")
     layouts = ", ".join(f"{name} {count:,}" for name, count in report["layouts"].items()) or "none"
     lines.append(f"  layouts     {layouts}")
+    for shard in report.get("broken_shards", []):  # video2dataset shards read only up to their damage
+        lines.append(f"  BROKEN      {shard['path']}: {shard['error']} "
+                     f"(the {shard['clips_indexed']:,} clips before the damage are used)")
     probing = (
         f"{report['probed']:,} probed, {report['probe_cache_hits']:,} from cache"
         if report["probe"] else "disabled (--no-probe): clips only checked to exist and be non-empty"

@@ -18,14 +18,14 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
 from data.caption_text import check_prompt
 from data.clip_checks import TOO_SHORT, ClipRules, check_probed_clip
-from data.clip_layouts import ClipLocator, LocatedClip, PathEscapeError
+from data.clip_layouts import ClipLocator, ClipLookupError, LocatedClip
 from data.convert_report import ConversionReport, format_summary
 from data.dataset_info import DATASET_INFO_NAME, dataset_info_text, registered_splits, split_file_name
 from data.probe_cache import ProbeCache, Prober
@@ -101,11 +101,12 @@ class _Pipeline:
             return
         try:
             clip = self.locator.locate(row.videoid, row.page_dir, row.content_url)
-        except PathEscapeError as error:
-            report.skip(row.line, row.videoid, "path_escape", str(error))
+        except ClipLookupError as error:  # an unsafe id, a path the filesystem refuses, a url several clips share
+            report.skip(row.line, row.videoid, error.reason, str(error))
             return
         if clip is None:
-            report.skip(row.line, row.videoid, "missing", f"not under {self.options.video_dir} in any layout")
+            report.skip(row.line, row.videoid, "missing", f"not under {self.options.video_dir} in any layout"
+                        + self.locator.broken_shards_note())
             return
         if clip.size == 0:
             report.skip(row.line, row.videoid, "empty", str(clip.path))
@@ -129,7 +130,7 @@ class _Pipeline:
         fresh = []
         try:
             for item in zip(to_probe, self.prober.probe([path for path, _, _ in to_probe])):
-                fresh.append(item)
+                fresh.append(item)  # noqa: PERF402 - one at a time: a failure keeps what came before it
         finally:  # a dead worker or Ctrl-C: what was probed stays cached, so a rerun does not probe it again
             self.cache.put_many(fresh)
         outcomes.update(fresh)
@@ -240,6 +241,7 @@ def convert(options: ConvertOptions) -> dict:
             dataset_info=str(dataset_info),
             media_dir=os.path.abspath(options.media_dir),
             probe=options.probe,
+            broken_shards=[asdict(shard) for shard in pipeline.locator.broken_shards],
             elapsed_s=round(time.perf_counter() - started, 3),
         )
         staged.publish()

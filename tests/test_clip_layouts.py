@@ -3,10 +3,21 @@
 import io
 import json
 import tarfile
+from pathlib import Path
 
 import pytest
 
-from data.clip_layouts import FLAT, PAGE, VIDEO2DATASET, ClipLocator, PathEscapeError, check_path_component
+from data.clip_layouts import (
+    FLAT,
+    PAGE,
+    VIDEO2DATASET,
+    ClipLocator,
+    ClipLookupError,
+    PathEscapeError,
+    check_path_component,
+)
+from data.video2dataset import video2dataset_rows
+from data.webvid_csv import CsvSkip, WebVidRow
 
 
 def touch(path, data=b"video bytes"):
@@ -79,3 +90,87 @@ def test_escaping_ids_and_page_dirs_are_refused(tmp_path, videoid, page_dir):
 def test_plain_names_pass():
     assert check_path_component("1000001", "videoid") == "1000001"
     assert check_path_component("027701_027750", "page_dir") == "027701_027750"
+
+
+def test_a_name_too_long_for_the_filesystem_is_unreadable_not_missing(tmp_path):
+    """os.stat's ENAMETOOLONG was hidden as 'missing'; any error but 'not there' now names itself."""
+    (tmp_path / "videos").mkdir()
+    locator = ClipLocator(tmp_path / "videos", tmp_path / "x")
+    with pytest.raises(ClipLookupError, match="name too long") as caught:
+        locator.locate("9" * 300, "000001_000050", None)
+    assert caught.value.reason == "unreadable" and "9" * 300 in str(caught.value)
+
+
+def write_shard(path, members):
+    with tarfile.open(path, "w") as tar:
+        for name, data in members:
+            add_member(tar, name, data)
+    return path
+
+
+def test_broken_shards_are_named_and_the_rest_indexed(tmp_path):
+    videos = tmp_path / "shards"
+    videos.mkdir()
+    write_shard(videos / "00000.tar", [("000000000.mp4", b"clip zero"),
+                                       ("000000000.json", json.dumps({"videoid": "31"}).encode())])
+    (videos / "00001.tar").write_bytes(b"")
+    cut = write_shard(videos / "00002.tar", [("000020000.mp4", b"complete clip"),
+                                             ("000020000.json", json.dumps({"videoid": "41"}).encode()),
+                                             ("000020001.mp4", b"x" * 5000),
+                                             ("000020001.json", json.dumps({"videoid": "42"}).encode())])
+    cut.write_bytes(cut.read_bytes()[:3000])  # ends inside the second clip
+    (videos / "00003.tar").write_bytes(b"<html>502 Bad Gateway</html>")
+    locator = ClipLocator(videos, tmp_path / "extract")
+    assert locator.locate("31", None, None).path.endswith("00000/000000000.mp4")
+    assert locator.locate("41", None, None).path.endswith("00002/000020000.mp4")  # before the cut: indexed
+    assert locator.locate("42", None, None) is None
+    broken = {Path(shard.path).name: shard for shard in locator.video2dataset().broken_shards}
+    assert sorted(broken) == ["00001.tar", "00002.tar", "00003.tar"]
+    assert broken["00002.tar"].clips_indexed == 1 and "unexpected end of data" in broken["00002.tar"].error
+    assert not list((tmp_path / "extract").rglob("*.partial"))
+
+
+def clipped_shard(videos):
+    """video2dataset with clipping: two clips cut from source video 8 share its url and videoid; clip 9 does not."""
+    members = []
+    for key, caption in (("0000008_00000", "a dog runs"), ("0000008_00001", "the dog sleeps")):
+        members += [(f"{key}.mp4", f"clip {key}".encode()), (f"{key}.txt", caption.encode()),
+                    (f"{key}.json", json.dumps({"videoid": "8", "url": "http://v/8", "caption": caption,
+                                                "status": "success"}).encode())]
+    members += [("0000009_00000.mp4", b"clip nine"),
+                ("0000009_00000.json", json.dumps({"url": "http://v/9", "caption": "a cat"}).encode()),
+                ("0000010_00000.mp4", b"no caption"), ("0000010_00000.json", json.dumps({"url": "u"}).encode())]
+    return write_shard(videos / "00000.tar", members)
+
+
+def test_clipped_shards_match_each_clip_by_its_key_never_by_a_shared_url(tmp_path):
+    """Every clip of a clipped video used to get the first clip's file (matched by the url they share)."""
+    videos = tmp_path / "shards"
+    videos.mkdir()
+    clipped_shard(videos)
+    extract = tmp_path / "extract"
+    locator = ClipLocator(videos, extract)
+    second = locator.locate("0000008_00001", None, "http://v/8")
+    assert (second.path, second.layout) == (str(extract / "00000" / "0000008_00001.mp4"), VIDEO2DATASET)
+    assert Path(locator.locate("0000008_00000", None, "http://v/8").path).name == "0000008_00000.mp4"
+    assert Path(locator.locate("77", None, "http://v/9").path).name == "0000009_00000.mp4"  # unique url: used
+    for videoid, shared in (("8", "videoid '8'"), ("80", "url 'http://v/8'")):  # name two clips: not guessed
+        with pytest.raises(ClipLookupError, match=f"{shared} is shared by 2 clips") as caught:
+            locator.locate(videoid, None, "http://v/8")
+        assert caught.value.reason == "ambiguous_clip"
+
+
+def test_video2dataset_rows_take_captions_from_the_shards(tmp_path):
+    """No CSV: one row per clip, keyed by the shard key, captioned from KEY.txt or else the json's caption."""
+    videos = tmp_path / "shards"
+    videos.mkdir()
+    clipped_shard(videos)
+    locator = ClipLocator(videos, tmp_path / "extract")
+    items = list(video2dataset_rows(locator.video2dataset()))
+    rows = [(item.videoid, item.caption) for item in items if isinstance(item, WebVidRow)]
+    assert rows == [("0000008_00000", "a dog runs"), ("0000008_00001", "the dog sleeps"), ("0000009_00000", "a cat")]
+    skips = [item for item in items if isinstance(item, CsvSkip)]
+    assert [(skip.videoid, skip.reason) for skip in skips] == [("0000010_00000", "malformed_row")]
+    assert "00000.tar" in skips[0].detail and "no caption" in skips[0].detail
+    assert [item.line for item in items] == [1, 2, 3, 4]
+    assert all(locator.locate(videoid, None, None) for videoid, _ in rows)

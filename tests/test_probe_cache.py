@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from data.convert_report import SKIP_REASONS
 from data import convert_webvid
+from data.convert_report import SKIP_REASONS
 from data.probe_cache import ProbeCache, Prober, ProbeWorkerDied
 from plugins.video_sampling import REASONS
 from tests.clips import make_clip

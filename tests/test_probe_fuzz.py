@@ -94,7 +94,7 @@ def test_header_mutants_are_kept_or_skipped_with_a_named_reason(source_clips, tm
 
 
 def test_an_unknown_codec_is_a_named_skip(source_clips, tmp_path):
-    """A stream whose sample description FFmpeg cannot read has no codec: PyAV gives it no width (was AttributeError)."""
+    """A stream description FFmpeg cannot read leaves no codec: PyAV then has no width (was an AttributeError)."""
     data = bytearray(source_clips[1].read_bytes())
     at = data.index(b"stsd")
     data[at : at + 4] = b"stsx"
