@@ -188,6 +188,27 @@ def run(args: dict, drop_offending_to: Path | None = None, decode_check: bool = 
     return report
 
 
+def split_preflight_options(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(training arguments, preflight-only options) of a `python -m plugins.train` command line.
+
+    --skip-decode-check and --decode-workers N are the preflight's; LLaMA-Factory's parser must not see them.
+    """
+    train_args: list[str] = []
+    options: list[str] = []
+    rest = iter(argv)
+    for arg in rest:
+        if arg == "--skip-decode-check" or arg.startswith("--decode-workers="):
+            options.append(arg)
+        elif arg == "--decode-workers":
+            options.append(arg)
+            value = next(rest, None)  # none: argparse says the option needs a number
+            if value is not None:
+                options.append(value)
+        else:
+            train_args.append(arg)
+    return train_args, options
+
+
 def parse_cli(argv: list[str]) -> tuple[dict, argparse.Namespace]:
     """CONFIG.yaml [key=value ...] [--drop-offending DIR] [--skip-decode-check] [--decode-workers N]
     -> (merged config as LLaMA-Factory reads it, options)."""

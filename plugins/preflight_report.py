@@ -95,19 +95,19 @@ def error_message(report: PreflightReport) -> str:
     reasons = {offender.reason for offender in report.offenders}
     longest = max(offender.tokens for offender in report.offenders)
     fixes = [
-        f"  - raise cutoff_len to at least {longest}" if longest > report.cutoff_len else None,
-        "  - or lower video_max_pixels or video_maxlen (fewer video tokens per clip)"
+        f"raise cutoff_len to at least {longest}" if longest > report.cutoff_len else None,
+        "lower video_max_pixels or video_maxlen (fewer video tokens per clip)"
         if reasons & {VIDEO_TRUNCATED, TEXT_TRUNCATED} else None,
-        "  - or re-convert the data (python -m data.convert_webvid) to skip unreadable clips"
+        "re-convert the data (python -m data.convert_webvid) to skip unreadable clips"
         if UNREADABLE in reasons else None,
-        "  - or download the damaged clips again (a cut-off or corrupt download decodes wrong)"
+        "download the damaged clips again (a cut-off or corrupt download does not decode)"
         if UNDECODABLE in reasons else None,
-        "  - or fix their text: no <image>/<video> placeholder in a caption, one <video> per clip in the prompt, "
+        "fix their text: no <image>/<video> placeholder in a caption, one <video> per clip in the prompt, "
         "no <|...|> chat tokens (python -m data.convert_webvid skips such captions)"
         if reasons & {CHAT_MARKUP, ENCODE_ERROR} else None,
-        "  - or drop them: python -m plugins.preflight CONFIG.yaml [key=value ...] --drop-offending DIR",
+        "drop them: python -m plugins.preflight CONFIG.yaml [key=value ...] --drop-offending DIR",
     ]
+    fixes = [f"  - {'or ' if n else ''}{fix}" for n, fix in enumerate(fix for fix in fixes if fix)]
     return "\n".join(
-        [f"{len(report.offenders)} of {report.n_samples} samples would break training:", *listed, "Fix:",
-         *[fix for fix in fixes if fix]]
+        [f"{len(report.offenders)} of {report.n_samples} samples would break training:", *listed, "Fix:", *fixes]
     )

@@ -19,15 +19,17 @@ import sys
 
 import plugins
 
-USAGE = "usage: python -m plugins.train CONFIG.yaml [key=value ...]"
+USAGE = "usage: python -m plugins.train CONFIG.yaml [key=value ...] [--skip-decode-check] [--decode-workers N]"
 
 
-def run_preflight(train_args: list[str]) -> None:
-    """`python -m plugins.preflight` on the same arguments, in this process; stop training if it fails."""
+def run_preflight(train_args: list[str], preflight_options: tuple[str, ...] = ()) -> None:
+    """`python -m plugins.preflight` on the same arguments, in this process; stop training if it fails.
+
+    ``preflight_options`` (--skip-decode-check, --decode-workers N) are the preflight's alone."""
     from plugins import preflight
 
     try:
-        preflight.main(train_args)
+        preflight.main([*train_args, *preflight_options])
     except SystemExit as stop:
         if stop.code not in (None, 0):
             raise SystemExit(f"preflight failed (exit {stop.code}): fix the samples it lists, then train again")
@@ -92,14 +94,17 @@ def check_model(train_args: list[str]) -> None:
 
 
 def main() -> None:
-    train_args = sys.argv[1:]
+    from plugins.preflight import split_preflight_options
+
+    train_args, preflight_options = split_preflight_options(sys.argv[1:])
+    sys.argv[1:] = train_args  # LLaMA-Factory (run_exp, torchrun's workers) reads the config from sys.argv
     if not train_args or not train_args[0].endswith((".yaml", ".yml")):
         raise SystemExit(USAGE)
     check_model(train_args)
 
-    # Preflight: every sample fits cutoff_len and its clip is readable
+    # Preflight: every sample fits cutoff_len, its text keeps the chat format, its clip's frames decode
     plugins.register()
-    run_preflight(train_args)
+    run_preflight(train_args, tuple(preflight_options))
 
     # Training: here, or in torchrun's processes
     if wants_torchrun():
