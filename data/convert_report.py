@@ -83,7 +83,8 @@ class ConversionReport:
 def format_summary(report: dict) -> str:
     """One screen: totals, each skip reason with a count, the splits, where the files are."""
     lines = [
-        f"WebVid conversion: {report['csv']} -> {report['out_dir']}",
+        f"WebVid conversion: {report['csv'] or report['video_dir'] + ' (captions from the video2dataset clips)'}"
+        + f" -> {report['out_dir']}",
         f"  rows read   {report['rows_read']:>10,}",
         f"  kept        {report['kept']:>10,}   "
         + "  ".join(f"{split} {report['splits'].get(split, 0):,}" for split in SPLITS),

@@ -3,6 +3,8 @@
     python -m data.convert_webvid --csv data/sample/webvid.csv --video-dir data/sample/videos --out-dir data/webvid
     python -m data.convert_webvid --csv results_2M_train.csv --video-dir /data/webvid/videos --out-dir data/webvid \\
         --val-ratio 0.01 --test-ratio 0.01 --workers 16          # `make data CSV=... VIDEO_DIR=...` runs the first
+    python -m data.convert_webvid --video-dir /data/webvid/shards --out-dir data/webvid   # video2dataset, no CSV:
+                                                         # captions from each clip's {key}.txt (or its json's caption)
 
 Writes OUT/webvid_{train,val,test}.json (one ShareGPT record per kept clip: "<video>" + prompt -> caption, the
 clip path relative to --media-dir, and the videoid as "id"), OUT/report.json (rows read, kept, skipped by
@@ -18,6 +20,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,6 +35,7 @@ from data.probe_cache import ProbeCache, Prober
 from data.publish import StagedOutputs, write_text_atomic
 from data.sharegpt import DEFAULT_PROMPT, JsonArrayWriter, caption_record_json
 from data.splits import SPLITS, assign_split, check_ratios
+from data.video2dataset import video2dataset_rows
 from data.webvid_csv import CsvSkip, WebVidRow, read_header, read_webvid_csv
 
 PROGRESS_EVERY = 1000
@@ -40,7 +44,7 @@ CHUNK_ROWS = 4096  # rows probed together: enough to keep every worker busy, sma
 
 @dataclass(frozen=True)
 class ConvertOptions:
-    csv: Path
+    csv: Path | None  # None: captions from the video2dataset clips under video_dir
     video_dir: Path
     out_dir: Path
     media_dir: Path = Path(".")
@@ -88,6 +92,19 @@ class _Pipeline:
         self.media_path = MediaPaths(options.media_dir)
         self.first_line_of: dict[str, int] = {}
         self.pending: list[tuple[WebVidRow, LocatedClip]] = []
+
+    def rows(self) -> tuple[Iterator[WebVidRow | CsvSkip], int]:
+        """The rows to convert and how many (for the progress bar): the CSV's, or without one, one per
+        video2dataset clip under video_dir, captioned from its shard (data/video2dataset.py)."""
+        if self.options.csv is not None:
+            return read_webvid_csv(self.options.csv), max(0, _count_lines(self.options.csv) - 1)
+        index = self.locator.video2dataset()
+        if not index.clips:
+            raise FileNotFoundError(
+                f"no video2dataset clips ({{key}}.mp4 with {{key}}.txt/.json, or .tar shards) under "
+                f"{self.locator.video_dir} to take captions from; pass --csv PATH to a WebVid CSV for other layouts"
+            )
+        return video2dataset_rows(index), len(index.clips)
 
     def add(self, item: WebVidRow | CsvSkip) -> None:
         report = self.report
@@ -195,11 +212,12 @@ def convert(options: ConvertOptions) -> dict:
     """
     check_ratios(options.val_ratio, options.test_ratio)
     check_prompt(options.prompt)  # another <video>/<image> or a chat token in it fails before any output
-    if not Path(options.csv).is_file():
+    if options.csv is not None and not Path(options.csv).is_file():
         raise FileNotFoundError(f"CSV {options.csv} does not exist; pass --csv PATH to a WebVid CSV")
     started = time.perf_counter()
     out_dir = Path(options.out_dir)
-    read_header(options.csv)  # a missing column fails before any output is written
+    if options.csv is not None:
+        read_header(options.csv)  # a missing column fails before any output is written
     out_dir.mkdir(parents=True, exist_ok=True)
     _ignore_in_git(out_dir)
     dataset_info = Path(options.dataset_info or out_dir / DATASET_INFO_NAME)
@@ -211,9 +229,10 @@ def convert(options: ConvertOptions) -> dict:
         prober = Prober(options.workers) if options.probe else None
         try:
             pipeline = _Pipeline(options, report, cache, prober, writers)
-            progress = tqdm(total=max(0, _count_lines(options.csv) - 1), desc="converting", unit="row", smoothing=0.1)
+            items, total = pipeline.rows()
+            progress = tqdm(total=total, desc="converting", unit="row", smoothing=0.1)
             count = 0
-            for count, item in enumerate(read_webvid_csv(options.csv), 1):
+            for count, item in enumerate(items, 1):
                 pipeline.add(item)
                 if count % PROGRESS_EVERY == 0:
                     progress.update(PROGRESS_EVERY)
@@ -233,7 +252,7 @@ def convert(options: ConvertOptions) -> dict:
         if info_in_out_dir:
             staged.path(dataset_info.name).write_text(dataset_info_text(merged_info), encoding="utf-8")
         summary = report.finish(
-            csv=str(options.csv),
+            csv=str(options.csv) if options.csv is not None else None,
             video_dir=str(options.video_dir),
             out_dir=str(out_dir),
             files=[str(out_dir / writer.path.name) for writer in writers.values()],
@@ -253,7 +272,8 @@ def convert(options: ConvertOptions) -> dict:
 def parse_args(argv: list[str] | None = None) -> ConvertOptions:
     defaults = ConvertOptions(csv=Path(), video_dir=Path(), out_dir=Path())
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--csv", type=Path, required=True, help="WebVid CSV (videoid,name,page_idx,page_dir,...)")
+    parser.add_argument("--csv", type=Path, help="WebVid CSV (videoid,name,page_idx,page_dir,...); omit it to take "
+                        "captions from video2dataset clips under --video-dir ({key}.txt, else the json's caption)")
     parser.add_argument("--video-dir", type=Path, required=True, help="folder with the downloaded clips")
     parser.add_argument("--out-dir", type=Path, default=Path("data/webvid"), help="where the splits go")
     parser.add_argument("--media-dir", type=Path, default=defaults.media_dir,

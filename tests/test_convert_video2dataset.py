@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from data.convert_webvid import ConvertOptions, convert
+from data.convert_webvid import ConvertOptions, convert, main
 from tests.clips import make_clip
 
 
@@ -62,3 +62,30 @@ def test_clipped_shards_keep_each_clips_caption_and_a_broken_shard_is_named(tmp_
     assert "00001.tar" in skipped["0000009_00000"]["detail"]
     assert [shard["path"] for shard in report["broken_shards"]] == [str(shards / "00001.tar")]
     assert "empty file" in report["broken_shards"][0]["error"]
+
+
+def test_without_a_csv_captions_come_from_the_shards(tmp_path, clip_bytes, capsys):
+    """How video2dataset users hold WebVid: shards only. One record per clip key, captioned by its .txt or json."""
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    members = clipped_members(clip_bytes, 8, ["a dog runs", "the dog sleeps"])
+    members += [("0000009_00000.mp4", clip_bytes), ("0000009_00000.json", json.dumps({"caption": "a cat"}).encode()),
+                ("0000010_00000.mp4", clip_bytes), ("0000010_00000.json", json.dumps({"url": "u"}).encode())]
+    write_shard(shards / "00000.tar", members)
+    out = tmp_path / "out"
+    main(["--video-dir", str(shards), "--out-dir", str(out), "--val-ratio", "0", "--test-ratio", "0",
+          "--workers", "1"])
+    records = json.loads((out / "webvid_train.json").read_text())
+    assert [(record["id"], record["messages"][1]["content"]) for record in records] == [
+        ("0000008_00000", "a dog runs"), ("0000008_00001", "the dog sleeps"), ("0000009_00000", "a cat")]
+    assert all(record["videos"][0].endswith(f"/00000/{record['id']}.mp4") for record in records)
+    report = json.loads((out / "report.json").read_text())
+    assert (report["rows_read"], report["kept"], report["skipped_by_reason"]) == (4, 3, {"malformed_row": 1})
+    assert report["csv"] is None and "captions from the video2dataset clips" in capsys.readouterr().out
+
+
+def test_without_a_csv_a_folder_with_no_video2dataset_clips_is_a_clear_error(tmp_path):
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "1.mp4").write_bytes(b"a flat clip has no caption")
+    with pytest.raises(FileNotFoundError, match="no video2dataset clips .* pass --csv"):
+        convert(ConvertOptions(csv=None, video_dir=tmp_path / "videos", out_dir=tmp_path / "out"))
