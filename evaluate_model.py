@@ -10,6 +10,14 @@ Inputs are built exactly as training builds them (LLaMA-Factory's template + our
 every sample's video tokens are checked against its features before generation. Writes to --output-dir:
 predictions.jsonl (as it goes; a rerun resumes), metrics.json (coco-caption BLEU-1..4, METEOR, ROUGE-L, CIDEr,
 counts, settings, model and adapter identity), report.md / report.html with the frames the model saw.
+
+A rerun into the same --output-dir continues the same run only (model, adapter weights, settings and the test set's
+content, see evaluation.run_identity): it keeps the answers made and retries samples that errored. An adapter whose
+adapter_config.json names another base model is refused (--allow-base-mismatch to override).
+
+Exit status: 0 when every sample was scored. 1 when no clip exists under --video-dir (before loading the model,
+naming the folder the paths look relative to), when every sample errored, or when some errored (outputs are written,
+the count and reasons printed) unless --allow-errors; 2 for a bad command line. See evaluation.outcome.
 """
 
 import argparse
@@ -23,8 +31,10 @@ from evaluation.distributed import init_distributed, shutdown_distributed
 from evaluation.generation import GenerationSettings
 from evaluation.inputs import load_preprocessing
 from evaluation.model import AdapterError, attach_adapter, inspect_adapter, load_base_model
-from evaluation.predictions import PredictionWriter, check_same_run, merge_predictions, read_existing
+from evaluation.outcome import check_clips_exist, exit_message
+from evaluation.predictions import PredictionWriter, merge_predictions, prepare_resume, read_existing
 from evaluation.report import write_report
+from evaluation.run_identity import check_same_run, fingerprint_test_set
 from evaluation.runner import run_generation
 from evaluation.score_only import PredictionsFileError, score_only
 from evaluation.scoring import score_records, write_metrics
@@ -63,6 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     data.add_argument("--output-dir", type=Path, help="default: results/<config stem>, else results/ (score-only: "
                       "the predictions file's directory)")
     data.add_argument("--num-samples", type=positive_int, help="evaluate only the first N samples (default: all)")
+    data.add_argument("--allow-errors", action="store_true", help="exit 0 even if some samples errored (e.g. a "
+                      "corrupt clip); they are counted and left out of the metrics. Without it such a run exits 1")
     data.add_argument("--score-only", type=Path, metavar="PREDICTIONS",
                       help="only score a predictions file (ours or LLaMA-Factory's generated_predictions.jsonl)")
     decoding = parser.add_argument_group("decoding (greedy unless --num-beams > 1)")
@@ -101,20 +113,28 @@ def evaluate(args: argparse.Namespace) -> dict | None:
     if args.compare_base and not settings.adapter_path:
         raise SystemExit("--compare-base needs an adapter: pass --adapter-path or a --config with output_dir")
     samples = load_test_set(args.test_data, args.video_dir, args.num_samples)
+    clips_warning = check_clips_exist(samples, args.video_dir, args.test_data)  # raises when none exists
     adapter = inspect_adapter(settings.adapter_path) if settings.adapter_path else None
     base_warning = check_adapter_base(adapter, settings.base_model, args.allow_base_mismatch) if adapter else None
-    if base_warning:
-        print(f"WARNING: {base_warning}", file=sys.stderr)
     generation = GenerationSettings(args.batch_size, args.num_beams, args.max_new_tokens, args.repetition_penalty,
                                     args.no_repeat_ngram_size, args.min_new_tokens, args.seed)
     names = ["base", "adapter"] if args.compare_base else ["adapter"] if adapter else ["base"]
 
-    # A rerun resumes only the same run: same model, adapter weights, settings and test set
+    # A rerun continues only the same run: same model, adapter weights, settings and test set content
     context = init_distributed()
+    for warning in (clips_warning, base_warning) if context.is_main else ():
+        if warning:
+            print(f"WARNING: {warning}", file=sys.stderr)
     run = {"settings": asdict(settings), "generation": asdict(generation), "models": names,
-           "adapter_sha256": adapter.sha256 if adapter else None, "test_data": str(args.test_data),
-           "video_dir": str(args.video_dir), "num_samples": args.num_samples}
-    check_same_run(args.output_dir, run, write=context.is_main)
+           "adapter_sha256": adapter.sha256 if adapter else None, "test_set": fingerprint_test_set(samples)}
+    explain = {"test_set": f"The test set {args.test_data} is not the one these predictions were made for: its "
+               "samples (ids, clip paths, prompts or references) or --num-samples changed"}
+    check_same_run(args.output_dir, run, write=context.is_main, explain=explain)
+    if context.is_main:  # keep the answers made so far, retry the samples that errored
+        resumed = prepare_resume(args.output_dir, samples, names)
+        if resumed.kept or resumed.retried or resumed.redone:
+            print(f"resuming {args.output_dir}: {resumed.kept} answers kept, {resumed.retried} errored samples "
+                  f"retried, {resumed.redone} answers made from another clip path redone", file=sys.stderr)
     context.barrier()
 
     # Load processor/template (base model only) and model; the adapter must fit before anything is generated
@@ -131,7 +151,7 @@ def evaluate(args: argparse.Namespace) -> dict | None:
     context.barrier()
 
     # Merge, score and report on rank 0
-    summary = None
+    summary, failed = None, False
     if context.is_main:
         records = merge_predictions(args.output_dir, [s.id for s in samples], names)
         run_settings = {**asdict(settings), **asdict(generation), "test_data": str(args.test_data),
@@ -141,8 +161,14 @@ def evaluate(args: argparse.Namespace) -> dict | None:
         summary = write_metrics(args.output_dir, score_records(records), run_settings, identity)
         markdown, _ = write_report(args.output_dir, records, summary)
         print(f"metrics: {summary['metrics']}\ncounts: {summary['counts']}\nreport: {markdown}")
+        message, fail = exit_message(records, args.allow_errors)
+        if message:
+            print(f"{'ERROR' if fail else 'WARNING'}: {message}", file=sys.stderr)
+        failed = fail
     context.barrier()
     shutdown_distributed()
+    if failed:  # after every rank has finished: outputs are written, the exit status says they are incomplete
+        raise SystemExit(1)
     return summary
 
 

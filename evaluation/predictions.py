@@ -1,15 +1,19 @@
 """predictions.jsonl: one line per (model, sample), appended as soon as it is known, so a killed run resumes.
 
-A record: id, video, prompt, reference, prediction, status ("ok" | "error"), error, plus model ("base" |
-"adapter"), raw (the text before cleaning), empty, repetitive and frames (the strip the report shows). A line
-cut short by a kill is dropped on resume and its sample generated again; nothing is lost or written twice.
+A record: id, video, video_path (where the clip was read), prompt, reference, prediction, status ("ok" | "error"),
+error, plus model ("base" | "adapter"), raw (the text before cleaning), empty, repetitive and frames (the strip the
+report shows). A line cut short by a kill is dropped on resume and its sample generated again; nothing is lost or
+written twice. A rerun keeps the answers already made and retries the samples that errored (see prepare_resume).
 """
 
 import json
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from evaluation.test_set import Sample
 
 PREDICTIONS_FILE = "predictions.jsonl"
 SHARD_GLOB = "predictions.rank*.jsonl"
@@ -42,14 +46,44 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def read_existing(output_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    """Records already written to ``output_dir`` by earlier or concurrent runs, merged file and shards alike."""
+    """Records already written to ``output_dir`` by earlier or concurrent runs, merged file and shards alike; an
+    answer (status ok) wins over an error recorded for the same sample."""
     files = [output_dir / PREDICTIONS_FILE, *sorted(output_dir.glob(SHARD_GLOB))]
     existing: dict[tuple[str, str], dict[str, Any]] = {}
     for path in files:
         if path.is_file():
             for record in read_jsonl(path):
-                existing.setdefault(record_key(record), record)
+                key = record_key(record)
+                if key not in existing or (existing[key].get("status") != "ok" and record.get("status") == "ok"):
+                    existing[key] = record
     return existing
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What a rerun found in its output folder: answers kept, errored samples to retry, stale answers redone."""
+
+    kept: int  # answers (one per model and sample)
+    retried: int  # samples
+    redone: int  # answers
+
+
+def prepare_resume(output_dir: Path, samples: Sequence[Sample], models: Sequence[str]) -> Resumed:
+    """Keep only the answers a rerun can reuse, in predictions.jsonl (rewritten atomically, shards folded in).
+
+    An answer is kept when it belongs to a current (model, sample) and was made from the same clip path. Samples
+    that errored (a clip missing or unreadable then) are dropped so they are tried again, and so are answers made
+    from another clip path (another --video-dir). Run on one process (rank 0) before generation starts.
+    """
+    existing = read_existing(output_dir)
+    current = {(model, sample.id): sample.video_path for sample in samples for model in models}
+    kept = [r for key, r in existing.items() if r.get("status") == "ok" and r.get("video_path") == current.get(key)]
+    errored = [key for key, r in existing.items() if key in current and r.get("status") != "ok"]
+    if existing:
+        _write_atomically(output_dir / PREDICTIONS_FILE, kept)
+    for shard in output_dir.glob(SHARD_GLOB):
+        shard.unlink()
+    return Resumed(len(kept), len({sample_id for _, sample_id in errored}), len(existing) - len(kept) - len(errored))
 
 
 class PredictionWriter:
@@ -96,32 +130,3 @@ def merge_predictions(output_dir: Path, sample_ids: Sequence[str], models: Seque
     for shard in output_dir.glob(SHARD_GLOB):
         shard.unlink()
     return records
-
-
-RUN_FILE = "run.json"
-
-
-def check_same_run(output_dir: Path, run: dict[str, Any], write: bool) -> None:
-    """Refuse to resume into ``output_dir`` if its predictions came from another model, adapter or settings.
-
-    ``run`` (model and adapter identity, preprocessing and decoding settings, test set) is written to run.json by
-    the first run (``write``: rank 0 only); a rerun resumes only when it is identical, so answers of an older
-    adapter are never scored as the new one's.
-    """
-    path = output_dir / RUN_FILE
-    current = json.loads(json.dumps(run, default=str))  # the form it takes on disk
-    if path.is_file():
-        previous = json.loads(path.read_text(encoding="utf-8"))
-        if previous != current:
-            changed = sorted(key for key in previous.keys() | current.keys() if previous.get(key) != current.get(key))
-            raise SystemExit(f"{output_dir} holds predictions of a different run (changed: {', '.join(changed)}); "
-                             f"pass a new --output-dir, or delete {output_dir} to start over")
-        return
-    if any(output_dir.glob("predictions*.jsonl")):
-        raise SystemExit(f"{output_dir} holds predictions but no {RUN_FILE} saying what made them; "
-                         "pass a new --output-dir, or delete it to start over")
-    if write:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, path)

@@ -21,6 +21,7 @@ def _record(item: dict[str, Any], model_name: str, raw: str | None, special_toke
         "id": sample.id,
         "model": model_name,
         "video": sample.video,
+        "video_path": sample.video_path,
         "prompt": sample.prompt,
         "reference": sample.reference,
         "prediction": prediction,

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.cleaning import clean_answer, is_repetitive
-from evaluation.predictions import RUN_FILE, read_jsonl_numbered
+from evaluation.predictions import read_jsonl_numbered
+from evaluation.run_identity import RUN_FILE
 from evaluation.report import write_report
 from evaluation.scoring import METRICS_FILE, score_records, write_metrics
 

@@ -45,7 +45,8 @@ def _sample_from_record(record: dict, index: int, video_dir: Path, source: Path)
 
 
 def load_test_set(test_data: Path, video_dir: Path, num_samples: int | None = None) -> list[Sample]:
-    """All samples of ``test_data`` (the first ``num_samples`` when given), clip paths resolved against ``video_dir``.
+    """All samples of ``test_data`` (the first ``num_samples`` when given), clip paths made absolute against
+    ``video_dir``.
 
     Missing or corrupt clips are not an error here: they are recorded per sample when their inputs are built.
     """
@@ -67,7 +68,8 @@ def load_test_set(test_data: Path, video_dir: Path, num_samples: int | None = No
         records = records[:num_samples]
     if not records:
         raise InvalidTestSetError(f"test set {test_data} has no samples to evaluate")
-    samples = [_sample_from_record(record, index, video_dir, test_data) for index, record in enumerate(records)]
+    samples = [_sample_from_record(record, index, video_dir.absolute(), test_data)
+               for index, record in enumerate(records)]
     ids = [sample.id for sample in samples]
     if len(set(ids)) != len(ids):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})

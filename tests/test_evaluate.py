@@ -298,7 +298,7 @@ def test_settings_from_training_config_use_llamafactory_defaults(tmp_path, tiny_
 
 
 def test_resume_only_continues_the_same_run(tmp_path):
-    from evaluation.predictions import RUN_FILE, check_same_run
+    from evaluation.run_identity import RUN_FILE, check_same_run
 
     run = {"settings": {"base_model": "m"}, "adapter_sha256": "aaa", "num_samples": None}
     check_same_run(tmp_path, run, write=True)
@@ -313,3 +313,36 @@ def test_resume_only_continues_the_same_run(tmp_path):
     (tmp_path / RUN_FILE).unlink()
     with pytest.raises(SystemExit, match="no run.json"):
         check_same_run(tmp_path, run, write=True)
+
+
+def test_test_set_is_identified_by_content_not_path(tmp_path):
+    from evaluation.run_identity import fingerprint_test_set
+
+    records = [sharegpt_record("a/1.mp4", "one", "v1"), sharegpt_record("a/2.mp4", "two", "v2")]
+    (tmp_path / "t.json").write_text(json.dumps(records))
+    (tmp_path / "moved.json").write_text(json.dumps(records, indent=2))  # same records, other file and layout
+    (tmp_path / "a").mkdir()
+    same = fingerprint_test_set(load_test_set(tmp_path / "t.json", tmp_path))
+    assert fingerprint_test_set(load_test_set(tmp_path / "moved.json", tmp_path / "a")) == same  # any --video-dir
+    records[1]["messages"][1]["content"] = "two, corrected"
+    (tmp_path / "t.json").write_text(json.dumps(records))
+    assert fingerprint_test_set(load_test_set(tmp_path / "t.json", tmp_path))["sha256"] != same["sha256"]
+    assert fingerprint_test_set(load_test_set(tmp_path / "t.json", tmp_path, num_samples=1))["samples"] == 1
+
+
+def test_prepare_resume_keeps_answers_and_drops_errors_for_a_retry(tmp_path):
+    from evaluation.predictions import prepare_resume
+
+    samples = [Sample(i, f"{i}.mp4", f"/clips/{i}.mp4", PROMPT, "ref") for i in ("a", "b", "c")]
+    answer = {"model": "base", "status": "ok", "prediction": "x"}
+    with PredictionWriter(tmp_path / "predictions.jsonl") as writer:
+        writer.write({**answer, "id": "a", "video_path": "/clips/a.mp4"})
+        writer.write({"id": "b", "model": "base", "status": "error", "error": "missing", "video_path": "/clips/b.mp4"})
+        writer.write({**answer, "id": "c", "video_path": "/elsewhere/c.mp4"})  # made with another --video-dir
+    with PredictionWriter(tmp_path / "predictions.rank1.jsonl") as writer:  # a shard left by a killed torchrun
+        writer.write({"id": "b", "model": "base", "status": "error", "error": "missing", "video_path": "/clips/b.mp4"})
+    resumed = prepare_resume(tmp_path, samples, ["base"])
+    assert (resumed.kept, resumed.retried, resumed.redone) == (1, 1, 1)
+    assert [r["id"] for r in read_jsonl(tmp_path / "predictions.jsonl")] == ["a"]
+    assert not list(tmp_path.glob("predictions.rank*.jsonl"))
+    assert set(read_existing(tmp_path)) == {("base", "a")}

@@ -165,6 +165,7 @@ def _adapter_dir(path: Path, base_model: str | None) -> Path:
 def test_adapter_of_another_base_model_is_refused_before_loading(tmp_path):
     test_data = tmp_path / "test.json"
     test_data.write_text(json.dumps([sharegpt_record("clip.mp4", "A red circle moves left.", "a")]))
+    (tmp_path / "clip.mp4").write_bytes(b"only its existence is checked before loading")
     adapter = _adapter_dir(tmp_path / "adapter", "Qwen/Qwen2-VL-2B-Instruct")
     args = ["--base-model", HUB_ID, "--adapter-path", str(adapter), "--test-data", str(test_data),
             "--video-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")]
@@ -186,3 +187,22 @@ def test_base_model_check_can_be_overridden_and_says_so(tmp_path):
     assert check_adapter_base(adapter, "Qwen/Qwen2-VL-2B-Instruct", allow_mismatch=False) is None
     unrecorded = inspect_adapter(str(_adapter_dir(tmp_path / "unrecorded", None)))
     assert "not checked" in check_adapter_base(unrecorded, HUB_ID, allow_mismatch=False)
+
+
+# ---------- clips that are not where the test set says ----------
+
+
+def test_wrong_video_dir_fails_before_loading_and_names_the_right_one(tiny_model_dir, sample_dir, tmp_path):
+    from tests.test_evaluate import REPO_ROOT, write_test_set
+
+    test_data = write_test_set(tmp_path, sample_dir, 2, with_bad_clips=False)  # paths relative to the repo root
+    wrong = tmp_path / "videos"
+    wrong.mkdir()
+    args = ["--base-model", str(tiny_model_dir), "--test-data", str(test_data), "--video-dir", str(wrong),
+            "--output-dir", str(tmp_path / "out"), "--max-new-tokens", "2", "--num-workers", "0"]
+    with pytest.raises(SystemExit) as error:
+        evaluate_model.main(args)
+    message = str(error.value.code)
+    assert f"0 of 2 clips found under {wrong}" in message, message
+    assert f"relative to {REPO_ROOT}" in message and f"--video-dir {REPO_ROOT}" in message, message
+    assert not (tmp_path / "out" / "predictions.jsonl").exists()

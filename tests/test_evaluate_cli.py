@@ -21,7 +21,7 @@ def evaluation_run(tiny_model_dir, sample_dir, tmp_path_factory):
     test_data = write_test_set(work, sample_dir, N_CLIPS)
     adapter = make_lora_adapter(tiny_model_dir, work / "adapter")
     args = ["--base-model", str(tiny_model_dir), "--adapter-path", str(adapter), "--test-data", str(test_data),
-            "--video-dir", str(REPO_ROOT), "--compare-base", *DECODING]
+            "--video-dir", str(REPO_ROOT), "--compare-base", "--allow-errors", *DECODING]
     output_dir = work / "results"
     result = run_cli(*args, "--output-dir", str(output_dir))
     return {"work": work, "args": args, "output_dir": output_dir, "stderr": result.stderr, "test_data": test_data}
@@ -77,6 +77,22 @@ def test_resume_after_kill_loses_and_duplicates_nothing(evaluation_run):
     shutil.copy2(evaluation_run["output_dir"] / "run.json", resumed_dir / "run.json")
     run_cli(*evaluation_run["args"], "--output-dir", str(resumed_dir))
     assert _records(resumed_dir) == complete
+
+
+@pytest.mark.slow
+def test_errored_samples_fail_the_run_unless_allowed(evaluation_run):
+    """Outputs are written either way; without --allow-errors the exit status says the metrics are partial."""
+    assert "2 of 5 samples errored" in evaluation_run["stderr"]  # said loudly even when allowed
+    rerun_dir = evaluation_run["work"] / "not_allowed"
+    shutil.copytree(evaluation_run["output_dir"], rerun_dir)
+    args = [a for a in evaluation_run["args"] if a != "--allow-errors"]
+    result = subprocess.run([sys.executable, "evaluate_model.py", *args, "--output-dir", str(rerun_dir)],
+                            cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "2 of 5 samples errored" in result.stderr and "--allow-errors" in result.stderr
+    assert "missing: " in result.stderr and "corrupt: " in result.stderr  # which ones, and why
+    assert "6 answers kept, 2 errored samples retried" in result.stderr
+    assert _records(rerun_dir) == _records(evaluation_run["output_dir"]) and (rerun_dir / "metrics.json").is_file()
 
 
 @pytest.mark.slow

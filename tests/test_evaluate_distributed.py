@@ -18,7 +18,7 @@ def test_two_processes_merge_into_one_output_set(tiny_model_dir, sample_dir, tmp
     torchrun = Path(sys.executable).parent / "torchrun"
     command = [str(torchrun), "--nproc_per_node", "2", "--master_port", "29533", "evaluate_model.py",
                "--base-model", str(tiny_model_dir), "--test-data", str(test_data), "--video-dir", str(REPO_ROOT),
-               "--output-dir", str(output_dir), "--max-new-tokens", "4", "--num-workers", "0"]
+               "--output-dir", str(output_dir), "--max-new-tokens", "4", "--num-workers", "0", "--allow-errors"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr[-3000:]

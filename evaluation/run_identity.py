@@ -1,0 +1,55 @@
+"""run.json: what made the predictions in an output folder, so a rerun continues only the same run.
+
+The identity is the model and adapter (sha256 of its weights), the preprocessing and decoding settings, and the
+test set by content: a sha256 over every sample used (id, clip path as written, prompt, reference), so an edited
+reference or prompt is noticed even when the file keeps its path, and a moved but unchanged test set still
+resumes. Where the clips are read from (--video-dir) is not part of it: each answer records its clip path and
+answers made from another path are generated again (evaluation.predictions.prepare_resume).
+"""
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from evaluation.test_set import Sample
+
+RUN_FILE = "run.json"
+
+
+def fingerprint_test_set(samples: Sequence[Sample]) -> dict[str, Any]:
+    """{"sha256", "samples"} of the samples evaluated, independent of the file's path and formatting."""
+    content = [[sample.id, sample.video, sample.prompt, sample.reference] for sample in samples]
+    digest = hashlib.sha256(json.dumps(content, ensure_ascii=False).encode("utf-8")).hexdigest()
+    return {"sha256": digest, "samples": len(samples)}
+
+
+def check_same_run(output_dir: Path, run: dict[str, Any], write: bool,
+                   explain: Mapping[str, str] | None = None) -> None:
+    """Refuse to resume into ``output_dir`` if its predictions came from another model, adapter, settings or test set.
+
+    ``run`` is written to run.json by the first run (``write``: rank 0 only); a rerun resumes only when it is
+    identical, so answers of an older adapter are never scored as the new one's. ``explain`` maps a key of ``run``
+    to a sentence said when that key changed.
+    """
+    path = output_dir / RUN_FILE
+    current = json.loads(json.dumps(run, default=str))  # the form it takes on disk
+    if path.is_file():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        if previous != current:
+            changed = sorted(key for key in previous.keys() | current.keys() if previous.get(key) != current.get(key))
+            reasons = "".join(f" {explain[key]}." for key in changed if explain and key in explain)
+            raise SystemExit(f"error: {output_dir} holds predictions of a different run (changed: "
+                             f"{', '.join(changed)}).{reasons} Pass a new --output-dir, or delete {output_dir} to "
+                             "start over")
+        return
+    if any(output_dir.glob("predictions*.jsonl")):
+        raise SystemExit(f"error: {output_dir} holds predictions but no {RUN_FILE} saying what made them; "
+                         "pass a new --output-dir, or delete it to start over")
+    if write:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
