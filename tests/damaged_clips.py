@@ -44,3 +44,16 @@ def corrupt_bytes(source: Path, destination: Path, at: float = 0.5, n_bytes: int
     data[start : start + n_bytes] = bytes(rng.randrange(256) for _ in range(min(n_bytes, len(data) - start)))
     Path(destination).write_bytes(data)
     return Path(destination)
+
+
+def zero_frames(source: Path, destination: Path, frames: range) -> Path:
+    """Zeros over the coded data of ``frames`` (packet order; the clips here have no B-frames): the header intact."""
+    import av
+
+    data = bytearray(Path(source).read_bytes())
+    with av.open(str(source)) as container:
+        packets = [packet for packet in container.demux(video=0) if packet.size]
+        for packet in packets[frames.start : frames.stop]:
+            data[packet.pos : packet.pos + packet.size] = bytes(packet.size)
+    Path(destination).write_bytes(data)
+    return Path(destination)

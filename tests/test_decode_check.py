@@ -10,7 +10,7 @@ import pytest
 
 from plugins.decode_check import DecodeCheck, DecodeCheckError, decode_clips
 from plugins.video_sampling import VideoReadError, probe_video, read_sampled_frames
-from tests.damaged_clips import corrupt_bytes, cut_short, faststart_clip, zero_tail
+from tests.damaged_clips import corrupt_bytes, cut_short, faststart_clip, zero_frames, zero_tail
 
 SETTINGS = {"video_fps": 8.0, "video_maxlen": 8}
 
@@ -79,3 +79,11 @@ def test_a_killed_worker_raises_instead_of_hanging(clips, tmp_path):
     thread.join(timeout=60)
     assert not thread.is_alive(), "the decode check hung after a worker died"
     assert "worker process died" in str(outcome.get("error")) and "--decode-workers" in str(outcome["error"])
+
+
+def test_only_the_sampled_frames_count(clips, tmp_path):
+    """Frames 48-59 (one GOP) zeroed: 8 evenly spaced frames need frame 54, 4 of them (0, 31, 63, 95) need none of
+    that GOP. The check reads what training reads under the same settings, no more."""
+    damaged = zero_frames(clips["good"], tmp_path / "gop_48_zeroed.mp4", range(48, 60))
+    assert decode_clips([damaged], video_fps=8.0, video_maxlen=4, workers=1).failures == {}
+    assert list(decode_clips([damaged], video_fps=8.0, video_maxlen=8, workers=1).failures) == [str(damaged)]

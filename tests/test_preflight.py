@@ -16,7 +16,7 @@ from plugins.preflight_report import (
     error_message,
 )
 from tests.clips import make_clip
-from tests.damaged_clips import faststart_clip, zero_tail
+from tests.damaged_clips import faststart_clip, zero_frames, zero_tail
 
 CAPTION = "A red circle moves left on a blue background"
 
@@ -34,12 +34,15 @@ def dataset_dir(tmp_path_factory):
     make_clip(root / "clips" / "big.mp4", n_frames=24, fps=12, width=224, height=224)
     (root / "clips" / "broken.mp4").write_text("not a video")
     # a preallocated download killed at 40 %: its header (first) is intact, its frames are zeros
-    zero_tail(faststart_clip(root / "clips" / "whole.mp4"), root / "clips" / "zeroed.mp4")
+    whole = faststart_clip(root / "clips" / "whole.mp4")  # 96 frames, a keyframe every 12
+    zero_tail(whole, root / "clips" / "zeroed.mp4")
+    zero_frames(whole, root / "clips" / "gop_48_zeroed.mp4", range(48, 60))  # frame 54 is one of 8, none of 4
     records = [record("small", "clips/small.mp4"), record("big", "clips/big.mp4")]
     datasets = {
         "clips_train": records,
         "clips_bad": [record("small", "clips/small.mp4"), record("broken", "clips/broken.mp4")],
         "clips_damaged": [record("small", "clips/small.mp4"), record("zeroed", "clips/zeroed.mp4")],
+        "clips_gop": [record("gop_48_zeroed", "clips/gop_48_zeroed.mp4")],
         "clips_text": [
             record("plain", "clips/small.mp4"),
             record("video_in_caption", "clips/small.mp4", caption="Sunset <video> over the sea"),
@@ -126,6 +129,13 @@ def test_clip_whose_frames_do_not_decode_fails_and_drop_removes_it(tiny_model_di
     assert [d["sample_id"] for d in json.loads((out / "dropped.json").read_text())] == ["zeroed"]
     printed = capsys.readouterr().out
     assert "decode check: 2 clips in" in printed and "clips/s" in printed and "1 failed" in printed
+
+
+def test_decode_check_reads_the_frames_the_config_samples(tiny_model_dir, dataset_dir):
+    """The clip's damage lies only where 8 sampled frames reach: video_maxlen=4 passes, video_maxlen=8 fails."""
+    assert run(config(tiny_model_dir, dataset_dir, dataset="clips_gop", video_maxlen=4)).offenders == []
+    with pytest.raises(PreflightError, match=r"clips_gop\[0\] id=gop_48_zeroed .*: frames cannot be decoded"):
+        run(config(tiny_model_dir, dataset_dir, dataset="clips_gop", video_maxlen=8))
 
 
 def test_decode_check_can_be_skipped_and_says_so_loudly(tiny_model_dir, dataset_dir, tmp_path, capsys):
