@@ -32,8 +32,8 @@ def test_defaults_fill_what_a_config_leaves_out():
         ("video_fps", -1.5, "video_fps = -1.5 is not valid"),
         ("video_fps", float("nan"), "video_fps = nan is not valid"),
         ("video_fps", float("inf"), "video_fps = inf is not valid"),
-        ("video_max_pixels", 0, "video_max_pixels = 0 is not valid: the pixel budget of a video frame must be an "
-                                "integer >= 784"),
+        ("video_max_pixels", 0, "video_max_pixels = 0 is not valid: the pixel budget of a video frame must be an"),
+        ("video_max_pixels", 783, "must be an integer >= 784 (28x28)"),
         ("video_max_pixels", 100, "video_max_pixels = 100 is not valid"),
         ("video_min_pixels", -1, "video_min_pixels = -1 is not valid: the smallest video frame must be an integer"),
         ("image_max_pixels", 0, "image_max_pixels = 0 is not valid: the pixel budget of an image"),
