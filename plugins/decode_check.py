@@ -41,6 +41,8 @@ class DecodeCheck:
         return self.n_clips / self.seconds if self.seconds > 0 else float("inf")
 
     def summary(self) -> str:
+        if not self.n_clips:
+            return "decode check: no clips to decode"
         return (f"decode check: {self.n_clips} clips in {self.seconds:.1f} s ({self.rate:.1f} clips/s, "
                 f"{self.workers} processes), {len(self.failures)} failed")
 
@@ -77,7 +79,9 @@ def decode_clips(paths, *, video_fps: float, video_maxlen: int, workers: int | N
     from tqdm import tqdm
 
     unique = list(dict.fromkeys(str(path) for path in paths))
-    workers = max(1, min(workers or default_workers(), len(unique) or 1))
+    if not unique:  # e.g. a text-only dataset: no processes to start
+        return DecodeCheck(0, 0, 0.0)
+    workers = max(1, min(workers or default_workers(), len(unique)))
     start = time.perf_counter()
     failures: dict[str, str] = {}
     # spawn, not fork: the preflight has torch and tokenizers loaded, whose threads a forked child may deadlock on.

@@ -46,6 +46,8 @@ def test_each_clip_is_decoded_once_and_the_rate_is_reported(clips):
     assert list(check.failures) == [str(clips["zero_tail"])]
     summary = DecodeCheck(120, 2, 2.0, {"a.mp4": "x"}).summary()
     assert summary == "decode check: 120 clips in 2.0 s (60.0 clips/s, 2 processes), 1 failed"
+    nothing = decode_clips([], **SETTINGS)
+    assert (nothing.n_clips, nothing.workers, nothing.summary()) == (0, 0, "decode check: no clips to decode")
 
 
 def test_frames_decoded_with_concealed_errors_are_a_read_error(clips, tmp_path):
