@@ -31,7 +31,7 @@ from data.clip_checks import TOO_SHORT, ClipRules, check_probed_clip
 from data.clip_layouts import ClipLocator, ClipLookupError, LocatedClip
 from data.convert_report import ConversionReport, format_summary
 from data.dataset_info import DATASET_INFO_NAME, dataset_info_text, registered_splits, split_file_name
-from data.probe_cache import ProbeCache, Prober
+from data.probe_cache import ProbeCache, Prober, ProbeWorkerDied
 from data.publish import StagedOutputs, write_text_atomic
 from data.sharegpt import DEFAULT_PROMPT, JsonArrayWriter, caption_record_json
 from data.splits import SPLITS, assign_split, check_ratios
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     options = parse_args(argv)
     try:
         report = convert(options)
-    except ConversionFailed as error:
+    except (ConversionFailed, ProbeWorkerDied) as error:
         raise SystemExit(f"conversion FAILED, nothing published ({options.out_dir} is as it was): {error}") from None
     except (ValueError, FileNotFoundError) as error:  # a bad header, ratio, prompt or folder: named, before any output
         raise SystemExit(f"conversion FAILED: {error}") from None

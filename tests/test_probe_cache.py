@@ -141,3 +141,33 @@ def test_probes_done_before_a_worker_died_are_cached(clip, tmp_path, monkeypatch
     with ProbeCache(tmp_path / "out" / "probe_cache.sqlite") as cache:
         keys = [(str(videos / f"{videoid}.mp4"), clip.stat().st_size, clip.stat().st_mtime_ns) for videoid in range(5)]
         assert len(cache.get_many(keys)) == 2  # a rerun probes only the three left
+
+
+def test_the_converter_stops_with_a_clear_error_when_a_worker_is_killed(clip, tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    rows = 4000
+    for videoid in range(rows):
+        (videos / f"{videoid}.mp4").symlink_to(clip)
+    csv_path = tmp_path / "webvid.csv"
+    csv_path.write_text("videoid,name\n" + "".join(f"{videoid},caption {videoid}\n" for videoid in range(rows)))
+    out = tmp_path / "out"
+    argv = ["--csv", str(csv_path), "--video-dir", str(videos), "--out-dir", str(out), "--workers", "2"]
+    thread_result: dict = {}
+
+    def convert_until_done():
+        thread_result.update(_finishes_within(60, lambda: convert_webvid.main(argv)))
+
+    runner = threading.Thread(target=convert_until_done)
+    runner.start()
+    deadline = time.monotonic() + 60
+    while not (workers := multiprocessing.active_children()):  # the pool starts when probing starts
+        assert runner.is_alive() and time.monotonic() < deadline
+        time.sleep(0.02)
+    os.kill(workers[0].pid, signal.SIGKILL)
+    killed = time.monotonic()
+    runner.join(60)
+    assert time.monotonic() - killed < 15
+    error = thread_result.get("error")
+    assert isinstance(error, SystemExit) and "a probe worker died (out of memory?)" in str(error.code), thread_result
+    assert not (out / "webvid_train.json").exists()  # nothing published
