@@ -34,9 +34,10 @@ def test_train_stops_at_the_decode_check_naming_the_clip(damaged_run):
 
 
 @pytest.mark.slow
-def test_skipped_check_is_loud_and_a_failing_clip_stops_training_naming_it(damaged_run):
+@pytest.mark.parametrize("loader_workers", [0, 1])  # 1: the error crosses a DataLoader worker process (demo config)
+def test_skipped_check_is_loud_and_a_failing_clip_stops_training_naming_it(damaged_run, loader_workers):
     config, damaged = damaged_run
-    result = run_entry_point("plugins.train", config, "--skip-decode-check")
+    result = run_entry_point("plugins.train", config, "--skip-decode-check", f"dataloader_num_workers={loader_workers}")
     log = log_of(result)
     assert result.returncode != 0, log[-3000:]
     assert "decode check SKIPPED (--skip-decode-check)" in log
