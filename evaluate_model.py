@@ -3,7 +3,7 @@
     python evaluate_model.py --base-model Qwen/Qwen2-VL-7B-Instruct --adapter-path saves/qwen2vl_7b_lora_sft \
         --test-data data/webvid/webvid_test.json --video-dir . --output-dir results/ --num-samples 10
     python evaluate_model.py --config configs/tiny_qwen2vl_demo.yaml --compare-base       # what training used
-    python evaluate_model.py --score-only results/predictions.jsonl                       # or LF's generated_predictions.jsonl
+    python evaluate_model.py --score-only results/predictions.jsonl   # or LF's generated_predictions.jsonl
     torchrun --nproc_per_node 4 evaluate_model.py --config CONFIG.yaml                    # one shard per process
 
 Inputs are built exactly as training builds them (LLaMA-Factory's template + our ``qwen2_vl_exact`` plugin), and
@@ -32,13 +32,19 @@ from evaluation.generation import GenerationSettings
 from evaluation.inputs import load_preprocessing
 from evaluation.model import AdapterError, attach_adapter, inspect_adapter, load_base_model
 from evaluation.outcome import check_clips_exist, exit_message
-from evaluation.predictions import PredictionWriter, merge_predictions, prepare_resume, read_existing
+from evaluation.predictions import (
+    PredictionsFileError,
+    PredictionWriter,
+    merge_predictions,
+    prepare_resume,
+    read_existing,
+)
 from evaluation.report import write_report
 from evaluation.run_identity import check_same_run, fingerprint_test_set
 from evaluation.runner import run_generation
-from evaluation.score_only import PredictionsFileError, score_only
+from evaluation.score_only import score_only
 from evaluation.scoring import score_records, write_metrics
-from evaluation.settings import resolve_settings
+from evaluation.settings import SettingsError, resolve_settings
 from evaluation.test_set import InvalidTestSetError, load_test_set
 
 DEFAULT_TEST_DATA = Path("data/webvid/webvid_test.json")
@@ -101,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         if args.score_only:
             return score_only(args.score_only, args.output_dir)
         return evaluate(args)
-    except (InvalidTestSetError, AdapterError, PredictionsFileError) as error:
+    except (InvalidTestSetError, AdapterError, PredictionsFileError, SettingsError) as error:
         raise SystemExit(f"error: {error}") from None
 
 

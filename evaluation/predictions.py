@@ -19,6 +19,10 @@ PREDICTIONS_FILE = "predictions.jsonl"
 SHARD_GLOB = "predictions.rank*.jsonl"
 
 
+class PredictionsFileError(ValueError):
+    """A predictions file cannot be read or used; the message names the file, the line and what is wrong."""
+
+
 def record_key(record: dict[str, Any]) -> tuple[str, str]:
     return record.get("model", "model"), str(record["id"])
 
@@ -27,16 +31,19 @@ def read_jsonl_numbered(path: Path) -> tuple[list[tuple[int, Any]], int | None]:
     """(line number, value) of every complete JSON line of ``path``, and the number of a last line cut short by a
     kill (no newline, not valid JSON), or None. Any other line that is not JSON is an error naming it."""
     values, cut_off = [], None
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                values.append((number, json.loads(line)))
-            except json.JSONDecodeError:
-                if line.endswith("\n"):
-                    raise ValueError(f"{path}:{number} is not valid JSON") from None
-                cut_off = number
+    try:
+        with open(path, encoding="utf-8") as f:
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    values.append((number, json.loads(line)))
+                except json.JSONDecodeError:
+                    if line.endswith("\n"):
+                        raise PredictionsFileError(f"{path}:{number} is not valid JSON") from None
+                    cut_off = number
+    except UnicodeDecodeError as error:
+        raise PredictionsFileError(f"{path} is not UTF-8 text ({error}): not a predictions file") from None
     return values, cut_off
 
 
@@ -51,11 +58,15 @@ def read_existing(output_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
     files = [output_dir / PREDICTIONS_FILE, *sorted(output_dir.glob(SHARD_GLOB))]
     existing: dict[tuple[str, str], dict[str, Any]] = {}
     for path in files:
-        if path.is_file():
-            for record in read_jsonl(path):
-                key = record_key(record)
-                if key not in existing or (existing[key].get("status") != "ok" and record.get("status") == "ok"):
-                    existing[key] = record
+        if not path.is_file():
+            continue
+        for number, record in read_jsonl_numbered(path)[0]:
+            if not isinstance(record, dict) or "id" not in record:
+                raise PredictionsFileError(f"{path}:{number}: not a prediction record (a JSON object with an id): "
+                                           "was this file written by evaluate_model.py? Pass a new --output-dir")
+            key = record_key(record)
+            if key not in existing or (existing[key].get("status") != "ok" and record.get("status") == "ok"):
+                existing[key] = record
     return existing
 
 

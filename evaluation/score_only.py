@@ -13,16 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.cleaning import clean_answer, is_repetitive
-from evaluation.predictions import read_jsonl_numbered
-from evaluation.run_identity import RUN_FILE
+from evaluation.outcome import errors_message
+from evaluation.predictions import PredictionsFileError, read_jsonl_numbered
 from evaluation.report import write_report
+from evaluation.run_identity import RUN_FILE
 from evaluation.scoring import METRICS_FILE, score_records, write_metrics
 
 STATUSES = ("ok", "error")
-
-
-class PredictionsFileError(ValueError):
-    """The predictions file cannot be scored; the message names the file, the line and what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -66,10 +63,7 @@ def read_predictions_for_scoring(path: Path) -> PredictionsToScore:
     path = Path(path)
     if not path.is_file():
         raise PredictionsFileError(f"predictions file {path} does not exist")
-    try:
-        lines, cut_off = read_jsonl_numbered(path)
-    except ValueError as error:
-        raise PredictionsFileError(str(error)) from None
+    lines, cut_off = read_jsonl_numbered(path)
     if not lines:
         raise PredictionsFileError(f"predictions file {path} has no complete record: nothing to score")
     first = lines[0][1]
@@ -117,6 +111,9 @@ def score_only(predictions_file: Path, output_dir: Path) -> dict[str, Any]:
     if skipped:
         print(f"WARNING: {predictions_file}:{skipped[0]}: last line cut off (a killed run?), not valid JSON: skipped, "
               f"{len(to_score.records)} complete records scored", file=sys.stderr)
+    errors = errors_message(to_score.records)
+    if errors:
+        print(f"WARNING: {predictions_file}: {errors}", file=sys.stderr)
     identity, settings = identity_of_run(predictions_file.parent)
     output_dir.mkdir(parents=True, exist_ok=True)
     extra = {"score_only": {"predictions": str(predictions_file), "skipped_lines": skipped}}

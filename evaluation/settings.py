@@ -13,6 +13,10 @@ DEFAULT_TEMPLATE = "qwen2_vl_exact"
 DEFAULT_VIDEO_SETTINGS = {"video_maxlen": 8, "video_fps": 8.0, "video_max_pixels": 224 * 224}
 
 
+class SettingsError(ValueError):
+    """No usable model or training config; the message says what to pass."""
+
+
 @dataclass(frozen=True)
 class ModelSettings:
     """Everything that decides the model's inputs. ``to_llamafactory_args`` feeds LLaMA-Factory's loaders."""
@@ -43,7 +47,7 @@ def settings_from_config(config_path: Path) -> dict[str, Any]:
 
     config_path = Path(config_path)
     if not config_path.is_file():
-        raise FileNotFoundError(f"training config {config_path} does not exist: pass --config CONFIG.yaml")
+        raise SettingsError(f"training config {config_path} does not exist: pass --config CONFIG.yaml")
     raw = OmegaConf.to_container(OmegaConf.load(config_path))  # what llamafactory's read_args does with a YAML
     model_args, data_args = HfArgumentParser([ModelArguments, DataArguments]).parse_dict(raw, allow_extra_keys=True)
     settings = {
@@ -65,5 +69,6 @@ def resolve_settings(config_path: Path | None, **cli_values: Any) -> ModelSettin
     values: dict[str, Any] = settings_from_config(config_path) if config_path else {}
     values.update({key: value for key, value in cli_values.items() if value is not None})
     if not values.get("base_model"):
-        raise ValueError("no model to evaluate: pass --base-model (hub id or local directory) or --config CONFIG.yaml")
+        raise SettingsError("no model to evaluate: pass --base-model (hub id or local directory) or "
+                            "--config CONFIG.yaml")
     return replace(ModelSettings(base_model=values.pop("base_model")), **values)

@@ -54,8 +54,8 @@ def load_test_set(test_data: Path, video_dir: Path, num_samples: int | None = No
     if not test_data.is_file():
         raise InvalidTestSetError(f"test set {test_data} does not exist: run `make data` or pass --test-data PATH")
     if not video_dir.is_dir():
-        raise InvalidTestSetError(f"video directory {video_dir} does not exist: pass --video-dir, the directory that the "
-                           "test set's video paths are relative to")
+        raise InvalidTestSetError(f"video directory {video_dir} does not exist: pass --video-dir, the directory that "
+                                  "the test set's video paths are relative to")
     try:
         records = json.loads(test_data.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:

@@ -35,7 +35,8 @@ def sharegpt_record(video: str, caption: str, record_id: str | None = None) -> d
 
 
 def write_test_set(tmp_dir: Path, sample_dir: Path, count: int, with_bad_clips: bool = True) -> Path:
-    """ShareGPT test set of the shortest sample clips (paths relative to the repo root), + a missing and a corrupt clip."""
+    """ShareGPT test set of the shortest sample clips (paths relative to the repo root), + a missing and a corrupt
+    clip."""
     import csv
 
     with open(sample_dir / "webvid.csv", newline="", encoding="utf-8") as f:

@@ -206,3 +206,47 @@ def test_wrong_video_dir_fails_before_loading_and_names_the_right_one(tiny_model
     assert f"0 of 2 clips found under {wrong}" in message, message
     assert f"relative to {REPO_ROOT}" in message and f"--video-dir {REPO_ROOT}" in message, message
     assert not (tmp_path / "out" / "predictions.jsonl").exists()
+
+
+# ---------- exit status after generation ----------
+
+
+def _outcome(sample_id: str, status: str, model: str = "adapter") -> dict:
+    error = None if status == "ok" else f"VideoReadError: {sample_id}.mp4: moov atom not found"
+    return {"id": sample_id, "model": model, "status": status, "error": error}
+
+
+def test_errored_samples_decide_the_exit_status():
+    from evaluation.outcome import exit_message
+
+    clean = [_outcome("a", "ok"), _outcome("b", "ok")]
+    assert exit_message(clean, allow_errors=False) == (None, False)
+
+    partial = [_outcome("a", "ok"), _outcome("b", "error")]
+    message, fail = exit_message(partial, allow_errors=False)
+    assert fail and "1 of 2 samples errored" in message and "1 × VideoReadError" in message
+    assert "b: VideoReadError: b.mp4" in message and "--allow-errors" in message
+    message, fail = exit_message(partial, allow_errors=True)
+    assert not fail and "1 of 2 samples errored" in message  # still said
+
+    everything = [_outcome(i, "error", model) for i in "abc" for model in ("base", "adapter")]
+    message, fail = exit_message(everything, allow_errors=True)
+    assert fail and "every sample errored" in message and "3 of 3 samples" in message
+
+
+def test_a_foreign_line_in_the_output_folder_is_named_not_a_traceback(tmp_path):
+    from evaluation.predictions import PredictionsFileError, read_existing
+
+    (tmp_path / "predictions.jsonl").write_text('{"id": "a", "status": "ok"}\n[1, 2]\n')
+    with pytest.raises(PredictionsFileError, match=r"predictions.jsonl:2: not a prediction record"):
+        read_existing(tmp_path)
+    (tmp_path / "predictions.jsonl").write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(PredictionsFileError, match="not UTF-8"):
+        read_existing(tmp_path)
+
+
+def test_no_model_is_a_message_not_a_traceback(tmp_path):
+    with pytest.raises(SystemExit, match="no model to evaluate"):
+        evaluate_model.main(["--test-data", str(tmp_path / "t.json")])
+    with pytest.raises(SystemExit, match=r"training config .*nope.yaml does not exist"):
+        evaluate_model.main(["--config", str(tmp_path / "nope.yaml")])
