@@ -123,10 +123,13 @@ class PredictionWriter:
 
 
 def _write_atomically(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    """Replace ``path`` with ``records`` all at once: a kill leaves either the old file or the new one."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         for record in records:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 

@@ -51,5 +51,8 @@ def check_same_run(output_dir: Path, run: dict[str, Any], write: bool,
     if write:
         output_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(current, indent=2, sort_keys=True) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)

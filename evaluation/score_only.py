@@ -7,6 +7,7 @@ model identity and settings of the run that made the predictions (its metrics.js
 """
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,5 +119,13 @@ def score_only(predictions_file: Path, output_dir: Path) -> dict[str, Any]:
     output_dir.mkdir(parents=True, exist_ok=True)
     extra = {"score_only": {"predictions": str(predictions_file), "skipped_lines": skipped}}
     summary = write_metrics(output_dir, score_records(to_score.records), settings, identity, extra)
-    write_report(output_dir, to_score.records, summary)
+    write_report(output_dir, _frames_seen_from(to_score.records, predictions_file.parent, output_dir), summary)
     return summary
+
+
+def _frames_seen_from(records: list[dict[str, Any]], run_dir: Path, output_dir: Path) -> list[dict[str, Any]]:
+    """Records whose frame strips (relative to the run's folder) are linked from ``output_dir`` instead."""
+    if run_dir.resolve() == output_dir.resolve():
+        return records
+    return [{**record, "frames": os.path.relpath(run_dir / record["frames"], output_dir)}
+            if isinstance(record.get("frames"), str) else record for record in records]

@@ -99,8 +99,12 @@ def test_errored_samples_fail_the_run_unless_allowed(evaluation_run):
 def test_score_only_ours_and_llamafactory(evaluation_run):
     output_dir, work = evaluation_run["output_dir"], evaluation_run["work"]
     run_cli("--score-only", str(output_dir / "predictions.jsonl"), "--output-dir", str(work / "rescored"))
-    assert json.loads((work / "rescored" / "metrics.json").read_text())["results"] == json.loads(
-        (output_dir / "metrics.json").read_text())["results"]
+    rescored = json.loads((work / "rescored" / "metrics.json").read_text())
+    original = json.loads((output_dir / "metrics.json").read_text())
+    assert rescored["results"] == original["results"] and rescored["identity"] == original["identity"]
+    strip = _records(output_dir)[0]["frames"]
+    report = (work / "rescored" / "report.md").read_text()
+    assert f"](../results/{strip})" in report  # the strips stay where the run wrote them, linked from here
 
     lf_file = work / "lf" / "generated_predictions.jsonl"
     lf_file.parent.mkdir()
