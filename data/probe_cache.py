@@ -7,6 +7,7 @@ also catches files cut short.
 
 import signal
 import sqlite3
+import sys
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -62,12 +63,27 @@ class ProbeCache:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS probes (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
-            "version INTEGER, width INTEGER, height INTEGER, fps REAL, duration_s REAL, n_frames INTEGER, "
-            "header_frames INTEGER, metadata_trusted INTEGER, error_reason TEXT, error_detail TEXT)"
-        )
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as error:  # garbage or a half-copied file: it only saves time, so start over
+            aside = self.path.with_name(self.path.name + ".corrupt")
+            self.path.replace(aside)
+            print(f"warning: probe cache {self.path} is not a readable SQLite file ({error}); moved to {aside}, "
+                  "every clip is probed again", file=sys.stderr)
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path)
+        try:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS probes (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
+                "version INTEGER, width INTEGER, height INTEGER, fps REAL, duration_s REAL, n_frames INTEGER, "
+                "header_frames INTEGER, metadata_trusted INTEGER, error_reason TEXT, error_detail TEXT)"
+            )
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     def __enter__(self) -> "ProbeCache":
         return self

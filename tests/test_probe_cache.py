@@ -13,7 +13,7 @@ import pytest
 
 from data import convert_webvid
 from data.convert_report import SKIP_REASONS
-from data.probe_cache import ProbeCache, Prober, ProbeWorkerDied
+from data.probe_cache import ProbeCache, ProbeOutcome, Prober, ProbeWorkerDied
 from plugins.video_sampling import REASONS
 from tests.clips import make_clip
 
@@ -171,3 +171,17 @@ def test_the_converter_stops_with_a_clear_error_when_a_worker_is_killed(clip, tm
     error = thread_result.get("error")
     assert isinstance(error, SystemExit) and "a probe worker died (out of memory?)" in str(error.code), thread_result
     assert not (out / "webvid_train.json").exists()  # nothing published
+
+
+def test_a_corrupt_probe_cache_is_set_aside_and_rebuilt(tmp_path, capsys):
+    """Only a cache: a file that is not a readable database (a half copy, garbage) costs a re-probe, not the run."""
+    path = tmp_path / "probe_cache.sqlite"
+    path.write_bytes(b"not a database" * 100)
+    key = ("clip.mp4", 10, 20)
+    with ProbeCache(path) as cache:
+        assert cache.get_many([key]) == {}
+        cache.put_many([(key, ProbeOutcome(None, "missing", ""))])
+    assert (tmp_path / "probe_cache.sqlite.corrupt").read_bytes() == b"not a database" * 100
+    assert f"probe cache {path} is not a readable SQLite file" in capsys.readouterr().err
+    with ProbeCache(path) as cache:
+        assert cache.get_many([key]) == {key: ProbeOutcome(None, "missing", "")}
