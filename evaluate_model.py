@@ -3,7 +3,7 @@
     python evaluate_model.py --base-model Qwen/Qwen2-VL-7B-Instruct --adapter-path saves/qwen2vl_7b_lora_sft \
         --test-data data/webvid/webvid_test.json --video-dir . --output-dir results/ --num-samples 10
     python evaluate_model.py --config configs/tiny_qwen2vl_demo.yaml --compare-base       # what training used
-    python evaluate_model.py --score-only results/predictions.jsonl   # or LF's generated_predictions.jsonl
+    python evaluate_model.py --score-only results/predictions.jsonl                       # or LF's predictions file
     torchrun --nproc_per_node 4 evaluate_model.py --config CONFIG.yaml                    # one shard per process
 
 Inputs are built exactly as training builds them (LLaMA-Factory's template + our ``qwen2_vl_exact`` plugin), and
@@ -51,15 +51,22 @@ DEFAULT_TEST_DATA = Path("data/webvid/webvid_test.json")
 DEFAULTS = GenerationSettings()
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a whole number of at least 1 (argparse names the flag in its error)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def whole_number(minimum: int):
+    """argparse type: a whole number of at least ``minimum`` (argparse names the flag in its error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number of at least {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+positive_int, non_negative_int = whole_number(1), whole_number(0)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -87,11 +94,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     decoding.add_argument("--batch-size", type=positive_int, default=DEFAULTS.batch_size)
     decoding.add_argument("--num-beams", type=positive_int, default=DEFAULTS.num_beams)
     decoding.add_argument("--max-new-tokens", type=positive_int, default=DEFAULTS.max_new_tokens)
-    decoding.add_argument("--min-new-tokens", type=int, default=DEFAULTS.min_new_tokens)
+    decoding.add_argument("--min-new-tokens", type=non_negative_int, default=DEFAULTS.min_new_tokens)
     decoding.add_argument("--repetition-penalty", type=float, default=DEFAULTS.repetition_penalty)
-    decoding.add_argument("--no-repeat-ngram-size", type=int, default=DEFAULTS.no_repeat_ngram_size)
+    decoding.add_argument("--no-repeat-ngram-size", type=non_negative_int, default=DEFAULTS.no_repeat_ngram_size)
     decoding.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    decoding.add_argument("--num-workers", type=int, default=2, help="DataLoader workers decoding clips ahead")
+    decoding.add_argument("--num-workers", type=non_negative_int, default=2,
+                          help="DataLoader workers decoding clips ahead")
     args = parser.parse_args(argv)
     if args.output_dir is None:
         args.output_dir = (args.score_only.parent if args.score_only

@@ -23,6 +23,14 @@ def test_num_samples_zero_or_negative_is_refused_by_argparse(value, capsys):
     assert "--num-samples" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag, value", [("--batch-size", "0"), ("--max-new-tokens", "-5"), ("--num-beams", "0"),
+                                         ("--num-workers", "-1"), ("--min-new-tokens", "-1")])
+def test_other_counts_out_of_range_are_refused(flag, value, capsys):
+    with pytest.raises(SystemExit):
+        evaluate_model.parse_args([flag, value])
+    assert f"argument {flag}: must be at least" in capsys.readouterr().err
+
+
 def test_load_test_set_refuses_non_positive_num_samples(tmp_path):
     path = tmp_path / "t.json"
     path.write_text(json.dumps([sharegpt_record(f"{i}.mp4", f"caption {i}", str(i)) for i in range(3)]))
