@@ -2,7 +2,7 @@
 
     index = Video2DatasetIndex.build(video_dir, extract_dir)    # walks the folder once, extracts shard clips
     index.find(videoid, url)     # a CSV row's clip: its key, else a json videoid or url naming exactly one clip
-    index.broken_shards          # shards that could not be read to the end: named, with why (the rest is indexed)
+    index.broken_shards          # shards (or folders) not readable to the end: named, with why (the rest is indexed)
     for item in video2dataset_rows(index): ...   # no CSV: one WebVidRow per clip (videoid = key), or a CsvSkip
 
 The key identifies a clip. video2dataset's clipping writes several keys for one source video (``0000008_00000``,
@@ -52,7 +52,7 @@ class ShardClip:
 
 @dataclass(frozen=True)
 class BrokenShard:
-    """A shard that could not be read to its end; the clips before the damage are indexed."""
+    """A shard (or folder) that could not be read to its end; the clips before the damage are indexed."""
 
     path: str
     error: str
@@ -99,7 +99,10 @@ class Video2DatasetIndex:
         """Walk ``video_dir`` once: sidecar folders, then ``.tar`` shards (their clips extracted to extract_dir)."""
         index = cls()
         shards, folders = [], []
-        for folder, _, files in os.walk(video_dir):  # one walk: the folder may hold millions of clips
+        def unreadable(error: OSError) -> None:  # os.walk would skip such a folder without a word
+            index.broken_shards.append(BrokenShard(str(error.filename), f"cannot list folder: {error.strerror}", 0))
+
+        for folder, _, files in os.walk(video_dir, onerror=unreadable):  # one walk: there may be millions of clips
             names = set(files)
             shards += [Path(folder, name) for name in files if name.endswith(".tar")]
             folders += [Path(folder, name) for name in files if name.endswith(CLIP_SUFFIX)

@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
 
@@ -174,3 +175,20 @@ def test_video2dataset_rows_take_captions_from_the_shards(tmp_path):
     assert "00000.tar" in skips[0].detail and "no caption" in skips[0].detail
     assert [item.line for item in items] == [1, 2, 3, 4]
     assert all(locator.locate(videoid, None, None) for videoid, _ in rows)
+
+
+def test_a_folder_the_walk_cannot_enter_is_named_not_skipped_silently(tmp_path):
+    """os.walk drops folders it cannot list unless asked; a path past PATH_MAX is one any user (root too) can make."""
+    videos = tmp_path / "v2d"
+    videos.mkdir()
+    fd = os.open(videos, os.O_RDONLY)
+    try:
+        for _ in range(20):  # 20 x 250 characters: listing the deepest folder by its full path fails
+            os.mkdir("d" * 250, dir_fd=fd)
+            deeper = os.open("d" * 250, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = deeper
+    finally:
+        os.close(fd)
+    index = ClipLocator(videos, tmp_path / "extract").video2dataset()
+    assert [(len(broken.path) > 4096, "too long" in broken.error) for broken in index.broken_shards] == [(True, True)]
