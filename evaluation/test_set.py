@@ -24,11 +24,17 @@ class Sample:
 
 def _sample_from_record(record: dict, index: int, video_dir: Path, source: Path) -> Sample:
     where = f"{source}: record {index}"
+    if not isinstance(record, dict):
+        raise InvalidTestSetError(f"{where}: expected a ShareGPT record (a JSON object), found {type(record).__name__}")
     messages = record.get("messages")
     videos = record.get("videos")
     if not isinstance(messages, list) or len(messages) < 2 or not isinstance(videos, list) or len(videos) != 1:
         raise InvalidTestSetError(f"{where}: expected 'messages' (user, assistant) and exactly one entry in 'videos'")
+    if not isinstance(videos[0], str) or not videos[0]:
+        raise InvalidTestSetError(f"{where}: the video entry must be a clip path, found {videos[0]!r}")
     user, assistant = messages[-2], messages[-1]
+    if not all(isinstance(m, dict) and isinstance(m.get("content"), str) for m in (user, assistant)):
+        raise InvalidTestSetError(f"{where}: each message must be an object with a 'role' and a text 'content'")
     if user.get("role") != "user" or assistant.get("role") != "assistant":
         raise InvalidTestSetError(f"{where}: the last two messages must be a user prompt and the assistant's reference")
     prompt = user["content"]
@@ -60,6 +66,8 @@ def load_test_set(test_data: Path, video_dir: Path, num_samples: int | None = No
         records = json.loads(test_data.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise InvalidTestSetError(f"test set {test_data} is not valid JSON: {error}") from error
+    except UnicodeDecodeError as error:
+        raise InvalidTestSetError(f"test set {test_data} is not UTF-8 text ({error})") from error
     if not isinstance(records, list):
         raise InvalidTestSetError(f"test set {test_data} must be a JSON list of ShareGPT records")
     if num_samples is not None:

@@ -258,3 +258,30 @@ def test_no_model_is_a_message_not_a_traceback(tmp_path):
         evaluate_model.main(["--test-data", str(tmp_path / "t.json")])
     with pytest.raises(SystemExit, match=r"training config .*nope.yaml does not exist"):
         evaluate_model.main(["--config", str(tmp_path / "nope.yaml")])
+
+
+# ---------- malformed test sets ----------
+
+GOOD_RECORD = sharegpt_record("a.mp4", "A caption.", "a")
+
+
+@pytest.mark.parametrize("bad", [
+    "not a record",
+    {**GOOD_RECORD, "videos": [None]},
+    {**GOOD_RECORD, "videos": "a.mp4"},
+    {**GOOD_RECORD, "messages": [{"role": "user"}, {"role": "assistant", "content": "A caption."}]},
+    {**GOOD_RECORD, "messages": ["<video>Describe.", "A caption."]},
+    {**GOOD_RECORD, "messages": [{"role": "user", "content": "<video>Describe."}, {"role": "assistant", "content": 3}]},
+])
+def test_malformed_test_set_record_is_named(tmp_path, bad):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([GOOD_RECORD, bad]))
+    with pytest.raises(InvalidTestSetError, match=r"t.json: record 1: "):
+        load_test_set(path, tmp_path)
+
+
+def test_test_set_that_is_not_text_is_named(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_bytes(b"\xff\xfe[\x00]")
+    with pytest.raises(InvalidTestSetError, match="t.json is not UTF-8"):
+        load_test_set(path, tmp_path)
