@@ -109,7 +109,7 @@ def _short(error: Exception) -> str:
 
 
 def _decode_offenders(samples: list, processor, workers: int | None, report: PreflightReport) -> None:
-    """Decode every clip of ``samples`` ((dataset, index, id, videos, tokens, video tokens)); add the failures."""
+    """Decode every clip of ``samples`` ((dataset, index, id, clip paths, tokens, video tokens)); add the failures."""
     # The plugin reads frames with these processor attributes (LLaMA-Factory's get_mm_inputs, its defaults).
     settings = {"video_fps": getattr(processor, "video_fps", 2.0),
                 "video_maxlen": getattr(processor, "video_maxlen", 128)}
@@ -174,7 +174,8 @@ def run(args: dict, drop_offending_to: Path | None = None, decode_check: bool = 
             video_tokens = input_ids.count(video_token_id) if video_token_id is not None else 0
             report.token_counts.append(len(input_ids))
             report.video_token_counts.append(video_tokens)
-            to_decode.append((name, index, sample_id, videos, len(input_ids), video_tokens))
+            clips = [str(video) for video in (example["_videos"] or []) if isinstance(video, (str, os.PathLike))]
+            to_decode.append((name, index, sample_id, clips, len(input_ids), video_tokens))  # not frame lists
             if len(input_ids) > data_args.cutoff_len:
                 kept_video = _encode(truncate, example).count(video_token_id) if video_token_id is not None else 0
                 reason = VIDEO_TRUNCATED if kept_video < video_tokens else TEXT_TRUNCATED

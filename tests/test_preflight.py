@@ -4,6 +4,7 @@ clips, text that breaks the chat format and nonsense video settings caught, each
 import json
 
 import pytest
+from PIL import Image
 
 from plugins.preflight import main, run
 from plugins.preflight_report import (
@@ -15,7 +16,7 @@ from plugins.preflight_report import (
     PreflightReport,
     error_message,
 )
-from tests.clips import make_clip
+from tests.clips import frame_pixels, make_clip
 from tests.damaged_clips import faststart_clip, zero_frames, zero_tail
 
 CAPTION = "A red circle moves left on a blue background"
@@ -34,6 +35,8 @@ def dataset_dir(tmp_path_factory):
     make_clip(root / "clips" / "big.mp4", n_frames=24, fps=12, width=224, height=224)
     (root / "clips" / "broken.mp4").write_text("not a video")
     # a preallocated download killed at 40 %: its header (first) is intact, its frames are zeros
+    for i in range(8):  # a video given as already sampled frames (LLaMA-Factory's list-of-images form)
+        Image.fromarray(frame_pixels(i, 64, 48)).save(root / "clips" / f"frame{i}.png")
     whole = faststart_clip(root / "clips" / "whole.mp4")  # 96 frames, a keyframe every 12
     zero_tail(whole, root / "clips" / "zeroed.mp4")
     zero_frames(whole, root / "clips" / "gop_48_zeroed.mp4", range(48, 60))  # frame 54 is one of 8, none of 4
@@ -43,6 +46,7 @@ def dataset_dir(tmp_path_factory):
         "clips_bad": [record("small", "clips/small.mp4"), record("broken", "clips/broken.mp4")],
         "clips_damaged": [record("small", "clips/small.mp4"), record("zeroed", "clips/zeroed.mp4")],
         "clips_gop": [record("gop_48_zeroed", "clips/gop_48_zeroed.mp4")],
+        "clips_frames": [record("frames", [f"clips/frame{i}.png" for i in range(8)])],
         "clips_text": [
             record("plain", "clips/small.mp4"),
             record("video_in_caption", "clips/small.mp4", caption="Sunset <video> over the sea"),
@@ -137,6 +141,12 @@ def test_decode_check_reads_the_frames_the_config_samples(tiny_model_dir, datase
     assert run(config(tiny_model_dir, dataset_dir, dataset="clips_gop", video_maxlen=4)).offenders == []
     with pytest.raises(PreflightError, match=r"clips_gop\[0\] id=gop_48_zeroed .*: frames cannot be decoded"):
         run(config(tiny_model_dir, dataset_dir, dataset="clips_gop", video_maxlen=8))
+
+
+def test_a_video_given_as_frames_has_no_clip_to_decode(tiny_model_dir, dataset_dir):
+    report = run(config(tiny_model_dir, dataset_dir, dataset="clips_frames"))
+    assert report.offenders == [] and report.video_token_counts == [16]
+    assert report.decode_check == "decode check: no clips to decode"
 
 
 def test_decode_check_can_be_skipped_and_says_so_loudly(tiny_model_dir, dataset_dir, tmp_path, capsys):
