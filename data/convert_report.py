@@ -21,7 +21,7 @@ SKIP_REASONS = {
     "truncated": "file cut short or corrupt packets",
     "no_frames": "video stream without frames",
     "unreadable": "the file or its folder cannot be read (permission denied, name too long, I/O error)",
-    "unsupported_codec": "video stream in a codec FFmpeg cannot decode (or a corrupt stream description)",
+    "unknown_codec": "video stream in a codec FFmpeg cannot decode (or a corrupt stream description)",
     "corrupt": "container header corrupt",
     "bad_metadata": "impossible size, frame rate or duration",
     "too_short": "shorter than --min-duration or fewer than --min-frames frames",

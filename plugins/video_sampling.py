@@ -55,7 +55,7 @@ REASONS = {
     "empty": "the file has zero bytes; download it again",
     "unreadable": "the file cannot be opened (permission denied, name too long, I/O error); check the path",
     "not_a_video": "the file is not a video container PyAV can open, or has no video stream",
-    "unsupported_codec": "FFmpeg knows no codec for the video stream (or its description is corrupt); re-encode it",
+    "unknown_codec": "FFmpeg knows no codec for the video stream (or its description is corrupt); re-encode it",
     "corrupt": "the container header is corrupt; download the file again",
     "truncated": "the file is cut short or corrupt; download it again",
     "no_frames": "the video stream has no frames",
@@ -122,7 +122,7 @@ def _open(path: str | os.PathLike):
         raise VideoReadError(path, "not_a_video", "no video stream")
     if container.streams.video[0].codec_context is None:
         container.close()
-        raise VideoReadError(path, "unsupported_codec", "the video stream has no codec FFmpeg can decode")
+        raise VideoReadError(path, "unknown_codec", "the video stream has no codec FFmpeg can decode")
     return container
 
 

@@ -100,9 +100,9 @@ def test_an_unknown_codec_is_a_named_skip(source_clips, tmp_path):
     data[at : at + 4] = b"stsx"
     path = tmp_path / "unknown_codec.mp4"
     path.write_bytes(bytes(data))
-    with pytest.raises(VideoReadError, match="unknown_codec.mp4: cannot read video \\(unsupported_codec\\)"):
+    with pytest.raises(VideoReadError, match="unknown_codec.mp4: cannot read video \\(unknown_codec\\)"):
         probe_video(path)
-    assert probe_clip(str(path)).error_reason == "unsupported_codec"
+    assert probe_clip(str(path)).error_reason == "unknown_codec"
 
 
 def test_a_zero_timescale_is_a_named_skip(source_clips, tmp_path):
