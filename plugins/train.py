@@ -16,10 +16,13 @@ MIN_NNODES/MAX_NNODES, MAX_RESTARTS) and OPTIM_TORCH work as with llamafactory-c
 
 import os
 import sys
+from pathlib import Path
 
 import plugins
+from plugins.run_log import log_libraries_to
 
 USAGE = "usage: python -m plugins.train CONFIG.yaml [key=value ...] [--skip-decode-check] [--decode-workers N]"
+TRAIN_LOG_NAME = "train.log"
 
 
 def run_preflight(train_args: list[str], preflight_options: tuple[str, ...] = ()) -> None:
@@ -81,8 +84,9 @@ def torchrun_env() -> dict[str, str]:
     return env
 
 
-def check_model(train_args: list[str]) -> None:
-    """Fail in one sentence if the config's model cannot be found (before preflight loads its tokenizer)."""
+def check_model(train_args: list[str]) -> dict:
+    """The run's settings; fails in one sentence if the config's model cannot be found (before preflight loads
+    its tokenizer)."""
     from plugins.model_source import ModelSourceError, describe_model_source
     from plugins.run_config import RunConfigError, load_run_config
 
@@ -91,6 +95,30 @@ def check_model(train_args: list[str]) -> None:
         print(f"model: {describe_model_source(str(settings.get('model_name_or_path', '')))}", flush=True)
     except (RunConfigError, ModelSourceError) as error:
         raise SystemExit(f"cannot train: {error}") from None
+    return settings
+
+
+def train_log_path(settings: dict) -> Path:
+    """Where every process of a run appends the full library log."""
+    return Path(settings.get("output_dir") or ".") / TRAIN_LOG_NAME
+
+
+def run_training() -> None:
+    """LLaMA-Factory's training (it reads CONFIG.yaml and key=value overrides from sys.argv, as llamafactory-cli
+    does). A clip that cannot be read mid-run stops it with the clip and the fix named, not a traceback."""
+    from llamafactory.train.tuner import run_exp
+
+    from plugins.mm_plugin import ClipReadError
+
+    try:
+        run_exp()
+    except ClipReadError as error:
+        raise SystemExit(f"training stopped: {error}") from None
+    except RuntimeError as error:  # raised in a DataLoader worker, it arrives as text in a RuntimeError
+        marker = f"{ClipReadError.__name__}: "
+        if marker not in str(error):
+            raise
+        raise SystemExit(f"training stopped: {str(error).rsplit(marker, 1)[1].strip()}") from None
 
 
 def main() -> None:
@@ -100,7 +128,9 @@ def main() -> None:
     sys.argv[1:] = train_args  # LLaMA-Factory (run_exp, torchrun's workers) reads the config from sys.argv
     if not train_args or not train_args[0].endswith((".yaml", ".yml")):
         raise SystemExit(USAGE)
-    check_model(train_args)
+    settings = check_model(train_args)
+    if log_libraries_to(train_log_path(settings)):
+        print(f"full log: {train_log_path(settings)}", flush=True)
 
     # Preflight: every sample fits cutoff_len, its text keeps the chat format, its clip's frames decode
     plugins.register()
@@ -114,9 +144,8 @@ def main() -> None:
         # reaches torchrun, which stops its workers; a child torchrun would be orphaned and train on.
         os.execve(command[0], command, torchrun_env())
 
-    from llamafactory.train.tuner import run_exp
-
-    run_exp()  # reads CONFIG.yaml and key=value overrides from sys.argv, as llamafactory-cli does
+    run_training()
+    print(f"adapter, checkpoints and trainer_log.jsonl: {Path(settings['output_dir']).resolve()}", flush=True)
 
 
 if __name__ == "__main__":

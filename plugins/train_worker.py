@@ -5,15 +5,18 @@
 Registers our plugin, then runs LLaMA-Factory's training exactly as its own torchrun worker does.
 """
 
+import sys
+
 import plugins
+from plugins.run_config import load_run_config
+from plugins.run_log import log_libraries_to
+from plugins.train import run_training, train_log_path
 
 
 def main() -> None:
+    log_libraries_to(train_log_path(load_run_config(sys.argv[1], sys.argv[2:])))
     plugins.register()
-
-    from llamafactory.train.tuner import run_exp
-
-    run_exp()  # reads CONFIG.yaml and key=value overrides from sys.argv
+    run_training()
 
 
 if __name__ == "__main__":

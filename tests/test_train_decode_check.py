@@ -43,3 +43,4 @@ def test_skipped_check_is_loud_and_a_failing_clip_stops_training_naming_it(damag
     assert "decode check SKIPPED (--skip-decode-check)" in log
     assert f"{damaged}: cannot read video (truncated)" in log
     assert "this clip passed preflight but fails now: it changed on disk?" in log
+    assert "training stopped:" in result.stderr and "Traceback" not in result.stderr

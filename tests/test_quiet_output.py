@@ -1,0 +1,30 @@
+"""Training shows what a person acts on and keeps the rest in a log file: the preflight verdict, the progress bar
+with the loss and where the outputs went on the console; model/processor dumps and library warnings nobody can
+act on (deprecations, DataLoader's pin_memory notice) only in OUTPUT_DIR/train.log."""
+
+import os
+
+import pytest
+
+from tests.training_fixtures import log_of, run_entry_point, write_train_config
+
+MAX_CONSOLE_LINES = 120  # before: ~880 lines, the verdict buried under two model and processor dumps
+
+
+@pytest.mark.slow
+def test_training_console_is_short_and_the_full_log_is_kept(tiny_model_dir, sample_dir, tmp_path):
+    config = write_train_config(tmp_path, tiny_model_dir, sample_dir, n_clips=2)
+    env = {key: value for key, value in os.environ.items() if key != "LLAMAFACTORY_VERBOSITY"}
+    result = run_entry_point("plugins.train", config, env=env)
+    console = log_of(result)
+    assert result.returncode == 0, console[-3000:]
+    lines = [line for line in console.replace("\r", "\n").splitlines() if line.strip()]
+    progress_lines = [line for line in lines if "it/s]" in line or "s/it]" in line or "/s]" in line]
+    assert len(lines) - len(progress_lines) < MAX_CONSOLE_LINES, "\n".join(lines)
+    assert "ok: every sample fits cutoff_len" in console and "'loss':" in console
+    assert f"full log: {tmp_path / 'saves' / 'train.log'}" in console
+    assert f"adapter, checkpoints and trainer_log.jsonl: {tmp_path / 'saves'}" in console
+    for hidden in ('"architectures"', "Qwen2VLProcessor", "deprecated", "pin_memory"):
+        assert hidden not in console, f"{hidden!r} reached the console"
+    full_log = (tmp_path / "saves" / "train.log").read_text()
+    assert '"architectures"' in full_log and "Qwen2VLProcessor" in full_log
