@@ -47,8 +47,9 @@ help:
 	@echo "make setup       create $(VENV) with the pinned dependencies (idempotent)"
 	@echo "make tiny-model  build the embedded tiny Qwen2-VL into $(TINY_MODEL)/"
 	@echo "make sample-data write sample WebVid clips + CSV into $(SAMPLE_DIR)/"
-	@echo "make data        convert CSV=... VIDEO_DIR=... into ShareGPT splits in DATA_OUT=..."
-	@echo "make preflight   check every sample of CONFIG=... fits cutoff_len and its clip is readable"
+	@echo "make data        convert CSV=... VIDEO_DIR=... into ShareGPT splits in DATA_OUT=... [ARGS=...]"
+	@echo "                 (CSV= empty: captions from video2dataset shards in VIDEO_DIR)"
+	@echo "make preflight   check every sample of CONFIG=... fits cutoff_len and its clip's frames decode"
 	@echo "make train       train CONFIG=... [ARGS='key=value ...']"
 	@echo "make eval        evaluate [EVAL_ARGS='--base-model ... --adapter-path ...']"
 	@echo "make merge       export base + adapter as one model (MERGE_CONFIG=...)"
@@ -76,7 +77,7 @@ $(SAMPLE_CSV): data/sample_webvid.py | $(SETUP_STAMP)
 	$(PY) -m data.sample_webvid --out-dir $(SAMPLE_DIR)
 
 data: $(SETUP_STAMP) $(if $(filter $(SAMPLE_CSV),$(CSV)),$(SAMPLE_CSV))
-	$(PY) -m data.convert_webvid --csv $(CSV) --video-dir $(VIDEO_DIR) --out-dir $(DATA_OUT) $(ARGS)
+	$(PY) -m data.convert_webvid $(if $(CSV),--csv $(CSV) )--video-dir $(VIDEO_DIR) --out-dir $(DATA_OUT) $(ARGS)
 
 preflight: $(SETUP_STAMP)
 	$(PY) -m plugins.preflight $(CONFIG) $(ARGS)

@@ -164,6 +164,9 @@ def test_make_data_forwards_args():
     dry_run = subprocess.run(["make", "-n", "data", "ARGS=--workers 1 --val-ratio 0.2"], cwd=REPO_ROOT,
                              capture_output=True, text=True, check=True).stdout
     assert "--out-dir data/webvid --workers 1 --val-ratio 0.2" in dry_run
+    shards_only = subprocess.run(["make", "-n", "data", "CSV=", "VIDEO_DIR=/shards"], cwd=REPO_ROOT,
+                                 capture_output=True, text=True, check=True).stdout
+    assert "-m data.convert_webvid --video-dir /shards --out-dir" in shards_only  # captions from the shards
 
 
 def test_a_bad_header_is_one_sentence_not_a_traceback(tmp_path):
