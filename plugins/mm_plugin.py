@@ -59,9 +59,10 @@ class ExactQwen2VLPlugin(Qwen2VLPlugin):
         if not isinstance(video, (str, os.PathLike)):
             return None  # in-memory frames: LLaMA-Factory regularizes them to count tokens
         info = probe_video(video)
+        width, height = info.display_size  # frames are read upright, so the tokens are counted upright
         return {
-            "width": info.width,
-            "height": info.height,
+            "width": width,
+            "height": height,
             "average_fps": info.fps,
             "sample_indices": sample_indices(info, video_fps=video_fps, video_maxlen=video_maxlen),
         }

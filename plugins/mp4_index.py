@@ -11,6 +11,7 @@ FFmpeg reports them for such files (shifted by the edit's media time); plugins/v
 decoded frame against them, and tests/test_mp4_index.py checks them against a demux on the clip matrix.
 """
 
+import math
 import os
 import struct
 from dataclasses import dataclass
@@ -159,6 +160,46 @@ def _edit_shift(trak: dict, movie_timescale: int, media_timescale: int, pts: np.
     return media_time
 
 
+def _video_tracks(movie: dict[bytes, list[memoryview]]) -> list[tuple[dict, dict]]:
+    """(trak children, mdia children) of each video track in a moov's children."""
+    tracks = []
+    for trak_box in movie.get(b"trak", []):
+        trak = _children(trak_box)
+        mdia = _children(trak[b"mdia"][0]) if _only(trak, b"mdia") is not None else {}
+        hdlr = _only(mdia, b"hdlr")
+        if hdlr is not None and bytes(hdlr[8:12]) == b"vide":
+            tracks.append((trak, mdia))
+    return tracks
+
+
+def _matrix_rotation(tkhd: memoryview) -> int:
+    """The rotation in a tkhd's display matrix, in FFmpeg's convention (degrees counterclockwise, -90/0/90/180,
+    what a decoded frame's ``rotation`` reports); 0 for anything but a pure multiple of 90 degrees."""
+    matrix_at = 4 + (32 if tkhd[0] == 1 else 20) + 16  # version/flags, times and ids, reserved/layer/group/volume
+    a, b, _, c, d = struct.unpack_from(">5i", tkhd, matrix_at)
+    if a * d - b * c <= 0:  # mirrored or degenerate: not a rotation
+        return 0
+    degrees = -math.degrees(math.atan2(b, a))
+    nearest = round(degrees / 90) * 90
+    if abs(degrees - nearest) > 1:
+        return 0
+    return 180 if nearest in (180, -180) else int(nearest)
+
+
+def display_rotation(path: str | os.PathLike) -> int:
+    """How a player rotates the single video track of an MP4/MOV to show it (a phone clip's display matrix), in
+    FFmpeg's convention (degrees counterclockwise); 0 for other files and for anything that cannot be read."""
+    try:
+        moov, _ = _find_moov(path)
+        if moov is None:
+            return 0
+        tracks = _video_tracks(_children(moov))
+        tkhd = _only(tracks[0][0], b"tkhd") if len(tracks) == 1 else None
+        return _matrix_rotation(tkhd) if tkhd is not None else 0
+    except (ValueError, struct.error, KeyError, IndexError, OSError):
+        return 0
+
+
 def read_mp4_index(path: str | os.PathLike) -> Mp4Index | None:
     """The single video track's samples of a plain MP4/MOV at ``path``; None where this reader does not apply.
 
@@ -172,13 +213,7 @@ def read_mp4_index(path: str | os.PathLike) -> Mp4Index | None:
         mvhd = _only(movie, b"mvhd")
         if mvhd is None or b"mvex" in movie:
             return None
-        video_tracks = []
-        for trak_box in movie.get(b"trak", []):
-            trak = _children(trak_box)
-            mdia = _children(trak[b"mdia"][0]) if _only(trak, b"mdia") is not None else {}
-            hdlr = _only(mdia, b"hdlr")
-            if hdlr is not None and bytes(hdlr[8:12]) == b"vide":
-                video_tracks.append((trak, mdia))
+        video_tracks = _video_tracks(movie)
         if len(video_tracks) != 1:
             return None
         trak, mdia = video_tracks[0]

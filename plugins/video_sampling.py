@@ -33,7 +33,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from plugins.mp4_index import MP4_FIRST_BOXES, read_mp4_index
+from plugins.mp4_index import MP4_FIRST_BOXES, display_rotation, read_mp4_index
 
 # File signatures of the containers we read: an unopenable file that starts like one was cut short.
 VIDEO_SIGNATURES = (b"\x1a\x45\xdf\xa3", b"RIFF")  # Matroska/WebM, AVI
@@ -78,6 +78,12 @@ class VideoInfo:
     metadata_trusted: bool  # header count, timestamps and frame rate consistent: keyframe spans are safe
     frame_pts: tuple[int, ...]  # presentation timestamp of every shown frame, ascending
     keyframe_dts: tuple[int, ...]  # decode timestamp of each keyframe (where a span starts), aligned with keyframes
+    rotation: int = 0  # display rotation (MP4/MOV display matrix), FFmpeg's convention: degrees counterclockwise
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(width, height) of the frames as shown, and as read: a player's rotation applied."""
+        return (self.height, self.width) if self.rotation in (90, -90) else (self.width, self.height)
 
 
 def _classify_open_failure(path: Path, error: Exception) -> VideoReadError:
@@ -213,6 +219,7 @@ def _demux_stream(container, path, keep_packets: bool) -> tuple[VideoInfo, list]
         metadata_trusted=trusted,
         frame_pts=frame_pts,
         keyframe_dts=tuple(shown[i][1] for i in keyframes) if trusted else (),
+        rotation=display_rotation(path),
     )
     return info, kept
 
@@ -246,6 +253,7 @@ def _info_from_tables(container, path) -> VideoInfo | None:
         metadata_trusted=True,
         frame_pts=frame_pts,
         keyframe_dts=tuple(index.dts[order][list(keyframes)].tolist()),
+        rotation=display_rotation(path),
     )
 
 
@@ -411,9 +419,12 @@ def _checked_targets(info: VideoInfo, indices: list[int]) -> list[int]:
 
 
 def _in_order_asked(info: VideoInfo, found: dict[int, np.ndarray], indices: list[int]) -> list[np.ndarray]:
+    """The frames asked for, in the order asked, turned upright as a player shows them (phone clips)."""
     missing = sorted(set(int(i) for i in indices) - found.keys())
     if missing:
         raise VideoReadError(info.path, "truncated", f"frames {missing} could not be decoded")
+    if info.rotation:
+        return [np.ascontiguousarray(np.rot90(found[int(i)], k=info.rotation // 90)) for i in indices]
     return [found[int(i)] for i in indices]
 
 
