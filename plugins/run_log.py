@@ -14,6 +14,7 @@ from pathlib import Path
 LIBRARIES = ("llamafactory", "transformers", "peft", "accelerate", "datasets", "DeepSpeed", "py.warnings")
 CONSOLE_LEVEL = logging.WARNING
 FILE_LEVEL = logging.INFO
+LOG_FILE_ENV = "QWEN_VIDEO_TRAIN_LOG"  # set by the launcher, so that its torchrun workers append to the same file
 LOG_FORMAT = "[%(levelname)s|%(asctime)s|pid %(process)d] %(name)s:%(lineno)s >> %(message)s"
 
 
@@ -25,17 +26,18 @@ def _actionable(record: logging.LogRecord) -> bool:
 def log_libraries_to(path: Path) -> Path | None:
     """Send library logs at INFO+ to ``path`` (appended) and keep the console at WARNING+. Returns the path, or
     None when the user chose LLaMA-Factory's verbosity themselves."""
-    if os.environ.get("LLAMAFACTORY_VERBOSITY"):
-        return None
+    path = Path(path)
+    if os.environ.get("LLAMAFACTORY_VERBOSITY") and os.environ.get(LOG_FILE_ENV) != str(path):
+        return None  # the user's own choice (a torchrun worker of ours finds its launcher's log file named)
     # LLaMA-Factory reads this when it sets up its logger, and then leaves transformers' console at WARNING too;
-    # torchrun's worker processes inherit it.
+    # torchrun's worker processes inherit both.
     os.environ["LLAMAFACTORY_VERBOSITY"] = "WARNING"
+    os.environ[LOG_FILE_ENV] = str(path)
     from llamafactory.extras import logging as llamafactory_logging
     from transformers.utils import logging as transformers_logging
 
     llamafactory_logging.get_logger()  # both install their console handlers on first use: install them now
     transformers_logging.get_logger()
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     file_handler = logging.FileHandler(path, encoding="utf-8")
     file_handler.setLevel(FILE_LEVEL)
