@@ -21,7 +21,6 @@ the count and reasons printed) unless --allow-errors; 2 for a bad command line. 
 """
 
 import argparse
-import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -46,8 +45,13 @@ from evaluation.score_only import score_only
 from evaluation.scoring import score_records, write_metrics
 from evaluation.settings import SettingsError, resolve_settings
 from evaluation.test_set import InvalidTestSetError, load_test_set
+from plugins.model_source import ModelSourceError, describe_model_source
+from plugins.run_log import log_libraries_to
+from plugins.video_settings import SettingsError as VideoSettingsError
+from plugins.video_settings import check_video_settings
 
 DEFAULT_TEST_DATA = Path("data/webvid/webvid_test.json")
+EVALUATE_LOG_NAME = "evaluate.log"  # everything the libraries print; the console keeps warnings and our lines
 DEFAULTS = GenerationSettings()
 
 
@@ -109,13 +113,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict | None:
     """Parse the command line, then score only or evaluate; a problem with the user's input exits with a message."""
-    os.environ.setdefault("LLAMAFACTORY_VERBOSITY", "WARN")
     args = parse_args(argv)
     try:
         if args.score_only:
             return score_only(args.score_only, args.output_dir)
         return evaluate(args)
-    except (InvalidTestSetError, AdapterError, PredictionsFileError, SettingsError) as error:
+    except (InvalidTestSetError, AdapterError, PredictionsFileError, SettingsError, VideoSettingsError,
+            ModelSourceError) as error:
         raise SystemExit(f"error: {error}") from None
 
 
@@ -126,6 +130,8 @@ def evaluate(args: argparse.Namespace) -> dict | None:
                                 template=args.template)
     if args.compare_base and not settings.adapter_path:
         raise SystemExit("--compare-base needs an adapter: pass --adapter-path or a --config with output_dir")
+    check_video_settings(asdict(settings))
+    print(f"model: {describe_model_source(settings.base_model, 'base model')}", file=sys.stderr)
     samples = load_test_set(args.test_data, args.video_dir, args.num_samples)
     clips_warning = check_clips_exist(samples, args.video_dir, args.test_data)  # raises when none exists
     adapter = inspect_adapter(settings.adapter_path) if settings.adapter_path else None
@@ -152,6 +158,7 @@ def evaluate(args: argparse.Namespace) -> dict | None:
     context.barrier()
 
     # Load processor/template (base model only) and model; the adapter must fit before anything is generated
+    log_libraries_to(Path(args.output_dir) / EVALUATE_LOG_NAME)
     pre = load_preprocessing(settings)
     model = load_base_model(settings, context.device)
     if adapter:
