@@ -44,7 +44,7 @@ from evaluation.runner import run_generation
 from evaluation.score_only import score_only
 from evaluation.scoring import score_records, write_metrics
 from evaluation.settings import SettingsError, resolve_settings
-from evaluation.test_set import InvalidTestSetError, load_test_set
+from evaluation.samples import InvalidTestSetError, load_test_set
 from plugins.model_source import ModelSourceError, describe_model_source
 from plugins.run_log import log_libraries_to
 from plugins.video_settings import SettingsError as VideoSettingsError

@@ -20,7 +20,7 @@ from evaluation.generation import GenerationSettings, SampleInputs, collate_left
 from evaluation.inputs import build_inputs, load_preprocessing
 from evaluation.model import load_base_model
 from evaluation.settings import ModelSettings
-from evaluation.test_set import Sample
+from evaluation.samples import Sample
 
 PROMPT = "<video>Describe this video in one sentence."
 

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from evaluation.frames import frames_from_pixel_values, save_frame_strip
 from evaluation.inputs import Preprocessing, build_inputs, mm_token_type_ids
-from evaluation.test_set import Sample
+from evaluation.samples import Sample
 
 MAX_STRIP_NAME = 80
 

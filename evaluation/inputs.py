@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from evaluation.settings import ModelSettings
-from evaluation.test_set import Sample
+from evaluation.samples import Sample
 
 
 class SampleInputError(RuntimeError):

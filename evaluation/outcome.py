@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evaluation.test_set import InvalidTestSetError, Sample
+from evaluation.samples import InvalidTestSetError, Sample
 
 CHECKED_PATHS = 20  # relative clip paths tried under each candidate folder
 SHOWN = 3  # errored samples named in a message

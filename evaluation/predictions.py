@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evaluation.test_set import Sample
+from evaluation.samples import Sample
 
 PREDICTIONS_FILE = "predictions.jsonl"
 SHARD_GLOB = "predictions.rank*.jsonl"

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evaluation.test_set import Sample
+from evaluation.samples import Sample
 
 RUN_FILE = "run.json"
 

@@ -11,7 +11,7 @@ from evaluation.cleaning import clean_answer, is_repetitive
 from evaluation.generation import GenerationSettings, SampleInputs, generate_batch, make_loader
 from evaluation.inputs import Preprocessing
 from evaluation.predictions import PredictionWriter
-from evaluation.test_set import Sample
+from evaluation.samples import Sample
 
 
 def _record(item: dict[str, Any], model_name: str, raw: str | None, special_tokens: Sequence[str]) -> dict[str, Any]:

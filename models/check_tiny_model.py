@@ -35,7 +35,7 @@ def check_clip(video_path: str, preprocessing, model) -> dict:
     import torch
 
     from evaluation.inputs import build_inputs, mm_token_type_ids
-    from evaluation.test_set import Sample
+    from evaluation.samples import Sample
 
     inputs = build_inputs(Sample(video_path, video_path, video_path, PROMPT, ""), preprocessing, cutoff_len=1 << 30)
     input_ids = torch.tensor([inputs["input_ids"]])

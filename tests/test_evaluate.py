@@ -17,7 +17,7 @@ from evaluation.cleaning import clean_answer, is_repetitive
 from evaluation.generation import GenerationSettings, collate_left_padded, generate_batch
 from evaluation.predictions import PredictionWriter, read_existing, read_jsonl
 from evaluation.score_only import read_predictions_for_scoring
-from evaluation.test_set import InvalidTestSetError, Sample, load_test_set
+from evaluation.samples import InvalidTestSetError, Sample, load_test_set
 
 PROMPT = "<video>Describe this video in one sentence."
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ import pytest
 
 import evaluate_model
 from evaluation.generation import frame_strip_name
-from evaluation.test_set import InvalidTestSetError, load_test_set
+from evaluation.samples import InvalidTestSetError, load_test_set
 from tests.test_evaluate import sharegpt_record
 
 # ---------- --num-samples ----------

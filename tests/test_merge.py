@@ -14,7 +14,7 @@ from evaluation.generation import GenerationSettings, collate_left_padded, gener
 from evaluation.inputs import build_inputs, load_preprocessing
 from evaluation.model import attach_adapter, inspect_adapter, load_base_model
 from evaluation.settings import ModelSettings
-from evaluation.test_set import Sample
+from evaluation.samples import Sample
 from tests.training_fixtures import (
     PROMPT,
     REPO_ROOT,

@@ -7,7 +7,7 @@ import torch
 
 from evaluation.inputs import build_inputs, load_preprocessing
 from evaluation.settings import ModelSettings
-from evaluation.test_set import Sample
+from evaluation.samples import Sample
 from tests.test_evaluate import PROMPT, sharegpt_record
 
 DATASET_INFO = {"parity": {"file_name": "parity.json", "formatting": "sharegpt",
