@@ -5,15 +5,19 @@
 
 Arguments are those of `llamafactory-cli export` (model_name_or_path, adapter_name_or_path, template, export_dir,
 export_size, export_device, infer_dtype, ...). The merge config names our template ``qwen2_vl_exact``, which only
-exists once ``plugins.register()`` ran, so `llamafactory-cli export` alone would fail on it.
+exists once ``plugins.register()`` ran, so `llamafactory-cli export` alone would fail on it. The adapter's
+run_inputs.json (the input settings it was trained with, see plugins.run_inputs) is copied into export_dir, so
+evaluating the merged model (``evaluate_model.py --base-model EXPORT_DIR``) uses them too.
 """
 
+import shutil
 import sys
 from pathlib import Path
 
 import plugins
 from plugins.model_source import ModelSourceError, describe_model_source
 from plugins.run_config import RunConfigError, load_run_config
+from plugins.run_inputs import RUN_INPUTS_FILE
 
 USAGE = "usage: python -m plugins.export CONFIG.yaml [key=value ...]"
 
@@ -33,6 +37,19 @@ def check_export(config: str, overrides: list[str]) -> dict:
     return settings
 
 
+def copy_run_inputs(settings: dict) -> Path | None:
+    """Copy the adapter's run_inputs.json (what it was trained with) into export_dir; None when it has none.
+
+    With several adapters (``a,b``) the last one's record is copied: it was trained on top of the others."""
+    adapters = [item.strip() for item in str(settings.get("adapter_name_or_path") or "").split(",") if item.strip()]
+    record = Path(adapters[-1]) / RUN_INPUTS_FILE if adapters else None
+    if record is None or not record.is_file():
+        return None
+    target = Path(settings["export_dir"]) / RUN_INPUTS_FILE
+    shutil.copy2(record, target)
+    return target
+
+
 def main() -> None:
     if len(sys.argv) < 2 or not sys.argv[1].endswith((".yaml", ".yml")):
         raise SystemExit(USAGE)
@@ -45,7 +62,10 @@ def main() -> None:
     from llamafactory.train.tuner import export_model
 
     export_model()  # reads CONFIG.yaml and key=value overrides from sys.argv, as llamafactory-cli does
+    copied = copy_run_inputs(settings)
     print(f"merged model written to {Path(settings['export_dir']).resolve()}", flush=True)
+    if copied:
+        print(f"with the adapter's training input settings: {copied}", flush=True)
 
 
 if __name__ == "__main__":

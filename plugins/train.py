@@ -98,6 +98,16 @@ def check_model(train_args: list[str]) -> dict:
     return settings
 
 
+def record_run_inputs(train_args: list[str], settings: dict) -> None:
+    """Write output_dir/run_inputs.json: the input settings as LLaMA-Factory parses them, for evaluation to reuse."""
+    from plugins.run_inputs import RunInputsError, input_settings, write_run_inputs
+
+    try:
+        write_run_inputs(settings["output_dir"], input_settings(settings), source=train_args)
+    except RunInputsError as error:
+        raise SystemExit(f"cannot train: {error}") from None
+
+
 def train_log_path(settings: dict) -> Path:
     """Where every process of a run appends the full library log."""
     return Path(settings.get("output_dir") or ".") / TRAIN_LOG_NAME
@@ -135,6 +145,7 @@ def main() -> None:
     # Preflight: every sample fits cutoff_len, its text keeps the chat format, its clip's frames decode
     plugins.register()
     run_preflight(train_args, tuple(preflight_options))
+    record_run_inputs(train_args, settings)  # after the preflight (a refused run keeps the old record), before training
 
     # Training: here, or in torchrun's processes
     if wants_torchrun():
