@@ -3,6 +3,8 @@
     python evaluate_model.py --base-model Qwen/Qwen2-VL-7B-Instruct --adapter-path saves/qwen2vl_7b_lora_sft \
         --test-data data/webvid/webvid_test.json --video-dir . --output-dir results/ --num-samples 10
     python evaluate_model.py --config configs/tiny_qwen2vl_demo.yaml --compare-base       # what training used
+    python evaluate_model.py --adapter-path saves/qwen2vl_7b_lora_sft                    # its run_inputs.json
+    python evaluate_model.py --config CONFIG.yaml video_maxlen=4 cutoff_len=4096         # key=value overrides
     python evaluate_model.py --score-only results/predictions.jsonl                       # or LF's predictions file
     torchrun --nproc_per_node 4 evaluate_model.py --config CONFIG.yaml                    # one shard per process
 
@@ -10,6 +12,12 @@ Inputs are built exactly as training builds them (LLaMA-Factory's template + our
 every sample's video tokens are checked against its features before generation. Writes to --output-dir:
 predictions.jsonl (as it goes; a rerun resumes), metrics.json (coco-caption BLEU-1..4, METEOR, ROUGE-L, CIDEr,
 counts, settings, model and adapter identity), report.md / report.html with the frames the model saw.
+
+Settings (evaluation.settings): the adapter's run_inputs.json, written by plugins.train, says what it was trained
+with (base model, template, video_*, cutoff_len, datasets); it is used by default and printed, and a key=value,
+--base-model or --template that contradicts it is refused unless --allow-setting-mismatch (--allow-base-mismatch: the
+base model only). Without --test-data the test set is the held-out split of the trained dataset (X_train -> X_test
+in its dataset_dir's dataset_info.json, clip paths relative to its media_dir; evaluation.held_out).
 
 A rerun into the same --output-dir continues the same run only (model, adapter weights, settings and the test set's
 content, see evaluation.run_identity): it keeps the answers made and retries samples that errored. An adapter whose
@@ -28,6 +36,7 @@ from pathlib import Path
 from evaluation.base_model import check_adapter_base
 from evaluation.distributed import init_distributed, shutdown_distributed
 from evaluation.generation import GenerationSettings
+from evaluation.held_out import held_out_test_set
 from evaluation.inputs import load_preprocessing
 from evaluation.model import AdapterError, attach_adapter, inspect_adapter, load_base_model
 from evaluation.outcome import check_clips_exist, exit_message
@@ -41,16 +50,17 @@ from evaluation.predictions import (
 from evaluation.report import write_report
 from evaluation.run_identity import check_same_run, fingerprint_test_set
 from evaluation.runner import run_generation
+from evaluation.samples import InvalidTestSetError, load_test_set
 from evaluation.score_only import score_only
 from evaluation.scoring import score_records, write_metrics
-from evaluation.settings import SettingsError, resolve_settings
-from evaluation.samples import InvalidTestSetError, load_test_set
+from evaluation.settings import SettingsError, resolve_run
 from plugins.model_source import ModelSourceError, describe_model_source
+from plugins.run_config import is_override
+from plugins.run_inputs import RunInputsError
 from plugins.run_log import log_libraries_to
 from plugins.video_settings import SettingsError as VideoSettingsError
 from plugins.video_settings import check_video_settings
 
-DEFAULT_TEST_DATA = Path("data/webvid/webvid_test.json")
 EVALUATE_LOG_NAME = "evaluate.log"  # everything the libraries print; the console keeps warnings and our lines
 DEFAULTS = GenerationSettings()
 
@@ -79,14 +89,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--base-model", help="hub id or local directory; the processor and template come from here")
     model.add_argument("--adapter-path", help="LoRA adapter directory (absent: evaluate the base model)")
     model.add_argument("--config", type=Path, help="training YAML: model, adapter (output_dir), template, video_*")
+    model.add_argument("overrides", nargs="*", metavar="key=value", help="settings on top of the config (or of the "
+                       "defaults without one), as for plugins.train: video_maxlen=4 cutoff_len=4096 ...")
     model.add_argument("--template", help="LLaMA-Factory template (default: the config's, else qwen2_vl_exact)")
     model.add_argument("--compare-base", action="store_true", help="also evaluate the base model, side by side")
     model.add_argument("--allow-base-mismatch", action="store_true", help="evaluate an adapter whose "
-                       "adapter_config.json names another base model than the one given (same model, other name)")
+                       "adapter_config.json or run_inputs.json names another base model than the one given")
+    model.add_argument("--allow-setting-mismatch", action="store_true", help="evaluate with explicit values that "
+                       "contradict the adapter's run_inputs.json (what it was trained with), base model included")
     data = parser.add_argument_group("data and outputs")
-    data.add_argument("--test-data", type=Path, default=DEFAULT_TEST_DATA, help="ShareGPT test set JSON")
-    data.add_argument("--video-dir", type=Path, default=Path("."), help="directory the test set's video paths are "
-                      "relative to (default: the current directory, like LLaMA-Factory's dataset_dir)")
+    data.add_argument("--test-data", type=Path, help="ShareGPT test set JSON (default: the held-out split of the "
+                      "dataset the run trained on, X_test beside X_train in its dataset_dir)")
+    data.add_argument("--video-dir", type=Path, help="directory the test set's video paths are relative to (default: "
+                      "the run's media_dir, as LLaMA-Factory resolves them; else the current directory)")
     data.add_argument("--output-dir", type=Path, help="default: results/<config stem>, else results/ (score-only: "
                       "the predictions file's directory)")
     data.add_argument("--num-samples", type=positive_int, help="evaluate only the first N samples (default: all)")
@@ -104,7 +119,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     decoding.add_argument("--seed", type=int, default=DEFAULTS.seed)
     decoding.add_argument("--num-workers", type=non_negative_int, default=2,
                           help="DataLoader workers decoding clips ahead")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # key=value anywhere among the options
+    malformed = [item for item in args.overrides if not is_override(item)]
+    if malformed:
+        parser.error(f"expected key=value overrides, got {' '.join(malformed)}")
+    if args.score_only and args.overrides:
+        parser.error("--score-only takes no key=value overrides: it scores answers already made")
     if args.output_dir is None:
         args.output_dir = (args.score_only.parent if args.score_only
                            else Path("results") / (args.config.stem if args.config else ""))
@@ -119,23 +139,39 @@ def main(argv: list[str] | None = None) -> dict | None:
             return score_only(args.score_only, args.output_dir)
         return evaluate(args)
     except (InvalidTestSetError, AdapterError, PredictionsFileError, SettingsError, VideoSettingsError,
-            ModelSourceError) as error:
+            ModelSourceError, RunInputsError) as error:
         raise SystemExit(f"error: {error}") from None
+
+
+def choose_test_set(args: argparse.Namespace, data: dict) -> None:
+    """Fill in --test-data (the held-out split of the trained dataset) and --video-dir (the run's media_dir) when
+    they are not given, saying which test set it is."""
+    if args.test_data is None:
+        args.test_data = held_out_test_set(data["dataset"], data["dataset_dir"])
+        print(f"test set: {args.test_data} (held-out split of {','.join(data['dataset'])})", file=sys.stderr)
+    if args.video_dir is None:
+        args.video_dir = Path(data["media_dir"] or ".")
 
 
 def evaluate(args: argparse.Namespace) -> dict | None:
     """Generate (resuming what is done), score and report; returns the summary on rank 0."""
     # Check everything that can be checked before loading a model
-    settings = resolve_settings(args.config, base_model=args.base_model, adapter_path=args.adapter_path,
-                                template=args.template)
+    resolved = resolve_run(args.config, args.overrides, base_model=args.base_model, adapter_path=args.adapter_path,
+                           template=args.template, allow_setting_mismatch=args.allow_setting_mismatch,
+                           allow_base_mismatch=args.allow_base_mismatch)
+    settings = resolved.settings
     if args.compare_base and not settings.adapter_path:
         raise SystemExit("--compare-base needs an adapter: pass --adapter-path or a --config with output_dir")
     check_video_settings(asdict(settings))
-    print(f"model: {describe_model_source(settings.base_model, 'base model')}", file=sys.stderr)
+    for note in resolved.notes:
+        print(note, file=sys.stderr)
+    choose_test_set(args, resolved.data)
     samples = load_test_set(args.test_data, args.video_dir, args.num_samples)
     clips_warning = check_clips_exist(samples, args.video_dir, args.test_data)  # raises when none exists
     adapter = inspect_adapter(settings.adapter_path) if settings.adapter_path else None
-    base_warning = check_adapter_base(adapter, settings.base_model, args.allow_base_mismatch) if adapter else None
+    allow_base = args.allow_base_mismatch or args.allow_setting_mismatch
+    base_warning = check_adapter_base(adapter, settings.base_model, allow_base) if adapter else None
+    print(f"model: {describe_model_source(settings.base_model, 'base model')}", file=sys.stderr)
     generation = GenerationSettings(args.batch_size, args.num_beams, args.max_new_tokens, args.repetition_penalty,
                                     args.no_repeat_ngram_size, args.min_new_tokens, args.seed)
     names = ["base", "adapter"] if args.compare_base else ["adapter"] if adapter else ["base"]
@@ -176,7 +212,8 @@ def evaluate(args: argparse.Namespace) -> dict | None:
     if context.is_main:
         records = merge_predictions(args.output_dir, [s.id for s in samples], names)
         run_settings = {**asdict(settings), **asdict(generation), "test_data": str(args.test_data),
-                        "video_dir": str(args.video_dir), "num_samples": len(samples), "processes": context.world_size}
+                        "video_dir": str(args.video_dir), "num_samples": len(samples), "processes": context.world_size,
+                        "run_inputs": str(resolved.record.path) if resolved.record else None}
         identity = {"base_model": settings.base_model,
                     "adapter": asdict(adapter) if adapter else None}
         summary = write_metrics(args.output_dir, score_records(records), run_settings, identity)

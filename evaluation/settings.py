@@ -1,20 +1,39 @@
-"""What model, template and video settings to evaluate with: the training config's, read by LLaMA-Factory's parser.
+"""What model, template and video settings to evaluate with, so evaluation reads its inputs as training did.
 
-Defaults without ``--config`` are the project's (template ``qwen2_vl_exact``, 8 frames at 8 fps, 224×224 frame
-budget); with ``--config`` every value is what training used, including LLaMA-Factory's own defaults for keys the
-YAML leaves out. Explicit command-line values win over both.
+    run = resolve_run(config=None, overrides=["video_maxlen=4"], base_model=None, adapter_path="saves/x")
+    run.settings   # ModelSettings: base model, adapter, template, video_*, cutoff_len
+    run.notes      # what was used and where it came from, said on the console
+
+Each layer wins over the one before it:
+
+1. without --config, the project's defaults (template ``qwen2_vl_exact``, 8 frames at 8 fps, 224×224 frame budget);
+   with --config, the YAML as LLaMA-Factory parses it (its own defaults for keys the YAML leaves out);
+2. the adapter's run_inputs.json (plugins.run_inputs: what training really used, its overrides included), read from
+   --adapter-path, the config's output_dir, or a merged model's folder given as --base-model;
+3. explicit command-line values: --base-model, --template and ``key=value`` overrides. One that contradicts the
+   adapter's record is refused (RunMismatchError) unless --allow-setting-mismatch (--allow-base-mismatch: the base
+   model only).
 """
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from plugins.run_config import RunConfigError, load_run_config
+from plugins.run_inputs import DATA_LOCATION_KEYS, RUN_INPUTS_FILE, RunInputs, input_settings, read_run_inputs
+
 DEFAULT_TEMPLATE = "qwen2_vl_exact"
 DEFAULT_VIDEO_SETTINGS = {"video_maxlen": 8, "video_fps": 8.0, "video_max_pixels": 224 * 224}
+MODEL_KEY = "model_name_or_path"
+ADAPTER_KEY = "output_dir"  # with --config: the adapter the config trains
 
 
 class SettingsError(ValueError):
     """No usable model or training config; the message says what to pass."""
+
+
+class RunMismatchError(SettingsError):
+    """An explicit value contradicts what the adapter was trained with; the message names both and the way out."""
 
 
 @dataclass(frozen=True)
@@ -39,36 +58,156 @@ class ModelSettings:
         return args
 
 
-def settings_from_config(config_path: Path) -> dict[str, Any]:
-    """Model, adapter, template, video_* and cutoff_len of a LLaMA-Factory training YAML, as training parsed them."""
-    from llamafactory.hparams import DataArguments, ModelArguments
-    from omegaconf import OmegaConf
-    from transformers import HfArgumentParser
-
-    config_path = Path(config_path)
-    if not config_path.is_file():
-        raise SettingsError(f"training config {config_path} does not exist: pass --config CONFIG.yaml")
-    raw = OmegaConf.to_container(OmegaConf.load(config_path))  # what llamafactory's read_args does with a YAML
-    model_args, data_args = HfArgumentParser([ModelArguments, DataArguments]).parse_dict(raw, allow_extra_keys=True)
-    settings = {
-        "base_model": model_args.model_name_or_path,
-        "template": data_args.template,
-        "video_maxlen": model_args.video_maxlen,
-        "video_fps": model_args.video_fps,
-        "video_max_pixels": model_args.video_max_pixels,
-        "video_min_pixels": model_args.video_min_pixels,
-        "cutoff_len": data_args.cutoff_len,
-    }
-    if raw.get("output_dir") and raw.get("finetuning_type", "lora") == "lora":
-        settings["adapter_path"] = str(raw["output_dir"])
-    return settings
+INPUT_KEYS = tuple(f.name for f in fields(ModelSettings) if f.name not in ("base_model", "adapter_path"))
 
 
-def resolve_settings(config_path: Path | None, **cli_values: Any) -> ModelSettings:
-    """Config values (when given) overridden by every command-line value that is not None."""
-    values: dict[str, Any] = settings_from_config(config_path) if config_path else {}
-    values.update({key: value for key, value in cli_values.items() if value is not None})
-    if not values.get("base_model"):
-        raise SettingsError("no model to evaluate: pass --base-model (hub id or local directory) or "
-                            "--config CONFIG.yaml")
-    return replace(ModelSettings(base_model=values.pop("base_model")), **values)
+@dataclass(frozen=True)
+class ResolvedRun:
+    """The settings to evaluate with, the data keys of the run (dataset, dataset_dir, media_dir: for the default
+    test set), the adapter's record when there is one, and notes saying where the values came from."""
+
+    settings: ModelSettings
+    data: dict[str, Any]
+    record: RunInputs | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _known_keys() -> set[str]:
+    """Every key LLaMA-Factory's train/infer parsers know: an override outside them is a typo."""
+    from llamafactory.hparams import (
+        DataArguments,
+        FinetuningArguments,
+        GeneratingArguments,
+        ModelArguments,
+        TrainingArguments,
+    )
+
+    classes = (ModelArguments, DataArguments, FinetuningArguments, GeneratingArguments, TrainingArguments)
+    return {f.name for cls in classes for f in fields(cls)}
+
+
+def _explicit_values(overrides: list[str], base_model: str | None, template: str | None) -> dict[str, Any]:
+    """key=value overrides and the --base-model/--template flags as one dict of LLaMA-Factory keys."""
+    try:
+        explicit = load_run_config(None, overrides)
+    except RunConfigError as error:
+        raise SettingsError(str(error)) from None
+    unknown = sorted(set(explicit) - _known_keys())
+    if unknown:
+        raise SettingsError(f"unknown setting {', '.join(unknown)}: not a LLaMA-Factory key (evaluation reads "
+                            f"{', '.join((MODEL_KEY, *INPUT_KEYS))}, dataset, dataset_dir, media_dir)")
+    for key, flag_value, flag in ((MODEL_KEY, base_model, "--base-model"), ("template", template, "--template")):
+        if flag_value is not None:
+            if key in explicit and str(explicit[key]) != flag_value:
+                raise SettingsError(f"{flag} {flag_value} and {key}={explicit[key]} disagree: give one")
+            explicit[key] = flag_value
+    return explicit
+
+
+def _config_values(config: Path) -> tuple[dict[str, Any], str | None]:
+    """(input settings of a training YAML as LLaMA-Factory parses them, the adapter it trains or None)."""
+    config = Path(config)
+    if not config.is_file():
+        raise SettingsError(f"training config {config} does not exist: pass --config CONFIG.yaml")
+    try:
+        raw = load_run_config(config)
+    except RunConfigError as error:
+        raise SettingsError(str(error)) from None
+    values = input_settings(raw)
+    if "infer_dtype" in raw:
+        values["infer_dtype"] = raw["infer_dtype"]
+    adapter = str(raw[ADAPTER_KEY]) if raw.get(ADAPTER_KEY) and raw.get("finetuning_type", "lora") == "lora" else None
+    return values, adapter
+
+
+def _typed(key: str, value: Any) -> Any:
+    """``value`` as the type of ModelSettings' field (video_fps=8 is 8.0); a value that does not fit names the key."""
+    kind = type(ModelSettings.__dataclass_fields__[key].default)
+    try:
+        typed = kind(value)
+    except (TypeError, ValueError):
+        typed = None
+    if typed is None or isinstance(value, bool) or (kind is int and float(value) != typed):
+        expected = {int: "a whole number", float: "a number"}.get(kind, "text")
+        raise SettingsError(f"{key}={value!r} is not valid: expected {expected}")
+    return typed
+
+
+def _same_value(key: str, recorded: Any, given: Any) -> bool:
+    if key == MODEL_KEY:
+        from evaluation.base_model import same_base_model  # evaluation.model imports this module
+
+        return same_base_model(str(recorded), str(given))
+    return recorded == given
+
+
+def _check_against_record(explicit: dict[str, Any], record: RunInputs, allow: bool, allow_base: bool) -> list[str]:
+    """Refuse explicit values that contradict the record (unless allowed); the notes for those allowed. Where the
+    data lives (dataset, dataset_dir, media_dir) may change freely: it picks the test set, not the model's inputs."""
+    conflicts = [key for key, value in explicit.items() if key in record.settings and key not in DATA_LOCATION_KEYS
+                 and not _same_value(key, record.settings[key], value)]
+    refused = [key for key in conflicts if not (allow or (key == MODEL_KEY and allow_base))]
+    described = {key: f"{'base model ' if key == MODEL_KEY else key + '='}{explicit[key]} (trained with "
+                      f"{record.settings[key]})" for key in conflicts}
+    if refused:
+        flag = "--allow-base-mismatch" if refused == [MODEL_KEY] else "--allow-setting-mismatch"
+        raise RunMismatchError(
+            f"the adapter was trained with other settings than given: {'; '.join(described[k] for k in refused)} "
+            f"(its record: {record.path}). Drop the value to evaluate as it was trained, or pass {flag} to "
+            "evaluate with the value given anyway")
+    return [f"WARNING: evaluating with {described[key]}, not what the adapter was trained with (forced)"
+            for key in conflicts]
+
+
+def _read_record(adapter_path: str | None, base_model: str | None) -> tuple[RunInputs | None, bool]:
+    """(the record of the adapter, else of a merged model folder given as the base model; whether it is the base
+    model's own record, whose model_name_or_path is the model it was merged from)."""
+    if adapter_path:
+        return read_run_inputs(adapter_path), False
+    if base_model and Path(base_model).is_dir():
+        return read_run_inputs(base_model), True
+    return None, False
+
+
+def resolve_run(config: Path | None, overrides: list[str] | tuple[str, ...] = (), *, base_model: str | None = None,
+                adapter_path: str | None = None, template: str | None = None, allow_setting_mismatch: bool = False,
+                allow_base_mismatch: bool = False) -> ResolvedRun:
+    """Layer project defaults or the config, the adapter's record and the explicit values (module docstring)."""
+    explicit = _explicit_values(list(overrides), base_model, template)
+    notes: list[str] = []
+    if config:
+        values, config_adapter = _config_values(config)
+        source = f"config {config}"
+    else:
+        values, config_adapter = {"template": DEFAULT_TEMPLATE, **DEFAULT_VIDEO_SETTINGS}, None
+        source = "project defaults"
+    adapter = adapter_path or (explicit.pop(ADAPTER_KEY, None) if config else None) or config_adapter
+    explicit.pop(ADAPTER_KEY, None)
+    record, of_base_model = _read_record(adapter, explicit.get(MODEL_KEY))
+    if record:
+        recorded = {k: v for k, v in record.settings.items() if not (of_base_model and k == MODEL_KEY)}
+        differing = [k for k in (MODEL_KEY, *INPUT_KEYS) if config and k in recorded and values.get(k) != recorded[k]]
+        if differing:
+            notes.append(f"the adapter was trained with {', '.join(f'{k}={recorded[k]}' for k in differing)} "
+                         f"(not the config's {', '.join(f'{k}={values.get(k)}' for k in differing)}): using those")
+        values.update(recorded)
+        source = f"{record.path} (trained with: {' '.join(record.source)})"
+        notes.extend(_check_against_record({k: v for k, v in explicit.items() if k in recorded}, record,
+                                           allow_setting_mismatch, allow_base_mismatch))
+    elif adapter:
+        notes.append(f"{adapter} has no {RUN_INPUTS_FILE} (an adapter trained before the record existed?): "
+                     f"settings from the {source}, not checked against training")
+    values.update(explicit)
+    if not values.get(MODEL_KEY):
+        raise SettingsError("no model to evaluate: pass --base-model (hub id or local directory), --adapter-path of "
+                            f"an adapter with its {RUN_INPUTS_FILE}, or --config CONFIG.yaml")
+    settings = ModelSettings(base_model=str(values[MODEL_KEY]), adapter_path=adapter,
+                             **{key: _typed(key, values[key]) for key in INPUT_KEYS if values.get(key) is not None})
+    notes.insert(0, f"settings from {source}: " + ", ".join(
+        f"{key} {value}" for key, value in asdict(settings).items() if key != "adapter_path"))
+    data = {key: values.get(key) for key in DATA_LOCATION_KEYS}
+    if isinstance(data["dataset"], str):  # from a key=value override: LLaMA-Factory's comma-separated list
+        data["dataset"] = [name.strip() for name in data["dataset"].split(",")]
+    if data["media_dir"] is None:
+        data["media_dir"] = data["dataset_dir"]  # LLaMA-Factory's default
+    return ResolvedRun(settings, data, record, notes)

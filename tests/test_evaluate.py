@@ -282,20 +282,7 @@ def test_adapter_errors_before_generation(tiny_model_dir, tiny_model, tmp_path):
         check_adapter_fits(tiny_model, wrong)
 
 
-# ---------- settings from a training config ----------
-
-
-def test_settings_from_training_config_use_llamafactory_defaults(tmp_path, tiny_model_dir):
-    from evaluation.settings import resolve_settings
-
-    config = tmp_path / "train.yaml"
-    config.write_text(f"model_name_or_path: {tiny_model_dir}\ntemplate: qwen2_vl_exact\nvideo_maxlen: 6\n"
-                      "finetuning_type: lora\noutput_dir: saves/tiny\nstage: sft\ndo_train: true\n")
-    settings = resolve_settings(config, base_model=None, adapter_path=None, template=None)
-    assert settings.base_model == str(tiny_model_dir) and settings.adapter_path == "saves/tiny"
-    assert settings.video_maxlen == 6 and settings.video_fps == 2.0  # LF's default: what training used
-    assert settings.cutoff_len == 2048 and settings.template == "qwen2_vl_exact"
-    assert resolve_settings(config, base_model=None, adapter_path="other", template=None).adapter_path == "other"
+# settings from a training config: tests/test_evaluate_settings.py
 
 
 def test_resume_only_continues_the_same_run(tmp_path):
