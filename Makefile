@@ -51,7 +51,7 @@ help:
 	@echo "                 (CSV= empty: captions from video2dataset shards in VIDEO_DIR)"
 	@echo "make preflight   check every sample of CONFIG=... fits cutoff_len and its clip's frames decode"
 	@echo "make train       train CONFIG=... [ARGS='key=value ...']"
-	@echo "make eval        evaluate [EVAL_ARGS='--base-model ... --adapter-path ...']"
+	@echo "make eval        evaluate CONFIG's adapter as it was trained [ARGS='key=value ...'] [EVAL_ARGS='--adapter-path ...']"
 	@echo "make merge       export base + adapter as one model (MERGE_CONFIG=...)"
 	@echo "make bench       run the benchmarks in bench/"
 
@@ -86,7 +86,7 @@ train: $(SETUP_STAMP)
 	$(PY) -m plugins.train $(CONFIG) $(ARGS)
 
 eval: $(SETUP_STAMP)
-	$(PY) evaluate_model.py $(if $(EVAL_ARGS),$(EVAL_ARGS),--config $(CONFIG) --compare-base)
+	$(PY) evaluate_model.py $(if $(EVAL_ARGS),$(EVAL_ARGS),--config $(CONFIG) --compare-base) $(ARGS)
 
 merge: $(SETUP_STAMP)
 	$(PY) -m plugins.export $(MERGE_CONFIG) $(ARGS)

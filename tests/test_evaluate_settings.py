@@ -2,6 +2,7 @@
 the config, the adapter's run_inputs.json, explicit values and the held-out split, fast and without a model."""
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from evaluation.samples import InvalidTestSetError
 from evaluation.settings import RunMismatchError, SettingsError, resolve_run
 from plugins.run_inputs import write_run_inputs
 from tests.test_evaluate import sharegpt_record
-from tests.training_fixtures import write_dataset
+from tests.training_fixtures import REPO_ROOT, write_dataset
 
 
 def _training_config(tmp_path: Path, model: Path, **values) -> Path:
@@ -186,3 +187,15 @@ def test_overrides_mix_with_options_on_the_command_line():
     assert args.test_data is None and args.video_dir is None  # decided from the run (evaluation.held_out)
     with pytest.raises(SystemExit):
         evaluate_model.parse_args(["--base-model", "B", "video_maxlen"])
+
+
+def test_make_eval_forwards_args_like_make_train():
+    def dry_run(*variables: str) -> str:
+        result = subprocess.run(["make", "-n", "eval", *variables], cwd=REPO_ROOT, capture_output=True, text=True,
+                                check=True)
+        return result.stdout.strip().splitlines()[-1]
+
+    assert dry_run("ARGS=video_maxlen=4").endswith("evaluate_model.py --config configs/tiny_qwen2vl_demo.yaml "
+                                                   "--compare-base video_maxlen=4")
+    assert dry_run("EVAL_ARGS=--adapter-path a", "ARGS=video_maxlen=4").endswith(
+        "evaluate_model.py --adapter-path a video_maxlen=4")
