@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
+from plugins.run_config import load_run_config
 
 DEFAULT_CONFIG = Path("configs/tiny_qwen2vl_demo.yaml")
 DEFAULT_OUT_DIR = Path("outputs/demo")
@@ -116,13 +116,11 @@ def main() -> None:
     # root (default) is what configs/ expect (dataset_dir: .); elsewhere the config is pointed at it by overrides.
     workspace = args.workspace
     sample_dir, data_dir = workspace / "data" / "sample", workspace / "data" / "webvid"
-    config = yaml.safe_load(args.config.read_text())
     overrides = list(args.overrides)
     if workspace.resolve() != Path.cwd().resolve():
         overrides = [f"dataset_dir={workspace}", f"media_dir={workspace}",
-                     f"output_dir={workspace / config['output_dir']}", *overrides]
-    config.update(dict(o.split("=", 1) for o in overrides))
-    train_dir = Path(config["output_dir"])
+                     f"output_dir={workspace / load_run_config(args.config)['output_dir']}", *overrides]
+    train_dir = Path(load_run_config(args.config, overrides)["output_dir"])  # as plugins.train will read it
     eval_dir = args.out_dir / "eval"
     args.out_dir.mkdir(parents=True, exist_ok=True)
     python = sys.executable

@@ -14,9 +14,9 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 import plugins
+from plugins.run_config import load_run_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / "configs"
@@ -42,8 +42,8 @@ QWEN2_VL_7B_LORA_R64_QV_PARAMS = 20_185_088  # REFERENCE §2: 28 layers x 64 x (
 
 
 def load_yaml(path: Path) -> dict:
-    """The config as LLaMA-Factory's read_args reads a YAML."""
-    return OmegaConf.to_container(OmegaConf.load(path))
+    """The config as every entry point reads it (plugins.run_config, LLaMA-Factory's read_args)."""
+    return load_run_config(path)
 
 
 def is_export_config(config: dict) -> bool:

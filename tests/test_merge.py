@@ -5,6 +5,7 @@ The adapter is trained by `python -m plugins.train` on the tiny model; the expor
 configs/merge/tiny_qwen2vl_demo_merge.yaml with its paths pointed into the test's tmp dir.
 """
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -13,8 +14,8 @@ import torch
 from evaluation.generation import GenerationSettings, collate_left_padded, generation_kwargs
 from evaluation.inputs import build_inputs, load_preprocessing
 from evaluation.model import attach_adapter, inspect_adapter, load_base_model
-from evaluation.settings import ModelSettings
 from evaluation.samples import Sample
+from evaluation.settings import ModelSettings
 from tests.training_fixtures import (
     PROMPT,
     REPO_ROOT,
@@ -57,6 +58,9 @@ def test_merged_model_generates_exactly_as_base_plus_adapter(tiny_model_dir, sam
     assert exported.returncode == 0, log_of(exported)[-4000:]
     assert (merged_dir / "config.json").is_file() and list(merged_dir.glob("*.safetensors"))
     assert not (merged_dir / "adapter_config.json").exists()  # standalone: no adapter left to attach
+    record = (adapter_dir / "run_inputs.json").read_text()  # what training used travels with the merged model
+    assert (merged_dir / "run_inputs.json").read_text() == record
+    assert json.loads(record)["settings"]["video_max_pixels"] == SMALL_FRAME_PIXELS
 
     settings = ModelSettings(base_model=str(tiny_model_dir), video_max_pixels=SMALL_FRAME_PIXELS, infer_dtype="float32")
     merged_settings = replace(settings, base_model=str(merged_dir))
