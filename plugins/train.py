@@ -113,6 +113,20 @@ def train_log_path(settings: dict) -> Path:
     return Path(settings.get("output_dir") or ".") / TRAIN_LOG_NAME
 
 
+def resume_note(settings: dict) -> str | None:
+    """Whether this run continues an earlier one, as the trainer will decide: an explicit resume_from_checkpoint,
+    or (overwrite_output_dir false) the last checkpoint in output_dir."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if settings.get("resume_from_checkpoint"):
+        return f"resuming from {settings['resume_from_checkpoint']}"
+    output_dir = Path(settings.get("output_dir") or ".")
+    if settings.get("overwrite_output_dir") or not output_dir.is_dir():
+        return None
+    last = get_last_checkpoint(str(output_dir))
+    return f"resuming from {last} (the last checkpoint in output_dir; delete it to start over)" if last else None
+
+
 def run_training() -> None:
     """LLaMA-Factory's training (it reads CONFIG.yaml and key=value overrides from sys.argv, as llamafactory-cli
     does). A clip that cannot be read mid-run stops it with the clip and the fix named, not a traceback."""
@@ -155,6 +169,8 @@ def main() -> None:
         # reaches torchrun, which stops its workers; a child torchrun would be orphaned and train on.
         os.execve(command[0], command, torchrun_env())
 
+    if note := resume_note(settings):
+        print(note, flush=True)
     run_training()
     print(f"adapter, checkpoints and trainer_log.jsonl: {Path(settings['output_dir']).resolve()}", flush=True)
 

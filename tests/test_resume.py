@@ -65,7 +65,8 @@ def test_killed_run_resumes_from_its_last_checkpoint_to_the_same_final_step(tiny
     result = run_entry_point("plugins.train", config)
     log = log_of(result)
     assert result.returncode == 0, log[-4000:]
-    assert re.search(rf"Resuming training from \S*checkpoint-{resumed_from}\b", log)
+    assert re.search(rf"^resuming from \S*checkpoint-{resumed_from} ", result.stdout, re.MULTILINE)  # our line
+    assert re.search(rf"Resuming training from \S*checkpoint-{resumed_from}\b", (saves / "train.log").read_text())
 
     state = json.loads((saves / "trainer_state.json").read_text())
     assert state["global_step"] == state["max_steps"] == MAX_STEPS
