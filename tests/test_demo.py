@@ -31,7 +31,8 @@ def test_short_demo_writes_summary_metrics_loss_plot_and_report(tiny_model_dir, 
     assert (out_dir / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (out_dir / "report.html").read_text()
     strips = [line for line in report.splitlines() if "frames/" in line]
-    assert strips and all((out_dir / "frames").glob("*.jpg"))
+    jpegs = sorted((out_dir / "frames").glob("*.jpg"))
+    assert strips and jpegs and all(path.read_bytes()[:3] == b"\xff\xd8\xff" for path in jpegs)
     assert len(list((out_dir / "frames").glob("*.jpg"))) == metrics["counts"]["finetuned"]["samples"]
 
     # everything went to the workspace: the checkout's own data and adapter were not touched
