@@ -48,7 +48,7 @@ from evaluation.predictions import (
     read_existing,
 )
 from evaluation.report import write_report
-from evaluation.run_identity import check_same_run, fingerprint_test_set
+from evaluation.run_identity import RunIdentity, check_same_run, fingerprint_test_set
 from evaluation.runner import run_generation
 from evaluation.samples import InvalidTestSetError, load_test_set
 from evaluation.score_only import score_only
@@ -181,8 +181,8 @@ def evaluate(args: argparse.Namespace) -> dict | None:
     for warning in (clips_warning, base_warning) if context.is_main else ():
         if warning:
             print(f"WARNING: {warning}", file=sys.stderr)
-    run = {"settings": asdict(settings), "generation": asdict(generation), "models": names,
-           "adapter_sha256": adapter.sha256 if adapter else None, "test_set": fingerprint_test_set(samples)}
+    run = RunIdentity(settings=asdict(settings), generation=asdict(generation), models=names,
+                      adapter_sha256=adapter.sha256 if adapter else None, test_set=fingerprint_test_set(samples))
     explain = {"test_set": f"The test set {args.test_data} is not the one these predictions were made for: its "
                "samples (ids, clip paths, prompts or references) or --num-samples changed"}
     check_same_run(args.output_dir, run, write=context.is_main, explain=explain)

@@ -1,26 +1,100 @@
 """predictions.jsonl: one line per (model, sample), appended as soon as it is known, so a killed run resumes.
 
-A record: id, video, video_path (where the clip was read), prompt, reference, prediction, status ("ok" | "error"),
-error, plus model ("base" | "adapter"), raw (the text before cleaning), empty, repetitive and frames (the strip the
-report shows). A line cut short by a kill is dropped on resume and its sample generated again; nothing is lost or
-written twice. A rerun keeps the answers already made and retries the samples that errored (see prepare_resume).
+A line is a Prediction (the one record type: written by the generation loop, read back by --score-only, which also
+turns LLaMA-Factory's generated_predictions.jsonl into it). A line cut short by a kill is dropped on resume and its
+sample generated again; nothing is lost or written twice. A rerun keeps the answers already made and retries the
+samples that errored (see prepare_resume).
 """
 
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from evaluation.cleaning import clean_answer, is_repetitive
 from evaluation.samples import Sample
 
 PREDICTIONS_FILE = "predictions.jsonl"
 SHARD_GLOB = "predictions.rank*.jsonl"
+STATUSES = ("ok", "error")
 
 
 class PredictionsFileError(ValueError):
     """A predictions file cannot be read or used; the message names the file, the line and what is wrong."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One model's answer to one sample, or the error that prevented it: a line of predictions.jsonl."""
+
+    id: str
+    model: str  # "base" | "adapter" ("model" for a file scored with --score-only that names none)
+    video: str | None  # the clip path as the test set gives it
+    video_path: str | None  # where the clip was read
+    prompt: str | None
+    reference: str
+    prediction: str | None  # the cleaned answer; None when status is "error"
+    status: str  # "ok" | "error"
+    error: str | None
+    raw: str | None  # the text before cleaning
+    empty: bool | None
+    repetitive: bool | None
+    frames: str | None  # the strip of frames the model saw, relative to the output folder
+
+    @classmethod
+    def of_sample(cls, sample: Sample, model: str, raw: str | None, error: str | None, frames: str | None,
+                  special_tokens: Sequence[str] = ()) -> "Prediction":
+        """The record of ``sample`` answered by ``model``: ``raw`` text (cleaned here), or None and the ``error``."""
+        prediction = None if raw is None else clean_answer(raw, special_tokens)
+        return cls(id=sample.id, model=model, video=sample.video, video_path=sample.video_path, prompt=sample.prompt,
+                   reference=sample.reference, prediction=prediction, status="ok" if error is None else "error",
+                   error=error, raw=raw, empty=None if prediction is None else prediction == "",
+                   repetitive=None if prediction is None else is_repetitive(prediction), frames=frames)
+
+    @classmethod
+    def from_json(cls, record: Any, where: str) -> "Prediction":
+        """A line read back, checked; PredictionsFileError names ``where`` (file:line) and the field at fault."""
+        if not isinstance(record, dict):
+            raise PredictionsFileError(f"{where}: not a JSON object but {type(record).__name__}")
+        if not isinstance(record.get("id"), (str, int)):
+            raise PredictionsFileError(f"{where}: field 'id' must be text or a number, found {record.get('id')!r}")
+        if record.get("status") not in STATUSES:
+            raise PredictionsFileError(f"{where}: field 'status' must be one of {STATUSES}, found "
+                                       f"{record.get('status')!r}")
+        reference = _require_text(record, "reference", where)
+        ok = record["status"] == "ok"
+        prediction = _require_text(record, "prediction", where) if ok else None
+        return cls(id=str(record["id"]), model=str(record.get("model", "model")), video=record.get("video"),
+                   video_path=record.get("video_path"), prompt=record.get("prompt"), reference=reference,
+                   prediction=prediction, status=record["status"],
+                   error=None if ok else record.get("error") or "unknown error", raw=record.get("raw"),
+                   empty=record.get("empty", prediction == "") if ok else None,
+                   repetitive=record.get("repetitive", is_repetitive(prediction)) if ok else None,
+                   frames=record.get("frames"))
+
+    @classmethod
+    def from_llamafactory(cls, record: Any, where: str, index: int) -> "Prediction":
+        """A line of LLaMA-Factory's generated_predictions.jsonl ({"prompt", "predict", "label"}), the ``index``-th."""
+        if not isinstance(record, dict):
+            raise PredictionsFileError(f"{where}: not a JSON object but {type(record).__name__}")
+        raw, label = _require_text(record, "predict", where), _require_text(record, "label", where)
+        prediction = clean_answer(raw)
+        return cls(id=str(index), model="model", video=None, video_path=None, prompt=record.get("prompt"),
+                   reference=clean_answer(label), prediction=prediction, status="ok", error=None, raw=raw,
+                   empty=prediction == "", repetitive=is_repetitive(prediction), frames=None)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _require_text(record: dict[str, Any], key: str, where: str) -> str:
+    value = record.get(key)
+    if not isinstance(value, str):
+        found = "missing" if key not in record else f"{type(value).__name__} {value!r}"[:60]
+        raise PredictionsFileError(f"{where}: field {key!r} must be text, found {found}")
+    return value
 
 
 def record_key(record: dict[str, Any]) -> tuple[str, str]:
@@ -108,8 +182,8 @@ class PredictionWriter:
             _write_atomically(self.path, records)
         self._file = open(self.path, "a", encoding="utf-8")
 
-    def write(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+    def write(self, record: Prediction) -> None:
+        self._file.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
         self._file.flush()
 
     def close(self) -> None:

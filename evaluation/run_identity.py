@@ -11,12 +11,40 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from evaluation.samples import Sample
 
 RUN_FILE = "run.json"
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """What made the predictions in an output folder (its run.json): a rerun resumes only when all of it is equal."""
+
+    settings: dict[str, Any]  # evaluation.settings.ModelSettings: model, adapter path, template, video_*, cutoff_len
+    generation: dict[str, Any]  # evaluation.generation.GenerationSettings
+    models: list[str]  # "base", "adapter"
+    adapter_sha256: str | None  # the adapter's weights
+    test_set: dict[str, Any]  # fingerprint_test_set: the samples by content
+
+    def to_json(self) -> dict[str, Any]:
+        """The form it takes on disk (tuples become lists, paths text), so equal runs compare equal."""
+        return json.loads(json.dumps(asdict(self), default=str))
+
+    @classmethod
+    def read(cls, output_dir: Path) -> "RunIdentity | None":
+        """The identity in ``output_dir/run.json``; None when there is none or it is not one of ours."""
+        try:
+            data = json.loads((Path(output_dir) / RUN_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        names = [field.name for field in fields(cls)]
+        if not isinstance(data, dict) or not isinstance(data.get("settings"), dict):
+            return None
+        return cls(**{name: data.get(name) for name in names})
 
 
 def fingerprint_test_set(samples: Sequence[Sample]) -> dict[str, Any]:
@@ -26,16 +54,16 @@ def fingerprint_test_set(samples: Sequence[Sample]) -> dict[str, Any]:
     return {"sha256": digest, "samples": len(samples)}
 
 
-def check_same_run(output_dir: Path, run: dict[str, Any], write: bool,
+def check_same_run(output_dir: Path, run: RunIdentity, write: bool,
                    explain: Mapping[str, str] | None = None) -> None:
     """Refuse to resume into ``output_dir`` if its predictions came from another model, adapter, settings or test set.
 
     ``run`` is written to run.json by the first run (``write``: rank 0 only); a rerun resumes only when it is
-    identical, so answers of an older adapter are never scored as the new one's. ``explain`` maps a key of ``run``
-    to a sentence said when that key changed.
+    identical, so answers of an older adapter are never scored as the new one's. ``explain`` maps a field of ``run``
+    to a sentence said when that field changed.
     """
     path = output_dir / RUN_FILE
-    current = json.loads(json.dumps(run, default=str))  # the form it takes on disk
+    current = run.to_json()
     if path.is_file():
         previous = json.loads(path.read_text(encoding="utf-8"))
         if previous != current:

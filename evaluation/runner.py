@@ -7,31 +7,14 @@ from typing import Any
 
 from tqdm import tqdm
 
-from evaluation.cleaning import clean_answer, is_repetitive
 from evaluation.generation import GenerationSettings, SampleInputs, generate_batch, make_loader
 from evaluation.inputs import Preprocessing
-from evaluation.predictions import PredictionWriter
+from evaluation.predictions import Prediction, PredictionWriter
 from evaluation.samples import Sample
 
 
-def _record(item: dict[str, Any], model_name: str, raw: str | None, special_tokens: Sequence[str]) -> dict[str, Any]:
-    sample: Sample = item["sample"]
-    prediction = None if raw is None else clean_answer(raw, special_tokens)
-    return {
-        "id": sample.id,
-        "model": model_name,
-        "video": sample.video,
-        "video_path": sample.video_path,
-        "prompt": sample.prompt,
-        "reference": sample.reference,
-        "prediction": prediction,
-        "status": "ok" if item["error"] is None else "error",
-        "error": item["error"],
-        "raw": raw,
-        "empty": prediction == "" if prediction is not None else None,
-        "repetitive": is_repetitive(prediction) if prediction is not None else None,
-        "frames": item["frames"],
-    }
+def _record(item: dict[str, Any], model_name: str, raw: str | None, special_tokens: Sequence[str]) -> Prediction:
+    return Prediction.of_sample(item["sample"], model_name, raw, item["error"], item["frames"], special_tokens)
 
 
 def _as_model(model, model_name: str):

@@ -13,50 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evaluation.cleaning import clean_answer, is_repetitive
 from evaluation.outcome import errors_message
-from evaluation.predictions import PredictionsFileError, read_jsonl_numbered
+from evaluation.predictions import Prediction, PredictionsFileError, read_jsonl_numbered
 from evaluation.report import write_report
-from evaluation.run_identity import RUN_FILE
+from evaluation.run_identity import RunIdentity
 from evaluation.scoring import METRICS_FILE, score_records, write_metrics
-
-STATUSES = ("ok", "error")
 
 
 @dataclass(frozen=True)
 class PredictionsToScore:
     records: list[dict[str, Any]]
     cut_off_line: int | None  # a last line cut short by a kill, skipped
-
-
-def _require_text(record: dict[str, Any], key: str, where: str) -> str:
-    value = record.get(key)
-    if not isinstance(value, str):
-        found = "missing" if key not in record else f"{type(value).__name__} {value!r}"[:60]
-        raise PredictionsFileError(f"{where}: field {key!r} must be text, found {found}")
-    return value
-
-
-def _ours(record: dict[str, Any], where: str) -> dict[str, Any]:
-    """One of our records, checked; optional fields filled in."""
-    if not isinstance(record.get("id"), (str, int)):
-        raise PredictionsFileError(f"{where}: field 'id' must be text or a number, found {record.get('id')!r}")
-    if record.get("status") not in STATUSES:
-        raise PredictionsFileError(f"{where}: field 'status' must be one of {STATUSES}, found {record.get('status')!r}")
-    reference = _require_text(record, "reference", where)
-    if record["status"] == "error":
-        return {**record, "reference": reference, "prediction": None, "error": record.get("error") or "unknown error"}
-    prediction = _require_text(record, "prediction", where)
-    return {"empty": prediction == "", "repetitive": is_repetitive(prediction), "error": None, **record}
-
-
-def _from_llamafactory(record: dict[str, Any], index: int, where: str) -> dict[str, Any]:
-    """A generated_predictions.jsonl line turned into one of our records."""
-    raw, label = _require_text(record, "predict", where), _require_text(record, "label", where)
-    prediction = clean_answer(raw)
-    return {"id": str(index), "model": "model", "video": None, "prompt": record.get("prompt"),
-            "reference": clean_answer(label), "raw": raw, "prediction": prediction, "status": "ok", "error": None,
-            "empty": prediction == "", "repetitive": is_repetitive(prediction)}
 
 
 def read_predictions_for_scoring(path: Path) -> PredictionsToScore:
@@ -70,17 +37,16 @@ def read_predictions_for_scoring(path: Path) -> PredictionsToScore:
     first = lines[0][1]
     llamafactory = isinstance(first, dict) and {"predict", "label"} <= set(first)
     records, seen = [], {}
-    for index, (number, record) in enumerate(lines):
+    for index, (number, line) in enumerate(lines):
         where = f"{path}:{number}"
-        if not isinstance(record, dict):
-            raise PredictionsFileError(f"{where}: not a JSON object but {type(record).__name__}")
-        record = _from_llamafactory(record, index, where) if llamafactory else _ours(record, where)
-        key = (record.get("model", "model"), str(record["id"]))
+        record = (Prediction.from_llamafactory(line, where, index) if llamafactory
+                  else Prediction.from_json(line, where))
+        key = (record.model, record.id)
         if key in seen:
             raise PredictionsFileError(f"{where}: sample {key[1]!r} of model {key[0]!r} again (first on line "
                                        f"{seen[key]}): one record per sample and model")
         seen[key] = number
-        records.append(record)
+        records.append(record.to_json())
     return PredictionsToScore(records, cut_off)
 
 
@@ -97,10 +63,10 @@ def identity_of_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     metrics = _read_json(run_dir / METRICS_FILE)
     if metrics and metrics.get("identity"):
         return metrics["identity"], metrics.get("settings") or {}
-    run = _read_json(run_dir / RUN_FILE)
-    if run and isinstance(run.get("settings"), dict):
-        identity = {"base_model": run["settings"].get("base_model"), "adapter_sha256": run.get("adapter_sha256")}
-        return identity, {**run["settings"], **(run.get("generation") or {})}
+    run = RunIdentity.read(run_dir)
+    if run:
+        identity = {"base_model": run.settings.get("base_model"), "adapter_sha256": run.adapter_sha256}
+        return identity, {**run.settings, **(run.generation or {})}
     return {}, {}
 
 

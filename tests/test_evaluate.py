@@ -15,9 +15,9 @@ import torch
 
 from evaluation.cleaning import clean_answer, is_repetitive
 from evaluation.generation import GenerationSettings, collate_left_padded, generate_batch
-from evaluation.predictions import PredictionWriter, read_existing, read_jsonl
-from evaluation.score_only import read_predictions_for_scoring
+from evaluation.predictions import Prediction, PredictionWriter, read_existing, read_jsonl
 from evaluation.samples import InvalidTestSetError, Sample, load_test_set
+from evaluation.score_only import read_predictions_for_scoring
 
 PROMPT = "<video>Describe this video in one sentence."
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -121,16 +121,35 @@ def test_load_test_set_clear_errors(tmp_path):
 # ---------- predictions file ----------
 
 
+def _prediction(sample_id: str, error: str | None = None, video_path: str | None = None) -> Prediction:
+    """The base model's answer "x" to sample ``sample_id`` (clip /clips/ID.mp4), or its ``error``."""
+    sample = Sample(sample_id, f"{sample_id}.mp4", video_path or f"/clips/{sample_id}.mp4", PROMPT, "ref")
+    return Prediction.of_sample(sample, "base", None if error else "x", error, None)
+
+
+def test_prediction_records_read_back_as_written():
+    answered = Prediction.of_sample(Sample("a", "a.mp4", "/c/a.mp4", PROMPT, "A dog."), "adapter",
+                                    "<|im_start|>assistant\nA dog runs.<|im_end|>", None, "frames/a.jpg",
+                                    ["<|im_start|>", "<|im_end|>"])  # fmt: skip
+    assert (answered.prediction, answered.status, answered.empty, answered.repetitive) == ("A dog runs.", "ok",
+                                                                                           False, False)
+    assert Prediction.from_json(json.loads(json.dumps(answered.to_json())), "f:1") == answered
+    errored = _prediction("b", error="missing clip")
+    assert (errored.status, errored.prediction, errored.empty) == ("error", None, None)
+    assert Prediction.from_json(errored.to_json(), "f:2") == errored
+    assert Prediction.from_json({"id": 7, "status": "ok", "reference": "r", "prediction": ""}, "f:3").empty
+
+
 def test_writer_drops_torn_line_and_resume_reads_each_record_once(tmp_path):
     path = tmp_path / "predictions.jsonl"
     with PredictionWriter(path) as writer:
-        writer.write({"id": "a", "model": "base", "status": "ok"})
-        writer.write({"id": "b", "model": "base", "status": "ok"})
+        writer.write(_prediction("a"))
+        writer.write(_prediction("b"))
     with open(path, "a", encoding="utf-8") as f:
         f.write('{"id": "c", "model": "ba')  # killed mid-line
     assert [r["id"] for r in read_jsonl(path)] == ["a", "b"]
     with PredictionWriter(path) as writer:
-        writer.write({"id": "c", "model": "base", "status": "ok"})
+        writer.write(_prediction("c"))
     assert [r["id"] for r in read_jsonl(path)] == ["a", "b", "c"]
     assert set(read_existing(tmp_path)) == {("base", "a"), ("base", "b"), ("base", "c")}
 
@@ -286,15 +305,18 @@ def test_adapter_errors_before_generation(tiny_model_dir, tiny_model, tmp_path):
 
 
 def test_resume_only_continues_the_same_run(tmp_path):
-    from evaluation.run_identity import RUN_FILE, check_same_run
+    from dataclasses import replace
 
-    run = {"settings": {"base_model": "m"}, "adapter_sha256": "aaa", "num_samples": None}
+    from evaluation.run_identity import RUN_FILE, RunIdentity, check_same_run
+
+    run = RunIdentity(settings={"base_model": "m"}, generation={"num_beams": 1}, models=("adapter",),
+                      adapter_sha256="aaa", test_set={"sha256": "t", "samples": 1})
     check_same_run(tmp_path, run, write=True)
-    assert (tmp_path / RUN_FILE).is_file()
+    assert RunIdentity.read(tmp_path) == replace(run, models=["adapter"])  # read back as JSON holds it
     (tmp_path / "predictions.jsonl").write_text('{"id": "1", "model": "adapter", "prediction": "x"}\n')
-    check_same_run(tmp_path, dict(run), write=True)  # the same run resumes
+    check_same_run(tmp_path, RunIdentity.read(tmp_path), write=True)  # the same run resumes
 
-    retrained = {**run, "adapter_sha256": "bbb"}
+    retrained = replace(run, adapter_sha256="bbb")
     with pytest.raises(SystemExit, match="changed: adapter_sha256"):
         check_same_run(tmp_path, retrained, write=True)
 
@@ -322,13 +344,12 @@ def test_prepare_resume_keeps_answers_and_drops_errors_for_a_retry(tmp_path):
     from evaluation.predictions import prepare_resume
 
     samples = [Sample(i, f"{i}.mp4", f"/clips/{i}.mp4", PROMPT, "ref") for i in ("a", "b", "c")]
-    answer = {"model": "base", "status": "ok", "prediction": "x"}
     with PredictionWriter(tmp_path / "predictions.jsonl") as writer:
-        writer.write({**answer, "id": "a", "video_path": "/clips/a.mp4"})
-        writer.write({"id": "b", "model": "base", "status": "error", "error": "missing", "video_path": "/clips/b.mp4"})
-        writer.write({**answer, "id": "c", "video_path": "/elsewhere/c.mp4"})  # made with another --video-dir
+        writer.write(_prediction("a"))
+        writer.write(_prediction("b", error="missing"))
+        writer.write(_prediction("c", video_path="/elsewhere/c.mp4"))  # made with another --video-dir
     with PredictionWriter(tmp_path / "predictions.rank1.jsonl") as writer:  # a shard left by a killed torchrun
-        writer.write({"id": "b", "model": "base", "status": "error", "error": "missing", "video_path": "/clips/b.mp4"})
+        writer.write(_prediction("b", error="missing"))
     resumed = prepare_resume(tmp_path, samples, ["base"])
     assert (resumed.kept, resumed.retried, resumed.redone) == (1, 1, 1)
     assert [r["id"] for r in read_jsonl(tmp_path / "predictions.jsonl")] == ["a"]
