@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from evaluation.cleaning import clean_answer, is_repetitive
 from evaluation.samples import Sample
@@ -189,7 +189,7 @@ class PredictionWriter:
     def close(self) -> None:
         self._file.close()
 
-    def __enter__(self) -> "PredictionWriter":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -200,8 +200,7 @@ def _write_atomically(path: Path, records: Iterable[dict[str, Any]]) -> None:
     """Replace ``path`` with ``records`` all at once: a kill leaves either the old file or the new one."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        f.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

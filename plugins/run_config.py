@@ -21,7 +21,9 @@ def is_override(item: str) -> bool:
 
 def load_run_config(config_path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> dict:
     """The merged settings as a plain dict (OmegaConf, as LLaMA-Factory's ``read_args``); no config: the overrides."""
-    from omegaconf import OmegaConf
+    import yaml
+    from omegaconf import DictConfig, OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
 
     malformed = [item for item in overrides if not is_override(item)]
     if malformed:
@@ -36,13 +38,11 @@ def load_run_config(config_path: str | Path | None, overrides: list[str] | tuple
                 raise RunConfigError(f"{path}: expected a .yaml config")
             if not path.is_file():
                 raise RunConfigError(f"{path}: no such config file")
-            layers.insert(0, OmegaConf.load(path.absolute()))
+            loaded = OmegaConf.load(path.absolute())
+            if not isinstance(loaded, DictConfig):
+                raise RunConfigError(f"{path}: expected a mapping of settings (key: value), found a list")
+            layers.insert(0, loaded)
         merged = OmegaConf.merge(*layers)
-    except RunConfigError:
-        raise
-    except Exception as error:  # OmegaConf/YAML errors have no common base worth naming
+    except (yaml.YAMLError, OmegaConfBaseException, OSError, UnicodeDecodeError) as error:
         raise RunConfigError(f"{where}: {error}") from None
-    container = OmegaConf.to_container(merged)
-    if not isinstance(container, dict):
-        raise RunConfigError(f"{where}: expected a mapping of settings, found {type(container).__name__}")
-    return container
+    return OmegaConf.to_container(merged)

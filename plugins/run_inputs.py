@@ -8,8 +8,9 @@ The settings are the values LLaMA-Factory's own parser gives (its defaults inclu
 (``model_name_or_path``), ``template``, every ``video_*`` key, the ``image_*_pixels`` budget, ``cutoff_len``, the
 dataset names, ``dataset_dir`` and ``media_dir`` (LLaMA-Factory: ``dataset_dir`` when unset). Those folders, and a
 base model that is a local folder, are made absolute (LLaMA-Factory resolves them against the directory it ran in),
-so evaluation started from elsewhere finds the same files. ``plugins.train`` writes the record before training starts (a crashed run has it too);
-``plugins.export`` copies it into the merged model's folder; ``evaluate_model.py`` uses it by default.
+so evaluation started from elsewhere finds the same files. ``plugins.train`` writes the record once the preflight
+passed, before training starts (a crashed run has it too); ``plugins.export`` copies it into the merged model's
+folder; ``evaluate_model.py`` uses it by default.
 """
 
 import json

@@ -37,11 +37,17 @@ def test_unreadable_configs_and_overrides_are_named(tmp_path, config, overrides,
         load_run_config(tmp_path / config if config else None, overrides)
 
 
-def test_a_yaml_that_is_not_a_mapping_is_named(tmp_path):
-    config = tmp_path / "list.yaml"
-    config.write_text("- a\n- b\n")
-    with pytest.raises(RunConfigError, match="list.yaml"):
+@pytest.mark.parametrize(("text", "message"), [
+    ("- a\n- b\n", "expected a mapping of settings"),
+    ("video_maxlen: [8\n", "while parsing"),
+])  # fmt: skip
+def test_a_yaml_that_is_not_a_mapping_of_settings_is_named(tmp_path, text, message):
+    config = tmp_path / "bad.yaml"
+    config.write_text(text)
+    with pytest.raises(RunConfigError, match=f"bad.yaml: {message}"):
         load_run_config(config)
+    with pytest.raises(RunConfigError, match="overrides: while parsing"):
+        load_run_config(None, ["video_maxlen=[8"])
 
 
 def test_input_settings_are_llamafactorys_parse_with_its_defaults(tmp_path, tiny_model_dir):
