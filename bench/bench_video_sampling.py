@@ -33,8 +33,10 @@ from PIL import Image
 from tqdm import tqdm
 
 import plugins
-from plugins import video_sampling
 from tests.clips import make_clip
+from video import sample_indices
+from video.container import demux
+from video.decode import decode_kept_packets
 
 GENERATED_DIR = Path(".cache/bench_clips")
 SAMPLING = {"video_fps": 8.0, "video_maxlen": 8}
@@ -63,8 +65,10 @@ def generated_clips() -> list[tuple[str, Path]]:
 
 
 def time_once(plugin, path: Path, settings: dict) -> tuple[float, list]:
+    from plugins.llamafactory_boundary import regularized_videos
+
     start = time.perf_counter()
-    frames = plugin._regularize_videos([str(path)], **settings)["videos"][0]
+    frames = regularized_videos(plugin, [str(path)], **settings)[0]
     return time.perf_counter() - start, frames
 
 
@@ -74,10 +78,6 @@ def full_decode_ms_per_frame(path: Path) -> float:
     with av.open(str(path)) as container:
         n_frames = sum(1 for _ in container.decode(container.streams.video[0]))
     return (time.perf_counter() - start) * 1e3 / n_frames
-
-
-def to_pil(frame) -> Image.Image:
-    return Image.fromarray(frame.to_ndarray(format="rgb24"))  # what plugins/mm_plugin.py hands LLaMA-Factory
 
 
 def floor_s(path: Path, rounds: int) -> float | None:
@@ -91,13 +91,14 @@ def floor_s(path: Path, rounds: int) -> float | None:
         av.open(str(path)).close()
         open_times.append(time.perf_counter() - start)
     with av.open(str(path)) as container:
-        info, packets = video_sampling._demux(container, path, keep_packets=True)
+        info, packets = demux(container, path, keep_packets=True)
         if not info.metadata_trusted:
             return None
-        targets = sorted(set(video_sampling.sample_indices(info, **SAMPLING)))
+        targets = sorted(set(sample_indices(info, **SAMPLING)))
         for _ in range(rounds + 1):  # the first round warms the decoder up
             start = time.perf_counter()
-            found = video_sampling._decode_kept_packets(container.streams.video[0], packets, info, targets, to_pil)
+            found = decode_kept_packets(container.streams.video[0], packets, info, targets)
+            found = {index: Image.fromarray(rgb) for index, rgb in found.items()}  # what plugins/mm_plugin.py hands LF
             decode_times.append(time.perf_counter() - start)
             if found.keys() != set(targets):
                 raise SystemExit(f"{path}: the floor missed frames {set(targets) - found.keys()}")
@@ -120,7 +121,7 @@ def main() -> None:
     args = parser.parse_args()
 
     plugins.register()
-    from llamafactory.data.template import TEMPLATES
+    from plugins.llamafactory_boundary import TEMPLATES
 
     stock, ours = TEMPLATES["qwen2_vl"].mm_plugin, TEMPLATES["qwen2_vl_exact"].mm_plugin
     sample = sorted(args.sample_dir.rglob("*.mp4"))[: args.sample_clips]

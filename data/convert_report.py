@@ -6,8 +6,11 @@ from collections import Counter
 from pathlib import Path
 
 from data.splits import SPLITS
+from video.errors import REASONS
 
-# Every reason a row can be skipped, in the order the converter checks them.
+# Every reason a row can be skipped, in the order the converter checks them. A clip that is missing or cannot be
+# read is counted under the video package's reason codes and explained in its words (video/errors.py: the same
+# codes and texts training, the preflight and evaluation report).
 SKIP_REASONS = {
     "malformed_row": "bad quoting, wrong field count, empty id/caption, bad duration or non-UTF-8",
     "control_char": "NUL or other control character (not tab/newline) in a field: refused, not cleaned",
@@ -15,14 +18,7 @@ SKIP_REASONS = {
     "path_escape": "videoid/page_dir is not a plain file name (could leave the video dir)",
     "ambiguous_clip": "video2dataset: the row's videoid/url names several clips (a clipped video); use clip keys",
     "duplicate_id": "videoid seen on an earlier row (first wins)",
-    "missing": "no clip found under any layout",
-    "empty": "zero-byte file",
-    "not_a_video": "not a video container, or no video stream",
-    "truncated": "file cut short or corrupt packets",
-    "no_frames": "video stream without frames",
-    "unreadable": "the file or its folder cannot be read (permission denied, name too long, I/O error)",
-    "unknown_codec": "video stream in a codec FFmpeg cannot decode (or a corrupt stream description)",
-    "corrupt": "container header corrupt",
+    **REASONS,
     "bad_metadata": "impossible size, frame rate or duration",
     "too_short": "shorter than --min-duration or fewer than --min-frames frames",
 }

@@ -1,7 +1,7 @@
 """Probe clips in parallel and remember the results, keyed by (path, size, mtime), in a SQLite file.
 
 A re-run over a growing folder only probes files it has not seen (or that changed since). Each probe reads the
-clip's metadata with ``plugins.video_sampling.probe_video`` (MP4 sample tables or a demux pass, no decoding), which
+clip's metadata with ``video.probe_video`` (MP4 sample tables or a demux pass, no decoding), which
 also catches files cut short.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
 from data.clip_checks import ClipSummary
-from plugins.video_sampling import VideoReadError, probe_video
+from video import VideoReadError, probe_video
 
 PROBE_VERSION = 1  # bump when what a probe checks changes, so old cache rows are re-probed
 

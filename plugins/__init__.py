@@ -1,4 +1,4 @@
-"""Our LLaMA-Factory extension: the ``qwen2_vl_exact`` template/plugin, video sampling, and entry points.
+"""Our LLaMA-Factory extension: the ``qwen2_vl_exact`` template/plugin and entry points (frames: video/).
 
 Importing this package registers nothing; each entry point calls ``plugins.register()`` explicitly.
 """
@@ -6,7 +6,7 @@ Importing this package registers nothing; each entry point calls ``plugins.regis
 
 def register() -> None:
     """Register template + multimodal plugin ``qwen2_vl_exact`` with LLaMA-Factory (idempotent)."""
-    # Imported here so that `plugins.video_sampling` users do not pay for importing LLaMA-Factory.
+    # Imported here so that importing a plugins module (e.g. plugins.decode_check) does not import LLaMA-Factory.
     from plugins.registry import register_qwen2_vl_exact
 
     register_qwen2_vl_exact()

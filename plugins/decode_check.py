@@ -7,7 +7,7 @@
 
 The preflight runs this on every clip of the training config (python -m plugins.preflight; --skip-decode-check
 skips it). Metadata alone cannot tell a download preallocated and killed at 40 % (zeros after the header) from a
-good clip; decoding can. Each clip goes through plugins.video_sampling.read_sampled_frames, the reader the
+good clip; decoding can. Each clip goes through video.read_sampled_frames, the reader the
 ``qwen2_vl_exact`` plugin uses in training, with the same video_fps and video_maxlen, so a clip that passes
 here decodes the same frames in training. A worker process that dies (e.g. the out-of-memory killer) raises
 DecodeCheckError instead of leaving the check waiting.
@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
-from plugins.video_sampling import read_sampled_frames
+from video import read_sampled_frames
 
 MAX_CLIPS_PER_TASK = 64  # one task per few dozen clips: cheap to hand out, fine-grained enough for the bar
 

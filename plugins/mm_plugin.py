@@ -1,4 +1,4 @@
-"""LLaMA-Factory's Qwen2-VL multimodal plugin with our video reading (see plugins/video_sampling.py).
+"""LLaMA-Factory's Qwen2-VL multimodal plugin with our video reading (see the video package, video/read.py).
 
 Only where frames come from changes: token counts use our probe (frames really shown, no decoding) and
 pixels use our frame-exact reader. Resizing, odd-count padding, the processor call and token expansion stay
@@ -13,7 +13,7 @@ from llamafactory.data.mm_plugin import Qwen2VLPlugin, _check_video_is_nested_im
 from PIL import Image
 from typing_extensions import override
 
-from plugins.video_sampling import VideoReadError, probe_video, read_sampled_frames, sample_indices
+from video import VideoReadError, probe_video, read_sampled_frames, sample_indices
 
 FRAME_FIX = "pass a video file path, or frames as 8-bit RGB PIL images: the processor divides by 255 itself"
 CHANGED_SINCE_PREFLIGHT = (
@@ -51,7 +51,7 @@ def check_video_input(video) -> None:
 
 @dataclass
 class ExactQwen2VLPlugin(Qwen2VLPlugin):
-    """``qwen2_vl`` with frame sampling by plugins.video_sampling; an unreadable clip raises VideoReadError
+    """``qwen2_vl`` with frame sampling by video.read; an unreadable clip raises VideoReadError
     (ClipReadError where frames are read: a clip that passed the preflight's decode check and fails now)."""
 
     @override

@@ -47,8 +47,8 @@ from plugins.preflight_report import (
     error_message,
     format_report,
 )
-from plugins.video_sampling import VideoReadError
 from plugins.video_settings import SettingsError, check_video_settings
+from video import VideoReadError
 
 UNLIMITED_CUTOFF = 1 << 30
 IRRELEVANT_TO_TOKENIZING = frozenset({"deepspeed", "bf16", "fp16", "pure_bf16"})

@@ -12,6 +12,7 @@ from data.convert_webvid import ConvertOptions, convert, main
 from data.sharegpt import caption_record_json
 from data.webvid_csv import MissingColumnsError
 from tests.clips import make_clip, remux_mp4
+from video import REASONS
 
 HEADER = "videoid,name,page_idx,page_dir,duration,contentUrl\n"
 PAGE = "000001_000050"
@@ -106,6 +107,7 @@ def test_every_skip_reason_is_counted_and_listed(tmp_path, good_clip, capsys):
 
     printed = capsys.readouterr().out
     assert "kept                 4" in printed and "duplicate_id" in printed and "skipped.csv" in printed
+    assert REASONS["truncated"] in printed and REASONS["not_a_video"] in printed  # one vocabulary with the reader
 
 
 def test_rerun_probes_only_new_clips(tmp_path, good_clip):

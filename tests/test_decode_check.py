@@ -9,8 +9,8 @@ import time
 import pytest
 
 from plugins.decode_check import DecodeCheck, DecodeCheckError, decode_clips
-from plugins.video_sampling import VideoReadError, probe_video, read_sampled_frames
 from tests.damaged_clips import corrupt_bytes, cut_short, faststart_clip, zero_frames, zero_tail
+from video import VideoReadError, probe_video, read_sampled_frames
 
 SETTINGS = {"video_fps": 8.0, "video_maxlen": 8}
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 import plugins
-from plugins.video_sampling import VideoReadError, probe_video, read_frames, sample_indices
 from tests.damaged_clips import faststart_clip, zero_tail
 from tests.video_matrix import build_clip_matrix
+from video import VideoReadError, probe_video, read_frames, sample_indices
 
 PROMPT = "<video>Describe this video in one sentence."
 VIDEO_SETTINGS = {"video_maxlen": 8, "video_fps": 8.0, "video_max_pixels": 224 * 224}

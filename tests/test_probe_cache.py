@@ -14,8 +14,8 @@ import pytest
 from data import convert_webvid
 from data.convert_report import SKIP_REASONS
 from data.probe_cache import ProbeCache, ProbeOutcome, Prober, ProbeWorkerDied
-from plugins.video_sampling import REASONS
 from tests.clips import make_clip
+from video import REASONS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,8 +13,8 @@ import pytest
 
 from data.clip_checks import ClipRules, check_probed_clip
 from data.probe_cache import probe_clip
-from plugins.video_sampling import REASONS, VideoReadError, probe_video, read_sampled_frames
 from tests.clips import make_clip, remux_mp4
+from video import REASONS, VideoReadError, probe_video, read_sampled_frames
 
 FUZZ_SEED = 20261201
 MUTANTS_PER_CLIP = 750

@@ -1,5 +1,5 @@
 """Phone clips stored sideways with a display-matrix rotation reach the model upright, as a player shows them, in
-training and evaluation alike (both read frames through plugins.video_sampling and count tokens through the plugin).
+training and evaluation alike (both read frames through the video package and count tokens through the plugin).
 
 The rotated clips are made by writing a display matrix into an ordinary clip's track header (tkhd); FFmpeg's own
 reading of that matrix (a decoded frame's ``rotation``) is the reference for the angle.
@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 
 from plugins.mm_plugin import ExactQwen2VLPlugin
-from plugins.mp4_index import display_rotation
-from plugins.video_sampling import probe_video, read_sampled_frames
 from tests.clips import make_clip
 from tests.test_mm_plugin import _encode, loaded  # noqa: F401  (fixture: tokenizer, processor, template)
+from video import display_rotation, probe_video, read_sampled_frames
 
 # (a, b, c, d) of the 16.16 display matrix; an iPhone held upright writes (0, 1, -1, 0): shown turned 90° clockwise
 MATRICES = {"upright phone": (0, 1, -1, 0), "other way": (0, -1, 1, 0), "upside down": (-1, 0, 0, -1),

@@ -14,8 +14,8 @@ import torch
 
 from evaluation.inputs import load_preprocessing
 from evaluation.settings import ModelSettings
-from plugins.video_sampling import probe_video, read_frames, sample_indices
 from tests.training_fixtures import SMALL_FRAME_PIXELS, sample_clips
+from video import probe_video, read_frames, sample_indices
 
 VIDEO_KWARGS = {"min_pixels": 56 * 56, "max_pixels": SMALL_FRAME_PIXELS, "do_sample_frames": False}
 MISMATCH = "Video features and video tokens do not match, tokens: 0"

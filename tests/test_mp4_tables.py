@@ -1,4 +1,4 @@
-"""plugins.mp4_index: sample tables equal what a demux of every packet reports; anything unusual gives None."""
+"""video.mp4_tables: sample tables equal what a demux of every packet reports; anything unusual gives None."""
 
 from fractions import Fraction
 
@@ -6,11 +6,12 @@ import av
 import numpy as np
 import pytest
 
-from plugins import video_sampling
-from plugins.mp4_index import read_mp4_index
-from plugins.video_sampling import VideoReadError, probe_video, read_sampled_frames
 from tests.clips import decode_all_frames, frame_pixels, make_clip, remux_mp4
 from tests.video_matrix import build_clip_matrix
+from video import VideoReadError, probe_video, read_sampled_frames
+from video.container import info_from_mp4_index
+from video.decode import decode_by_seeking
+from video.mp4_tables import read_mp4_index
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +50,9 @@ def test_a_clip_with_sound_takes_the_seek_path_exactly(tmp_path):
     assert index is not None and len(index.pts) == 72
     with av.open(str(path)) as container:
         assert [stream.type for stream in container.streams] == ["video", "audio"]
-        info = video_sampling._info_from_mp4_index(container, path)
+        info = info_from_mp4_index(container, path)
         every_third = list(range(0, 72, 3)) + [71]
-        found = video_sampling._decode_by_seeking(container, info, every_third)
+        found = decode_by_seeking(container, info, every_third)
     full = decode_all_frames(path)
     assert all(np.array_equal(found[i], full[i]) for i in every_third)
 
@@ -124,7 +125,8 @@ def test_a_corrupt_count_gives_none(clip_matrix, tmp_path, table, offset):
 
 def test_a_zero_timescale_gives_none(clip_matrix, tmp_path):
     """An mdhd timescale of 0 cannot time anything (it made the probe divide by zero): the demux path decides."""
-    data = bytearray(remux_mp4(clip_matrix["h264_24fps_gop24.mp4"][0], tmp_path / "plain.mp4", "faststart").read_bytes())
+    plain = remux_mp4(clip_matrix["h264_24fps_gop24.mp4"][0], tmp_path / "plain.mp4", "faststart")
+    data = bytearray(plain.read_bytes())
     mdhd = data.index(b"mdhd")
     data[mdhd + 16 : mdhd + 20] = bytes(4)  # type, version/flags, creation, modification, then the timescale
     if b"edts" in data:  # without an edit list nothing else rejects the tables

@@ -1,14 +1,15 @@
 """An MP4/MOV video track's frame timestamps and keyframes, read from its sample tables without touching media data.
 
-    from plugins.mp4_index import read_mp4_index
-    index = read_mp4_index("clip.mp4")   # Mp4Index, or None where this reader does not apply
+    from video.mp4_tables import display_rotation, read_mp4_index
+    index = read_mp4_index("clip.mp4")      # Mp4Index, or None where this reader does not apply
+    degrees = display_rotation("clip.mp4")  # a phone clip's display matrix: 0, 90, -90 or 180
 
 FFmpeg builds these tables when it opens an MP4, but PyAV does not expose them, and demuxing every packet to learn
 them costs more than decoding the few frames a sampled clip needs. Only the common layout is read: a
 non-fragmented file with one video track whose edit list, if any, is a single edit that shows every frame (what
 encoders write for B-frame delay). Anything else gives None and the caller demuxes instead. Timestamps are given as
-FFmpeg reports them for such files (shifted by the edit's media time); plugins/video_sampling.py checks every
-decoded frame against them, and tests/test_mp4_index.py checks them against a demux on the clip matrix.
+FFmpeg reports them for such files (shifted by the edit's media time); video/decode.py checks every decoded frame
+against them, and tests/test_mp4_tables.py checks them against a demux on the clip matrix.
 """
 
 import math

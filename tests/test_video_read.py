@@ -1,13 +1,15 @@
-"""plugins.video_sampling: frame-exact against a full decode on the clip matrix, stock indices, readable errors."""
+"""video.read and its stages: frame-exact against a full decode on the clip matrix, stock indices, errors."""
 
 import av
 import numpy as np
 import pytest
 
-from plugins import video_sampling
-from plugins.video_sampling import VideoReadError, probe_video, read_frames, read_sampled_frames, sample_indices
+import video.read
 from tests.clips import decode_all_frames, make_clip
 from tests.video_matrix import build_clip_matrix
+from video import VideoReadError, probe_video, read_frames, read_sampled_frames, sample_indices
+from video.container import demux, info_from_mp4_index
+from video.decode import SpanMissed, decode_by_seeking, decode_kept_packets, frames_of
 
 VIDEO_FPS, VIDEO_MAXLEN = 8.0, 8
 
@@ -118,7 +120,7 @@ def test_one_open_path_is_exact_on_every_clip(clip_matrix, full_decodes):
 
 def _kept_packets(path):
     container = av.open(str(path))
-    info, packets = video_sampling._demux(container, path, keep_packets=True)
+    info, packets = demux(container, path, keep_packets=True)
     return container, info, packets
 
 
@@ -132,7 +134,7 @@ def test_kept_packet_path_itself_is_exact_on_every_trusted_clip(clip_matrix, ful
                 continue
             trusted_bframe_clips += "bframes" in name
             every_third = list(range(0, info.n_frames, 3)) + [info.n_frames - 1]
-            found = video_sampling._decode_kept_packets(container.streams.video[0], packets, info, every_third)
+            found = decode_kept_packets(container.streams.video[0], packets, info, every_third)
         for index in every_third:
             assert np.array_equal(found[index], full_decodes[name][index]), f"{name}: frame {index} differs"
     assert trusted_bframe_clips == 2
@@ -144,7 +146,7 @@ def test_non_reference_frames_are_skipped_and_the_target_is_still_exact(clip_mat
     with container:
         codec = container.streams.video[0].codec_context
         last_pts = frozenset({info.frame_pts[-1]})
-        decoded = list(video_sampling._frames_of(codec, packets, last_pts, skip_nonref=True))
+        decoded = list(frames_of(codec, packets, last_pts, skip_nonref=True))
     assert len(decoded) < 0.8 * info.n_frames  # x264's non-reference B-frames were never decoded
     assert decoded[-1].pts == info.frame_pts[-1]
     assert np.array_equal(decoded[-1].to_ndarray(format="rgb24"), full_decodes[name][-1])
@@ -153,17 +155,17 @@ def test_non_reference_frames_are_skipped_and_the_target_is_still_exact(clip_mat
 def test_a_failed_packet_path_falls_back_to_a_full_decode(clip_matrix, full_decodes, monkeypatch):
     """If the packet path gives up half-way (decoder mid-GOP, non-reference frames being skipped), nothing leaks."""
     name = "h264_bframes3_gop24.mp4"
-    real = video_sampling._decode_kept_packets
+    real = decode_kept_packets
     calls = []
 
     def gives_up_half_way(stream, packets, info, targets):
         calls.append(info.path)
         real(stream, packets[: len(packets) // 2], info, targets[:2])
         stream.codec_context.skip_frame = "NONREF"
-        raise video_sampling._SpanMissed
+        raise SpanMissed
 
-    monkeypatch.setattr(video_sampling, "_info_from_mp4_index", lambda container, path: None)  # the demux path
-    monkeypatch.setattr(video_sampling, "_decode_kept_packets", gives_up_half_way)
+    monkeypatch.setattr(video.read, "info_from_mp4_index", lambda container, path: None)  # the demux path
+    monkeypatch.setattr(video.read, "decode_kept_packets", gives_up_half_way)
     _, indices, frames = read_sampled_frames(clip_matrix[name][0], video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN)
     assert len(calls) == 1
     for index, frame in zip(indices, frames, strict=True):
@@ -175,12 +177,12 @@ def test_the_seek_path_is_exact_on_every_trusted_mp4(clip_matrix, full_decodes):
     seek_path_clips = []
     for name, (path, _) in clip_matrix.items():
         with av.open(str(path)) as container:
-            info = video_sampling._info_from_mp4_index(container, path)
+            info = info_from_mp4_index(container, path)
             if info is None:
                 continue
             seek_path_clips.append(name)
             every_third = list(range(0, info.n_frames, 3)) + [info.n_frames - 1]
-            found = video_sampling._decode_by_seeking(container, info, every_third)
+            found = decode_by_seeking(container, info, every_third)
         for index in every_third:
             assert np.array_equal(found[index], full_decodes[name][index]), f"{name}: frame {index} differs"
     trusted_mp4s = []  # by a demux of every packet
@@ -197,7 +199,7 @@ def test_trusted_mp4s_are_read_without_a_demux_pass(clip_matrix, full_decodes, m
     def no_demux(*args, **kwargs):
         raise AssertionError("demuxed the whole file")
 
-    monkeypatch.setattr(video_sampling, "_demux", no_demux)
+    monkeypatch.setattr(video.read, "demux", no_demux)
     name = "h264_24fps_gop24.mp4"
     info, indices, frames = read_sampled_frames(clip_matrix[name][0], video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN)
     assert info.metadata_trusted and len(frames) == VIDEO_MAXLEN
@@ -208,16 +210,16 @@ def test_trusted_mp4s_are_read_without_a_demux_pass(clip_matrix, full_decodes, m
 def test_a_failed_seek_path_falls_back_to_the_demux_path(clip_matrix, full_decodes, monkeypatch):
     """A seek that lands wrong half-way (decoder mid-GOP, frames being skipped) starts over from a demux."""
     name = "h264_bframes3_gop24.mp4"
-    real = video_sampling._decode_by_seeking
+    real = decode_by_seeking
     calls = []
 
     def lands_wrong_half_way(container, info, targets):
         calls.append(info.path)
         real(container, info, targets[:2])
         container.streams.video[0].codec_context.skip_frame = "NONREF"
-        raise video_sampling._SpanMissed
+        raise SpanMissed
 
-    monkeypatch.setattr(video_sampling, "_decode_by_seeking", lands_wrong_half_way)
+    monkeypatch.setattr(video.read, "decode_by_seeking", lands_wrong_half_way)
     info, indices, frames = read_sampled_frames(clip_matrix[name][0], video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN)
     assert len(calls) == 1 and info == probe_video(clip_matrix[name][0])
     for index, frame in zip(indices, frames, strict=True):

@@ -1,0 +1,32 @@
+"""Our video reader: exactly the frames a full decode shows, decoding only what the sampled frames need.
+
+    from video import VideoReadError, probe_video, read_frames, read_sampled_frames, sample_indices
+    info = probe_video("clip.mp4")                                   # no decoding: counts, timestamps, keyframes
+    indices = sample_indices(info, video_fps=8.0, video_maxlen=8)    # LLaMA-Factory's stock indices
+    frames = read_frames(info, indices)                              # RGB uint8 arrays, equal to a full decode's
+    info, indices, frames = read_sampled_frames("clip.mp4", video_fps=8.0, video_maxlen=8)  # all three, one open
+
+One file per stage: errors.py (VideoReadError and its REASONS, the converter's vocabulary too), container.py
+(open a clip, the probe: VideoInfo, probe_video), mp4_tables.py (MP4/MOV sample tables and display rotation, read
+without a demux), indices.py (sample_indices), decode.py (decode strategies, damage checks), read.py (read_frames /
+read_sampled_frames: the fallback chain and rotation). Nothing here imports LLaMA-Factory.
+"""
+
+from video.container import VideoInfo, probe_video
+from video.errors import REASONS, VideoReadError
+from video.indices import sample_indices
+from video.mp4_tables import MP4_FIRST_BOXES, display_rotation, read_mp4_index
+from video.read import read_frames, read_sampled_frames
+
+__all__ = [
+    "MP4_FIRST_BOXES",
+    "REASONS",
+    "VideoInfo",
+    "VideoReadError",
+    "display_rotation",
+    "probe_video",
+    "read_frames",
+    "read_mp4_index",
+    "read_sampled_frames",
+    "sample_indices",
+]

@@ -1,0 +1,99 @@
+"""Read exactly the frames a sampled clip needs: probe without decoding, pick indices, decode only what they need.
+
+    from video import probe_video, sample_indices, read_frames, read_sampled_frames
+    info = probe_video("clip.mp4")                                   # no decoding: counts, timestamps, keyframes
+    indices = sample_indices(info, video_fps=8.0, video_maxlen=8)    # LLaMA-Factory's stock indices
+    frames = read_frames(info, indices)                              # RGB uint8 arrays, equal to a full decode's
+    info, indices, frames = read_sampled_frames("clip.mp4", video_fps=8.0, video_maxlen=8)  # all three, one open
+
+The fallback chain: for plain MP4/MOV files whose sample tables are trusted (video/mp4_tables.py), seek to each
+target's keyframe span; if a seek lands wrong, reopen the clip and demux it. A demuxed clip whose metadata is trusted
+(video/container.py) decodes the spans from the packets it kept; otherwise, or if that misses, decoding starts at
+the first frame and stops after the last target (video/decode.py). Frames come back in the order asked, turned
+upright as a player shows them (a phone clip's display rotation).
+"""
+
+import os
+
+import av
+import numpy as np
+
+from video.container import VideoInfo, demux, info_from_mp4_index, open_clip
+from video.decode import SpanMissed, decode_by_seeking, decode_from_start, decode_kept_packets
+from video.errors import VideoReadError
+from video.indices import sample_indices
+
+
+def _checked_targets(info: VideoInfo, indices: list[int]) -> list[int]:
+    bad = [i for i in indices if not 0 <= i < info.n_frames]
+    if bad:
+        raise ValueError(f"{info.path}: frame indices {bad} outside the clip's {info.n_frames} frames")
+    return sorted({int(i) for i in indices})
+
+
+def _in_order_asked(info: VideoInfo, found: dict[int, np.ndarray], indices: list[int]) -> list[np.ndarray]:
+    """The frames asked for, in the order asked, turned upright as a player shows them (phone clips)."""
+    missing = sorted({int(i) for i in indices} - found.keys())
+    if missing:
+        raise VideoReadError(info.path, "truncated", f"frames {missing} could not be decoded")
+    if info.rotation:
+        return [np.ascontiguousarray(np.rot90(found[int(i)], k=info.rotation // 90)) for i in indices]
+    return [found[int(i)] for i in indices]
+
+
+def _decode_targets(container, path, info: VideoInfo, packets: list, targets: list[int]) -> dict[int, np.ndarray]:
+    """Trusted clips: the targets' keyframe spans from the kept packets; otherwise, or if that misses, from frame 0."""
+    stream = container.streams.video[0]
+    try:
+        if info.metadata_trusted:
+            try:
+                return decode_kept_packets(stream, packets, info, targets)
+            except SpanMissed:
+                pass
+        return decode_from_start(container, stream, targets)
+    except av.FFmpegError as error:
+        raise VideoReadError(path, "truncated", str(error)) from None
+
+
+def _read(path: str | os.PathLike, choose_indices) -> tuple[VideoInfo, list[int], dict[int, np.ndarray]]:
+    """``(info, indices, frames by index)``; ``choose_indices(info)`` picks the frames.
+
+    MP4 sample tables and seeks where they serve, else (or if a seek lands wrong: the clip is reopened) a demux.
+    """
+    container = open_clip(path)
+    try:
+        info = info_from_mp4_index(container, path)
+        if info is not None:
+            indices = choose_indices(info)
+            try:
+                return info, indices, decode_by_seeking(container, info, _checked_targets(info, indices))
+            except SpanMissed:
+                container.close()
+                container = open_clip(path)  # start over on the demux path, from a fresh demuxer
+            except av.FFmpegError as error:
+                raise VideoReadError(path, "truncated", str(error)) from None
+        info, packets = demux(container, path, keep_packets=True)
+        indices = choose_indices(info)
+        return info, indices, _decode_targets(container, path, info, packets, _checked_targets(info, indices))
+    finally:
+        container.close()
+
+
+def read_frames(video: VideoInfo | str | os.PathLike, indices: list[int]) -> list[np.ndarray]:
+    """Frames ``indices`` (of a full decode, presentation order) as RGB uint8 HxWx3 arrays, in the order asked."""
+    if not indices:
+        return []
+    info, _, found = _read(video.path if isinstance(video, VideoInfo) else video, lambda info: indices)
+    return _in_order_asked(info, found, indices)
+
+
+def read_sampled_frames(
+    path: str | os.PathLike, *, video_fps: float, video_maxlen: int
+) -> tuple[VideoInfo, list[int], list[np.ndarray]]:
+    """Probe, sample and read in one open: ``(info, indices, frames)``, as probe_video/sample_indices/read_frames."""
+
+    def choose_indices(info: VideoInfo) -> list[int]:
+        return sample_indices(info, video_fps=video_fps, video_maxlen=video_maxlen)
+
+    info, indices, found = _read(path, choose_indices)
+    return info, indices, _in_order_asked(info, found, indices)
