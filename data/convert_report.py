@@ -5,6 +5,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from data.clip_checks import BAD_METADATA, TOO_SHORT
 from data.splits import SPLITS
 from video.errors import REASONS
 
@@ -19,8 +20,8 @@ SKIP_REASONS = {
     "ambiguous_clip": "video2dataset: the row's videoid/url names several clips (a clipped video); use clip keys",
     "duplicate_id": "videoid seen on an earlier row (first wins)",
     **REASONS,
-    "bad_metadata": "impossible size, frame rate or duration",
-    "too_short": "shorter than --min-duration or fewer than --min-frames frames",
+    BAD_METADATA: "impossible size, frame rate or duration",
+    TOO_SHORT: "shorter than --min-duration or fewer than --min-frames frames",
 }
 
 
