@@ -65,8 +65,10 @@ def generated_clips() -> list[tuple[str, Path]]:
 
 
 def time_once(plugin, path: Path, settings: dict) -> tuple[float, list]:
+    from plugins.llamafactory_boundary import regularized_videos
+
     start = time.perf_counter()
-    frames = plugin._regularize_videos([str(path)], **settings)["videos"][0]
+    frames = regularized_videos(plugin, [str(path)], **settings)[0]
     return time.perf_counter() - start, frames
 
 
@@ -119,7 +121,7 @@ def main() -> None:
     args = parser.parse_args()
 
     plugins.register()
-    from llamafactory.data.template import TEMPLATES
+    from plugins.llamafactory_boundary import TEMPLATES
 
     stock, ours = TEMPLATES["qwen2_vl"].mm_plugin, TEMPLATES["qwen2_vl_exact"].mm_plugin
     sample = sorted(args.sample_dir.rglob("*.mp4"))[: args.sample_clips]

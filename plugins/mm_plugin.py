@@ -3,16 +3,17 @@
 Only where frames come from changes: token counts use our probe (frames really shown, no decoding) and
 pixels use our frame-exact reader. Resizing, odd-count padding, the processor call and token expansion stay
 LLaMA-Factory's own, so a clip whose header is right gives exactly the stock plugin's tokens and pixels.
+The LLaMA-Factory hooks behind clip_metadata and read_videos are reached through plugins/llamafactory_boundary.py.
 """
 
 import os
 from dataclasses import dataclass
 from typing import Any
 
-from llamafactory.data.mm_plugin import Qwen2VLPlugin, _check_video_is_nested_images
 from PIL import Image
 from typing_extensions import override
 
+from plugins.llamafactory_boundary import QwenVideoPlugin, is_frame_list
 from video import VideoReadError, probe_video, read_sampled_frames, sample_indices
 
 FRAME_FIX = "pass a video file path, or frames as 8-bit RGB PIL images: the processor divides by 255 itself"
@@ -50,12 +51,12 @@ def check_video_input(video) -> None:
 
 
 @dataclass
-class ExactQwen2VLPlugin(Qwen2VLPlugin):
+class ExactQwen2VLPlugin(QwenVideoPlugin):
     """``qwen2_vl`` with frame sampling by video.read; an unreadable clip raises VideoReadError
     (ClipReadError where frames are read: a clip that passed the preflight's decode check and fails now)."""
 
     @override
-    def _get_qwen_video_stream_metadata(self, video, video_fps: float, video_maxlen: int) -> dict[str, Any] | None:
+    def clip_metadata(self, video, video_fps: float, video_maxlen: int) -> dict[str, Any] | None:
         if not isinstance(video, (str, os.PathLike)):
             return None  # in-memory frames: LLaMA-Factory regularizes them to count tokens
         info = probe_video(video)
@@ -68,13 +69,13 @@ class ExactQwen2VLPlugin(Qwen2VLPlugin):
         }
 
     @override
-    def _regularize_videos(self, videos: list, **kwargs) -> dict[str, list]:
+    def read_videos(self, videos: list, **kwargs) -> dict[str, list]:
         video_fps, video_maxlen = kwargs.get("video_fps", 2.0), kwargs.get("video_maxlen", 128)
         results: dict[str, list] = {"videos": [], "fps_per_video": [], "durations": [], "frames_indices": []}
         for video in videos:
             check_video_input(video)
-            if _check_video_is_nested_images(video):  # already sampled frames: the stock path
-                for key, values in super()._regularize_videos([video], **kwargs).items():
+            if is_frame_list(video):  # already sampled frames: the stock path
+                for key, values in self.stock_read_videos([video], **kwargs).items():
                     results[key].extend(values)
                 continue
             try:
@@ -84,7 +85,7 @@ class ExactQwen2VLPlugin(Qwen2VLPlugin):
             frames = [Image.fromarray(frame) for frame in arrays]
             if len(frames) % 2 != 0:  # Qwen2-VL's temporal patch is 2 frames
                 frames.append(frames[-1])
-            results["videos"].append(self._regularize_images(frames, **kwargs)["images"])
+            results["videos"].append(self.resize_frames(frames, **kwargs))
             results["fps_per_video"].append(len(indices) / info.duration_s)
             results["durations"].append(info.duration_s)
             results["frames_indices"].append([index / info.fps * video_fps for index in indices])

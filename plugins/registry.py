@@ -7,9 +7,7 @@ qwen2_vl_exact does not exist") in any process that did not call ``plugins.regis
 
 import dataclasses
 
-from llamafactory.data.mm_plugin import PLUGINS, get_mm_plugin, register_mm_plugin
-from llamafactory.data.template import TEMPLATES, register_template
-
+from plugins.llamafactory_boundary import MM_PLUGINS, TEMPLATES, get_mm_plugin, register_mm_plugin, register_template
 from plugins.mm_plugin import ExactQwen2VLPlugin
 
 TEMPLATE_NAME = "qwen2_vl_exact"
@@ -18,9 +16,9 @@ BASE_TEMPLATE_NAME = "qwen2_vl"
 
 def register_qwen2_vl_exact() -> None:
     """Register plugin and template ``qwen2_vl_exact``; a second call is a no-op."""
-    if PLUGINS.get(TEMPLATE_NAME, ExactQwen2VLPlugin) is not ExactQwen2VLPlugin:
+    if MM_PLUGINS.get(TEMPLATE_NAME, ExactQwen2VLPlugin) is not ExactQwen2VLPlugin:
         raise RuntimeError(f"another multimodal plugin is already registered as {TEMPLATE_NAME!r}")
-    if TEMPLATE_NAME not in PLUGINS:
+    if TEMPLATE_NAME not in MM_PLUGINS:
         register_mm_plugin(TEMPLATE_NAME, ExactQwen2VLPlugin)
     if TEMPLATE_NAME in TEMPLATES:
         if not isinstance(TEMPLATES[TEMPLATE_NAME].mm_plugin, ExactQwen2VLPlugin):

@@ -1,0 +1,237 @@
+"""The one place that reaches into LLaMA-Factory's private API; everything else imports from here.
+
+    from plugins.llamafactory_boundary import QwenVideoPlugin, load_aligned_samples, encode_sample
+
+Importing this module checks, once, that the installed LLaMA-Factory is in SUPPORTED_VERSIONS and that every
+private hook in HOOKS exists with the parameters we call it with; otherwise it raises LlamaFactoryVersionError, one
+sentence naming the hook and the supported versions (`pip install llamafactory==0.9.5` fixes it). An upgrade then
+fails at start-up, here, instead of in scattered places, some silently. The private hooks and what we rely on:
+
+- ``data.loader._load_single_dataset``: one dataset aligned to LLaMA-Factory's columns (``_prompt``, ``_response``,
+  ``_system``, ``_tools``, ``_images``, ``_videos``, ``_audios``) before tokenizing; the preflight measures that.
+- ``SupervisedDatasetProcessor._encode_data_example``: the token ids training builds for one aligned sample.
+- ``Qwen2VLPlugin._get_qwen_video_stream_metadata``: counts a clip's video tokens from its header, no decoding;
+  ``Qwen2VLPlugin._regularize_videos``: the frames the collator hands the processor; ``_regularize_images``:
+  LLaMA-Factory's resize of those frames; ``data.mm_plugin._check_video_is_nested_images``: frames, not a file.
+
+Our plugin overrides the two video hooks. Rather than naming them in plugins/mm_plugin.py, QwenVideoPlugin below
+is LLaMA-Factory's ``Qwen2VLPlugin`` with those hooks routed to public methods (``clip_metadata``, ``read_videos``)
+and LLaMA-Factory's own behaviour reachable as ``stock_read_videos`` / ``resize_frames``; plugins/mm_plugin.py
+subclasses it and overrides the public methods only. tests/test_llamafactory_boundary.py holds one contract test
+per hook and fails if any other file imports or references a LLaMA-Factory private name. Public API
+(``hparams.get_train_args``, ``model.load_tokenizer``, ``data.get_template_and_fix_tokenizer``, ...) is used
+where it is needed; the registries are re-exported here because registering a template is a seam, too.
+"""
+
+import inspect
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any
+
+from llamafactory.data import loader as _loader
+from llamafactory.data import mm_plugin as _mm_plugin
+from llamafactory.data.mm_plugin import PLUGINS, Qwen2VLPlugin, get_mm_plugin, register_mm_plugin
+from llamafactory.data.processor import SupervisedDatasetProcessor
+from llamafactory.data.template import TEMPLATES, register_template
+from packaging.specifiers import SpecifierSet
+from typing_extensions import override
+
+SUPPORTED_VERSIONS = ">=0.9.5,<0.9.6"  # a pip version specifier
+VERIFIED_VERSION = "0.9.5"
+# LLaMA-Factory's defaults where a processor carries no video settings (its get_mm_inputs uses the same).
+DEFAULT_VIDEO_FPS, DEFAULT_VIDEO_MAXLEN = 2.0, 128
+
+__all__ = [
+    "MM_PLUGINS",
+    "TEMPLATES",
+    "AlignedSample",
+    "AlignedSamples",
+    "LlamaFactoryVersionError",
+    "QwenVideoPlugin",
+    "encode_sample",
+    "get_mm_plugin",
+    "is_frame_list",
+    "load_aligned_samples",
+    "processor_video_sampling",
+    "register_mm_plugin",
+    "register_template",
+    "regularized_videos",
+]
+MM_PLUGINS = PLUGINS  # name -> plugin class, as LLaMA-Factory's get_mm_plugin looks them up
+
+
+class LlamaFactoryVersionError(ImportError):
+    """The installed LLaMA-Factory lacks a hook we rely on, or is outside SUPPORTED_VERSIONS."""
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A private LLaMA-Factory function or method we call or override, with the parameter names we rely on."""
+
+    owner: Any  # the module or class that defines it
+    name: str
+    parameters: tuple[str, ...]
+
+    @property
+    def qualified_name(self) -> str:
+        owner = getattr(self.owner, "__qualname__", None)
+        module = self.owner.__module__ if owner else self.owner.__name__
+        return ".".join(part for part in (module, owner, self.name) if part)
+
+
+HOOKS = (
+    Hook(_loader, "_load_single_dataset", ("dataset_attr", "model_args", "data_args", "training_args")),
+    Hook(
+        SupervisedDatasetProcessor,
+        "_encode_data_example",
+        ("self", "prompt", "response", "system", "tools", "images", "videos", "audios"),
+    ),
+    Hook(Qwen2VLPlugin, "_get_qwen_video_stream_metadata", ("self", "video", "video_fps", "video_maxlen")),
+    Hook(Qwen2VLPlugin, "_regularize_videos", ("self", "videos", "**kwargs")),
+    Hook(Qwen2VLPlugin, "_regularize_images", ("self", "images", "**kwargs")),
+    Hook(_mm_plugin, "_check_video_is_nested_images", ("video",)),
+)
+
+
+def _parameter_names(function) -> tuple[str, ...]:
+    names = []
+    for parameter in inspect.signature(function).parameters.values():
+        prefix = {inspect.Parameter.VAR_POSITIONAL: "*", inspect.Parameter.VAR_KEYWORD: "**"}.get(parameter.kind, "")
+        names.append(f"{prefix}{parameter.name}")
+    return tuple(names)
+
+
+def hook_problem(hook: Hook) -> str | None:
+    """What is wrong with ``hook`` in the installed LLaMA-Factory, or None."""
+    function = getattr(hook.owner, hook.name, None)
+    if not callable(function):
+        return f"hook {hook.qualified_name} is missing"
+    found = _parameter_names(function)
+    if found != hook.parameters:
+        return f"hook {hook.qualified_name} takes ({', '.join(found)}), not ({', '.join(hook.parameters)})"
+    return None
+
+
+def check_llamafactory(installed: str, hooks: tuple[Hook, ...] = HOOKS) -> None:
+    """Raise LlamaFactoryVersionError, naming the first broken hook (or the version) and the supported versions."""
+    supported = f"supported: llamafactory {SUPPORTED_VERSIONS} (verified {VERIFIED_VERSION})"
+    fix = f"pip install llamafactory=={VERIFIED_VERSION}"
+    for hook in hooks:
+        problem = hook_problem(hook)
+        if problem is not None:
+            raise LlamaFactoryVersionError(
+                f"LLaMA-Factory {installed} is not supported: {problem} ({supported}; {fix})"
+            )
+    if installed not in SpecifierSet(SUPPORTED_VERSIONS):
+        raise LlamaFactoryVersionError(f"LLaMA-Factory {installed} is not supported ({supported}; {fix})")
+
+
+check_llamafactory(version("llamafactory"))
+
+
+@dataclass
+class QwenVideoPlugin(Qwen2VLPlugin):
+    """LLaMA-Factory's ``qwen2_vl`` multimodal plugin whose video hooks call the public methods below.
+
+    Subclass it and override ``clip_metadata`` (token counting) and/or ``read_videos`` (the frames); unchanged,
+    it behaves exactly as the stock plugin.
+    """
+
+    def clip_metadata(self, video, video_fps: float, video_maxlen: int) -> dict[str, Any] | None:
+        """``{"width", "height", "average_fps", "sample_indices"}`` of a clip, read without decoding, from which
+        LLaMA-Factory counts its video tokens; None makes LLaMA-Factory decode the video (read_videos) to count."""
+        return Qwen2VLPlugin._get_qwen_video_stream_metadata(self, video, video_fps, video_maxlen)
+
+    def read_videos(self, videos: list, **settings) -> dict[str, list]:
+        """``{"videos": [frames per video], "fps_per_video", "durations", "frames_indices"}``: what the collator
+        hands the processor; ``settings`` are image_max_pixels, image_min_pixels, video_fps, video_maxlen."""
+        return self.stock_read_videos(videos, **settings)
+
+    def stock_read_videos(self, videos: list, **settings) -> dict[str, list]:
+        """LLaMA-Factory's own read_videos (PyAV decoding every frame, keeping the sampled ones)."""
+        return Qwen2VLPlugin._regularize_videos(self, videos, **settings)
+
+    def resize_frames(self, frames: list, **settings) -> list:
+        """LLaMA-Factory's resize of frames (PIL images) to the pixel budget in ``settings``."""
+        return self._regularize_images(frames, **settings)["images"]
+
+    @override
+    def _get_qwen_video_stream_metadata(self, video, video_fps: float, video_maxlen: int) -> dict[str, Any] | None:
+        return self.clip_metadata(video, video_fps, video_maxlen)
+
+    @override
+    def _regularize_videos(self, videos: list, **kwargs) -> dict[str, list]:
+        return self.read_videos(videos, **kwargs)
+
+
+def is_frame_list(video) -> bool:
+    """True where LLaMA-Factory takes ``video`` as already sampled frames (a list of images or image paths)."""
+    return _mm_plugin._check_video_is_nested_images(video)
+
+
+def regularized_videos(plugin, videos: list, **settings) -> list[list]:
+    """The frames (PIL images per video) any qwen2_vl-family ``plugin`` hands the processor for ``videos``."""
+    return plugin._regularize_videos(videos, **settings)["videos"]
+
+
+def processor_video_sampling(processor) -> dict[str, float | int]:
+    """``{"video_fps", "video_maxlen"}`` as the plugin reads them from a processor LLaMA-Factory's load_tokenizer
+    returned (it sets them there from the config)."""
+    return {
+        "video_fps": getattr(processor, "video_fps", DEFAULT_VIDEO_FPS),
+        "video_maxlen": getattr(processor, "video_maxlen", DEFAULT_VIDEO_MAXLEN),
+    }
+
+
+@dataclass(frozen=True)
+class AlignedSample:
+    """One sample as LLaMA-Factory aligns it before tokenizing (messages as ``{"role", "content"}`` dicts)."""
+
+    prompt: list[dict[str, str]]
+    response: list[dict[str, str]]
+    system: str | None
+    tools: str | None
+    images: list
+    videos: list
+    audios: list
+
+
+class AlignedSamples:
+    """The samples of one dataset in file order, read lazily (len() where the dataset is not streamed)."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __iter__(self):
+        for row in self.dataset:
+            yield AlignedSample(
+                prompt=row["_prompt"],
+                response=row["_response"],
+                system=row["_system"],
+                tools=row["_tools"],
+                images=row["_images"] or [],
+                videos=row["_videos"] or [],
+                audios=row["_audios"] or [],
+            )
+
+
+def load_aligned_samples(dataset_attr, model_args, data_args, training_args) -> AlignedSamples:
+    """The samples of one dataset (a DatasetAttr of ``get_dataset_list``), as training aligns them."""
+    return AlignedSamples(_loader._load_single_dataset(dataset_attr, model_args, data_args, training_args))
+
+
+def encode_sample(encoder: SupervisedDatasetProcessor, sample: AlignedSample) -> list[int]:
+    """The input ids training builds for ``sample`` (video tokens expanded; truncated to the encoder's cutoff_len)."""
+    input_ids, _ = encoder._encode_data_example(
+        prompt=sample.prompt,
+        response=sample.response,
+        system=sample.system,
+        tools=sample.tools,
+        images=sample.images,
+        videos=sample.videos,
+        audios=sample.audios,
+    )
+    return input_ids
