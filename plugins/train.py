@@ -26,16 +26,18 @@ TRAIN_LOG_NAME = "train.log"
 
 
 def run_preflight(train_args: list[str], preflight_options: tuple[str, ...] = ()) -> None:
-    """`python -m plugins.preflight` on the same arguments, in this process; stop training if it fails.
+    """The preflight (plugins.preflight.check) on the same settings, in this process; stop training if it fails.
 
     ``preflight_options`` (--skip-decode-check, --decode-workers N) are the preflight's alone."""
     from plugins import preflight
+    from plugins.preflight_report import PreflightError
+    from plugins.run_config import load_run_config
 
     try:
-        preflight.main([*train_args, *preflight_options])
-    except SystemExit as stop:
-        if stop.code not in (None, 0):
-            raise SystemExit(f"preflight failed (exit {stop.code}): fix the samples it lists, then train again")
+        options = preflight.parse_options(list(preflight_options))
+        preflight.check(load_run_config(train_args[0], train_args[1:]), options)
+    except PreflightError as error:
+        raise SystemExit(f"preflight failed: {error}") from None
 
 
 def wants_torchrun() -> bool:

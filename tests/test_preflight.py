@@ -190,3 +190,43 @@ def test_text_that_breaks_the_chat_format_names_each_sample(tiny_model_dir, data
 def test_nonsense_video_settings_fail_up_front_naming_the_key(tiny_model_dir, dataset_dir, key, value):
     with pytest.raises(PreflightError, match=rf"{key} = {value} is not valid: .*must be"):
         run(config(tiny_model_dir, dataset_dir, **{key: value}))
+
+
+def test_train_stops_on_the_preflight_verdict_itself(tiny_model_dir, dataset_dir, tmp_path, capsys):
+    """plugins.train calls the preflight as a function and shows its verdict (which samples, which fix), not an
+    exit status relayed from the preflight's command line."""
+    from plugins.train import run_preflight
+
+    path = write_config(tmp_path / "cfg.yaml", config(tiny_model_dir, dataset_dir))
+    with pytest.raises(SystemExit) as stopped:
+        run_preflight([path, "cutoff_len=200"], ("--decode-workers", "1"))
+    message = str(stopped.value.code)
+    assert message.startswith("preflight failed: 1 of 2 samples would break training")
+    assert "clips_train[1] id=big" in message and "truncated into its video tokens" in message
+    assert "tokens per sample" in capsys.readouterr().out  # the report is shown before the verdict
+    run_preflight([path], ("--skip-decode-check",))  # passes: no exit
+    assert "decode check SKIPPED" in capsys.readouterr().out
+
+
+def test_a_bad_preflight_option_is_named(tiny_model_dir, dataset_dir, tmp_path, capsys):
+    """To plugins.train as a PreflightError naming the option; on the command line, argparse's usage and exit 2."""
+    from plugins.preflight import parse_options
+    from plugins.train import run_preflight
+
+    with pytest.raises(PreflightError, match=r"argument --decode-workers: 0: expected a number of processes >= 1"):
+        parse_options(["--decode-workers", "0"])
+    with pytest.raises(SystemExit, match=r"preflight failed: argument --decode-workers: x: expected a number"):
+        run_preflight(["unused.yaml"], ("--decode-workers", "x"))
+    path = write_config(tmp_path / "cfg.yaml", config(tiny_model_dir, dataset_dir))
+    with pytest.raises(SystemExit) as stopped:
+        main([path, "--decode-workers", "0"])
+    assert stopped.value.code == 2 and "usage:" in capsys.readouterr().err
+
+
+def test_cli_exits_1_with_the_verdict(tiny_model_dir, dataset_dir, tmp_path, capsys):
+    path = write_config(tmp_path / "cfg.yaml", config(tiny_model_dir, dataset_dir, cutoff_len=200))
+    with pytest.raises(SystemExit) as stopped:
+        main([path, "--skip-decode-check"])
+    printed = capsys.readouterr()
+    assert stopped.value.code == 1 and "tokens per sample" in printed.out
+    assert "preflight FAILED: 1 of 2 samples would break training" in printed.err
