@@ -7,6 +7,7 @@ import pytest
 
 from data import sample_webvid
 from models import tiny_qwen2vl
+from tests.video_matrix import build_clip_matrix
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,3 +32,10 @@ def sample_dir() -> Path:
     if not (sample_webvid.DEFAULT_OUT_DIR / "webvid.csv").exists():
         sample_webvid.generate()
     return sample_webvid.DEFAULT_OUT_DIR
+
+
+@pytest.fixture(scope="session")
+def clip_matrix(tmp_path_factory) -> dict[str, tuple[Path, bool]]:
+    """The 18-clip matrix (containers, codecs, GOPs, frame rates, lying headers), written once per test run:
+    name -> (path, header_right)."""
+    return build_clip_matrix(tmp_path_factory.mktemp("clip_matrix"))

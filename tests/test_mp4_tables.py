@@ -7,16 +7,10 @@ import numpy as np
 import pytest
 
 from tests.clips import decode_all_frames, frame_pixels, make_clip, remux_mp4
-from tests.video_matrix import build_clip_matrix
 from video import VideoReadError, probe_video, read_sampled_frames
 from video.container import info_from_mp4_index
 from video.decode import decode_by_seeking
 from video.mp4_tables import read_mp4_index
-
-
-@pytest.fixture(scope="module")
-def clip_matrix(tmp_path_factory):
-    return build_clip_matrix(tmp_path_factory.mktemp("clip_matrix"))
 
 
 def _demuxed(path):

@@ -6,17 +6,11 @@ import pytest
 
 import video.read
 from tests.clips import decode_all_frames, make_clip
-from tests.video_matrix import build_clip_matrix
 from video import VideoReadError, probe_video, read_frames, read_sampled_frames, sample_indices
 from video.container import demux, info_from_mp4_index
 from video.decode import SpanMissed, decode_by_seeking, decode_kept_packets, frames_of
 
 VIDEO_FPS, VIDEO_MAXLEN = 8.0, 8
-
-
-@pytest.fixture(scope="module")
-def clip_matrix(tmp_path_factory):
-    return build_clip_matrix(tmp_path_factory.mktemp("clip_matrix"))
 
 
 @pytest.fixture(scope="module")
