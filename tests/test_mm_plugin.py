@@ -12,16 +12,10 @@ import torch
 import plugins
 from plugins.llamafactory_boundary import TEMPLATES, regularized_videos
 from tests.damaged_clips import faststart_clip, zero_tail
-from tests.video_matrix import build_clip_matrix
 from video import VideoReadError, probe_video, read_frames, sample_indices
 
 PROMPT = "<video>Describe this video in one sentence."
 VIDEO_SETTINGS = {"video_maxlen": 8, "video_fps": 8.0, "video_max_pixels": 224 * 224}
-
-
-@pytest.fixture(scope="module")
-def clip_matrix(tmp_path_factory):
-    return build_clip_matrix(tmp_path_factory.mktemp("clip_matrix"))
 
 
 @pytest.fixture(scope="module")
