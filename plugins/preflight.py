@@ -42,6 +42,9 @@ from plugins.preflight_report import (
     error_message,
     format_report,
 )
+from plugins.run_log import log_libraries_to
+
+PREFLIGHT_LOG_NAME = "preflight.log"  # beside training's train.log: library output a person does not act on
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,9 @@ def parse_cli(argv: list[str]) -> tuple[dict, PreflightOptions]:
 def main(argv: list[str] | None = None) -> None:
     """`python -m plugins.preflight CONFIG.yaml [key=value ...] [options]`; exit 1 if a sample would break training."""
     args, options = parse_cli(sys.argv[1:] if argv is None else argv)
+    log_path = Path(args.get("output_dir") or ".") / PREFLIGHT_LOG_NAME
+    if log_libraries_to(log_path):
+        print(f"full log: {log_path}", flush=True)
     try:
         check(args, options)
     except PreflightError as error:

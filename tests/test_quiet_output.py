@@ -28,3 +28,14 @@ def test_training_console_is_short_and_the_full_log_is_kept(tiny_model_dir, samp
         assert hidden not in console, f"{hidden!r} reached the console"
     full_log = (tmp_path / "saves" / "train.log").read_text()
     assert '"architectures"' in full_log and "Qwen2VLProcessor" in full_log
+
+
+@pytest.mark.slow
+def test_preflight_console_is_the_verdict_and_the_full_log_is_kept(tiny_model_dir, sample_dir, tmp_path):
+    config = write_train_config(tmp_path, tiny_model_dir, sample_dir, n_clips=2)
+    env = {key: value for key, value in os.environ.items() if key != "LLAMAFACTORY_VERBOSITY"}
+    result = run_entry_point("plugins.preflight", config, env=env)
+    console = log_of(result)
+    assert result.returncode == 0, console[-3000:]
+    assert "ok: every sample fits cutoff_len" in console and "Qwen2VLProcessor" not in console
+    assert "Qwen2VLProcessor" in (tmp_path / "saves" / "preflight.log").read_text()
