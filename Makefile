@@ -38,12 +38,13 @@ ARGS ?=
 EVAL_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup tiny-model sample-data data preflight train eval merge demo test test-fast bench clean
+.PHONY: help setup tiny-model sample-data data preflight train eval merge demo lint test test-fast bench clean
 
 help:
 	@echo "make demo        set up, then run the whole pipeline on the embedded tiny model (CPU)"
-	@echo "make test        set up, then run every test (fast and slow)"
-	@echo "make test-fast   only the fast tests"
+	@echo "make test        set up, lint, then run every test (fast and slow)"
+	@echo "make test-fast   lint, then only the fast tests"
+	@echo "make lint        ruff check + ruff format --check (settings in pyproject.toml)"
 	@echo "make setup       create $(VENV) with the pinned dependencies (idempotent)"
 	@echo "make tiny-model  build the embedded tiny Qwen2-VL into $(TINY_MODEL)/"
 	@echo "make sample-data write sample WebVid clips + CSV into $(SAMPLE_DIR)/"
@@ -94,10 +95,14 @@ merge: $(SETUP_STAMP)
 demo: $(SETUP_STAMP) $(TINY_MODEL)/config.json $(SAMPLE_CSV)
 	$(PY) demo.py $(ARGS)
 
-test: $(SETUP_STAMP) $(TINY_MODEL)/config.json $(SAMPLE_CSV)
+lint: $(SETUP_STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: lint $(TINY_MODEL)/config.json $(SAMPLE_CSV)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: $(SETUP_STAMP) $(TINY_MODEL)/config.json $(SAMPLE_CSV)
+test-fast: lint $(TINY_MODEL)/config.json $(SAMPLE_CSV)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: $(SETUP_STAMP) $(TINY_MODEL)/config.json $(SAMPLE_CSV)

@@ -104,8 +104,12 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=120, help="sample clips to generate and split")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="training config")
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="where the summary goes")
-    parser.add_argument("--workspace", type=Path, default=Path("."),
-                        help="where sample data, splits, dataset_info.json and the adapter go (default: the repo)")
+    parser.add_argument(
+        "--workspace",
+        type=Path,
+        default=Path("."),
+        help="where sample data, splits, dataset_info.json and the adapter go (default: the repo)",
+    )
     parser.add_argument("overrides", nargs="*", help="key=value overrides for the training config")
     args = parser.parse_args()
     for override in args.overrides:
@@ -118,19 +122,26 @@ def main() -> None:
     sample_dir, data_dir = workspace / "data" / "sample", workspace / "data" / "webvid"
     overrides = list(args.overrides)
     if workspace.resolve() != Path.cwd().resolve():
-        overrides = [f"dataset_dir={workspace}", f"media_dir={workspace}",
-                     f"output_dir={workspace / load_run_config(args.config)['output_dir']}", *overrides]
+        overrides = [
+            f"dataset_dir={workspace}",
+            f"media_dir={workspace}",
+            f"output_dir={workspace / load_run_config(args.config)['output_dir']}",
+            *overrides,
+        ]
     train_dir = Path(load_run_config(args.config, overrides)["output_dir"])  # as plugins.train will read it
     eval_dir = args.out_dir / "eval"
     args.out_dir.mkdir(parents=True, exist_ok=True)
     python = sys.executable
 
-    run_stage("1/4 sample WebVid data", [python, "-m", "data.sample_webvid", "--out-dir", str(sample_dir),
-                                         "--count", str(args.clips)])
+    run_stage(
+        "1/4 sample WebVid data",
+        [python, "-m", "data.sample_webvid", "--out-dir", str(sample_dir), "--count", str(args.clips)],
+    )
     run_stage("2/4 convert CSV -> ShareGPT splits", [
         python, "-m", "data.convert_webvid", "--csv", str(sample_dir / "webvid.csv"),
         "--video-dir", str(sample_dir / "videos"), "--out-dir", str(data_dir), "--media-dir", str(workspace),
-        "--dataset-info", str(workspace / "dataset_info.json"), "--val-ratio", "0.1", "--test-ratio", "0.15"])  # fmt: skip
+        "--dataset-info", str(workspace / "dataset_info.json"),
+        "--val-ratio", "0.1", "--test-ratio", "0.15"])  # fmt: skip
     run_stage("3/4 preflight + LoRA training", [python, "-m", "plugins.train", str(args.config), *overrides])
     if eval_dir.exists():  # a fresh adapter: never resume predictions made by an older one
         shutil.rmtree(eval_dir)
@@ -141,7 +152,10 @@ def main() -> None:
 
     summary = write_summary(args.out_dir, train_dir, eval_dir, args.config)
     print("\n" + (args.out_dir / "summary.md").read_text())
-    print(f"written: {', '.join(str(args.out_dir / n) for n in ('summary.md', 'metrics.json', 'loss.png', 'report.html'))}")
+    print(
+        "written: "
+        + ", ".join(str(args.out_dir / n) for n in ("summary.md", "metrics.json", "loss.png", "report.html"))
+    )
     if summary["loss"]["last"] >= summary["loss"]["first"]:
         print("WARNING: the training loss did not fall", file=sys.stderr)
 

@@ -89,26 +89,58 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--base-model", help="hub id or local directory; the processor and template come from here")
     model.add_argument("--adapter-path", help="LoRA adapter directory (absent: evaluate the base model)")
     model.add_argument("--config", type=Path, help="training YAML: model, adapter (output_dir), template, video_*")
-    model.add_argument("overrides", nargs="*", metavar="key=value", help="settings on top of the config (or of the "
-                       "defaults without one), as for plugins.train: video_maxlen=4 cutoff_len=4096 ...")
+    model.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="key=value",
+        help="settings on top of the config (or of the "
+        "defaults without one), as for plugins.train: video_maxlen=4 cutoff_len=4096 ...",
+    )
     model.add_argument("--template", help="LLaMA-Factory template (default: the config's, else qwen2_vl_exact)")
     model.add_argument("--compare-base", action="store_true", help="also evaluate the base model, side by side")
-    model.add_argument("--allow-base-mismatch", action="store_true", help="evaluate an adapter whose "
-                       "adapter_config.json or run_inputs.json names another base model than the one given")
-    model.add_argument("--allow-setting-mismatch", action="store_true", help="evaluate with explicit values that "
-                       "contradict the adapter's run_inputs.json (what it was trained with), base model included")
+    model.add_argument(
+        "--allow-base-mismatch",
+        action="store_true",
+        help="evaluate an adapter whose "
+        "adapter_config.json or run_inputs.json names another base model than the one given",
+    )
+    model.add_argument(
+        "--allow-setting-mismatch",
+        action="store_true",
+        help="evaluate with explicit values that "
+        "contradict the adapter's run_inputs.json (what it was trained with), base model included",
+    )
     data = parser.add_argument_group("data and outputs")
-    data.add_argument("--test-data", type=Path, help="ShareGPT test set JSON (default: the held-out split of the "
-                      "dataset the run trained on, X_test beside X_train in its dataset_dir)")
-    data.add_argument("--video-dir", type=Path, help="directory the test set's video paths are relative to (default: "
-                      "the run's media_dir, as LLaMA-Factory resolves them; else the current directory)")
-    data.add_argument("--output-dir", type=Path, help="default: results/<config stem>, else results/ (score-only: "
-                      "the predictions file's directory)")
+    data.add_argument(
+        "--test-data",
+        type=Path,
+        help="ShareGPT test set JSON (default: the held-out split of the "
+        "dataset the run trained on, X_test beside X_train in its dataset_dir)",
+    )
+    data.add_argument(
+        "--video-dir",
+        type=Path,
+        help="directory the test set's video paths are relative to (default: "
+        "the run's media_dir, as LLaMA-Factory resolves them; else the current directory)",
+    )
+    data.add_argument(
+        "--output-dir",
+        type=Path,
+        help="default: results/<config stem>, else results/ (score-only: the predictions file's directory)",
+    )
     data.add_argument("--num-samples", type=positive_int, help="evaluate only the first N samples (default: all)")
-    data.add_argument("--allow-errors", action="store_true", help="exit 0 even if some samples errored (e.g. a "
-                      "corrupt clip); they are counted and left out of the metrics. Without it such a run exits 1")
-    data.add_argument("--score-only", type=Path, metavar="PREDICTIONS",
-                      help="only score a predictions file (ours or LLaMA-Factory's generated_predictions.jsonl)")
+    data.add_argument(
+        "--allow-errors",
+        action="store_true",
+        help="exit 0 even if some samples errored (e.g. a "
+        "corrupt clip); they are counted and left out of the metrics. Without it such a run exits 1",
+    )
+    data.add_argument(
+        "--score-only",
+        type=Path,
+        metavar="PREDICTIONS",
+        help="only score a predictions file (ours or LLaMA-Factory's generated_predictions.jsonl)",
+    )
     decoding = parser.add_argument_group("decoding (greedy unless --num-beams > 1)")
     decoding.add_argument("--batch-size", type=positive_int, default=DEFAULTS.batch_size)
     decoding.add_argument("--num-beams", type=positive_int, default=DEFAULTS.num_beams)
@@ -117,8 +149,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     decoding.add_argument("--repetition-penalty", type=float, default=DEFAULTS.repetition_penalty)
     decoding.add_argument("--no-repeat-ngram-size", type=non_negative_int, default=DEFAULTS.no_repeat_ngram_size)
     decoding.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    decoding.add_argument("--num-workers", type=non_negative_int, default=2,
-                          help="DataLoader workers decoding clips ahead")
+    decoding.add_argument(
+        "--num-workers", type=non_negative_int, default=2, help="DataLoader workers decoding clips ahead"
+    )
     args = parser.parse_intermixed_args(argv)  # key=value anywhere among the options
     malformed = [item for item in args.overrides if not is_override(item)]
     if malformed:
@@ -126,8 +159,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.score_only and args.overrides:
         parser.error("--score-only takes no key=value overrides: it scores answers already made")
     if args.output_dir is None:
-        args.output_dir = (args.score_only.parent if args.score_only
-                           else Path("results") / (args.config.stem if args.config else ""))
+        args.output_dir = (
+            args.score_only.parent if args.score_only else Path("results") / (args.config.stem if args.config else "")
+        )
     return args
 
 
@@ -138,8 +172,15 @@ def main(argv: list[str] | None = None) -> dict | None:
         if args.score_only:
             return score_only(args.score_only, args.output_dir)
         return evaluate(args)
-    except (InvalidTestSetError, AdapterError, PredictionsFileError, SettingsError, VideoSettingsError,
-            ModelSourceError, RunInputsError) as error:
+    except (
+        InvalidTestSetError,
+        AdapterError,
+        PredictionsFileError,
+        SettingsError,
+        VideoSettingsError,
+        ModelSourceError,
+        RunInputsError,
+    ) as error:
         raise SystemExit(f"error: {error}") from None
 
 
@@ -156,9 +197,15 @@ def choose_test_set(args: argparse.Namespace, data: dict) -> None:
 def evaluate(args: argparse.Namespace) -> dict | None:
     """Generate (resuming what is done), score and report; returns the summary on rank 0."""
     # Check everything that can be checked before loading a model
-    resolved = resolve_run(args.config, args.overrides, base_model=args.base_model, adapter_path=args.adapter_path,
-                           template=args.template, allow_setting_mismatch=args.allow_setting_mismatch,
-                           allow_base_mismatch=args.allow_base_mismatch)
+    resolved = resolve_run(
+        args.config,
+        args.overrides,
+        base_model=args.base_model,
+        adapter_path=args.adapter_path,
+        template=args.template,
+        allow_setting_mismatch=args.allow_setting_mismatch,
+        allow_base_mismatch=args.allow_base_mismatch,
+    )
     settings = resolved.settings
     if args.compare_base and not settings.adapter_path:
         raise SystemExit("--compare-base needs an adapter: pass --adapter-path or a --config with output_dir")
@@ -172,8 +219,15 @@ def evaluate(args: argparse.Namespace) -> dict | None:
     allow_base = args.allow_base_mismatch or args.allow_setting_mismatch
     base_warning = check_adapter_base(adapter, settings.base_model, allow_base) if adapter else None
     print(f"model: {describe_model_source(settings.base_model, 'base model')}", file=sys.stderr)
-    generation = GenerationSettings(args.batch_size, args.num_beams, args.max_new_tokens, args.repetition_penalty,
-                                    args.no_repeat_ngram_size, args.min_new_tokens, args.seed)
+    generation = GenerationSettings(
+        args.batch_size,
+        args.num_beams,
+        args.max_new_tokens,
+        args.repetition_penalty,
+        args.no_repeat_ngram_size,
+        args.min_new_tokens,
+        args.seed,
+    )
     names = ["base", "adapter"] if args.compare_base else ["adapter"] if adapter else ["base"]
 
     # A rerun continues only the same run: same model, adapter weights, settings and test set content
@@ -181,16 +235,26 @@ def evaluate(args: argparse.Namespace) -> dict | None:
     for warning in (clips_warning, base_warning) if context.is_main else ():
         if warning:
             print(f"WARNING: {warning}", file=sys.stderr)
-    run = RunIdentity(settings=asdict(settings), generation=asdict(generation), models=names,
-                      adapter_sha256=adapter.sha256 if adapter else None, test_set=fingerprint_test_set(samples))
-    explain = {"test_set": f"The test set {args.test_data} is not the one these predictions were made for: its "
-               "samples (ids, clip paths, prompts or references) or --num-samples changed"}
+    run = RunIdentity(
+        settings=asdict(settings),
+        generation=asdict(generation),
+        models=names,
+        adapter_sha256=adapter.sha256 if adapter else None,
+        test_set=fingerprint_test_set(samples),
+    )
+    explain = {
+        "test_set": f"The test set {args.test_data} is not the one these predictions were made for: its "
+        "samples (ids, clip paths, prompts or references) or --num-samples changed"
+    }
     check_same_run(args.output_dir, run, write=context.is_main, explain=explain)
     if context.is_main:  # keep the answers made so far, retry the samples that errored
         resumed = prepare_resume(args.output_dir, samples, names)
         if resumed.kept or resumed.retried or resumed.redone:
-            print(f"resuming {args.output_dir}: {resumed.kept} answers kept, {resumed.retried} errored samples "
-                  f"retried, {resumed.redone} answers made from another clip path redone", file=sys.stderr)
+            print(
+                f"resuming {args.output_dir}: {resumed.kept} answers kept, {resumed.retried} errored samples "
+                f"retried, {resumed.redone} answers made from another clip path redone",
+                file=sys.stderr,
+            )
     context.barrier()
 
     # Load processor/template (base model only) and model; the adapter must fit before anything is generated
@@ -203,19 +267,35 @@ def evaluate(args: argparse.Namespace) -> dict | None:
     # Generate this process's shard, appending to predictions as we go (a rerun of the same run skips what is done)
     done = set(read_existing(args.output_dir))
     with PredictionWriter(context.predictions_path(args.output_dir)) as writer:
-        run_generation(model, pre, context.shard(samples), names, generation, settings.cutoff_len, args.output_dir,
-                       writer, done, args.num_workers, show_progress=context.is_main)
+        run_generation(
+            model,
+            pre,
+            context.shard(samples),
+            names,
+            generation,
+            settings.cutoff_len,
+            args.output_dir,
+            writer,
+            done,
+            args.num_workers,
+            show_progress=context.is_main,
+        )
     context.barrier()
 
     # Merge, score and report on rank 0
     summary, failed = None, False
     if context.is_main:
         records = merge_predictions(args.output_dir, [s.id for s in samples], names)
-        run_settings = {**asdict(settings), **asdict(generation), "test_data": str(args.test_data),
-                        "video_dir": str(args.video_dir), "num_samples": len(samples), "processes": context.world_size,
-                        "run_inputs": str(resolved.record.path) if resolved.record else None}
-        identity = {"base_model": settings.base_model,
-                    "adapter": asdict(adapter) if adapter else None}
+        run_settings = {
+            **asdict(settings),
+            **asdict(generation),
+            "test_data": str(args.test_data),
+            "video_dir": str(args.video_dir),
+            "num_samples": len(samples),
+            "processes": context.world_size,
+            "run_inputs": str(resolved.record.path) if resolved.record else None,
+        }
+        identity = {"base_model": settings.base_model, "adapter": asdict(adapter) if adapter else None}
         summary = write_metrics(args.output_dir, score_records(records), run_settings, identity)
         markdown, _ = write_report(args.output_dir, records, summary)
         print(f"metrics: {summary['metrics']}\ncounts: {summary['counts']}\nreport: {markdown}")

@@ -48,20 +48,40 @@ def build(root: Path, rows: int) -> tuple[Path, Path]:
                 source = root / f"source_{i // LINKS_PER_SOURCE}.mp4"
                 shutil.copy(clip, source)
             os.link(source, path)
-            writer.writerow([videoid, f'Aerial view, "city" at night {i} – café', page + 1, page_dir,
-                             "PT00H00M17S", f"https://example.com/{videoid}.mp4"])
+            writer.writerow(
+                [
+                    videoid,
+                    f'Aerial view, "city" at night {i} – café',
+                    page + 1,
+                    page_dir,
+                    "PT00H00M17S",
+                    f"https://example.com/{videoid}.mp4",
+                ]
+            )
             stat = source.stat()
             keys.append((os.path.abspath(path), stat.st_size, stat.st_mtime_ns))
     with ProbeCache(root / "out" / "probe_cache.sqlite") as cache:
         for start in range(0, len(keys), 50_000):
-            cache.put_many((key, outcome) for key in keys[start:start + 50_000])
+            cache.put_many((key, outcome) for key in keys[start : start + 50_000])
     return csv_path, videos
 
 
 def timed_convert(root: Path, csv_path: Path, videos: Path, extra: list[str]) -> tuple[float, float]:
     """(wall seconds, peak RSS MiB) of one converter run in a child process."""
-    command = [sys.executable, "-m", "data.convert_webvid", "--csv", str(csv_path), "--video-dir", str(videos),
-               "--out-dir", str(root / "out"), "--dataset-info", str(root / "dataset_info.json"), *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "data.convert_webvid",
+        "--csv",
+        str(csv_path),
+        "--video-dir",
+        str(videos),
+        "--out-dir",
+        str(root / "out"),
+        "--dataset-info",
+        str(root / "dataset_info.json"),
+        *extra,
+    ]
     started = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     elapsed = time.perf_counter() - started
@@ -81,8 +101,10 @@ def main() -> None:
         for label, extra in (("probe cache", []), ("--no-probe", ["--no-probe"])):
             elapsed, peak_mib = timed_convert(root, csv_path, videos, extra)
             verdict = "ok" if elapsed <= TARGET_S * args.rows / 1_000_000 else "SLOWER than target"
-            print(f"convert ({label:>11}): {elapsed:6.1f} s  {args.rows / elapsed:>9,.0f} rows/s  "
-                  f"peak RSS {peak_mib:,.0f} MiB  (target <= {TARGET_S:.0f} s per 1 M rows: {verdict})")
+            print(
+                f"convert ({label:>11}): {elapsed:6.1f} s  {args.rows / elapsed:>9,.0f} rows/s  "
+                f"peak RSS {peak_mib:,.0f} MiB  (target <= {TARGET_S:.0f} s per 1 M rows: {verdict})"
+            )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ import torch
 from evaluation.generation import GenerationSettings, SampleInputs, collate_left_padded, generate_batch, make_loader
 from evaluation.inputs import build_inputs, load_preprocessing
 from evaluation.model import load_base_model
-from evaluation.settings import ModelSettings
 from evaluation.samples import Sample
+from evaluation.settings import ModelSettings
 
 PROMPT = "<video>Describe this video in one sentence."
 
@@ -67,8 +67,10 @@ def main() -> None:
     our_answers = ours(samples, pre, model, settings, args.num_workers)
     our_rate = len(samples) / (time.perf_counter() - start)
 
-    print(f"{len(samples)} clips, batch {args.batch_size}, {args.num_workers} decode workers, "
-          f"{torch.get_num_threads()} torch threads, max_new_tokens {args.max_new_tokens}")
+    print(
+        f"{len(samples)} clips, batch {args.batch_size}, {args.num_workers} decode workers, "
+        f"{torch.get_num_threads()} torch threads, max_new_tokens {args.max_new_tokens}"
+    )
     print(f"seed-style (one at a time, decode inline): {seed_rate:.2f} samples/s")
     print(f"ours (batched, decoding overlapped):       {our_rate:.2f} samples/s")
     print(f"ratio: {our_rate / seed_rate:.2f}x   same answers: {seed_answers == our_answers}")

@@ -1,4 +1,5 @@
-"""Probe rate on WebVid-like clips (596x336, 10-30 s) vs fully decoding the same clips (target >= 50 clips/s on 2 cores).
+"""Probe rate on WebVid-like clips (596x336, 10-30 s) vs fully decoding the same clips (target >= 50 clips/s,
+2 cores).
 
     python -m bench.bench_probe
     python -m bench.bench_probe --workers 2 --repeat 20
@@ -28,8 +29,16 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_probe_") as tmp:
         clips = [
-            str(make_clip(Path(tmp) / f"clip_{seconds}s_{fps}fps.mp4", n_frames=seconds * fps, fps=fps, width=596,
-                          height=336, gop=fps // 2))
+            str(
+                make_clip(
+                    Path(tmp) / f"clip_{seconds}s_{fps}fps.mp4",
+                    n_frames=seconds * fps,
+                    fps=fps,
+                    width=596,
+                    height=336,
+                    gop=fps // 2,
+                )
+            )
             for seconds, fps in CLIPS
         ]
         paths = clips * args.repeat
@@ -52,8 +61,10 @@ def main() -> None:
 
     rate = len(paths) / parallel_s
     verdict = "ok" if rate >= TARGET_CLIPS_PER_S else "BELOW target"
-    print(f"probe, {args.workers} processes: {rate:7.1f} clips/s over {len(paths)} probes "
-          f"(target >= {TARGET_CLIPS_PER_S:.0f}: {verdict})")
+    print(
+        f"probe, {args.workers} processes: {rate:7.1f} clips/s over {len(paths)} probes "
+        f"(target >= {TARGET_CLIPS_PER_S:.0f}: {verdict})"
+    )
     print(f"probe, 1 process:     {1 / probe_one_s:7.1f} clips/s ({probe_one_s * 1000:.1f} ms/clip)")
     print(f"full decode, 1 process: {1 / decode_one_s:5.1f} clips/s ({decode_one_s * 1000:.0f} ms/clip)")
     print(f"probe costs {probe_one_s / decode_one_s:.3f} of a full decode ({decode_one_s / probe_one_s:.0f}x cheaper)")

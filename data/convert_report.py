@@ -92,19 +92,23 @@ def format_summary(report: dict) -> str:
     layouts = ", ".join(f"{name} {count:,}" for name, count in report["layouts"].items()) or "none"
     lines.append(f"  layouts     {layouts}")
     for shard in report.get("broken_shards", []):  # video2dataset shards read only up to their damage
-        lines.append(f"  BROKEN      {shard['path']}: {shard['error']} "
-                     f"(the {shard['clips_indexed']:,} clips before the damage are used)")
+        lines.append(
+            f"  BROKEN      {shard['path']}: {shard['error']} "
+            f"(the {shard['clips_indexed']:,} clips before the damage are used)"
+        )
     probing = (
         f"{report['probed']:,} probed, {report['probe_cache_hits']:,} from cache"
-        if report["probe"] else "disabled (--no-probe): clips only checked to exist and be non-empty"
+        if report["probe"]
+        else "disabled (--no-probe): clips only checked to exist and be non-empty"
     )
     lines += [
         f"  probing     {probing}",
-        f"  time        {report['elapsed_s']:.1f} s ({report['rows_read'] / max(report['elapsed_s'], 1e-9):,.0f} rows/s)",
+        f"  time        {report['elapsed_s']:.1f} s "
+        f"({report['rows_read'] / max(report['elapsed_s'], 1e-9):,.0f} rows/s)",
         f"  wrote       {', '.join(report['files'])}",
         f"  registered  {', '.join(report['datasets'])} in {report['dataset_info']}",
-        f"  train on it make train CONFIG=... ARGS=\"dataset_dir={Path(report['dataset_info']).parent} "
-        f"media_dir={report['media_dir']}\"",
+        f'  train on it make train CONFIG=... ARGS="dataset_dir={Path(report["dataset_info"]).parent} '
+        f'media_dir={report["media_dir"]}"',
     ]
     if report["skipped"]:
         lines.append(f"  every skipped row, with its line number and reason: {report['out_dir']}/skipped.csv")

@@ -84,8 +84,14 @@ class MediaPaths:
 class _Pipeline:
     """Rows -> checks -> split files. Rows waiting for a probe are batched so the workers stay busy."""
 
-    def __init__(self, options: ConvertOptions, report: ConversionReport, cache: ProbeCache | None,
-                 prober: Prober | None, writers: dict[str, JsonArrayWriter]):
+    def __init__(
+        self,
+        options: ConvertOptions,
+        report: ConversionReport,
+        cache: ProbeCache | None,
+        prober: Prober | None,
+        writers: dict[str, JsonArrayWriter],
+    ):
         self.options, self.report, self.cache, self.prober, self.writers = options, report, cache, prober, writers
         self.rules = ClipRules(options.min_duration_s, options.min_frames)
         self.locator = ClipLocator(options.video_dir, options.extract_dir or options.out_dir / "clips")
@@ -122,8 +128,12 @@ class _Pipeline:
             report.skip(row.line, row.videoid, error.reason, str(error))
             return
         if clip is None:
-            report.skip(row.line, row.videoid, "missing", f"not under {self.options.video_dir} in any layout"
-                        + self.locator.broken_shards_note())
+            report.skip(
+                row.line,
+                row.videoid,
+                "missing",
+                f"not under {self.options.video_dir} in any layout" + self.locator.broken_shards_note(),
+            )
             return
         if clip.size == 0:
             report.skip(row.line, row.videoid, "empty", str(clip.path))
@@ -146,13 +156,13 @@ class _Pipeline:
         to_probe = list(dict.fromkeys(key for key in keys if key not in outcomes))
         fresh = []
         try:
-            for item in zip(to_probe, self.prober.probe([path for path, _, _ in to_probe])):
+            for item in zip(to_probe, self.prober.probe([path for path, _, _ in to_probe]), strict=True):
                 fresh.append(item)  # noqa: PERF402 - one at a time: a failure keeps what came before it
         finally:  # a dead worker or Ctrl-C: what was probed stays cached, so a rerun does not probe it again
             self.cache.put_many(fresh)
         outcomes.update(fresh)
         self.report.probed += len(fresh)
-        for (row, clip), key in zip(self.pending, keys):
+        for (row, clip), key in zip(self.pending, keys, strict=True):
             outcome = outcomes[key]
             if outcome.summary is None:
                 self.report.skip(row.line, row.videoid, outcome.error_reason, f"{clip.path}: {outcome.error_detail}")
@@ -166,8 +176,9 @@ class _Pipeline:
 
     def _keep(self, row: WebVidRow, clip: LocatedClip) -> None:
         split = assign_split(row.videoid, self.options.val_ratio, self.options.test_ratio, self.options.split_salt)
-        self.writers[split].write_json(caption_record_json(row.videoid, row.caption, self.media_path(clip.path),
-                                                           self.options.prompt))
+        self.writers[split].write_json(
+            caption_record_json(row.videoid, row.caption, self.media_path(clip.path), self.options.prompt)
+        )
         self.report.keep(split, clip.layout)
 
 
@@ -182,9 +193,11 @@ def _check_usable(report: ConversionReport, options: ConvertOptions) -> None:
         reasons = ", ".join(f"{reason} {count:,}" for reason, count in summary["skipped_by_reason"].items())
         cause = f"0 of {report.rows_read:,} rows kept ({reasons or 'the CSV has no data rows'})."
         if report.skipped["missing"] and report.skipped["missing"] >= report.rows_read / 2:
-            cause += (f" {report.skipped['missing']:,} clips were not found under --video-dir "
-                      f"{os.path.abspath(options.video_dir)}: is that the folder holding the clips "
-                      f"({{page_dir}}/{{videoid}}.mp4, {{videoid}}.mp4 or video2dataset shards)?")
+            cause += (
+                f" {report.skipped['missing']:,} clips were not found under --video-dir "
+                f"{os.path.abspath(options.video_dir)}: is that the folder holding the clips "
+                f"({{page_dir}}/{{videoid}}.mp4, {{videoid}}.mp4 or video2dataset shards)?"
+            )
         example = next(iter(report.first_skip.values()), None)
         if example:
             cause += f" First skipped row: {example}."
@@ -272,28 +285,56 @@ def convert(options: ConvertOptions) -> dict:
 def parse_args(argv: list[str] | None = None) -> ConvertOptions:
     defaults = ConvertOptions(csv=Path(), video_dir=Path(), out_dir=Path())
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--csv", type=Path, help="WebVid CSV (videoid,name,page_idx,page_dir,...); omit it to take "
-                        "captions from video2dataset clips under --video-dir ({key}.txt, else the json's caption)")
+    parser.add_argument(
+        "--csv",
+        type=Path,
+        help="WebVid CSV (videoid,name,page_idx,page_dir,...); omit it to take "
+        "captions from video2dataset clips under --video-dir ({key}.txt, else the json's caption)",
+    )
     parser.add_argument("--video-dir", type=Path, required=True, help="folder with the downloaded clips")
     parser.add_argument("--out-dir", type=Path, default=Path("data/webvid"), help="where the splits go")
-    parser.add_argument("--media-dir", type=Path, default=defaults.media_dir,
-                        help="folder clip paths are written relative to; LLaMA-Factory's media_dir (default: .)")
-    parser.add_argument("--dataset-info", type=Path, default=defaults.dataset_info,
-                        help="dataset_info.json to register webvid_* in (its folder is the config's dataset_dir; "
-                             "default OUT/dataset_info.json)")
+    parser.add_argument(
+        "--media-dir",
+        type=Path,
+        default=defaults.media_dir,
+        help="folder clip paths are written relative to; LLaMA-Factory's media_dir (default: .)",
+    )
+    parser.add_argument(
+        "--dataset-info",
+        type=Path,
+        default=defaults.dataset_info,
+        help="dataset_info.json to register webvid_* in (its folder is the config's dataset_dir; "
+        "default OUT/dataset_info.json)",
+    )
     parser.add_argument("--prompt", default=defaults.prompt, help="instruction in the user turn after <video>")
     parser.add_argument("--val-ratio", type=float, default=defaults.val_ratio, help="fraction of ids in val")
     parser.add_argument("--test-ratio", type=float, default=defaults.test_ratio, help="fraction of ids in test")
-    parser.add_argument("--split-salt", default=defaults.split_salt,
-                        help="changes which ids land in which split (keep it fixed to keep splits stable)")
-    parser.add_argument("--no-probe", dest="probe", action="store_false",
-                        help="only check clips exist and are non-empty (fast; broken clips reach training)")
+    parser.add_argument(
+        "--split-salt",
+        default=defaults.split_salt,
+        help="changes which ids land in which split (keep it fixed to keep splits stable)",
+    )
+    parser.add_argument(
+        "--no-probe",
+        dest="probe",
+        action="store_false",
+        help="only check clips exist and are non-empty (fast; broken clips reach training)",
+    )
     parser.add_argument("--probe-cache", type=Path, help="probe cache file (default OUT/probe_cache.sqlite)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="probing processes")
-    parser.add_argument("--min-duration", dest="min_duration_s", type=float, default=defaults.min_duration_s,
-                        help="skip shorter clips (s); 1.0 gives 8 frames at video_fps 8")
-    parser.add_argument("--min-frames", type=int, default=defaults.min_frames,
-                        help="skip clips showing fewer frames (the config's video_maxlen)")
+    parser.add_argument(
+        "--min-duration",
+        dest="min_duration_s",
+        type=float,
+        default=defaults.min_duration_s,
+        help="skip shorter clips (s); 1.0 gives 8 frames at video_fps 8",
+    )
+    parser.add_argument(
+        "--min-frames",
+        type=int,
+        default=defaults.min_frames,
+        help="skip clips showing fewer frames (the config's video_maxlen)",
+    )
     parser.add_argument("--extract-dir", type=Path, help="where video2dataset shard clips go (default OUT/clips)")
     options = ConvertOptions(**vars(parser.parse_args(argv)))
     try:

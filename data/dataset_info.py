@@ -42,12 +42,15 @@ def registered_splits(dataset_info_path: Path, out_dir: Path) -> tuple[dict, dic
         try:
             existing = json.loads(dataset_info_path.read_text(encoding="utf-8"))
         except ValueError as error:
-            raise ValueError(f"{dataset_info_path} is not valid JSON ({error}); fix or remove it, then re-run") from None
+            raise ValueError(
+                f"{dataset_info_path} is not valid JSON ({error}); fix or remove it, then re-run"
+            ) from None
         if not isinstance(existing, dict):
             raise ValueError(f"{dataset_info_path} must hold a JSON object of dataset entries")
     entries = {
-        f"{DATASET_NAME_PREFIX}{split}": sharegpt_video_entry(file_name_for(out_dir / split_file_name(split),
-                                                                            dataset_info_path))
+        f"{DATASET_NAME_PREFIX}{split}": sharegpt_video_entry(
+            file_name_for(out_dir / split_file_name(split), dataset_info_path)
+        )
         for split in SPLITS
     }
     return {**existing, **entries}, entries

@@ -49,8 +49,9 @@ def probe_clip(path: str) -> ProbeOutcome:
     except VideoReadError as error:
         return ProbeOutcome(None, error.reason, error.detail)
     return ProbeOutcome(
-        ClipSummary(info.width, info.height, info.fps, info.duration_s, info.n_frames, info.header_frames,
-                    info.metadata_trusted)
+        ClipSummary(
+            info.width, info.height, info.fps, info.duration_s, info.n_frames, info.header_frames, info.metadata_trusted
+        )
     )
 
 
@@ -68,8 +69,11 @@ class ProbeCache:
         except sqlite3.DatabaseError as error:  # garbage or a half-copied file: it only saves time, so start over
             aside = self.path.with_name(self.path.name + ".corrupt")
             self.path.replace(aside)
-            print(f"warning: probe cache {self.path} is not a readable SQLite file ({error}); moved to {aside}, "
-                  "every clip is probed again", file=sys.stderr)
+            print(
+                f"warning: probe cache {self.path} is not a readable SQLite file ({error}); moved to {aside}, "
+                "every clip is probed again",
+                file=sys.stderr,
+            )
             self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:

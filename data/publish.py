@@ -61,8 +61,9 @@ def remove_abandoned_staging(out_dir: Path) -> list[Path]:
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``path`` through a temporary file + fsync + rename: readers see the old or the new file, never half."""
     path = Path(path)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
-                                     suffix=".tmp", delete=False) as f:
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+    ) as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())

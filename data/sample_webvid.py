@@ -202,8 +202,9 @@ def _write_one(job: tuple[ClipSpec, Path]) -> str:
     return spec.videoid
 
 
-def generate(out_dir: Path = DEFAULT_OUT_DIR, count: int = DEFAULT_COUNT, seed: int = DEFAULT_SEED,
-             workers: int = 2) -> Path:
+def generate(
+    out_dir: Path = DEFAULT_OUT_DIR, count: int = DEFAULT_COUNT, seed: int = DEFAULT_SEED, workers: int = 2
+) -> Path:
     """Write ``count`` clips and their CSV under ``out_dir``; clips already on disk are kept. Returns the CSV."""
     from tqdm import tqdm
 

@@ -99,17 +99,29 @@ class Video2DatasetIndex:
         """Walk ``video_dir`` once: sidecar folders, then ``.tar`` shards (their clips extracted to extract_dir)."""
         index = cls()
         shards, folders = [], []
+
         def unreadable(error: OSError) -> None:  # os.walk would skip such a folder without a word
             index.broken_shards.append(BrokenShard(str(error.filename), f"cannot list folder: {error.strerror}", 0))
 
         for folder, _, files in os.walk(video_dir, onerror=unreadable):  # one walk: there may be millions of clips
             names = set(files)
             shards += [Path(folder, name) for name in files if name.endswith(".tar")]
-            folders += [Path(folder, name) for name in files if name.endswith(CLIP_SUFFIX)
-                        and any(name[: -len(CLIP_SUFFIX)] + suffix in names for suffix in SIDECARS)]
+            folders += [
+                Path(folder, name)
+                for name in files
+                if name.endswith(CLIP_SUFFIX)
+                and any(name[: -len(CLIP_SUFFIX)] + suffix in names for suffix in SIDECARS)
+            ]
         for clip in tqdm(sorted(folders), desc="indexing video2dataset folders", unit="clip", disable=not folders):
-            index._add(ShardClip(clip.stem, clip, str(clip.parent), _read_json(clip.with_suffix(".json")),
-                                 _read_text(clip.with_suffix(".txt"))))
+            index._add(
+                ShardClip(
+                    clip.stem,
+                    clip,
+                    str(clip.parent),
+                    _read_json(clip.with_suffix(".json")),
+                    _read_text(clip.with_suffix(".txt")),
+                )
+            )
         for shard in tqdm(sorted(shards), desc="indexing video2dataset shards", unit="shard", disable=not shards):
             index._index_shard(shard, Path(extract_dir))
         return index
@@ -119,8 +131,9 @@ class Video2DatasetIndex:
 
         Raises AmbiguousClipError when the name that matches is shared by several clips.
         """
-        return (self._by_key.get(videoid, "key") or self._by_videoid.get(videoid, "videoid")
-                or self._by_url.get(url, "url"))
+        return (
+            self._by_key.get(videoid, "key") or self._by_videoid.get(videoid, "videoid") or self._by_url.get(url, "url")
+        )
 
     def _add(self, clip: ShardClip) -> None:
         self.clips.append(clip)
@@ -146,8 +159,11 @@ class Video2DatasetIndex:
                     error = f"no end-of-archive marker after byte {tar.offset}: cut short or still being written"
         except (tarfile.TarError, OSError, EOFError) as failure:
             error = f"{type(failure).__name__}: {failure}"
-        clips = [ShardClip(key, parts[CLIP_SUFFIX], str(shard), _parse_json(parts.get(".json")),
-                           _decode(parts.get(".txt"))) for key, parts in members.items() if CLIP_SUFFIX in parts]
+        clips = [
+            ShardClip(key, parts[CLIP_SUFFIX], str(shard), _parse_json(parts.get(".json")), _decode(parts.get(".txt")))
+            for key, parts in members.items()
+            if CLIP_SUFFIX in parts
+        ]
         for clip in clips:
             self._add(clip)
         if error is not None:
@@ -237,5 +253,8 @@ def video2dataset_rows(index: Video2DatasetIndex) -> Iterator[WebVidRow | CsvSki
             continue
         url = clip.meta.get("url")
         item = row_from_fields(line, [clip.key, clip.caption, url if isinstance(url, str) else ""], columns, 3)
-        yield CsvSkip(item.line, item.videoid, item.reason, f"{where}: {item.detail}") if isinstance(item, CsvSkip) \
+        yield (
+            CsvSkip(item.line, item.videoid, item.reason, f"{where}: {item.detail}")
+            if isinstance(item, CsvSkip)
             else item
+        )

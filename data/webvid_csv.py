@@ -194,8 +194,9 @@ def _read_header(path: Path, reader) -> list[str]:
     try:
         header = next(reader, None)
     except (csv.Error, _RecordTooLong) as error:
-        raise BadHeaderError(f"{path}: line 1: the header is not valid CSV ({error}); "
-                             f"a WebVid CSV has the header {WEBVID_HEADER}") from None
+        raise BadHeaderError(
+            f"{path}: line 1: the header is not valid CSV ({error}); a WebVid CSV has the header {WEBVID_HEADER}"
+        ) from None
     if header is None:
         raise MissingColumnsError(f"{path}: empty file; a WebVid CSV has the header {WEBVID_HEADER}")
     return [name.strip().lstrip("\ufeff") for name in header]
@@ -257,9 +258,13 @@ def read_webvid_csv(path: Path) -> Iterator[WebVidRow | CsvSkip]:
                 lines.read_again(record[1:])
                 first_line = _parse_alone(record[0][1])
                 videoid = first_line[column_index["videoid"]] if len(first_line) > column_index["videoid"] else ""
-                yield CsvSkip(start, _printable(videoid.strip()), MALFORMED_ROW,
-                              f"{_lines(start, end)}: unterminated quote: the quoted field opened on line {start} "
-                              f"does not close properly ({why}); lines {start + 1}-{end} are read again as rows")
+                yield CsvSkip(
+                    start,
+                    _printable(videoid.strip()),
+                    MALFORMED_ROW,
+                    f"{_lines(start, end)}: unterminated quote: the quoted field opened on line {start} "
+                    f"does not close properly ({why}); lines {start + 1}-{end} are read again as rows",
+                )
             elif error is not None:
                 yield CsvSkip(start, "", MALFORMED_ROW, f"line {start}: {error}")
             elif fields:  # a blank line is not a row

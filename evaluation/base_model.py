@@ -56,9 +56,13 @@ def check_adapter_base(adapter: AdapterInfo, base_model: str, allow_mismatch: bo
         return f"{config_file} names no base model (base_model_name_or_path): the base model was not checked"
     if same_base_model(recorded, base_model):
         return None
-    message = (f"the adapter {adapter.path} was trained on {recorded!r} (base_model_name_or_path in {config_file}), "
-               f"but the base model given is {base_model!r}")
+    message = (
+        f"the adapter {adapter.path} was trained on {recorded!r} (base_model_name_or_path in {config_file}), "
+        f"but the base model given is {base_model!r}"
+    )
     if allow_mismatch:
         return f"{message}; evaluating anyway (--allow-base-mismatch)"
-    raise AdapterError(f"{message}. Pass the base model it was trained on (--base-model {recorded}), or "
-                       "--allow-base-mismatch if it is the same model under another name")
+    raise AdapterError(
+        f"{message}. Pass the base model it was trained on (--base-model {recorded}), or "
+        "--allow-base-mismatch if it is the same model under another name"
+    )

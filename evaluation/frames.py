@@ -22,8 +22,9 @@ def frames_from_pixel_values(pixel_values_videos: torch.Tensor, grid_thw: torch.
         grid_t, grid_h // merge, grid_w // merge, merge, merge, channels, temporal, patch, patch
     )
     # back to (t, temporal, channel, h-blocks, merge, patch, w-blocks, merge, patch)
-    frames = patches.permute(0, 6, 5, 1, 3, 7, 2, 4, 8).reshape(grid_t * temporal, channels, grid_h * patch,
-                                                                 grid_w * patch)
+    frames = patches.permute(0, 6, 5, 1, 3, 7, 2, 4, 8).reshape(
+        grid_t * temporal, channels, grid_h * patch, grid_w * patch
+    )
     mean = torch.tensor(video_processor.image_mean).view(1, -1, 1, 1)
     std = torch.tensor(video_processor.image_std).view(1, -1, 1, 1)
     pixels = (frames * std + mean) / video_processor.rescale_factor

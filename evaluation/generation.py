@@ -60,8 +60,9 @@ class SampleInputs(Dataset):
             item["error"] = f"{type(error).__name__}: {error}"
             return item
         if self.output_dir is not None:
-            frames = frames_from_pixel_values(item["pixel_values_videos"], item["video_grid_thw"][0],
-                                              self.pre.processor.video_processor)
+            frames = frames_from_pixel_values(
+                item["pixel_values_videos"], item["video_grid_thw"][0], self.pre.processor.video_processor
+            )
             item["frames"] = frame_strip_name(sample.id)
             save_frame_strip(frames, self.output_dir / item["frames"])
         return item
@@ -136,8 +137,9 @@ def generation_kwargs(settings: GenerationSettings, pre: Preprocessing) -> dict[
 
 
 @torch.inference_mode()
-def generate_batch(model, model_inputs: dict[str, torch.Tensor], settings: GenerationSettings,
-                   pre: Preprocessing) -> list[str]:
+def generate_batch(
+    model, model_inputs: dict[str, torch.Tensor], settings: GenerationSettings, pre: Preprocessing
+) -> list[str]:
     """Raw answer text for every row of a left-padded batch, cut at the first stop token."""
     from transformers import GenerationConfig
 

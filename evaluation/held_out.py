@@ -36,12 +36,16 @@ def held_out_test_set(datasets: Sequence[str] | str | None, dataset_dir: str | P
     if isinstance(datasets, str):
         datasets = [name.strip() for name in datasets.split(",")]
     if not datasets or dataset_dir is None:
-        raise InvalidTestSetError("no training run to take the held-out split from (no --config, and no adapter "
-                                  "with its run_inputs.json): pass --test-data PATH")
+        raise InvalidTestSetError(
+            "no training run to take the held-out split from (no --config, and no adapter "
+            "with its run_inputs.json): pass --test-data PATH"
+        )
     trained = [name for name in datasets if name.endswith(TRAIN_SUFFIX)]
     if not trained:
-        raise InvalidTestSetError(f"the run trained on {', '.join(datasets)}: no X{TRAIN_SUFFIX} dataset whose "
-                                  f"X{TEST_SUFFIX} split to evaluate on; pass --test-data PATH")
+        raise InvalidTestSetError(
+            f"the run trained on {', '.join(datasets)}: no X{TRAIN_SUFFIX} dataset whose "
+            f"X{TEST_SUFFIX} split to evaluate on; pass --test-data PATH"
+        )
     dataset_dir = Path(dataset_dir)
     registry = _registry(dataset_dir)
     found, problems = {}, []
@@ -57,9 +61,12 @@ def held_out_test_set(datasets: Sequence[str] | str | None, dataset_dir: str | P
             continue
         found[test_name] = path
     if len(found) > 1:
-        raise InvalidTestSetError(f"the run trained on several datasets with a held-out split ({', '.join(found)}): "
-                                  "pass --test-data PATH for the one to evaluate on")
+        raise InvalidTestSetError(
+            f"the run trained on several datasets with a held-out split ({', '.join(found)}): "
+            "pass --test-data PATH for the one to evaluate on"
+        )
     if not found:
-        raise InvalidTestSetError(f"no held-out split of {', '.join(trained)}: {'; '.join(problems)}. Pass "
-                                  "--test-data PATH")
+        raise InvalidTestSetError(
+            f"no held-out split of {', '.join(trained)}: {'; '.join(problems)}. Pass --test-data PATH"
+        )
     return next(iter(found.values()))

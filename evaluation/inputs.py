@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 
-from evaluation.settings import ModelSettings
 from evaluation.samples import Sample
+from evaluation.settings import ModelSettings
 
 
 class SampleInputError(RuntimeError):

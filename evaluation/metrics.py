@@ -83,8 +83,9 @@ def caption_metrics(
     for name, predictions in systems.items():
         if set(predictions) != set(ids):
             missing, extra = set(ids) - set(predictions), set(predictions) - set(ids)
-            raise MetricsError(f"system {name!r}: predictions missing for {sorted(missing)[:5]}, "
-                               f"unknown ids {sorted(extra)[:5]}")
+            raise MetricsError(
+                f"system {name!r}: predictions missing for {sorted(missing)[:5]}, unknown ids {sorted(extra)[:5]}"
+            )
     _check_tokenizer_dir_writable()
 
     results: dict[str, dict[str, float]] = {}

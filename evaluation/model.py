@@ -41,16 +41,21 @@ def inspect_adapter(adapter_path: str) -> AdapterInfo:
     """Check the adapter directory's files (config and weights) and hash its weights."""
     adapter_dir = Path(adapter_path)
     if not adapter_dir.is_dir():
-        raise AdapterError(f"adapter directory {adapter_dir} does not exist: train first (`make train`) or fix "
-                           "--adapter-path")
+        raise AdapterError(
+            f"adapter directory {adapter_dir} does not exist: train first (`make train`) or fix --adapter-path"
+        )
     config_file = adapter_dir / "adapter_config.json"
     if not config_file.is_file():
-        raise AdapterError(f"{config_file} is missing: {adapter_dir} is not a PEFT adapter directory (a merged model "
-                           "goes to --base-model instead)")
+        raise AdapterError(
+            f"{config_file} is missing: {adapter_dir} is not a PEFT adapter directory (a merged model "
+            "goes to --base-model instead)"
+        )
     weights = next((adapter_dir / name for name in ADAPTER_WEIGHT_FILES if (adapter_dir / name).is_file()), None)
     if weights is None:
-        raise AdapterError(f"{adapter_dir} has no adapter weights ({' or '.join(ADAPTER_WEIGHT_FILES)}): the "
-                           "training run did not finish saving")
+        raise AdapterError(
+            f"{adapter_dir} has no adapter weights ({' or '.join(ADAPTER_WEIGHT_FILES)}): the "
+            "training run did not finish saving"
+        )
     config = json.loads(config_file.read_text(encoding="utf-8"))
     return AdapterInfo(str(adapter_dir), str(weights), _sha256(weights), config.get("base_model_name_or_path"))
 
@@ -78,14 +83,18 @@ def check_adapter_fits(model: torch.nn.Module, adapter: AdapterInfo) -> None:
                 matches = [m for name, m in modules.items() if name.endswith("." + module_name.split(".", 1)[-1])]
                 module = matches[0] if len(matches) == 1 else None
             if module is None:
-                raise AdapterError(f"{adapter.weights_file}: targets module {module_name!r}, which the base model "
-                                   "does not have: the adapter was trained on another architecture")
+                raise AdapterError(
+                    f"{adapter.weights_file}: targets module {module_name!r}, which the base model "
+                    "does not have: the adapter was trained on another architecture"
+                )
             expected = getattr(module, feature, None)
             actual = shape[1] if feature == "in_features" else shape[0]
             if expected != actual:
-                raise AdapterError(f"{adapter.weights_file}: {key} has shape {list(shape)}, but the base model's "
-                                   f"{module_name} has {feature}={expected}: the adapter was trained on another "
-                                   f"model (its config names {adapter.base_model_in_config!r})")
+                raise AdapterError(
+                    f"{adapter.weights_file}: {key} has shape {list(shape)}, but the base model's "
+                    f"{module_name} has {feature}={expected}: the adapter was trained on another "
+                    f"model (its config names {adapter.base_model_in_config!r})"
+                )
 
 
 def load_base_model(settings: ModelSettings, device: torch.device):

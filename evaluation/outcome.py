@@ -36,27 +36,36 @@ def suggest_video_dir(samples: Sequence[Sample], video_dir: Path, test_data: Pat
     relative = [sample.video for sample in samples if not Path(sample.video).is_absolute()][:CHECKED_PATHS]
     if not relative:
         return None
-    scored = [(sum((folder / path).is_file() for path in relative), folder)
-              for folder in _candidate_dirs(video_dir, test_data)]
+    scored = [
+        (sum((folder / path).is_file() for path in relative), folder)
+        for folder in _candidate_dirs(video_dir, test_data)
+    ]
     found, folder = max(scored, key=lambda item: item[0], default=(0, None))
     return (folder, found, len(relative)) if found else None
 
 
-def missing_clips_message(samples: Sequence[Sample], missing: Sequence[Sample], video_dir: Path,
-                          test_data: Path) -> str:
-    """"K of N clips found under DIR (e.g. PATH is missing)", and where the paths look relative to instead."""
+def missing_clips_message(
+    samples: Sequence[Sample], missing: Sequence[Sample], video_dir: Path, test_data: Path
+) -> str:
+    """ "K of N clips found under DIR (e.g. PATH is missing)", and where the paths look relative to instead."""
     where = str(video_dir) if video_dir.is_absolute() else f"{video_dir} ({video_dir.absolute()})"
-    message = (f"{len(samples) - len(missing)} of {len(samples)} clips found under {where} "
-               f"(e.g. {missing[0].video_path} is missing)")
+    message = (
+        f"{len(samples) - len(missing)} of {len(samples)} clips found under {where} "
+        f"(e.g. {missing[0].video_path} is missing)"
+    )
     suggestion = suggest_video_dir(missing, video_dir, test_data)
     if suggestion:
         folder, found, checked = suggestion
-        return (f"{message}; the test set's paths look relative to {folder} ({found} of {checked} checked are "
-                f"there): pass --video-dir {folder}")
+        return (
+            f"{message}; the test set's paths look relative to {folder} ({found} of {checked} checked are "
+            f"there): pass --video-dir {folder}"
+        )
     if all(Path(sample.video).is_absolute() for sample in missing):
         return f"{message}; the test set's paths are absolute: are the clips downloaded, on this machine?"
-    return (f"{message}; --video-dir must be the folder the test set's video paths are relative to (LLaMA-Factory's "
-            "media_dir): are the clips downloaded?")
+    return (
+        f"{message}; --video-dir must be the folder the test set's video paths are relative to (LLaMA-Factory's "
+        "media_dir): are the clips downloaded?"
+    )
 
 
 def check_clips_exist(samples: Sequence[Sample], video_dir: Path, test_data: Path) -> str | None:
@@ -71,7 +80,7 @@ def check_clips_exist(samples: Sequence[Sample], video_dir: Path, test_data: Pat
 
 
 def errors_message(records: Sequence[dict[str, Any]]) -> str | None:
-    """"E of N samples errored ...": the count, the commonest reasons and a few ids; None when none errored."""
+    """ "E of N samples errored ...": the count, the commonest reasons and a few ids; None when none errored."""
     by_sample: dict[str, dict[str, Any]] = {}
     for record in records:
         by_sample.setdefault(str(record["id"]), record)
@@ -80,8 +89,10 @@ def errors_message(records: Sequence[dict[str, Any]]) -> str | None:
         return None
     reasons = Counter(str(record.get("error")).split(":", 1)[0] for record in errored)
     examples = "; ".join(f"{record['id']}: {str(record.get('error'))[:200]}" for record in errored[:SHOWN])
-    return (f"{len(errored)} of {len(by_sample)} samples errored and are not scored "
-            f"({', '.join(f'{count} × {reason}' for reason, count in reasons.most_common())}), e.g. {examples}")
+    return (
+        f"{len(errored)} of {len(by_sample)} samples errored and are not scored "
+        f"({', '.join(f'{count} × {reason}' for reason, count in reasons.most_common())}), e.g. {examples}"
+    )
 
 
 def exit_message(records: Sequence[dict[str, Any]], allow_errors: bool) -> tuple[str | None, bool]:
@@ -93,5 +104,7 @@ def exit_message(records: Sequence[dict[str, Any]], allow_errors: bool) -> tuple
         return f"every sample errored, nothing was scored: {message}", True
     if allow_errors:
         return f"{message}; the metrics cover the other samples only (--allow-errors)", False
-    return (f"{message}; the metrics cover the other samples only. Fix the clips and rerun into the same "
-            "--output-dir (errored samples are retried, answers kept), or pass --allow-errors to accept"), True
+    return (
+        f"{message}; the metrics cover the other samples only. Fix the clips and rerun into the same "
+        "--output-dir (errored samples are retried, answers kept), or pass --allow-errors to accept"
+    ), True

@@ -44,14 +44,32 @@ class Prediction:
     frames: str | None  # the strip of frames the model saw, relative to the output folder
 
     @classmethod
-    def of_sample(cls, sample: Sample, model: str, raw: str | None, error: str | None, frames: str | None,
-                  special_tokens: Sequence[str] = ()) -> "Prediction":
+    def of_sample(
+        cls,
+        sample: Sample,
+        model: str,
+        raw: str | None,
+        error: str | None,
+        frames: str | None,
+        special_tokens: Sequence[str] = (),
+    ) -> "Prediction":
         """The record of ``sample`` answered by ``model``: ``raw`` text (cleaned here), or None and the ``error``."""
         prediction = None if raw is None else clean_answer(raw, special_tokens)
-        return cls(id=sample.id, model=model, video=sample.video, video_path=sample.video_path, prompt=sample.prompt,
-                   reference=sample.reference, prediction=prediction, status="ok" if error is None else "error",
-                   error=error, raw=raw, empty=None if prediction is None else prediction == "",
-                   repetitive=None if prediction is None else is_repetitive(prediction), frames=frames)
+        return cls(
+            id=sample.id,
+            model=model,
+            video=sample.video,
+            video_path=sample.video_path,
+            prompt=sample.prompt,
+            reference=sample.reference,
+            prediction=prediction,
+            status="ok" if error is None else "error",
+            error=error,
+            raw=raw,
+            empty=None if prediction is None else prediction == "",
+            repetitive=None if prediction is None else is_repetitive(prediction),
+            frames=frames,
+        )
 
     @classmethod
     def from_json(cls, record: Any, where: str) -> "Prediction":
@@ -61,18 +79,27 @@ class Prediction:
         if not isinstance(record.get("id"), (str, int)):
             raise PredictionsFileError(f"{where}: field 'id' must be text or a number, found {record.get('id')!r}")
         if record.get("status") not in STATUSES:
-            raise PredictionsFileError(f"{where}: field 'status' must be one of {STATUSES}, found "
-                                       f"{record.get('status')!r}")
+            raise PredictionsFileError(
+                f"{where}: field 'status' must be one of {STATUSES}, found {record.get('status')!r}"
+            )
         reference = _require_text(record, "reference", where)
         ok = record["status"] == "ok"
         prediction = _require_text(record, "prediction", where) if ok else None
-        return cls(id=str(record["id"]), model=str(record.get("model", "model")), video=record.get("video"),
-                   video_path=record.get("video_path"), prompt=record.get("prompt"), reference=reference,
-                   prediction=prediction, status=record["status"],
-                   error=None if ok else record.get("error") or "unknown error", raw=record.get("raw"),
-                   empty=record.get("empty", prediction == "") if ok else None,
-                   repetitive=record.get("repetitive", is_repetitive(prediction)) if ok else None,
-                   frames=record.get("frames"))
+        return cls(
+            id=str(record["id"]),
+            model=str(record.get("model", "model")),
+            video=record.get("video"),
+            video_path=record.get("video_path"),
+            prompt=record.get("prompt"),
+            reference=reference,
+            prediction=prediction,
+            status=record["status"],
+            error=None if ok else record.get("error") or "unknown error",
+            raw=record.get("raw"),
+            empty=record.get("empty", prediction == "") if ok else None,
+            repetitive=record.get("repetitive", is_repetitive(prediction)) if ok else None,
+            frames=record.get("frames"),
+        )
 
     @classmethod
     def from_llamafactory(cls, record: Any, where: str, index: int) -> "Prediction":
@@ -81,9 +108,21 @@ class Prediction:
             raise PredictionsFileError(f"{where}: not a JSON object but {type(record).__name__}")
         raw, label = _require_text(record, "predict", where), _require_text(record, "label", where)
         prediction = clean_answer(raw)
-        return cls(id=str(index), model="model", video=None, video_path=None, prompt=record.get("prompt"),
-                   reference=clean_answer(label), prediction=prediction, status="ok", error=None, raw=raw,
-                   empty=prediction == "", repetitive=is_repetitive(prediction), frames=None)
+        return cls(
+            id=str(index),
+            model="model",
+            video=None,
+            video_path=None,
+            prompt=record.get("prompt"),
+            reference=clean_answer(label),
+            prediction=prediction,
+            status="ok",
+            error=None,
+            raw=raw,
+            empty=prediction == "",
+            repetitive=is_repetitive(prediction),
+            frames=None,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,8 +175,10 @@ def read_existing(output_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
             continue
         for number, record in read_jsonl_numbered(path)[0]:
             if not isinstance(record, dict) or "id" not in record:
-                raise PredictionsFileError(f"{path}:{number}: not a prediction record (a JSON object with an id): "
-                                           "was this file written by evaluate_model.py? Pass a new --output-dir")
+                raise PredictionsFileError(
+                    f"{path}:{number}: not a prediction record (a JSON object with an id): "
+                    "was this file written by evaluate_model.py? Pass a new --output-dir"
+                )
             key = record_key(record)
             if key not in existing or (existing[key].get("status") != "ok" and record.get("status") == "ok"):
                 existing[key] = record

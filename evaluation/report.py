@@ -32,10 +32,17 @@ def _rows(records: Sequence[dict[str, Any]], models: Sequence[str]) -> list[dict
 
 
 def _markdown(results: dict[str, Any], rows: list[dict[str, Any]], models: Sequence[str], tool: str) -> str:
-    lines = ["# Evaluation report", "", f"Scores ×100, {tool}.", "", "| metric | " + " | ".join(models) + " |",
-             "|---|" + "---|" * len(models)]
-    lines += [f"| {key} | " + " | ".join(_format(results[m]["metrics"][key]) for m in models) + " |"
-              for key in METRIC_KEYS]
+    lines = [
+        "# Evaluation report",
+        "",
+        f"Scores ×100, {tool}.",
+        "",
+        "| metric | " + " | ".join(models) + " |",
+        "|---|" + "---|" * len(models),
+    ]
+    lines += [
+        f"| {key} | " + " | ".join(_format(results[m]["metrics"][key]) for m in models) + " |" for key in METRIC_KEYS
+    ]
     lines += [f"| {key} | " + " | ".join(str(results[m]["counts"][key]) for m in models) + " |" for key in COUNT_KEYS]
     lines += ["", "## Samples", ""]
     for row in rows:
@@ -54,7 +61,8 @@ def _html(results: dict[str, Any], rows: list[dict[str, Any]], models: Sequence[
     head = "".join(f"<th>{esc(m)}</th>" for m in models)
     metric_rows = "".join(
         f"<tr><td>{key}</td>" + "".join(f"<td>{_format(results[m][group][key])}</td>" for m in models) + "</tr>"
-        for group, keys in (("metrics", METRIC_KEYS), ("counts", COUNT_KEYS)) for key in keys
+        for group, keys in (("metrics", METRIC_KEYS), ("counts", COUNT_KEYS))
+        for key in keys
     )
     sample_rows = []
     for row in rows:

@@ -54,8 +54,7 @@ def fingerprint_test_set(samples: Sequence[Sample]) -> dict[str, Any]:
     return {"sha256": digest, "samples": len(samples)}
 
 
-def check_same_run(output_dir: Path, run: RunIdentity, write: bool,
-                   explain: Mapping[str, str] | None = None) -> None:
+def check_same_run(output_dir: Path, run: RunIdentity, write: bool, explain: Mapping[str, str] | None = None) -> None:
     """Refuse to resume into ``output_dir`` if its predictions came from another model, adapter, settings or test set.
 
     ``run`` is written to run.json by the first run (``write``: rank 0 only); a rerun resumes only when it is
@@ -69,13 +68,17 @@ def check_same_run(output_dir: Path, run: RunIdentity, write: bool,
         if previous != current:
             changed = sorted(key for key in previous.keys() | current.keys() if previous.get(key) != current.get(key))
             reasons = "".join(f" {explain[key]}." for key in changed if explain and key in explain)
-            raise SystemExit(f"error: {output_dir} holds predictions of a different run (changed: "
-                             f"{', '.join(changed)}).{reasons} Pass a new --output-dir, or delete {output_dir} to "
-                             "start over")
+            raise SystemExit(
+                f"error: {output_dir} holds predictions of a different run (changed: "
+                f"{', '.join(changed)}).{reasons} Pass a new --output-dir, or delete {output_dir} to "
+                "start over"
+            )
         return
     if any(output_dir.glob("predictions*.jsonl")):
-        raise SystemExit(f"error: {output_dir} holds predictions but no {RUN_FILE} saying what made them; "
-                         "pass a new --output-dir, or delete it to start over")
+        raise SystemExit(
+            f"error: {output_dir} holds predictions but no {RUN_FILE} saying what made them; "
+            "pass a new --output-dir, or delete it to start over"
+        )
     if write:
         output_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")

@@ -55,7 +55,7 @@ def run_generation(
                 for item in batch["failed"]:
                     if (name, item["sample"].id) not in done:
                         writer.write(_record(item, name, None, special_tokens))
-                for item, raw in zip(batch["ready"], answers.get(name, [])):
+                for item, raw in zip(batch["ready"], answers.get(name, []), strict=True):
                     if (name, item["sample"].id) not in done:
                         writer.write(_record(item, name, raw, special_tokens))
             progress.update(len(batch["ready"]) + len(batch["failed"]))

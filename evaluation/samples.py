@@ -60,8 +60,10 @@ def load_test_set(test_data: Path, video_dir: Path, num_samples: int | None = No
     if not test_data.is_file():
         raise InvalidTestSetError(f"test set {test_data} does not exist: run `make data` or pass --test-data PATH")
     if not video_dir.is_dir():
-        raise InvalidTestSetError(f"video directory {video_dir} does not exist: pass --video-dir, the directory that "
-                                  "the test set's video paths are relative to")
+        raise InvalidTestSetError(
+            f"video directory {video_dir} does not exist: pass --video-dir, the directory that "
+            "the test set's video paths are relative to"
+        )
     try:
         records = json.loads(test_data.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
@@ -76,8 +78,9 @@ def load_test_set(test_data: Path, video_dir: Path, num_samples: int | None = No
         records = records[:num_samples]
     if not records:
         raise InvalidTestSetError(f"test set {test_data} has no samples to evaluate")
-    samples = [_sample_from_record(record, index, video_dir.absolute(), test_data)
-               for index, record in enumerate(records)]
+    samples = [
+        _sample_from_record(record, index, video_dir.absolute(), test_data) for index, record in enumerate(records)
+    ]
     ids = [sample.id for sample in samples]
     if len(set(ids)) != len(ids):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})

@@ -39,12 +39,13 @@ def read_predictions_for_scoring(path: Path) -> PredictionsToScore:
     records, seen = [], {}
     for index, (number, line) in enumerate(lines):
         where = f"{path}:{number}"
-        record = (Prediction.from_llamafactory(line, where, index) if llamafactory
-                  else Prediction.from_json(line, where))
+        record = Prediction.from_llamafactory(line, where, index) if llamafactory else Prediction.from_json(line, where)
         key = (record.model, record.id)
         if key in seen:
-            raise PredictionsFileError(f"{where}: sample {key[1]!r} of model {key[0]!r} again (first on line "
-                                       f"{seen[key]}): one record per sample and model")
+            raise PredictionsFileError(
+                f"{where}: sample {key[1]!r} of model {key[0]!r} again (first on line "
+                f"{seen[key]}): one record per sample and model"
+            )
         seen[key] = number
         records.append(record.to_json())
     return PredictionsToScore(records, cut_off)
@@ -76,8 +77,11 @@ def score_only(predictions_file: Path, output_dir: Path) -> dict[str, Any]:
     to_score = read_predictions_for_scoring(predictions_file)
     skipped = [] if to_score.cut_off_line is None else [to_score.cut_off_line]
     if skipped:
-        print(f"WARNING: {predictions_file}:{skipped[0]}: last line cut off (a killed run?), not valid JSON: skipped, "
-              f"{len(to_score.records)} complete records scored", file=sys.stderr)
+        print(
+            f"WARNING: {predictions_file}:{skipped[0]}: last line cut off (a killed run?), not valid JSON: skipped, "
+            f"{len(to_score.records)} complete records scored",
+            file=sys.stderr,
+        )
     errors = errors_message(to_score.records)
     if errors:
         print(f"WARNING: {predictions_file}: {errors}", file=sys.stderr)
@@ -93,5 +97,9 @@ def _frames_seen_from(records: list[dict[str, Any]], run_dir: Path, output_dir: 
     """Records whose frame strips (relative to the run's folder) are linked from ``output_dir`` instead."""
     if run_dir.resolve() == output_dir.resolve():
         return records
-    return [{**record, "frames": os.path.relpath(run_dir / record["frames"], output_dir)}
-            if isinstance(record.get("frames"), str) else record for record in records]
+    return [
+        {**record, "frames": os.path.relpath(run_dir / record["frames"], output_dir)}
+        if isinstance(record.get("frames"), str)
+        else record
+        for record in records
+    ]

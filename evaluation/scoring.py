@@ -45,8 +45,13 @@ def score_records(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]
     return {model: {"metrics": scores[model], "counts": count_outcomes(by_model[model])} for model in models}
 
 
-def write_metrics(output_dir: Path, results: dict[str, dict[str, Any]], settings: dict[str, Any],
-                  identity: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def write_metrics(
+    output_dir: Path,
+    results: dict[str, dict[str, Any]],
+    settings: dict[str, Any],
+    identity: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """metrics.json; top-level metrics/counts are the adapter's when there is one (the model under test).
 
     ``extra`` adds top-level keys (e.g. what --score-only read)."""

@@ -94,8 +94,10 @@ def _explicit_values(overrides: list[str], base_model: str | None, template: str
         raise SettingsError(str(error)) from None
     unknown = sorted(set(explicit) - _known_keys())
     if unknown:
-        raise SettingsError(f"unknown setting {', '.join(unknown)}: not a LLaMA-Factory key (evaluation reads "
-                            f"{', '.join((MODEL_KEY, *INPUT_KEYS))}, dataset, dataset_dir, media_dir)")
+        raise SettingsError(
+            f"unknown setting {', '.join(unknown)}: not a LLaMA-Factory key (evaluation reads "
+            f"{', '.join((MODEL_KEY, *INPUT_KEYS))}, dataset, dataset_dir, media_dir)"
+        )
     for key, flag_value, flag in ((MODEL_KEY, base_model, "--base-model"), ("template", template, "--template")):
         if flag_value is not None:
             if key in explicit and str(explicit[key]) != flag_value:
@@ -144,19 +146,29 @@ def _same_value(key: str, recorded: Any, given: Any) -> bool:
 def _check_against_record(explicit: dict[str, Any], record: RunInputs, allow: bool, allow_base: bool) -> list[str]:
     """Refuse explicit values that contradict the record (unless allowed); the notes for those allowed. Where the
     data lives (dataset, dataset_dir, media_dir) may change freely: it picks the test set, not the model's inputs."""
-    conflicts = [key for key, value in explicit.items() if key in record.settings and key not in DATA_LOCATION_KEYS
-                 and not _same_value(key, record.settings[key], value)]
+    conflicts = [
+        key
+        for key, value in explicit.items()
+        if key in record.settings
+        and key not in DATA_LOCATION_KEYS
+        and not _same_value(key, record.settings[key], value)
+    ]
     refused = [key for key in conflicts if not (allow or (key == MODEL_KEY and allow_base))]
-    described = {key: f"{'base model ' if key == MODEL_KEY else key + '='}{explicit[key]} (trained with "
-                      f"{record.settings[key]})" for key in conflicts}
+    described = {
+        key: f"{'base model ' if key == MODEL_KEY else key + '='}{explicit[key]} (trained with {record.settings[key]})"
+        for key in conflicts
+    }
     if refused:
         flag = "--allow-base-mismatch" if refused == [MODEL_KEY] else "--allow-setting-mismatch"
         raise RunMismatchError(
             f"the adapter was trained with other settings than given: {'; '.join(described[k] for k in refused)} "
             f"(its record: {record.path}). Drop the value to evaluate as it was trained, or pass {flag} to "
-            "evaluate with the value given anyway")
-    return [f"WARNING: evaluating with {described[key]}, not what the adapter was trained with (forced)"
-            for key in conflicts]
+            "evaluate with the value given anyway"
+        )
+    return [
+        f"WARNING: evaluating with {described[key]}, not what the adapter was trained with (forced)"
+        for key in conflicts
+    ]
 
 
 def _read_record(adapter_path: str | None, base_model: str | None) -> tuple[RunInputs | None, bool]:
@@ -169,9 +181,16 @@ def _read_record(adapter_path: str | None, base_model: str | None) -> tuple[RunI
     return None, False
 
 
-def resolve_run(config: Path | None, overrides: list[str] | tuple[str, ...] = (), *, base_model: str | None = None,
-                adapter_path: str | None = None, template: str | None = None, allow_setting_mismatch: bool = False,
-                allow_base_mismatch: bool = False) -> ResolvedRun:
+def resolve_run(
+    config: Path | None,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    base_model: str | None = None,
+    adapter_path: str | None = None,
+    template: str | None = None,
+    allow_setting_mismatch: bool = False,
+    allow_base_mismatch: bool = False,
+) -> ResolvedRun:
     """Layer project defaults or the config, the adapter's record and the explicit values (module docstring)."""
     explicit = _explicit_values(list(overrides), base_model, template)
     notes: list[str] = []
@@ -188,23 +207,41 @@ def resolve_run(config: Path | None, overrides: list[str] | tuple[str, ...] = ()
         recorded = {k: v for k, v in record.settings.items() if not (of_base_model and k == MODEL_KEY)}
         differing = [k for k in (MODEL_KEY, *INPUT_KEYS) if config and k in recorded and values.get(k) != recorded[k]]
         if differing:
-            notes.append(f"the adapter was trained with {', '.join(f'{k}={recorded[k]}' for k in differing)} "
-                         f"(not the config's {', '.join(f'{k}={values.get(k)}' for k in differing)}): using those")
+            notes.append(
+                f"the adapter was trained with {', '.join(f'{k}={recorded[k]}' for k in differing)} "
+                f"(not the config's {', '.join(f'{k}={values.get(k)}' for k in differing)}): using those"
+            )
         values.update(recorded)
         source = f"{record.path} (trained with: {' '.join(record.source)})"
-        notes.extend(_check_against_record({k: v for k, v in explicit.items() if k in recorded}, record,
-                                           allow_setting_mismatch, allow_base_mismatch))
+        notes.extend(
+            _check_against_record(
+                {k: v for k, v in explicit.items() if k in recorded},
+                record,
+                allow_setting_mismatch,
+                allow_base_mismatch,
+            )
+        )
     elif adapter:
-        notes.append(f"{adapter} has no {RUN_INPUTS_FILE} (an adapter trained before the record existed?): "
-                     f"settings from the {source}, not checked against training")
+        notes.append(
+            f"{adapter} has no {RUN_INPUTS_FILE} (an adapter trained before the record existed?): "
+            f"settings from the {source}, not checked against training"
+        )
     values.update(explicit)
     if not values.get(MODEL_KEY):
-        raise SettingsError("no model to evaluate: pass --base-model (hub id or local directory), --adapter-path of "
-                            f"an adapter with its {RUN_INPUTS_FILE}, or --config CONFIG.yaml")
-    settings = ModelSettings(base_model=str(values[MODEL_KEY]), adapter_path=adapter,
-                             **{key: _typed(key, values[key]) for key in INPUT_KEYS if values.get(key) is not None})
-    notes.insert(0, f"settings from {source}: " + ", ".join(
-        f"{key} {value}" for key, value in asdict(settings).items() if key != "adapter_path"))
+        raise SettingsError(
+            "no model to evaluate: pass --base-model (hub id or local directory), --adapter-path of "
+            f"an adapter with its {RUN_INPUTS_FILE}, or --config CONFIG.yaml"
+        )
+    settings = ModelSettings(
+        base_model=str(values[MODEL_KEY]),
+        adapter_path=adapter,
+        **{key: _typed(key, values[key]) for key in INPUT_KEYS if values.get(key) is not None},
+    )
+    notes.insert(
+        0,
+        f"settings from {source}: "
+        + ", ".join(f"{key} {value}" for key, value in asdict(settings).items() if key != "adapter_path"),
+    )
     data = {key: values.get(key) for key in DATA_LOCATION_KEYS}
     if isinstance(data["dataset"], str):  # from a key=value override: LLaMA-Factory's comma-separated list
         data["dataset"] = [name.strip() for name in data["dataset"].split(",")]

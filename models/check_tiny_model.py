@@ -12,6 +12,7 @@ failure is "Video features and video tokens do not match"), and runs a forward p
 
 import argparse
 import csv
+import itertools
 from pathlib import Path
 
 PROMPT = "<video>Describe this video in one sentence."
@@ -40,10 +41,18 @@ def check_clip(video_path: str, preprocessing, model) -> dict:
     inputs = build_inputs(Sample(video_path, video_path, video_path, PROMPT, ""), preprocessing, cutoff_len=1 << 30)
     input_ids = torch.tensor([inputs["input_ids"]])
     with torch.no_grad():
-        logits = model(input_ids=input_ids, mm_token_type_ids=mm_token_type_ids(input_ids, preprocessing.video_token_id),
-                       pixel_values_videos=inputs["pixel_values_videos"], video_grid_thw=inputs["video_grid_thw"]).logits
-    return {"video": video_path, "grid": inputs["video_grid_thw"][0].tolist(),
-            "tokens": inputs["input_ids"].count(preprocessing.video_token_id), "logits": tuple(logits.shape)}
+        logits = model(
+            input_ids=input_ids,
+            mm_token_type_ids=mm_token_type_ids(input_ids, preprocessing.video_token_id),
+            pixel_values_videos=inputs["pixel_values_videos"],
+            video_grid_thw=inputs["video_grid_thw"],
+        ).logits
+    return {
+        "video": video_path,
+        "grid": inputs["video_grid_thw"][0].tolist(),
+        "tokens": inputs["input_ids"].count(preprocessing.video_token_id),
+        "logits": tuple(logits.shape),
+    }
 
 
 def main() -> None:
@@ -57,12 +66,14 @@ def main() -> None:
 
     video_dir = args.video_dir or args.csv.parent / "videos"
     with open(args.csv, newline="", encoding="utf-8") as f:
-        rows = [row for _, row in zip(range(args.clips), csv.DictReader(f))]
+        rows = list(itertools.islice(csv.DictReader(f), args.clips))
     preprocessing, model = load(args.model, args.template)
     for row in rows:
         result = check_clip(str(video_dir / row["page_dir"] / f"{row['videoid']}.mp4"), preprocessing, model)
-        print(f"ok  {result['video']}: grid {result['grid']} -> {result['tokens']} video tokens = features; "
-              f"forward logits {result['logits']}  | caption: {row['name']}")
+        print(
+            f"ok  {result['video']}: grid {result['grid']} -> {result['tokens']} video tokens = features; "
+            f"forward logits {result['logits']}  | caption: {row['name']}"
+        )
 
 
 if __name__ == "__main__":

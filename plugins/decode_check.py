@@ -43,8 +43,10 @@ class DecodeCheck:
     def summary(self) -> str:
         if not self.n_clips:
             return "decode check: no clips to decode"
-        return (f"decode check: {self.n_clips} clips in {self.seconds:.1f} s ({self.rate:.1f} clips/s, "
-                f"{self.workers} processes), {len(self.failures)} failed")
+        return (
+            f"decode check: {self.n_clips} clips in {self.seconds:.1f} s ({self.rate:.1f} clips/s, "
+            f"{self.workers} processes), {len(self.failures)} failed"
+        )
 
 
 def default_workers() -> int:
@@ -88,8 +90,9 @@ def decode_clips(paths, *, video_fps: float, video_maxlen: int, workers: int | N
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     finished = False
     try:
-        pending = {executor.submit(_decode_task, task, video_fps, video_maxlen): len(task)
-                   for task in _tasks(unique, workers)}
+        pending = {
+            executor.submit(_decode_task, task, video_fps, video_maxlen): len(task) for task in _tasks(unique, workers)
+        }
         with tqdm(total=len(unique), desc="decode check", unit="clip") as bar:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)

@@ -32,8 +32,9 @@ def check_export(config: str, overrides: list[str]) -> dict:
     for key in ("model_name_or_path", "adapter_name_or_path"):
         source = settings.get(key)
         if source and Path(source).exists() and Path(export_dir).resolve() == Path(source).resolve():
-            raise RunConfigError(f"export_dir={export_dir} is the {key} folder: the merge would overwrite it; "
-                                 "pick a new folder")
+            raise RunConfigError(
+                f"export_dir={export_dir} is the {key} folder: the merge would overwrite it; pick a new folder"
+            )
     return settings
 
 

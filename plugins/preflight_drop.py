@@ -9,8 +9,9 @@ from plugins.preflight_report import PreflightError, PreflightReport
 
 def _raw_path(attr, data_args) -> Path:
     if attr.load_from != "file":
-        raise PreflightError(f"--drop-offending needs file datasets; {attr.dataset_name} is loaded from "
-                             f"{attr.load_from}")
+        raise PreflightError(
+            f"--drop-offending needs file datasets; {attr.dataset_name} is loaded from {attr.load_from}"
+        )
     return Path(data_args.dataset_dir) / attr.dataset_name
 
 

@@ -131,7 +131,7 @@ def measure(args: dict, decode_check: bool = True, decode_workers: int | None = 
     video_token_id = tokenizer.convert_tokens_to_ids(video_token) if video_token else None
     report = PreflightReport(cutoff_len=data_args.cutoff_len, template=data_args.template)
     names = list(dict.fromkeys((data_args.dataset or []) + (data_args.eval_dataset or [])))
-    datasets = dict(zip(names, get_dataset_list(names, data_args.dataset_dir)))
+    datasets = dict(zip(names, get_dataset_list(names, data_args.dataset_dir), strict=True))
     to_decode = []  # samples whose clips are read at training time: (dataset, index, id, clips, tokens, video)
     for name, attr in datasets.items():
         samples = load_aligned_samples(attr, model_args, data_args, training_args)

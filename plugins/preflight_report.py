@@ -69,8 +69,10 @@ def format_report(report: PreflightReport) -> str:
     elif report.decode_check:
         lines.append(f"  ok: every sample fits cutoff_len {report.cutoff_len} and every clip's sampled frames decode")
     else:
-        lines.append(f"  ok: every sample fits cutoff_len {report.cutoff_len} and every clip's header is readable "
-                     "(frames not decoded)")
+        lines.append(
+            f"  ok: every sample fits cutoff_len {report.cutoff_len} and every clip's header is readable "
+            "(frames not decoded)"
+        )
     return "\n".join(lines)
 
 
@@ -97,14 +99,18 @@ def error_message(report: PreflightReport) -> str:
     fixes = [
         f"raise cutoff_len to at least {longest}" if longest > report.cutoff_len else None,
         "lower video_max_pixels or video_maxlen (fewer video tokens per clip)"
-        if reasons & {VIDEO_TRUNCATED, TEXT_TRUNCATED} else None,
+        if reasons & {VIDEO_TRUNCATED, TEXT_TRUNCATED}
+        else None,
         "re-convert the data (python -m data.convert_webvid) to skip unreadable clips"
-        if UNREADABLE in reasons else None,
+        if UNREADABLE in reasons
+        else None,
         "download the damaged clips again (a cut-off or corrupt download does not decode)"
-        if UNDECODABLE in reasons else None,
+        if UNDECODABLE in reasons
+        else None,
         "fix their text: no <image>/<video> placeholder in a caption, one <video> per clip in the prompt, "
         "no <|...|> chat tokens (python -m data.convert_webvid skips such captions)"
-        if reasons & {CHAT_MARKUP, ENCODE_ERROR} else None,
+        if reasons & {CHAT_MARKUP, ENCODE_ERROR}
+        else None,
         "drop them: python -m plugins.preflight CONFIG.yaml [key=value ...] --drop-offending DIR",
     ]
     fixes = [f"  - {'or ' if n else ''}{fix}" for n, fix in enumerate(fix for fix in fixes if fix)]

@@ -2,9 +2,9 @@
 
 Our entry points call ``log_libraries_to(path)`` first. LLaMA-Factory, transformers, peft, accelerate and datasets
 then log INFO and above into ``path`` (model/processor dumps, argument dumps, Python warnings such as DataLoader's
-``pin_memory`` notice, deprecation notices), and only other warnings and errors reach the console, beside our own lines (the preflight
-verdict, the trainer's progress bar and loss, where outputs went). A user who sets LLAMAFACTORY_VERBOSITY gets
-LLaMA-Factory's own console output, untouched.
+``pin_memory`` notice, deprecation notices), and only other warnings and errors reach the console, beside our own
+lines (the preflight verdict, the trainer's progress bar and loss, where outputs went). A user who sets
+LLAMAFACTORY_VERBOSITY gets LLaMA-Factory's own console output, untouched.
 """
 
 import logging

@@ -44,8 +44,10 @@ def wants_torchrun() -> bool:
     """LLaMA-Factory's own rule for launching training under torchrun."""
     from llamafactory.extras.misc import get_device_count, is_env_enabled, use_kt, use_ray
 
-    return is_env_enabled("FORCE_TORCHRUN") or is_env_enabled("USE_MCA") or (
-        get_device_count() > 1 and not use_ray() and not use_kt()
+    return (
+        is_env_enabled("FORCE_TORCHRUN")
+        or is_env_enabled("USE_MCA")
+        or (get_device_count() > 1 and not use_ray() and not use_kt())
     )
 
 

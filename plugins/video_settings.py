@@ -43,16 +43,26 @@ def _number(value) -> bool:
 _RULES = {
     "video_maxlen": (lambda v: _integer(v) and v >= 1, "frames sampled per clip must be an integer >= 1", "8"),
     "video_fps": (lambda v: _number(v) and v > 0, "frames sampled per second must be a number > 0", "8.0"),
-    "video_max_pixels": (lambda v: _integer(v) and v >= MIN_PIXEL_BUDGET,
-                         f"the pixel budget of a video frame must be an integer >= {MIN_PIXEL_BUDGET} (28x28)",
-                         "50176 = 224x224"),
-    "video_min_pixels": (lambda v: _integer(v) and v >= 0, "the smallest video frame must be an integer >= 0",
-                         "256 = 16x16"),
-    "image_max_pixels": (lambda v: _integer(v) and v >= MIN_PIXEL_BUDGET,
-                         f"the pixel budget of an image must be an integer >= {MIN_PIXEL_BUDGET} (28x28)",
-                         "589824 = 768x768"),
-    "image_min_pixels": (lambda v: _integer(v) and v >= 0, "the smallest image must be an integer >= 0",
-                         "1024 = 32x32"),
+    "video_max_pixels": (
+        lambda v: _integer(v) and v >= MIN_PIXEL_BUDGET,
+        f"the pixel budget of a video frame must be an integer >= {MIN_PIXEL_BUDGET} (28x28)",
+        "50176 = 224x224",
+    ),
+    "video_min_pixels": (
+        lambda v: _integer(v) and v >= 0,
+        "the smallest video frame must be an integer >= 0",
+        "256 = 16x16",
+    ),
+    "image_max_pixels": (
+        lambda v: _integer(v) and v >= MIN_PIXEL_BUDGET,
+        f"the pixel budget of an image must be an integer >= {MIN_PIXEL_BUDGET} (28x28)",
+        "589824 = 768x768",
+    ),
+    "image_min_pixels": (
+        lambda v: _integer(v) and v >= 0,
+        "the smallest image must be an integer >= 0",
+        "1024 = 32x32",
+    ),
     "cutoff_len": (lambda v: _integer(v) and v >= 1, "the token budget per sample must be an integer >= 1", "2048"),
 }
 _MIN_NOT_ABOVE_MAX = (("video_min_pixels", "video_max_pixels"), ("image_min_pixels", "image_max_pixels"))

@@ -49,8 +49,15 @@ def test_plain_text_passes(caption):
 def test_prompt_with_markup_fails_at_startup(tmp_path, prompt, capsys):
     (tmp_path / "webvid.csv").write_text("videoid,name\n1,a caption\n")
     with pytest.raises(ValueError, match="--prompt .* contains a"):
-        convert(ConvertOptions(csv=tmp_path / "webvid.csv", video_dir=tmp_path, out_dir=tmp_path / "out",
-                               dataset_info=tmp_path / "di.json", prompt=prompt))
+        convert(
+            ConvertOptions(
+                csv=tmp_path / "webvid.csv",
+                video_dir=tmp_path,
+                out_dir=tmp_path / "out",
+                dataset_info=tmp_path / "di.json",
+                prompt=prompt,
+            )
+        )
     assert not (tmp_path / "out").exists()  # refused before any output
     with pytest.raises(SystemExit) as exit_info:
         parse_args(["--csv", "x.csv", "--video-dir", "v", "--prompt", prompt])

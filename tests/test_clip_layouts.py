@@ -35,14 +35,18 @@ def test_page_then_flat_layout(tmp_path):
     found = locator.locate("11", "000001_000050", None)
     assert (found.path, found.layout, found.size) == (str(page_clip), PAGE, len(b"video bytes"))
     assert (locator.locate("12", "000001_000050", None).path, locator.locate("12", None, None).layout) == (
-        str(flat_clip), FLAT)
+        str(flat_clip),
+        FLAT,
+    )
     assert locator.locate("13", "000001_000050", None) is None
 
 
 def test_video2dataset_folders_match_by_videoid_or_url(tmp_path):
     videos = tmp_path / "v2d"
     by_id = touch(videos / "00000" / "000000000.mp4")
-    (videos / "00000" / "000000000.json").write_text(json.dumps({"videoid": 21, "url": "http://a", "status": "success"}))
+    (videos / "00000" / "000000000.json").write_text(
+        json.dumps({"videoid": 21, "url": "http://a", "status": "success"})
+    )
     (videos / "00000" / "000000000.txt").write_text("caption")
     by_url = touch(videos / "00000" / "000000001.mp4")
     (videos / "00000" / "000000001.json").write_text(json.dumps({"url": "http://b", "status": "success"}))
@@ -78,8 +82,18 @@ def test_video2dataset_tar_shards_are_extracted(tmp_path):
     assert ClipLocator(videos, extract).locate("31", None, None).mtime_ns == mtime  # not extracted twice
 
 
-@pytest.mark.parametrize("videoid, page_dir", [("../secret", None), ("/etc/passwd", None), ("a/b", None),
-                                               ("..", None), ("1", "../.."), ("1", "/abs"), ("c:evil", None)])
+@pytest.mark.parametrize(
+    "videoid, page_dir",
+    [
+        ("../secret", None),
+        ("/etc/passwd", None),
+        ("a/b", None),
+        ("..", None),
+        ("1", "../.."),
+        ("1", "/abs"),
+        ("c:evil", None),
+    ],
+)
 def test_escaping_ids_and_page_dirs_are_refused(tmp_path, videoid, page_dir):
     touch(tmp_path / "secret.mp4")
     (tmp_path / "videos").mkdir()
@@ -112,13 +126,20 @@ def write_shard(path, members):
 def test_broken_shards_are_named_and_the_rest_indexed(tmp_path):
     videos = tmp_path / "shards"
     videos.mkdir()
-    write_shard(videos / "00000.tar", [("000000000.mp4", b"clip zero"),
-                                       ("000000000.json", json.dumps({"videoid": "31"}).encode())])
+    write_shard(
+        videos / "00000.tar",
+        [("000000000.mp4", b"clip zero"), ("000000000.json", json.dumps({"videoid": "31"}).encode())],
+    )
     (videos / "00001.tar").write_bytes(b"")
-    cut = write_shard(videos / "00002.tar", [("000020000.mp4", b"complete clip"),
-                                             ("000020000.json", json.dumps({"videoid": "41"}).encode()),
-                                             ("000020001.mp4", b"x" * 5000),
-                                             ("000020001.json", json.dumps({"videoid": "42"}).encode())])
+    cut = write_shard(
+        videos / "00002.tar",
+        [
+            ("000020000.mp4", b"complete clip"),
+            ("000020000.json", json.dumps({"videoid": "41"}).encode()),
+            ("000020001.mp4", b"x" * 5000),
+            ("000020001.json", json.dumps({"videoid": "42"}).encode()),
+        ],
+    )
     cut.write_bytes(cut.read_bytes()[:3000])  # ends inside the second clip
     (videos / "00003.tar").write_bytes(b"<html>502 Bad Gateway</html>")
     locator = ClipLocator(videos, tmp_path / "extract")
@@ -135,12 +156,20 @@ def clipped_shard(videos):
     """video2dataset with clipping: two clips cut from source video 8 share its url and videoid; clip 9 does not."""
     members = []
     for key, caption in (("0000008_00000", "a dog runs"), ("0000008_00001", "the dog sleeps")):
-        members += [(f"{key}.mp4", f"clip {key}".encode()), (f"{key}.txt", caption.encode()),
-                    (f"{key}.json", json.dumps({"videoid": "8", "url": "http://v/8", "caption": caption,
-                                                "status": "success"}).encode())]
-    members += [("0000009_00000.mp4", b"clip nine"),
-                ("0000009_00000.json", json.dumps({"url": "http://v/9", "caption": "a cat"}).encode()),
-                ("0000010_00000.mp4", b"no caption"), ("0000010_00000.json", json.dumps({"url": "u"}).encode())]
+        members += [
+            (f"{key}.mp4", f"clip {key}".encode()),
+            (f"{key}.txt", caption.encode()),
+            (
+                f"{key}.json",
+                json.dumps({"videoid": "8", "url": "http://v/8", "caption": caption, "status": "success"}).encode(),
+            ),
+        ]
+    members += [
+        ("0000009_00000.mp4", b"clip nine"),
+        ("0000009_00000.json", json.dumps({"url": "http://v/9", "caption": "a cat"}).encode()),
+        ("0000010_00000.mp4", b"no caption"),
+        ("0000010_00000.json", json.dumps({"url": "u"}).encode()),
+    ]
     return write_shard(videos / "00000.tar", members)
 
 

@@ -81,8 +81,13 @@ def _strict_parsing(monkeypatch):
 
 def test_the_expected_configs_exist():
     names = {_relative(path) for path in YAML_CONFIGS}
-    assert {"configs/qwen2vl_7b_lora_sft.yaml", "configs/qwen2vl_2b_lora_sft.yaml", "configs/tiny_qwen2vl_demo.yaml",
-            "configs/merge/qwen2vl_7b_lora_merge.yaml", "configs/merge/tiny_qwen2vl_demo_merge.yaml"} <= names
+    assert {
+        "configs/qwen2vl_7b_lora_sft.yaml",
+        "configs/qwen2vl_2b_lora_sft.yaml",
+        "configs/tiny_qwen2vl_demo.yaml",
+        "configs/merge/qwen2vl_7b_lora_merge.yaml",
+        "configs/merge/tiny_qwen2vl_demo_merge.yaml",
+    } <= names
     assert {"configs/deepspeed/ds_z2_config.json", "configs/deepspeed/ds_z3_config.json"} <= {
         _relative(path) for path in DEEPSPEED_JSONS
     }
@@ -169,7 +174,7 @@ def test_deepspeed_values_the_yaml_owns_are_auto(json_path):
     assert config["zero_optimization"]["stage"] in (2, 3)
     for key in YAML_OWNED_DEEPSPEED_KEYS:
         value = _value_at(config, key)
-        assert value in (None, "auto"), f"{_relative(json_path)}: {key} is {value!r}; say \"auto\" (the YAML owns it)"
+        assert value in (None, "auto"), f'{_relative(json_path)}: {key} is {value!r}; say "auto" (the YAML owns it)'
 
 
 @pytest.mark.parametrize("json_path", DEEPSPEED_JSONS, ids=_relative)
@@ -214,8 +219,11 @@ def test_seed_config_lora_on_qwen2_vl_7b_matches_reference_counts():
     assert n_base == QWEN2_VL_7B_PARAMS
     assert sum(trainable.values()) == QWEN2_VL_7B_LORA_R64_QV_PARAMS
     assert len(trainable) == 28 * 2 * 2  # layers x (q_proj, v_proj) x (lora_A, lora_B)
-    outside = [name for name in trainable
-               if ".language_model.layers." not in name or not re.search(r"\.(q|v)_proj\.lora_[AB]\.", name)]
+    outside = [
+        name
+        for name in trainable
+        if ".language_model.layers." not in name or not re.search(r"\.(q|v)_proj\.lora_[AB]\.", name)
+    ]
     assert not outside, f"LoRA outside the language model's q_proj/v_proj (the vision tower is frozen): {outside[:3]}"
 
 

@@ -19,8 +19,14 @@ from tests.clips import make_clip
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HEADER = "videoid,name,page_idx,page_dir,duration,contentUrl\n"
-OUTPUTS = ("webvid_train.json", "webvid_val.json", "webvid_test.json", "report.json", "skipped.csv",
-           "dataset_info.json")
+OUTPUTS = (
+    "webvid_train.json",
+    "webvid_val.json",
+    "webvid_test.json",
+    "report.json",
+    "skipped.csv",
+    "dataset_info.json",
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +53,20 @@ def snapshot(out_dir: Path) -> dict[str, bytes]:
 
 
 def cli_args(csv_path: Path, videos: Path, out_dir: Path) -> list[str]:
-    return ["--csv", str(csv_path), "--video-dir", str(videos), "--out-dir", str(out_dir), "--workers", "1",
-            "--val-ratio", "0.2", "--test-ratio", "0.2"]
+    return [
+        "--csv",
+        str(csv_path),
+        "--video-dir",
+        str(videos),
+        "--out-dir",
+        str(out_dir),
+        "--workers",
+        "1",
+        "--val-ratio",
+        "0.2",
+        "--test-ratio",
+        "0.2",
+    ]
 
 
 def test_a_failing_run_leaves_the_previous_outputs_untouched(tmp_path, good_clip, monkeypatch):
@@ -78,8 +96,13 @@ def test_a_failing_run_leaves_the_previous_outputs_untouched(tmp_path, good_clip
 
 def _start_busy_conversion(args: list[str]) -> subprocess.Popen:
     """The converter CLI, returned once it is well inside its run (its progress bar has started)."""
-    process = subprocess.Popen([sys.executable, "-m", "data.convert_webvid", *args], cwd=REPO_ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "data.convert_webvid", *args],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen = []
     reader = threading.Thread(target=lambda: seen.extend(iter(lambda: process.stderr.read(1), "")), daemon=True)
     reader.start()
@@ -142,8 +165,11 @@ def test_a_run_that_keeps_nothing_fails_and_names_the_cause(tmp_path, good_clip,
 def test_an_empty_train_split_is_refused(tmp_path, good_clip):
     csv_path, videos = small_dataset(tmp_path, good_clip, n_good=2)
     with pytest.raises(ConversionFailed, match="train split would be empty"):
-        convert(ConvertOptions(csv=csv_path, video_dir=videos, out_dir=tmp_path / "out", workers=1,
-                               val_ratio=0.5, test_ratio=0.4999))
+        convert(
+            ConvertOptions(
+                csv=csv_path, video_dir=videos, out_dir=tmp_path / "out", workers=1, val_ratio=0.5, test_ratio=0.4999
+            )
+        )
     assert not (tmp_path / "out" / "webvid_train.json").exists()
 
 
@@ -161,11 +187,17 @@ def test_splits_are_registered_in_the_output_folder_not_the_repository(tmp_path,
 
 
 def test_make_data_forwards_args():
-    dry_run = subprocess.run(["make", "-n", "data", "ARGS=--workers 1 --val-ratio 0.2"], cwd=REPO_ROOT,
-                             capture_output=True, text=True, check=True).stdout
+    dry_run = subprocess.run(
+        ["make", "-n", "data", "ARGS=--workers 1 --val-ratio 0.2"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "--out-dir data/webvid --workers 1 --val-ratio 0.2" in dry_run
-    shards_only = subprocess.run(["make", "-n", "data", "CSV=", "VIDEO_DIR=/shards"], cwd=REPO_ROOT,
-                                 capture_output=True, text=True, check=True).stdout
+    shards_only = subprocess.run(
+        ["make", "-n", "data", "CSV=", "VIDEO_DIR=/shards"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
     assert "-m data.convert_webvid --video-dir /shards --out-dir" in shards_only  # captions from the shards
 
 
@@ -173,9 +205,23 @@ def test_a_bad_header_is_one_sentence_not_a_traceback(tmp_path):
     csv_path = tmp_path / "webvid.csv"
     csv_path.write_text("videoid,name,name,page_dir\n1,a,b,p\n")
     (tmp_path / "videos").mkdir()
-    result = subprocess.run([sys.executable, "-m", "data.convert_webvid", "--csv", str(csv_path), "--video-dir",
-                             str(tmp_path / "videos"), "--out-dir", str(tmp_path / "out")],
-                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "data.convert_webvid",
+            "--csv",
+            str(csv_path),
+            "--video-dir",
+            str(tmp_path / "videos"),
+            "--out-dir",
+            str(tmp_path / "out"),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "conversion FAILED" in result.stderr and "column 'name' appears 2 times" in result.stderr
     assert not (tmp_path / "out" / "report.json").exists()

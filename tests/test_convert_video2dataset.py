@@ -30,8 +30,11 @@ def clipped_members(clip_bytes, source: int, captions: list[str]):
     for number, caption in enumerate(captions):
         key = f"{source:07d}_{number:05d}"
         meta = {"videoid": str(source), "url": f"http://v/{source}", "caption": caption, "status": "success"}
-        members += [(f"{key}.mp4", clip_bytes), (f"{key}.txt", caption.encode()),
-                    (f"{key}.json", json.dumps(meta).encode())]
+        members += [
+            (f"{key}.mp4", clip_bytes),
+            (f"{key}.txt", caption.encode()),
+            (f"{key}.json", json.dumps(meta).encode()),
+        ]
     return members
 
 
@@ -40,20 +43,24 @@ def test_clipped_shards_keep_each_clips_caption_and_a_broken_shard_is_named(tmp_
     shards.mkdir()
     write_shard(shards / "00000.tar", clipped_members(clip_bytes, 8, ["a dog runs", "the dog sleeps", "a dog eats"]))
     (shards / "00001.tar").write_bytes(b"")  # a download that never started
-    rows = [("0000008_00000", "a dog runs", "http://v/8"), ("0000008_00001", "the dog sleeps", "http://v/8"),
-            ("0000008_00002", "a dog eats", "http://v/8"), ("8", "the source video", "http://v/8"),
-            ("0000009_00000", "in the empty shard", "http://v/9")]
+    rows = [
+        ("0000008_00000", "a dog runs", "http://v/8"),
+        ("0000008_00001", "the dog sleeps", "http://v/8"),
+        ("0000008_00002", "a dog eats", "http://v/8"),
+        ("8", "the source video", "http://v/8"),
+        ("0000009_00000", "in the empty shard", "http://v/9"),
+    ]
     csv_path = tmp_path / "webvid.csv"
     with open(csv_path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["videoid", "name", "contentUrl"])
         writer.writerows(rows)
     out = tmp_path / "out"
-    report = convert(ConvertOptions(csv=csv_path, video_dir=shards, out_dir=out, val_ratio=0, test_ratio=0,
-                                    workers=1))
+    report = convert(ConvertOptions(csv=csv_path, video_dir=shards, out_dir=out, val_ratio=0, test_ratio=0, workers=1))
     records = json.loads((out / "webvid_train.json").read_text())
-    pairs = {record["id"]: (record["messages"][1]["content"], record["videos"][0].rsplit("/", 1)[1])
-             for record in records}
+    pairs = {
+        record["id"]: (record["messages"][1]["content"], record["videos"][0].rsplit("/", 1)[1]) for record in records
+    }
     assert pairs == {key: (caption, f"{key}.mp4") for key, caption, _ in rows[:3]}  # each clip its own caption
     assert report["skipped_by_reason"] == {"ambiguous_clip": 1, "missing": 1}
     with open(out / "skipped.csv", newline="") as f:
@@ -69,15 +76,21 @@ def test_without_a_csv_captions_come_from_the_shards(tmp_path, clip_bytes, capsy
     shards = tmp_path / "shards"
     shards.mkdir()
     members = clipped_members(clip_bytes, 8, ["a dog runs", "the dog sleeps"])
-    members += [("0000009_00000.mp4", clip_bytes), ("0000009_00000.json", json.dumps({"caption": "a cat"}).encode()),
-                ("0000010_00000.mp4", clip_bytes), ("0000010_00000.json", json.dumps({"url": "u"}).encode())]
+    members += [
+        ("0000009_00000.mp4", clip_bytes),
+        ("0000009_00000.json", json.dumps({"caption": "a cat"}).encode()),
+        ("0000010_00000.mp4", clip_bytes),
+        ("0000010_00000.json", json.dumps({"url": "u"}).encode()),
+    ]
     write_shard(shards / "00000.tar", members)
     out = tmp_path / "out"
-    main(["--video-dir", str(shards), "--out-dir", str(out), "--val-ratio", "0", "--test-ratio", "0",
-          "--workers", "1"])
+    main(["--video-dir", str(shards), "--out-dir", str(out), "--val-ratio", "0", "--test-ratio", "0", "--workers", "1"])
     records = json.loads((out / "webvid_train.json").read_text())
     assert [(record["id"], record["messages"][1]["content"]) for record in records] == [
-        ("0000008_00000", "a dog runs"), ("0000008_00001", "the dog sleeps"), ("0000009_00000", "a cat")]
+        ("0000008_00000", "a dog runs"),
+        ("0000008_00001", "the dog sleeps"),
+        ("0000009_00000", "a cat"),
+    ]
     assert all(record["videos"][0].endswith(f"/00000/{record['id']}.mp4") for record in records)
     report = json.loads((out / "report.json").read_text())
     assert (report["rows_read"], report["kept"], report["skipped_by_reason"]) == (4, 3, {"malformed_row": 1})

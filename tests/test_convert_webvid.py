@@ -62,8 +62,15 @@ def build_dataset(root, good_clip):
     csv_path = root / "webvid.csv"
     csv_path.write_text(HEADER + "\n".join(row.format(p=PAGE) for row in rows) + "\n", encoding="utf-8")
     expected = {
-        5: "missing", 6: "empty", 7: "truncated", 8: "truncated", 9: "not_a_video", 10: "too_short",
-        11: "path_escape", 12: "duplicate_id", 13: "malformed_row",
+        5: "missing",
+        6: "empty",
+        7: "truncated",
+        8: "truncated",
+        9: "not_a_video",
+        10: "too_short",
+        11: "path_escape",
+        12: "duplicate_id",
+        13: "malformed_row",
     }
     return csv_path, videos, expected
 
@@ -77,8 +84,26 @@ def test_every_skip_reason_is_counted_and_listed(tmp_path, good_clip, capsys):
     out_dir = tmp_path / "out"
     info_path = tmp_path / "dataset_info.json"
     info_path.write_text(json.dumps({"other": {"file_name": "x.json"}}))
-    main(["--csv", str(csv_path), "--video-dir", str(videos), "--out-dir", str(out_dir), "--media-dir", str(tmp_path),
-          "--dataset-info", str(info_path), "--val-ratio", "0", "--test-ratio", "0", "--workers", "2"])
+    main(
+        [
+            "--csv",
+            str(csv_path),
+            "--video-dir",
+            str(videos),
+            "--out-dir",
+            str(out_dir),
+            "--media-dir",
+            str(tmp_path),
+            "--dataset-info",
+            str(info_path),
+            "--val-ratio",
+            "0",
+            "--test-ratio",
+            "0",
+            "--workers",
+            "2",
+        ]
+    )
 
     with open(out_dir / "skipped.csv", newline="", encoding="utf-8") as f:
         skipped = {int(row["row"]): row for row in csv.DictReader(f)}
@@ -88,15 +113,17 @@ def test_every_skip_reason_is_counted_and_listed(tmp_path, good_clip, capsys):
 
     report = json.loads((out_dir / "report.json").read_text())
     assert report["rows_read"] == 13 and report["kept"] == 4 and report["skipped"] == 9
-    assert report["skipped_by_reason"] == {reason: list(expected.values()).count(reason)
-                                           for reason in SKIP_REASONS if reason in expected.values()}
+    assert report["skipped_by_reason"] == {
+        reason: list(expected.values()).count(reason) for reason in SKIP_REASONS if reason in expected.values()
+    }
     assert report["layouts"] == {"page": 3, "flat": 1}
 
     records = read_split(out_dir, "train")
     assert [record["id"] for record in records] == ["1", "2", "3", "10"]
     first = records[0]
     assert json.dumps(first, ensure_ascii=False) == caption_record_json(
-        "1", 'Good, with "quotes" and é', f"videos/{PAGE}/1.mp4")  # the fast serialiser is exactly json.dumps
+        "1", 'Good, with "quotes" and é', f"videos/{PAGE}/1.mp4"
+    )  # the fast serialiser is exactly json.dumps
     assert first["messages"] == [
         {"role": "user", "content": "<video>Describe this video in one sentence."},
         {"role": "assistant", "content": 'Good, with "quotes" and é'},
@@ -116,8 +143,9 @@ def test_rerun_probes_only_new_clips(tmp_path, good_clip):
     shutil.copy(good_clip, videos / "1.mp4")
     csv_path = tmp_path / "webvid.csv"
     csv_path.write_text(HEADER + "1,one,1,p,PT00H00M02S,u\n")
-    options = ConvertOptions(csv=csv_path, video_dir=videos, out_dir=tmp_path / "out", dataset_info=tmp_path / "di.json",
-                             workers=1)
+    options = ConvertOptions(
+        csv=csv_path, video_dir=videos, out_dir=tmp_path / "out", dataset_info=tmp_path / "di.json", workers=1
+    )
     assert convert(options)["probed"] == 1
     shutil.copy(good_clip, videos / "2.mp4")
     csv_path.write_text(HEADER + "1,one,1,p,PT00H00M02S,u\n2,two,1,p,PT00H00M02S,u\n")
@@ -129,8 +157,16 @@ def test_rerun_probes_only_new_clips(tmp_path, good_clip):
 
 def test_no_probe_checks_existence_and_csv_duration(tmp_path, good_clip):
     csv_path, videos, _ = build_dataset(tmp_path, good_clip)
-    report = convert(ConvertOptions(csv=csv_path, video_dir=videos, out_dir=tmp_path / "out", probe=False,
-                                    dataset_info=tmp_path / "di.json", min_duration_s=1.5))
+    report = convert(
+        ConvertOptions(
+            csv=csv_path,
+            video_dir=videos,
+            out_dir=tmp_path / "out",
+            probe=False,
+            dataset_info=tmp_path / "di.json",
+            min_duration_s=1.5,
+        )
+    )
     assert report["skipped_by_reason"]["too_short"] == 1  # row 9's CSV duration, 1 s
     assert "truncated" not in report["skipped_by_reason"] and report["probed"] == 0
 
@@ -140,6 +176,9 @@ def test_missing_columns_fail_before_writing(tmp_path):
     csv_path.write_text("id,caption\n1,x\n")
     (tmp_path / "videos").mkdir()
     with pytest.raises(MissingColumnsError, match="videoid, name"):
-        convert(ConvertOptions(csv=csv_path, video_dir=tmp_path / "videos", out_dir=tmp_path / "out",
-                               dataset_info=tmp_path / "di.json"))
+        convert(
+            ConvertOptions(
+                csv=csv_path, video_dir=tmp_path / "videos", out_dir=tmp_path / "out", dataset_info=tmp_path / "di.json"
+            )
+        )
     assert not (tmp_path / "out" / "report.json").exists()

@@ -27,8 +27,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def sharegpt_record(video: str, caption: str, record_id: str | None = None) -> dict:
-    record = {"messages": [{"role": "user", "content": PROMPT}, {"role": "assistant", "content": caption}],
-              "videos": [video]}
+    record = {
+        "messages": [{"role": "user", "content": PROMPT}, {"role": "assistant", "content": caption}],
+        "videos": [video],
+    }
     if record_id is not None:
         record["id"] = record_id
     return record
@@ -41,8 +43,14 @@ def write_test_set(tmp_dir: Path, sample_dir: Path, count: int, with_bad_clips: 
 
     with open(sample_dir / "webvid.csv", newline="", encoding="utf-8") as f:
         rows = sorted(csv.DictReader(f), key=lambda row: (row["duration"], row["videoid"]))[:count]  # shortest
-    records = [sharegpt_record(str((sample_dir / "videos" / r["page_dir"] / f"{r['videoid']}.mp4").relative_to(
-        REPO_ROOT)), r["name"], r["videoid"]) for r in rows]
+    records = [
+        sharegpt_record(
+            str((sample_dir / "videos" / r["page_dir"] / f"{r['videoid']}.mp4").relative_to(REPO_ROOT)),
+            r["name"],
+            r["videoid"],
+        )
+        for r in rows
+    ]
     if with_bad_clips:
         corrupt = tmp_dir / "corrupt.mp4"
         corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 500)
@@ -60,8 +68,9 @@ def make_lora_adapter(model_dir: Path, out_dir: Path, model=None) -> Path:
 
     model = model or Qwen2VLForConditionalGeneration.from_pretrained(model_dir)
     torch.manual_seed(0)
-    peft_model = get_peft_model(model, LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj"],
-                                                  init_lora_weights=False))
+    peft_model = get_peft_model(
+        model, LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
     peft_model.save_pretrained(out_dir)
     return out_dir
 
@@ -131,8 +140,12 @@ def test_prediction_records_read_back_as_written():
     answered = Prediction.of_sample(Sample("a", "a.mp4", "/c/a.mp4", PROMPT, "A dog."), "adapter",
                                     "<|im_start|>assistant\nA dog runs.<|im_end|>", None, "frames/a.jpg",
                                     ["<|im_start|>", "<|im_end|>"])  # fmt: skip
-    assert (answered.prediction, answered.status, answered.empty, answered.repetitive) == ("A dog runs.", "ok",
-                                                                                           False, False)
+    assert (answered.prediction, answered.status, answered.empty, answered.repetitive) == (
+        "A dog runs.",
+        "ok",
+        False,
+        False,
+    )
     assert Prediction.from_json(json.loads(json.dumps(answered.to_json())), "f:1") == answered
     errored = _prediction("b", error="missing clip")
     assert (errored.status, errored.prediction, errored.empty) == ("error", None, None)
@@ -156,12 +169,16 @@ def test_writer_drops_torn_line_and_resume_reads_each_record_once(tmp_path):
 
 def test_reads_llamafactory_generated_predictions(tmp_path):
     path = tmp_path / "generated_predictions.jsonl"
-    lines = [{"prompt": "p", "predict": "A dog runs<|im_end|>", "label": "A dog runs."},
-             {"prompt": "p", "predict": "", "label": "A cat"}]
+    lines = [
+        {"prompt": "p", "predict": "A dog runs<|im_end|>", "label": "A dog runs."},
+        {"prompt": "p", "predict": "", "label": "A cat"},
+    ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     records = read_predictions_for_scoring(path).records
-    assert [(r["id"], r["prediction"], r["reference"]) for r in records] == [("0", "A dog runs", "A dog runs."),
-                                                                             ("1", "", "A cat")]
+    assert [(r["id"], r["prediction"], r["reference"]) for r in records] == [
+        ("0", "A dog runs", "A dog runs."),
+        ("1", "", "A cat"),
+    ]
 
 
 # ---------- inputs, frames, batching ----------
@@ -195,8 +212,9 @@ def test_frames_recovered_from_pixel_values_are_the_frames_processed(preprocessi
     frames = rng.integers(0, 256, size=(4, 56, 84, 3), dtype=np.uint8)  # multiples of 28: no resize
     video_processor = preprocessing.processor.video_processor
     processed = video_processor(videos=[list(frames)], return_tensors="pt")
-    recovered = frames_from_pixel_values(processed["pixel_values_videos"], processed["video_grid_thw"][0],
-                                         video_processor)
+    recovered = frames_from_pixel_values(
+        processed["pixel_values_videos"], processed["video_grid_thw"][0], video_processor
+    )
     assert recovered.shape == frames.shape
     assert np.abs(recovered.astype(int) - frames.astype(int)).max() <= 1
 
@@ -217,11 +235,21 @@ def test_build_inputs_tokens_equal_features_and_errors_are_named(preprocessing, 
 
 
 def test_collate_pads_left_and_marks_video_tokens():
-    items = [{"error": None, "input_ids": [5, 6, 9, 9, 7], "pixel_values_videos": torch.ones(8, 3),
-              "video_grid_thw": torch.tensor([[1, 2, 4]])},
-             {"error": None, "input_ids": [9, 7], "pixel_values_videos": torch.zeros(4, 3),
-              "video_grid_thw": torch.tensor([[1, 2, 2]])},
-             {"error": "VideoReadError: bad", "sample": None}]
+    items = [
+        {
+            "error": None,
+            "input_ids": [5, 6, 9, 9, 7],
+            "pixel_values_videos": torch.ones(8, 3),
+            "video_grid_thw": torch.tensor([[1, 2, 4]]),
+        },
+        {
+            "error": None,
+            "input_ids": [9, 7],
+            "pixel_values_videos": torch.zeros(4, 3),
+            "video_grid_thw": torch.tensor([[1, 2, 2]]),
+        },
+        {"error": "VideoReadError: bad", "sample": None},
+    ]
     batch = collate_left_padded(items, pad_token_id=0, video_token_id=9)
     inputs = batch["model_inputs"]
     assert inputs["input_ids"].tolist() == [[5, 6, 9, 9, 7], [0, 0, 0, 9, 7]]
@@ -309,8 +337,13 @@ def test_resume_only_continues_the_same_run(tmp_path):
 
     from evaluation.run_identity import RUN_FILE, RunIdentity, check_same_run
 
-    run = RunIdentity(settings={"base_model": "m"}, generation={"num_beams": 1}, models=("adapter",),
-                      adapter_sha256="aaa", test_set={"sha256": "t", "samples": 1})
+    run = RunIdentity(
+        settings={"base_model": "m"},
+        generation={"num_beams": 1},
+        models=("adapter",),
+        adapter_sha256="aaa",
+        test_set={"sha256": "t", "samples": 1},
+    )
     check_same_run(tmp_path, run, write=True)
     assert RunIdentity.read(tmp_path) == replace(run, models=["adapter"])  # read back as JSON holds it
     (tmp_path / "predictions.jsonl").write_text('{"id": "1", "model": "adapter", "prediction": "x"}\n')

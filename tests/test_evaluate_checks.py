@@ -23,8 +23,16 @@ def test_num_samples_zero_or_negative_is_refused_by_argparse(value, capsys):
     assert "--num-samples" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("flag, value", [("--batch-size", "0"), ("--max-new-tokens", "-5"), ("--num-beams", "0"),
-                                         ("--num-workers", "-1"), ("--min-new-tokens", "-1")])
+@pytest.mark.parametrize(
+    "flag, value",
+    [
+        ("--batch-size", "0"),
+        ("--max-new-tokens", "-5"),
+        ("--num-beams", "0"),
+        ("--num-workers", "-1"),
+        ("--min-new-tokens", "-1"),
+    ],
+)
 def test_other_counts_out_of_range_are_refused(flag, value, capsys):
     with pytest.raises(SystemExit):
         evaluate_model.parse_args([flag, value])
@@ -56,9 +64,19 @@ def test_frame_strip_names_are_unique_per_raw_id():
 
 
 def _our_record(sample_id: str, prediction: str, reference: str, **extra) -> dict:
-    return {"id": sample_id, "model": "adapter", "video": f"{sample_id}.mp4", "prompt": "<video>Describe.",
-            "reference": reference, "prediction": prediction, "status": "ok", "error": None, "empty": False,
-            "repetitive": False, **extra}
+    return {
+        "id": sample_id,
+        "model": "adapter",
+        "video": f"{sample_id}.mp4",
+        "prompt": "<video>Describe.",
+        "reference": reference,
+        "prediction": prediction,
+        "status": "ok",
+        "error": None,
+        "empty": False,
+        "repetitive": False,
+        **extra,
+    }
 
 
 def _write_lines(path: Path, lines: list[str]) -> Path:
@@ -67,8 +85,10 @@ def _write_lines(path: Path, lines: list[str]) -> Path:
     return path
 
 
-GOOD = [_our_record("a", "a red circle moves left", "A red circle moves left."),
-        _our_record("b", "a blue square moves up", "A blue square moves right.")]
+GOOD = [
+    _our_record("a", "a red circle moves left", "A red circle moves left."),
+    _our_record("b", "a blue square moves up", "A blue square moves right."),
+]
 
 
 def test_score_only_counts_and_names_a_cut_off_last_line(tmp_path, capsys):
@@ -82,12 +102,15 @@ def test_score_only_counts_and_names_a_cut_off_last_line(tmp_path, capsys):
     assert written["score_only"]["skipped_lines"] == [3]
 
 
-@pytest.mark.parametrize("bad_line, reason", [
-    (json.dumps({"id": "c", "model": "adapter", "prediction": "x", "status": "ok"}), "'reference'"),
-    (json.dumps(["not", "a", "record"]), "not a JSON object"),
-    (json.dumps(_our_record("c", None, "A caption.")), "'prediction'"),
-    (json.dumps({**_our_record("c", "x", "y"), "status": "done"}), "'status'"),
-])
+@pytest.mark.parametrize(
+    "bad_line, reason",
+    [
+        (json.dumps({"id": "c", "model": "adapter", "prediction": "x", "status": "ok"}), "'reference'"),
+        (json.dumps(["not", "a", "record"]), "not a JSON object"),
+        (json.dumps(_our_record("c", None, "A caption.")), "'prediction'"),
+        (json.dumps({**_our_record("c", "x", "y"), "status": "done"}), "'status'"),
+    ],
+)
 def test_score_only_names_file_and_line_of_a_malformed_record(tmp_path, bad_line, reason):
     lines = [json.dumps(GOOD[0]) + "\n", bad_line + "\n", json.dumps(GOOD[1]) + "\n"]
     predictions = _write_lines(tmp_path / "predictions.jsonl", lines)
@@ -98,8 +121,10 @@ def test_score_only_names_file_and_line_of_a_malformed_record(tmp_path, bad_line
 
 
 def test_score_only_names_line_of_a_malformed_llamafactory_record(tmp_path):
-    lines = [json.dumps({"prompt": "p", "predict": "a dog", "label": "A dog."}) + "\n",
-             json.dumps({"prompt": "p", "predict": 3, "label": "A cat."}) + "\n"]
+    lines = [
+        json.dumps({"prompt": "p", "predict": "a dog", "label": "A dog."}) + "\n",
+        json.dumps({"prompt": "p", "predict": 3, "label": "A cat."}) + "\n",
+    ]
     predictions = _write_lines(tmp_path / "generated_predictions.jsonl", lines)
     with pytest.raises(SystemExit, match=r"generated_predictions.jsonl:2: .*'predict'"):
         evaluate_model.main(["--score-only", str(predictions)])
@@ -123,25 +148,31 @@ def test_score_only_keeps_the_model_identity_of_the_run(tmp_path):
 HUB_ID = "Qwen/Qwen2-VL-7B-Instruct"
 
 
-@pytest.mark.parametrize("recorded, given", [
-    (HUB_ID, HUB_ID),
-    (HUB_ID, "/root/.cache/models/Qwen2-VL-7B-Instruct"),
-    ("/home/me/hf/hub/models--Qwen--Qwen2-VL-7B-Instruct/snapshots/0123abcd", HUB_ID),
-    ("/data/models--Qwen--Qwen2-VL-7B-Instruct/snapshots/0123abcd/", "/mnt/Qwen2-VL-7B-Instruct/"),
-    ("qwen/qwen2-vl-7b-instruct", HUB_ID),  # the hub ignores case
-])
+@pytest.mark.parametrize(
+    "recorded, given",
+    [
+        (HUB_ID, HUB_ID),
+        (HUB_ID, "/root/.cache/models/Qwen2-VL-7B-Instruct"),
+        ("/home/me/hf/hub/models--Qwen--Qwen2-VL-7B-Instruct/snapshots/0123abcd", HUB_ID),
+        ("/data/models--Qwen--Qwen2-VL-7B-Instruct/snapshots/0123abcd/", "/mnt/Qwen2-VL-7B-Instruct/"),
+        ("qwen/qwen2-vl-7b-instruct", HUB_ID),  # the hub ignores case
+    ],
+)
 def test_same_base_model_under_another_name(recorded, given):
     from evaluation.base_model import same_base_model
 
     assert same_base_model(recorded, given)
 
 
-@pytest.mark.parametrize("recorded, given", [
-    (HUB_ID, "Qwen/Qwen2-VL-2B-Instruct"),
-    ("Qwen/Qwen2.5-VL-7B-Instruct", "/root/.cache/models/Qwen2-VL-7B-Instruct"),
-    ("/home/me/hf/hub/models--Qwen--Qwen2-VL-2B-Instruct/snapshots/0123abcd", HUB_ID),
-    (HUB_ID, "someone/Qwen2-VL-7B-Instruct"),  # another owner's upload may hold other weights
-])
+@pytest.mark.parametrize(
+    "recorded, given",
+    [
+        (HUB_ID, "Qwen/Qwen2-VL-2B-Instruct"),
+        ("Qwen/Qwen2.5-VL-7B-Instruct", "/root/.cache/models/Qwen2-VL-7B-Instruct"),
+        ("/home/me/hf/hub/models--Qwen--Qwen2-VL-2B-Instruct/snapshots/0123abcd", HUB_ID),
+        (HUB_ID, "someone/Qwen2-VL-7B-Instruct"),  # another owner's upload may hold other weights
+    ],
+)
 def test_different_base_models(recorded, given):
     from evaluation.base_model import same_base_model
 
@@ -175,8 +206,18 @@ def test_adapter_of_another_base_model_is_refused_before_loading(tmp_path):
     test_data.write_text(json.dumps([sharegpt_record("clip.mp4", "A red circle moves left.", "a")]))
     (tmp_path / "clip.mp4").write_bytes(b"only its existence is checked before loading")
     adapter = _adapter_dir(tmp_path / "adapter", "Qwen/Qwen2-VL-2B-Instruct")
-    args = ["--base-model", HUB_ID, "--adapter-path", str(adapter), "--test-data", str(test_data),
-            "--video-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")]
+    args = [
+        "--base-model",
+        HUB_ID,
+        "--adapter-path",
+        str(adapter),
+        "--test-data",
+        str(test_data),
+        "--video-dir",
+        str(tmp_path),
+        "--output-dir",
+        str(tmp_path / "out"),
+    ]
     with pytest.raises(SystemExit) as error:
         evaluate_model.main(args)
     message = str(error.value.code)
@@ -206,8 +247,20 @@ def test_wrong_video_dir_fails_before_loading_and_names_the_right_one(tiny_model
     test_data = write_test_set(tmp_path, sample_dir, 2, with_bad_clips=False)  # paths relative to the repo root
     wrong = tmp_path / "videos"
     wrong.mkdir()
-    args = ["--base-model", str(tiny_model_dir), "--test-data", str(test_data), "--video-dir", str(wrong),
-            "--output-dir", str(tmp_path / "out"), "--max-new-tokens", "2", "--num-workers", "0"]
+    args = [
+        "--base-model",
+        str(tiny_model_dir),
+        "--test-data",
+        str(test_data),
+        "--video-dir",
+        str(wrong),
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--max-new-tokens",
+        "2",
+        "--num-workers",
+        "0",
+    ]
     with pytest.raises(SystemExit) as error:
         evaluate_model.main(args)
     message = str(error.value.code)
@@ -265,14 +318,20 @@ def test_no_model_is_a_message_not_a_traceback(tmp_path):
 GOOD_RECORD = sharegpt_record("a.mp4", "A caption.", "a")
 
 
-@pytest.mark.parametrize("bad", [
-    "not a record",
-    {**GOOD_RECORD, "videos": [None]},
-    {**GOOD_RECORD, "videos": "a.mp4"},
-    {**GOOD_RECORD, "messages": [{"role": "user"}, {"role": "assistant", "content": "A caption."}]},
-    {**GOOD_RECORD, "messages": ["<video>Describe.", "A caption."]},
-    {**GOOD_RECORD, "messages": [{"role": "user", "content": "<video>Describe."}, {"role": "assistant", "content": 3}]},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not a record",
+        {**GOOD_RECORD, "videos": [None]},
+        {**GOOD_RECORD, "videos": "a.mp4"},
+        {**GOOD_RECORD, "messages": [{"role": "user"}, {"role": "assistant", "content": "A caption."}]},
+        {**GOOD_RECORD, "messages": ["<video>Describe.", "A caption."]},
+        {
+            **GOOD_RECORD,
+            "messages": [{"role": "user", "content": "<video>Describe."}, {"role": "assistant", "content": 3}],
+        },
+    ],
+)
 def test_malformed_test_set_record_is_named(tmp_path, bad):
     path = tmp_path / "t.json"
     path.write_text(json.dumps([GOOD_RECORD, bad]))

@@ -20,8 +20,19 @@ def evaluation_run(tiny_model_dir, sample_dir, tmp_path_factory):
     work = tmp_path_factory.mktemp("eval")
     test_data = write_test_set(work, sample_dir, N_CLIPS)
     adapter = make_lora_adapter(tiny_model_dir, work / "adapter")
-    args = ["--base-model", str(tiny_model_dir), "--adapter-path", str(adapter), "--test-data", str(test_data),
-            "--video-dir", str(REPO_ROOT), "--compare-base", "--allow-errors", *DECODING]
+    args = [
+        "--base-model",
+        str(tiny_model_dir),
+        "--adapter-path",
+        str(adapter),
+        "--test-data",
+        str(test_data),
+        "--video-dir",
+        str(REPO_ROOT),
+        "--compare-base",
+        "--allow-errors",
+        *DECODING,
+    ]
     output_dir = work / "results"
     result = run_cli(*args, "--output-dir", str(output_dir))
     return {"work": work, "args": args, "output_dir": output_dir, "stderr": result.stderr, "test_data": test_data}
@@ -86,8 +97,13 @@ def test_errored_samples_fail_the_run_unless_allowed(evaluation_run):
     rerun_dir = evaluation_run["work"] / "not_allowed"
     shutil.copytree(evaluation_run["output_dir"], rerun_dir)
     args = [a for a in evaluation_run["args"] if a != "--allow-errors"]
-    result = subprocess.run([sys.executable, "evaluate_model.py", *args, "--output-dir", str(rerun_dir)],
-                            cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "evaluate_model.py", *args, "--output-dir", str(rerun_dir)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 1, result.stderr[-3000:]
     assert "2 of 5 samples errored" in result.stderr and "--allow-errors" in result.stderr
     assert "missing: " in result.stderr and "corrupt: " in result.stderr  # which ones, and why
@@ -108,9 +124,11 @@ def test_score_only_ours_and_llamafactory(evaluation_run):
 
     lf_file = work / "lf" / "generated_predictions.jsonl"
     lf_file.parent.mkdir()
-    lines = [{"prompt": "p", "predict": "a red circle moves left", "label": "A red circle moves left."},
-             {"prompt": "p", "predict": "<|im_end|>", "label": "A blue square moves right."},
-             {"prompt": "p", "predict": "green green green green", "label": "A green ball."}]
+    lines = [
+        {"prompt": "p", "predict": "a red circle moves left", "label": "A red circle moves left."},
+        {"prompt": "p", "predict": "<|im_end|>", "label": "A blue square moves right."},
+        {"prompt": "p", "predict": "green green green green", "label": "A green ball."},
+    ]
     lf_file.write_text("".join(json.dumps(line) + "\n" for line in lines))
     run_cli("--score-only", str(lf_file))
     metrics = json.loads((lf_file.parent / "metrics.json").read_text())
@@ -119,8 +137,7 @@ def test_score_only_ours_and_llamafactory(evaluation_run):
 
 
 def _run_failing(*args: str) -> str:
-    result = subprocess.run([sys.executable, "evaluate_model.py", *args], cwd=REPO_ROOT, capture_output=True,
-                            text=True)
+    result = subprocess.run([sys.executable, "evaluate_model.py", *args], cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode != 0
     return result.stderr
 

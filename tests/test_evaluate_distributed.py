@@ -16,9 +16,27 @@ def test_two_processes_merge_into_one_output_set(tiny_model_dir, sample_dir, tmp
     test_data = write_test_set(tmp_path, sample_dir, 3)  # 3 clips + missing + corrupt: uneven shards
     output_dir = tmp_path / "results"
     torchrun = Path(sys.executable).parent / "torchrun"
-    command = [str(torchrun), "--nproc_per_node", "2", "--master_port", "29533", "evaluate_model.py",
-               "--base-model", str(tiny_model_dir), "--test-data", str(test_data), "--video-dir", str(REPO_ROOT),
-               "--output-dir", str(output_dir), "--max-new-tokens", "4", "--num-workers", "0", "--allow-errors"]
+    command = [
+        str(torchrun),
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29533",
+        "evaluate_model.py",
+        "--base-model",
+        str(tiny_model_dir),
+        "--test-data",
+        str(test_data),
+        "--video-dir",
+        str(REPO_ROOT),
+        "--output-dir",
+        str(output_dir),
+        "--max-new-tokens",
+        "4",
+        "--num-workers",
+        "0",
+        "--allow-errors",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -29,6 +47,11 @@ def test_two_processes_merge_into_one_output_set(tiny_model_dir, sample_dir, tmp
     assert not list(output_dir.glob("predictions.rank*.jsonl"))
     metrics = json.loads((output_dir / "metrics.json").read_text())
     assert metrics["settings"]["processes"] == 2
-    assert metrics["counts"] == {"samples": 5, "scored": 3, "empty": metrics["counts"]["empty"],
-                                 "repetitive": metrics["counts"]["repetitive"], "errors": 2}
+    assert metrics["counts"] == {
+        "samples": 5,
+        "scored": 3,
+        "empty": metrics["counts"]["empty"],
+        "repetitive": metrics["counts"]["repetitive"],
+        "errors": 2,
+    }
     assert (output_dir / "report.md").is_file()

@@ -12,14 +12,23 @@ from tests.test_evaluate import REPO_ROOT, write_test_set
 
 
 def evaluate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "evaluate_model.py", *args], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "evaluate_model.py", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_a_base_model_that_cannot_be_found_is_one_sentence(sample_dir, tmp_path):
     test_data = write_test_set(tmp_path, sample_dir, 1, with_bad_clips=False)
-    result = evaluate("--base-model", "models/not-built", "--test-data", str(test_data), "--video-dir",
-                      str(REPO_ROOT), "--output-dir", str(tmp_path / "out"))
+    result = evaluate(
+        "--base-model",
+        "models/not-built",
+        "--test-data",
+        str(test_data),
+        "--video-dir",
+        str(REPO_ROOT),
+        "--output-dir",
+        str(tmp_path / "out"),
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "error: base model=models/not-built: no such folder" in result.stderr
 
@@ -27,10 +36,26 @@ def test_a_base_model_that_cannot_be_found_is_one_sentence(sample_dir, tmp_path)
 def test_nonsense_video_settings_are_refused_naming_the_key(tiny_model_dir, sample_dir, tmp_path):
     test_data = write_test_set(tmp_path, sample_dir, 1, with_bad_clips=False)
     config = tmp_path / "bad.yaml"
-    config.write_text(json.dumps({"model_name_or_path": str(tiny_model_dir), "template": "qwen2_vl_exact",
-                                  "video_maxlen": 0, "video_fps": 8.0}))
-    result = evaluate("--config", str(config), "--test-data", str(test_data), "--video-dir", str(REPO_ROOT),
-                      "--output-dir", str(tmp_path / "out"))
+    config.write_text(
+        json.dumps(
+            {
+                "model_name_or_path": str(tiny_model_dir),
+                "template": "qwen2_vl_exact",
+                "video_maxlen": 0,
+                "video_fps": 8.0,
+            }
+        )
+    )
+    result = evaluate(
+        "--config",
+        str(config),
+        "--test-data",
+        str(test_data),
+        "--video-dir",
+        str(REPO_ROOT),
+        "--output-dir",
+        str(tmp_path / "out"),
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "video_maxlen = 0 is not valid" in result.stderr
 
@@ -38,9 +63,20 @@ def test_nonsense_video_settings_are_refused_naming_the_key(tiny_model_dir, samp
 @pytest.mark.slow
 def test_library_output_goes_to_the_log_file(tiny_model_dir, sample_dir, tmp_path):
     test_data = write_test_set(tmp_path, sample_dir, 1, with_bad_clips=False)
-    result = evaluate("--base-model", str(tiny_model_dir), "--test-data", str(test_data), "--video-dir",
-                      str(REPO_ROOT), "--output-dir", str(tmp_path / "out"), "--max-new-tokens", "2",
-                      "--num-workers", "0")
+    result = evaluate(
+        "--base-model",
+        str(tiny_model_dir),
+        "--test-data",
+        str(test_data),
+        "--video-dir",
+        str(REPO_ROOT),
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--max-new-tokens",
+        "2",
+        "--num-workers",
+        "0",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "model: local folder" in result.stderr
     full_log = (tmp_path / "out" / "evaluate.log").read_text()

@@ -15,8 +15,9 @@ DECODING = ["--batch-size", "2", "--max-new-tokens", "3", "--num-workers", "0"]
 
 
 def _evaluate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "evaluate_model.py", *args], cwd=REPO_ROOT, capture_output=True,
-                          text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "evaluate_model.py", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    )
 
 
 def _records(output_dir):
@@ -30,8 +31,17 @@ def test_rerun_retries_errored_samples_and_refuses_a_changed_test_set(tiny_model
     test_data = tmp_path / "test.json"
     test_data.write_text(json.dumps([*clip_set, sharegpt_record(str(late_clip), "A late clip.", "late")]))
     output_dir = tmp_path / "results"
-    args = ["--base-model", str(tiny_model_dir), "--test-data", str(test_data), "--video-dir", str(REPO_ROOT),
-            "--output-dir", str(output_dir), *DECODING]
+    args = [
+        "--base-model",
+        str(tiny_model_dir),
+        "--test-data",
+        str(test_data),
+        "--video-dir",
+        str(REPO_ROOT),
+        "--output-dir",
+        str(output_dir),
+        *DECODING,
+    ]
 
     first = _evaluate(*args)
     records = _records(output_dir)

@@ -18,17 +18,35 @@ from tests.training_fixtures import REPO_ROOT, write_dataset
 
 def _training_config(tmp_path: Path, model: Path, **values) -> Path:
     config = tmp_path / "train.yaml"
-    settings = {"model_name_or_path": str(model), "template": "qwen2_vl_exact", "video_maxlen": 6,
-                "finetuning_type": "lora", "output_dir": "saves/tiny", "stage": "sft", "do_train": True, **values}
+    settings = {
+        "model_name_or_path": str(model),
+        "template": "qwen2_vl_exact",
+        "video_maxlen": 6,
+        "finetuning_type": "lora",
+        "output_dir": "saves/tiny",
+        "stage": "sft",
+        "do_train": True,
+        **values,
+    }
     config.write_text(json.dumps(settings))
     return config
 
 
 def _adapter(tmp_path: Path, model: Path, **settings) -> Path:
     """An adapter folder holding only the record training writes (enough: nothing here loads the weights)."""
-    recorded = {"model_name_or_path": str(model), "template": "qwen2_vl_exact", "video_maxlen": 4, "video_fps": 8.0,
-                "video_max_pixels": 12544, "video_min_pixels": 256, "cutoff_len": 1024, "dataset": ["x_train"],
-                "dataset_dir": str(tmp_path / "data"), "media_dir": str(tmp_path / "media"), **settings}
+    recorded = {
+        "model_name_or_path": str(model),
+        "template": "qwen2_vl_exact",
+        "video_maxlen": 4,
+        "video_fps": 8.0,
+        "video_max_pixels": 12544,
+        "video_min_pixels": 256,
+        "cutoff_len": 1024,
+        "dataset": ["x_train"],
+        "dataset_dir": str(tmp_path / "data"),
+        "media_dir": str(tmp_path / "media"),
+        **settings,
+    }
     write_run_inputs(tmp_path / "adapter", recorded, source=["train.yaml", "video_maxlen=4"])
     return tmp_path / "adapter"
 
@@ -88,7 +106,8 @@ def test_another_base_model_is_refused_unless_allowed(tmp_path, tiny_model_dir):
         resolve_run(None, base_model="Org/Other", adapter_path=adapter)
     for flag in ("allow_base_mismatch", "allow_setting_mismatch"):
         assert resolve_run(None, base_model="Org/Other", adapter_path=adapter, **{flag: True}).settings.base_model == (
-            "Org/Other")
+            "Org/Other"
+        )
     with pytest.raises(RunMismatchError, match="--allow-setting-mismatch"):  # the base-model flag covers only it
         resolve_run(None, ["video_maxlen=2"], adapter_path=adapter, allow_base_mismatch=True)
     same = resolve_run(None, base_model=f"{tiny_model_dir}/../{tiny_model_dir.name}/", adapter_path=adapter)
@@ -190,11 +209,18 @@ def test_overrides_mix_with_options_on_the_command_line():
 
 def test_make_eval_forwards_args_like_make_train():
     def dry_run(*variables: str) -> str:
-        result = subprocess.run(["make", "-n", "eval", *variables], cwd=REPO_ROOT, capture_output=True, text=True,
-                                check=True)
+        result = subprocess.run(
+            ["make", "--no-print-directory", "-n", "eval", *variables],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return result.stdout.strip().splitlines()[-1]
 
-    assert dry_run("ARGS=video_maxlen=4").endswith("evaluate_model.py --config configs/tiny_qwen2vl_demo.yaml "
-                                                   "--compare-base video_maxlen=4")
+    assert dry_run("ARGS=video_maxlen=4").endswith(
+        "evaluate_model.py --config configs/tiny_qwen2vl_demo.yaml --compare-base video_maxlen=4"
+    )
     assert dry_run("EVAL_ARGS=--adapter-path a", "ARGS=video_maxlen=4").endswith(
-        "evaluate_model.py --adapter-path a video_maxlen=4")
+        "evaluate_model.py --adapter-path a video_maxlen=4"
+    )

@@ -75,8 +75,9 @@ def test_merged_model_generates_exactly_as_base_plus_adapter(tiny_model_dir, sam
         assert ours["input_ids"] == theirs["input_ids"]
         assert torch.equal(ours["pixel_values_videos"], theirs["pixel_values_videos"])
 
-    base_plus_adapter = attach_adapter(load_base_model(settings, CPU), inspect_adapter(str(adapter_dir)),
-                                       keep_base=True)  # unmerged PeftModel: base weights + LoRA at run time
+    base_plus_adapter = attach_adapter(
+        load_base_model(settings, CPU), inspect_adapter(str(adapter_dir)), keep_base=True
+    )  # unmerged PeftModel: base weights + LoRA at run time
     with base_plus_adapter.disable_adapter():
         base_ids = _greedy_token_ids(base_plus_adapter, samples, pre, settings.cutoff_len)
     adapter_ids = _greedy_token_ids(base_plus_adapter, samples, pre, settings.cutoff_len)

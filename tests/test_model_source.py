@@ -65,8 +65,9 @@ def test_missing_local_folder_is_named(name):
 
 def test_train_entry_point_refuses_a_missing_model_before_anything_else(tmp_path, tiny_model_dir, sample_dir):
     config = write_train_config(tmp_path, tiny_model_dir, sample_dir, model_name_or_path="models/not-built")
-    result = subprocess.run([sys.executable, "-m", "plugins.train", str(config)], cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "plugins.train", str(config)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode != 0
     assert "cannot train: model_name_or_path=models/not-built: no such folder" in result.stderr
     assert "Traceback" not in result.stderr
@@ -74,9 +75,20 @@ def test_train_entry_point_refuses_a_missing_model_before_anything_else(tmp_path
 
 def test_export_refuses_to_overwrite_its_base_model(tmp_path, tiny_model_dir):
     merge = REPO_ROOT / "configs" / "merge" / "tiny_qwen2vl_demo_merge.yaml"
-    result = subprocess.run([sys.executable, "-m", "plugins.export", str(merge), f"model_name_or_path={tiny_model_dir}",
-                             f"export_dir={tiny_model_dir}"], cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "plugins.export",
+            str(merge),
+            f"model_name_or_path={tiny_model_dir}",
+            f"export_dir={tiny_model_dir}",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0 and "would overwrite it" in result.stderr
     assert (tiny_model_dir / "config.json").is_file()
 
@@ -87,8 +99,7 @@ def test_make_targets_and_evaluation_run_on_a_hub_id_from_the_users_cache(tiny_m
     hf_home = tmp_path / "hf"
     hub_cache_with_tiny_model(hf_home, tiny_model_dir)
     env = user_env(hf_home)
-    config = write_train_config(tmp_path, tiny_model_dir, sample_dir, n_clips=2, model_name_or_path=HUB_ID,
-                                max_steps=1)
+    config = write_train_config(tmp_path, tiny_model_dir, sample_dir, n_clips=2, model_name_or_path=HUB_ID, max_steps=1)
 
     def make(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["make", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)

@@ -61,7 +61,9 @@ def test_tables_equal_a_demux_on_every_mp4_and_mov(clip_matrix):
             continue
         read.append(name)
         order = np.argsort(index.pts, kind="stable")
-        from_tables = list(zip(index.pts[order].tolist(), index.dts[order].tolist(), index.is_keyframe[order].tolist()))
+        from_tables = list(
+            zip(index.pts[order].tolist(), index.dts[order].tolist(), index.is_keyframe[order].tolist(), strict=True)
+        )
         assert from_tables == _demuxed(path), name
         with av.open(str(path)) as container:
             assert container.streams.video[0].time_base == Fraction(1, index.timescale), name

@@ -23,8 +23,11 @@ CAPTION = "A red circle moves left on a blue background"
 
 
 def record(sample_id, video, caption=CAPTION, prompt="<video>Describe this video in one sentence."):
-    return {"id": sample_id, "videos": [video], "messages": [
-        {"role": "user", "content": prompt}, {"role": "assistant", "content": caption}]}
+    return {
+        "id": sample_id,
+        "videos": [video],
+        "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": caption}],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +58,11 @@ def dataset_dir(tmp_path_factory):
             record("chat_tokens_in_prompt", "clips/small.mp4", prompt="<video>Describe.<|im_end|><|im_start|>user"),
         ],
     }
-    entry = {"formatting": "sharegpt", "columns": {"messages": "messages", "videos": "videos"},
-             "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}}
+    entry = {
+        "formatting": "sharegpt",
+        "columns": {"messages": "messages", "videos": "videos"},
+        "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"},
+    }
     for name, dataset in datasets.items():
         (root / f"{name}.json").write_text(json.dumps(dataset))
     info = {name: {**entry, "file_name": f"{name}.json"} for name in datasets}
@@ -65,10 +71,23 @@ def dataset_dir(tmp_path_factory):
 
 
 def config(tiny_model_dir, dataset_dir, **overrides):
-    return {"model_name_or_path": str(tiny_model_dir), "stage": "sft", "do_train": True, "finetuning_type": "lora",
-            "dataset": "clips_train", "dataset_dir": str(dataset_dir), "template": "qwen2_vl_exact",
-            "cutoff_len": 1024, "video_maxlen": 8, "video_fps": 8.0, "video_max_pixels": 50176,
-            "output_dir": str(dataset_dir / "out"), "report_to": "none", "overwrite_cache": True, **overrides}
+    return {
+        "model_name_or_path": str(tiny_model_dir),
+        "stage": "sft",
+        "do_train": True,
+        "finetuning_type": "lora",
+        "dataset": "clips_train",
+        "dataset_dir": str(dataset_dir),
+        "template": "qwen2_vl_exact",
+        "cutoff_len": 1024,
+        "video_maxlen": 8,
+        "video_fps": 8.0,
+        "video_max_pixels": 50176,
+        "output_dir": str(dataset_dir / "out"),
+        "report_to": "none",
+        "overwrite_cache": True,
+        **overrides,
+    }
 
 
 def test_counts_tokens_under_the_config_video_settings(tiny_model_dir, dataset_dir):
@@ -78,7 +97,8 @@ def test_counts_tokens_under_the_config_video_settings(tiny_model_dir, dataset_d
     fewer_frames = run(config(tiny_model_dir, dataset_dir, video_maxlen=4))
     assert max(fewer_frames.video_token_counts) == 128
     assert report.distribution()["max"] - max(report.video_token_counts) == min(report.token_counts) - min(
-        report.video_token_counts)  # same text around each clip
+        report.video_token_counts
+    )  # same text around each clip
 
 
 def test_cutoff_that_cuts_into_video_tokens_fails_with_the_fix(tiny_model_dir, dataset_dir):
@@ -110,9 +130,11 @@ def test_unreadable_clip_fails_and_drop_writes_the_rest(tiny_model_dir, dataset_
 def test_report_distribution_and_message_without_llamafactory():
     report = PreflightReport(cutoff_len=100, template="t", n_samples=25, token_counts=list(range(1, 21)))
     assert report.distribution() == {"min": 1, "median": 10.5, "p95": 19, "max": 20}
-    report.offenders = [Offender("d", 3, "x", ["a.mp4"], VIDEO_TRUNCATED, 150, 120),
-                        Offender("d", 4, "y", ["b.mp4"], TEXT_TRUNCATED, 110, 80),
-                        Offender("d", 5, "z", ["c.mp4"], UNREADABLE, 0, 0, "c.mp4: cannot read video (empty)")]
+    report.offenders = [
+        Offender("d", 3, "x", ["a.mp4"], VIDEO_TRUNCATED, 150, 120),
+        Offender("d", 4, "y", ["b.mp4"], TEXT_TRUNCATED, 110, 80),
+        Offender("d", 5, "z", ["c.mp4"], UNREADABLE, 0, 0, "c.mp4: cannot read video (empty)"),
+    ]
     message = error_message(report)
     assert message.startswith("3 of 25 samples would break training")
     assert "raise cutoff_len to at least 150" in message and "re-convert the data" in message
@@ -181,12 +203,18 @@ def test_text_that_breaks_the_chat_format_names_each_sample(tiny_model_dir, data
     main([write_config(tmp_path / "cfg.yaml", args), "--drop-offending", str(out)])
     assert [r["id"] for r in json.loads((out / "clips_text.json").read_text())] == ["plain"]
     dropped = json.loads((out / "dropped.json").read_text())
-    assert [d["sample_id"] for d in dropped] == ["video_in_caption", "chat_tokens", "image_in_prompt",
-                                                 "chat_tokens_in_prompt"]
+    assert [d["sample_id"] for d in dropped] == [
+        "video_in_caption",
+        "chat_tokens",
+        "image_in_prompt",
+        "chat_tokens_in_prompt",
+    ]
 
 
-@pytest.mark.parametrize("key, value", [("video_maxlen", 0), ("video_fps", 0), ("video_max_pixels", 0),
-                                        ("cutoff_len", 0), ("video_min_pixels", 10**9)])
+@pytest.mark.parametrize(
+    "key, value",
+    [("video_maxlen", 0), ("video_fps", 0), ("video_max_pixels", 0), ("cutoff_len", 0), ("video_min_pixels", 10**9)],
+)
 def test_nonsense_video_settings_fail_up_front_naming_the_key(tiny_model_dir, dataset_dir, key, value):
     with pytest.raises(PreflightError, match=rf"{key} = {value} is not valid: .*must be"):
         run(config(tiny_model_dir, dataset_dir, **{key: value}))

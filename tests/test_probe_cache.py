@@ -20,7 +20,6 @@ from video import REASONS
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-
 def test_every_probe_reason_is_a_skip_reason_the_converter_can_count():
     """A probe reason the report does not know would make ConversionReport.skip raise mid-run."""
     assert set(REASONS) - set(SKIP_REASONS) == set()
@@ -95,9 +94,23 @@ def test_ctrl_c_stops_the_converter_promptly(clip, tmp_path):
     log = tmp_path / "log.txt"
     with open(log, "w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "data.convert_webvid", "--csv", str(csv_path), "--video-dir", str(videos),
-             "--out-dir", str(tmp_path / "out"), "--workers", "2"],
-            cwd=REPO_ROOT, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "data.convert_webvid",
+                "--csv",
+                str(csv_path),
+                "--video-dir",
+                str(videos),
+                "--out-dir",
+                str(tmp_path / "out"),
+                "--workers",
+                "2",
+            ],
+            cwd=REPO_ROOT,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             deadline = time.monotonic() + 60

@@ -52,8 +52,9 @@ def test_killed_run_resumes_from_its_last_checkpoint_to_the_same_final_step(tiny
     saves = tmp_path / "saves"
 
     # 1. killed right after its first checkpoint
-    returncode = _wait_for_checkpoint_then_kill([sys.executable, "-m", "plugins.train", str(config)],
-                                                saves / f"checkpoint-{SAVE_STEPS}" / "trainer_state.json")
+    returncode = _wait_for_checkpoint_then_kill(
+        [sys.executable, "-m", "plugins.train", str(config)], saves / f"checkpoint-{SAVE_STEPS}" / "trainer_state.json"
+    )
     assert returncode == -signal.SIGKILL
     assert not (saves / "adapter_model.safetensors").exists()  # it never got to save its final adapter
     checkpoints = sorted(int(path.name.split("-")[1]) for path in saves.glob("checkpoint-*"))

@@ -17,8 +17,12 @@ from tests.test_mm_plugin import _encode, loaded  # noqa: F401  (fixture: tokeni
 from video import display_rotation, probe_video, read_sampled_frames
 
 # (a, b, c, d) of the 16.16 display matrix; an iPhone held upright writes (0, 1, -1, 0): shown turned 90° clockwise
-MATRICES = {"upright phone": (0, 1, -1, 0), "other way": (0, -1, 1, 0), "upside down": (-1, 0, 0, -1),
-            "none": (1, 0, 0, 1)}
+MATRICES = {
+    "upright phone": (0, 1, -1, 0),
+    "other way": (0, -1, 1, 0),
+    "upside down": (-1, 0, 0, -1),
+    "none": (1, 0, 0, 1),
+}
 SAMPLING = {"video_fps": 8.0, "video_maxlen": 8}
 
 

@@ -95,8 +95,9 @@ def test_a_damaged_record_is_named(tmp_path, content):
 def test_export_copies_the_adapters_record_into_export_dir(tmp_path):
     write_run_inputs(tmp_path / "adapter", {"video_maxlen": 4}, source=["c.yaml"])
     (tmp_path / "merged").mkdir()
-    copied = copy_run_inputs({"adapter_name_or_path": str(tmp_path / "adapter"),
-                              "export_dir": str(tmp_path / "merged")})
+    copied = copy_run_inputs(
+        {"adapter_name_or_path": str(tmp_path / "adapter"), "export_dir": str(tmp_path / "merged")}
+    )
     assert copied == tmp_path / "merged" / RUN_INPUTS_FILE
     assert copied.read_bytes() == (tmp_path / "adapter" / RUN_INPUTS_FILE).read_bytes()
     # several adapters: the last one (trained on top of the others); none with a record: nothing copied

@@ -67,8 +67,10 @@ def test_caption_describes_the_pixels(small_set):
         first, last = frames[0], frames[-1]
         corner = first[2, 2].astype(int)
         assert np.abs(corner - COLOURS[spec.background]).sum() < 40, "background colour"
-        (x0, y0), (x1, y1) = _shape_centre(first, COLOURS[spec.shape_colour]), _shape_centre(
-            last, COLOURS[spec.shape_colour])
+        (x0, y0), (x1, y1) = (
+            _shape_centre(first, COLOURS[spec.shape_colour]),
+            _shape_centre(last, COLOURS[spec.shape_colour]),
+        )
         moved = {"left": x0 - x1, "right": x1 - x0, "up": y0 - y1, "down": y1 - y0}[spec.direction]
         assert moved > spec.width * 0.2 or moved > spec.height * 0.2, f"{spec.caption}: moved {moved}"
         assert spec.shape_colour in spec.caption and spec.direction in spec.caption

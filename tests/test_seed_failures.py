@@ -52,8 +52,9 @@ def preprocessing(tiny_model_dir):
 
 @pytest.mark.parametrize("prompt", ["Describe this video.", "<video>Describe this video."],
                          ids=["no placeholder", "llamafactory placeholder passed raw"])  # fmt: skip
-def test_seed_prompt_without_video_tokens_fails_only_in_the_forward_pass(tiny_model_dir, hf_processor, uint8_frames,
-                                                                        prompt):
+def test_seed_prompt_without_video_tokens_fails_only_in_the_forward_pass(
+    tiny_model_dir, hf_processor, uint8_frames, prompt
+):
     from transformers import Qwen2VLForConditionalGeneration
 
     inputs = hf_processor(text=[prompt], videos=[uint8_frames], return_tensors="pt", videos_kwargs=VIDEO_KWARGS)
@@ -83,8 +84,9 @@ def test_our_template_refuses_a_placeholder_without_a_video(preprocessing):
 def test_our_template_expands_the_placeholder_to_as_many_tokens_as_features(preprocessing, clip):
     plugin, processor = preprocessing.template.mm_plugin, preprocessing.processor
     messages = plugin.process_messages([{"role": "user", "content": "<video>Describe."}], [], [clip], [], processor)
-    prompt_ids, _ = preprocessing.template.encode_oneturn(preprocessing.tokenizer,
-                                                          messages + [{"role": "assistant", "content": ""}])
+    prompt_ids, _ = preprocessing.template.encode_oneturn(
+        preprocessing.tokenizer, messages + [{"role": "assistant", "content": ""}]
+    )
     mm_inputs = plugin.get_mm_inputs([], [clip], [], [0], [1], [0], [prompt_ids], processor)
     features = int(mm_inputs["video_grid_thw"].prod()) // processor.video_processor.merge_size**2
     assert prompt_ids.count(preprocessing.video_token_id) == features > 0

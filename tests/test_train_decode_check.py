@@ -11,7 +11,9 @@ from tests.training_fixtures import log_of, run_entry_point, sample_clips, write
 def test_preflight_options_are_kept_from_llamafactorys_parser():
     argv = ["c.yaml", "max_steps=1", "--skip-decode-check", "--decode-workers", "3", "x=1", "--decode-workers=2"]
     assert split_preflight_options(argv) == (
-        ["c.yaml", "max_steps=1", "x=1"], ["--skip-decode-check", "--decode-workers", "3", "--decode-workers=2"])
+        ["c.yaml", "max_steps=1", "x=1"],
+        ["--skip-decode-check", "--decode-workers", "3", "--decode-workers=2"],
+    )
 
 
 @pytest.fixture

@@ -6,14 +6,18 @@ import json
 import torch
 
 from evaluation.inputs import build_inputs, load_preprocessing
-from evaluation.settings import ModelSettings
 from evaluation.samples import Sample
+from evaluation.settings import ModelSettings
 from tests.test_evaluate import PROMPT, sharegpt_record
 
-DATASET_INFO = {"parity": {"file_name": "parity.json", "formatting": "sharegpt",
-                           "columns": {"messages": "messages", "videos": "videos"},
-                           "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
-                                    "assistant_tag": "assistant"}}}
+DATASET_INFO = {
+    "parity": {
+        "file_name": "parity.json",
+        "formatting": "sharegpt",
+        "columns": {"messages": "messages", "videos": "videos"},
+        "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"},
+    }
+}
 
 
 def _training_batch(tiny_model_dir, dataset_dir, output_dir):
@@ -27,13 +31,25 @@ def _training_batch(tiny_model_dir, dataset_dir, output_dir):
 
     plugins.register()
     settings = ModelSettings(base_model=str(tiny_model_dir))
-    model_args, data_args, training_args, _, _ = get_train_args({
-        "model_name_or_path": settings.base_model, "stage": "sft", "do_train": True, "finetuning_type": "lora",
-        "lora_target": "q_proj,v_proj", "dataset": "parity", "dataset_dir": str(dataset_dir),
-        "template": settings.template, "cutoff_len": settings.cutoff_len, "video_maxlen": settings.video_maxlen,
-        "video_fps": settings.video_fps, "video_max_pixels": settings.video_max_pixels,
-        "output_dir": str(output_dir), "overwrite_cache": True, "report_to": "none",
-    })
+    model_args, data_args, training_args, _, _ = get_train_args(
+        {
+            "model_name_or_path": settings.base_model,
+            "stage": "sft",
+            "do_train": True,
+            "finetuning_type": "lora",
+            "lora_target": "q_proj,v_proj",
+            "dataset": "parity",
+            "dataset_dir": str(dataset_dir),
+            "template": settings.template,
+            "cutoff_len": settings.cutoff_len,
+            "video_maxlen": settings.video_maxlen,
+            "video_fps": settings.video_fps,
+            "video_max_pixels": settings.video_max_pixels,
+            "output_dir": str(output_dir),
+            "overwrite_cache": True,
+            "report_to": "none",
+        }
+    )
     tokenizer_module = load_tokenizer(model_args)
     template = get_template_and_fix_tokenizer(tokenizer_module["tokenizer"], data_args)
     dataset = get_dataset(template, model_args, data_args, training_args, stage="sft", **tokenizer_module)

@@ -32,7 +32,7 @@ def test_sampled_frames_equal_a_full_decode(clip_matrix, full_decodes):
         indices = sample_indices(info, video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN)
         frames = read_frames(info, indices)
         assert len(frames) == len(indices), name
-        for index, frame in zip(indices, frames):
+        for index, frame in zip(indices, frames, strict=True):
             assert frame.dtype == np.uint8 and frame.ndim == 3, name
             assert np.array_equal(frame, full_decodes[name][index]), f"{name}: frame {index} differs"
 
@@ -50,7 +50,7 @@ def test_frames_come_back_in_the_order_asked(clip_matrix, full_decodes):
     path, _ = clip_matrix["h264_24fps_gop24.mp4"]
     indices = [200, 3, 3, 120]
     frames = read_frames(path, indices)
-    assert all(np.array_equal(f, full_decodes["h264_24fps_gop24.mp4"][i]) for i, f in zip(indices, frames))
+    assert all(np.array_equal(f, full_decodes["h264_24fps_gop24.mp4"][i]) for i, f in zip(indices, frames, strict=True))
 
 
 @pytest.mark.parametrize(

@@ -50,8 +50,11 @@ def test_a_bad_value_names_the_key_the_value_and_the_range(key, value, expected)
 
 
 def test_min_above_max_names_both_keys():
-    with pytest.raises(SettingsError, match=r"video_min_pixels = 100000 is not valid: it must be <= video_max_pixels "
-                                            r"\(50176\)"):
+    with pytest.raises(
+        SettingsError,
+        match=r"video_min_pixels = 100000 is not valid: it must be <= video_max_pixels "
+        r"\(50176\)",
+    ):
         check_video_settings({"video_min_pixels": 100_000, "video_max_pixels": 50176})
     with pytest.raises(SettingsError, match=r"image_min_pixels = 10000000 .* <= image_max_pixels \(589824\)"):
         check_video_settings({"image_min_pixels": 10_000_000})  # above LLaMA-Factory's default maximum

@@ -86,7 +86,7 @@ def test_minimal_header_and_crlf(tmp_path):
 
 
 def test_normalise_whitespace_keeps_everything_else():
-    assert normalise_whitespace("  a\u00a0b\n\n c\t\"d\" é ") == 'a b c "d" é'
+    assert normalise_whitespace('  a\u00a0b\n\n c\t"d" é ') == 'a b c "d" é'
 
 
 def good_line(i: int) -> str:
@@ -158,7 +158,10 @@ def test_control_characters_are_refused_and_counted(tmp_path, bad):
     body = f"1,cap{bad}tion,1,p,PT00H00M10S,u\n2,tab\tand newline ok,1,p,PT00H00M10S,u\n3,x,1,p{bad},,u\n".encode()
     items = list(read_webvid_csv(write(tmp_path, body)))
     assert [(item.line, getattr(item, "reason", None)) for item in items] == [
-        (2, "control_char"), (3, None), (4, "control_char")]
+        (2, "control_char"),
+        (3, None),
+        (4, "control_char"),
+    ]
     assert f"U+{ord(bad[0]):04X}" in items[0].detail and "name" in items[0].detail
     assert "page_dir" in items[2].detail
     assert items[1].caption == "tab and newline ok"
@@ -172,5 +175,8 @@ def test_chat_markup_in_captions_is_a_counted_skip(tmp_path):
     )
     items = list(read_webvid_csv(write(tmp_path, body)))
     assert [(item.line, getattr(item, "reason", None)) for item in items] == [
-        (2, "chat_markup"), (3, "chat_markup"), (4, None)]
+        (2, "chat_markup"),
+        (3, "chat_markup"),
+        (4, None),
+    ]
     assert "<video>" in items[0].detail and "<|im_end|>" in items[1].detail

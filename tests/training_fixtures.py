@@ -54,8 +54,9 @@ def write_train_config(tmp_path: Path, tiny_model_dir: Path, sample_dir: Path, n
     return path
 
 
-def run_entry_point(module: str, config: Path, *overrides: str, env: dict[str, str] | None = None,
-                    timeout: int = 600) -> subprocess.CompletedProcess:
+def run_entry_point(
+    module: str, config: Path, *overrides: str, env: dict[str, str] | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
     """`python -m MODULE CONFIG key=value ...` from the repo root, output captured."""
     return subprocess.run(
         [sys.executable, "-m", module, str(config), *overrides],
