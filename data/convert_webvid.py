@@ -20,166 +20,20 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from tqdm import tqdm
 
 from data.caption_text import check_prompt
-from data.clip_checks import TOO_SHORT, ClipRules, check_probed_clip
-from data.clip_layouts import ClipLocator, ClipLookupError, LocatedClip
+from data.convert_pipeline import PROGRESS_EVERY, ConvertOptions, Pipeline
 from data.convert_report import ConversionReport, format_summary
 from data.dataset_info import DATASET_INFO_NAME, dataset_info_text, registered_splits, split_file_name
 from data.probe_cache import ProbeCache, Prober, ProbeWorkerDied
 from data.publish import StagedOutputs, write_text_atomic
-from data.sharegpt import DEFAULT_PROMPT, JsonArrayWriter, caption_record_json
-from data.splits import SPLITS, assign_split, check_ratios
-from data.video2dataset import video2dataset_rows
-from data.webvid_csv import CsvSkip, WebVidRow, read_header, read_webvid_csv
-
-PROGRESS_EVERY = 1000
-CHUNK_ROWS = 4096  # rows probed together: enough to keep every worker busy, small enough to stream
-
-
-@dataclass(frozen=True)
-class ConvertOptions:
-    csv: Path | None  # None: captions from the video2dataset clips under video_dir
-    video_dir: Path
-    out_dir: Path
-    media_dir: Path = Path(".")
-    dataset_info: Path | None = None  # default OUT/dataset_info.json (OUT is then the dataset_dir)
-    prompt: str = DEFAULT_PROMPT
-    val_ratio: float = 0.05
-    test_ratio: float = 0.05
-    split_salt: str = ""
-    probe: bool = True
-    probe_cache: Path | None = None  # default OUT/probe_cache.sqlite
-    workers: int = 2
-    min_duration_s: float = 1.0
-    min_frames: int = 8
-    extract_dir: Path | None = None  # default OUT/clips (video2dataset shard members)
-
-
-def _count_lines(path: Path) -> int:
-    """Physical lines, for the progress bar's total (captions with newlines make it a slight overestimate)."""
-    count = 0
-    with open(path, "rb") as f:
-        while block := f.read(1 << 24):
-            count += block.count(b"\n")
-    return count
-
-
-class MediaPaths:
-    """Clip paths as LLaMA-Factory will resolve them: relative to media_dir when inside it, else absolute."""
-
-    def __init__(self, media_dir: Path):
-        self.prefix = os.path.abspath(media_dir) + os.sep
-
-    def __call__(self, path: Path) -> str:
-        absolute = os.path.abspath(path)
-        return absolute.removeprefix(self.prefix)
-
-
-class _Pipeline:
-    """Rows -> checks -> split files. Rows waiting for a probe are batched so the workers stay busy."""
-
-    def __init__(
-        self,
-        options: ConvertOptions,
-        report: ConversionReport,
-        cache: ProbeCache | None,
-        prober: Prober | None,
-        writers: dict[str, JsonArrayWriter],
-    ):
-        self.options, self.report, self.cache, self.prober, self.writers = options, report, cache, prober, writers
-        self.rules = ClipRules(options.min_duration_s, options.min_frames)
-        self.locator = ClipLocator(options.video_dir, options.extract_dir or options.out_dir / "clips")
-        self.media_path = MediaPaths(options.media_dir)
-        self.first_line_of: dict[str, int] = {}
-        self.pending: list[tuple[WebVidRow, LocatedClip]] = []
-
-    def rows(self) -> tuple[Iterator[WebVidRow | CsvSkip], int]:
-        """The rows to convert and how many (for the progress bar): the CSV's, or without one, one per
-        video2dataset clip under video_dir, captioned from its shard (data/video2dataset.py)."""
-        if self.options.csv is not None:
-            return read_webvid_csv(self.options.csv), max(0, _count_lines(self.options.csv) - 1)
-        index = self.locator.video2dataset()
-        if not index.clips:
-            raise FileNotFoundError(
-                f"no video2dataset clips ({{key}}.mp4 with {{key}}.txt/.json, or .tar shards) under "
-                f"{self.locator.video_dir} to take captions from; pass --csv PATH to a WebVid CSV for other layouts"
-            )
-        return video2dataset_rows(index), len(index.clips)
-
-    def add(self, item: WebVidRow | CsvSkip) -> None:
-        report = self.report
-        if isinstance(item, CsvSkip):
-            report.skip(item.line, item.videoid, item.reason, item.detail)
-            return
-        row = item
-        first_line = self.first_line_of.setdefault(row.videoid, row.line)
-        if first_line != row.line:
-            report.skip(row.line, row.videoid, "duplicate_id", f"first seen on line {first_line}")
-            return
-        try:
-            clip = self.locator.locate(row.videoid, row.page_dir, row.content_url)
-        except ClipLookupError as error:  # an unsafe id, a path the filesystem refuses, a url several clips share
-            report.skip(row.line, row.videoid, error.reason, str(error))
-            return
-        if clip is None:
-            report.skip(
-                row.line,
-                row.videoid,
-                "missing",
-                f"not under {self.options.video_dir} in any layout" + self.locator.broken_shards_note(),
-            )
-            return
-        if clip.size == 0:
-            report.skip(row.line, row.videoid, "empty", str(clip.path))
-            return
-        if not self.options.probe:
-            if row.duration_s is not None and row.duration_s < self.rules.min_duration_s:
-                report.skip(row.line, row.videoid, TOO_SHORT, f"CSV duration {row.duration_s} s")
-                return
-            self._keep(row, clip)
-            return
-        self.pending.append((row, clip))
-        if len(self.pending) >= CHUNK_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        """Probe the pending clips (cache first, then in parallel) and keep or skip each."""
-        keys = [(clip.path, clip.size, clip.mtime_ns) for _, clip in self.pending]
-        outcomes = self.cache.get_many(keys)
-        self.report.probe_cache_hits += len(outcomes)
-        to_probe = list(dict.fromkeys(key for key in keys if key not in outcomes))
-        fresh = []
-        try:
-            for item in zip(to_probe, self.prober.probe([path for path, _, _ in to_probe]), strict=True):
-                fresh.append(item)  # noqa: PERF402 - one at a time: a failure keeps what came before it
-        finally:  # a dead worker or Ctrl-C: what was probed stays cached, so a rerun does not probe it again
-            self.cache.put_many(fresh)
-        outcomes.update(fresh)
-        self.report.probed += len(fresh)
-        for (row, clip), key in zip(self.pending, keys, strict=True):
-            outcome = outcomes[key]
-            if outcome.summary is None:
-                self.report.skip(row.line, row.videoid, outcome.error_reason, f"{clip.path}: {outcome.error_detail}")
-                continue
-            problem = check_probed_clip(outcome.summary, self.rules)
-            if problem is not None:
-                self.report.skip(row.line, row.videoid, problem[0], f"{clip.path}: {problem[1]}")
-                continue
-            self._keep(row, clip)
-        self.pending.clear()
-
-    def _keep(self, row: WebVidRow, clip: LocatedClip) -> None:
-        split = assign_split(row.videoid, self.options.val_ratio, self.options.test_ratio, self.options.split_salt)
-        self.writers[split].write_json(
-            caption_record_json(row.videoid, row.caption, self.media_path(clip.path), self.options.prompt)
-        )
-        self.report.keep(split, clip.layout)
+from data.sharegpt import JsonArrayWriter
+from data.splits import SPLITS, check_ratios
+from data.webvid_csv import read_header
 
 
 class ConversionFailed(RuntimeError):
@@ -241,7 +95,7 @@ def convert(options: ConvertOptions) -> dict:
         cache = ProbeCache(options.probe_cache or out_dir / "probe_cache.sqlite") if options.probe else None
         prober = Prober(options.workers) if options.probe else None
         try:
-            pipeline = _Pipeline(options, report, cache, prober, writers)
+            pipeline = Pipeline(options, report, cache, prober, writers)
             items, total = pipeline.rows()
             progress = tqdm(total=total, desc="converting", unit="row", smoothing=0.1)
             count = 0
