@@ -33,6 +33,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from evaluation import command_line
 from evaluation.base_model import check_adapter_base
 from evaluation.distributed import init_distributed, shutdown_distributed
 from evaluation.generation import GenerationSettings
@@ -55,114 +56,16 @@ from evaluation.score_only import score_only
 from evaluation.scoring import score_records, write_metrics
 from evaluation.settings import SettingsError, resolve_run
 from plugins.model_source import ModelSourceError, describe_model_source
-from plugins.run_config import is_override
 from plugins.run_inputs import RunInputsError
 from plugins.run_log import log_libraries_to
 from plugins.video_settings import SettingsError as VideoSettingsError
 from plugins.video_settings import check_video_settings
 
 EVALUATE_LOG_NAME = "evaluate.log"  # everything the libraries print; the console keeps warnings and our lines
-DEFAULTS = GenerationSettings()
-
-
-def whole_number(minimum: int):
-    """argparse type: a whole number of at least ``minimum`` (argparse names the flag in its error)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number of at least {minimum}, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-positive_int, non_negative_int = whole_number(1), whole_number(0)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    model = parser.add_argument_group("model (defaults from --config when given)")
-    model.add_argument("--base-model", help="hub id or local directory; the processor and template come from here")
-    model.add_argument("--adapter-path", help="LoRA adapter directory (absent: evaluate the base model)")
-    model.add_argument("--config", type=Path, help="training YAML: model, adapter (output_dir), template, video_*")
-    model.add_argument(
-        "overrides",
-        nargs="*",
-        metavar="key=value",
-        help="settings on top of the config (or of the "
-        "defaults without one), as for plugins.train: video_maxlen=4 cutoff_len=4096 ...",
-    )
-    model.add_argument("--template", help="LLaMA-Factory template (default: the config's, else qwen2_vl_exact)")
-    model.add_argument("--compare-base", action="store_true", help="also evaluate the base model, side by side")
-    model.add_argument(
-        "--allow-base-mismatch",
-        action="store_true",
-        help="evaluate an adapter whose "
-        "adapter_config.json or run_inputs.json names another base model than the one given",
-    )
-    model.add_argument(
-        "--allow-setting-mismatch",
-        action="store_true",
-        help="evaluate with explicit values that "
-        "contradict the adapter's run_inputs.json (what it was trained with), base model included",
-    )
-    data = parser.add_argument_group("data and outputs")
-    data.add_argument(
-        "--test-data",
-        type=Path,
-        help="ShareGPT test set JSON (default: the held-out split of the "
-        "dataset the run trained on, X_test beside X_train in its dataset_dir)",
-    )
-    data.add_argument(
-        "--video-dir",
-        type=Path,
-        help="directory the test set's video paths are relative to (default: "
-        "the run's media_dir, as LLaMA-Factory resolves them; else the current directory)",
-    )
-    data.add_argument(
-        "--output-dir",
-        type=Path,
-        help="default: results/<config stem>, else results/ (score-only: the predictions file's directory)",
-    )
-    data.add_argument("--num-samples", type=positive_int, help="evaluate only the first N samples (default: all)")
-    data.add_argument(
-        "--allow-errors",
-        action="store_true",
-        help="exit 0 even if some samples errored (e.g. a "
-        "corrupt clip); they are counted and left out of the metrics. Without it such a run exits 1",
-    )
-    data.add_argument(
-        "--score-only",
-        type=Path,
-        metavar="PREDICTIONS",
-        help="only score a predictions file (ours or LLaMA-Factory's generated_predictions.jsonl)",
-    )
-    decoding = parser.add_argument_group("decoding (greedy unless --num-beams > 1)")
-    decoding.add_argument("--batch-size", type=positive_int, default=DEFAULTS.batch_size)
-    decoding.add_argument("--num-beams", type=positive_int, default=DEFAULTS.num_beams)
-    decoding.add_argument("--max-new-tokens", type=positive_int, default=DEFAULTS.max_new_tokens)
-    decoding.add_argument("--min-new-tokens", type=non_negative_int, default=DEFAULTS.min_new_tokens)
-    decoding.add_argument("--repetition-penalty", type=float, default=DEFAULTS.repetition_penalty)
-    decoding.add_argument("--no-repeat-ngram-size", type=non_negative_int, default=DEFAULTS.no_repeat_ngram_size)
-    decoding.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    decoding.add_argument(
-        "--num-workers", type=non_negative_int, default=2, help="DataLoader workers decoding clips ahead"
-    )
-    args = parser.parse_intermixed_args(argv)  # key=value anywhere among the options
-    malformed = [item for item in args.overrides if not is_override(item)]
-    if malformed:
-        parser.error(f"expected key=value overrides, got {' '.join(malformed)}")
-    if args.score_only and args.overrides:
-        parser.error("--score-only takes no key=value overrides: it scores answers already made")
-    if args.output_dir is None:
-        args.output_dir = (
-            args.score_only.parent if args.score_only else Path("results") / (args.config.stem if args.config else "")
-        )
-    return args
+    return command_line.parse_args(argv, __doc__)
 
 
 def main(argv: list[str] | None = None) -> dict | None:
