@@ -27,8 +27,8 @@ def log_libraries_to(path: Path) -> Path | None:
     """Send library logs at INFO+ to ``path`` (appended) and keep the console at WARNING+. Returns the path, or
     None when the user chose LLaMA-Factory's verbosity themselves."""
     path = Path(path)
-    if os.environ.get("LLAMAFACTORY_VERBOSITY") and os.environ.get(LOG_FILE_ENV) != str(path):
-        return None  # the user's own choice (a torchrun worker of ours finds its launcher's log file named)
+    if os.environ.get("LLAMAFACTORY_VERBOSITY") and LOG_FILE_ENV not in os.environ:
+        return None  # the user's own choice (when we set it, e.g. in a torchrun worker's launcher, we say so)
     # LLaMA-Factory reads this when it sets up its logger, and then leaves transformers' console at WARNING too;
     # torchrun's worker processes inherit both.
     os.environ["LLAMAFACTORY_VERBOSITY"] = "WARNING"

@@ -12,6 +12,16 @@ from tests.video_matrix import build_clip_matrix
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored_after_each_test():
+    """Entry points called in-process (evaluate_model.main, ...) set variables for their child processes; they must
+    not leak into the next test's subprocesses."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 def pytest_configure(config):
     """The suite never reaches for the model hub, however it is started (`make test` sets the same and more)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

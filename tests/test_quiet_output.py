@@ -39,3 +39,12 @@ def test_preflight_console_is_the_verdict_and_the_full_log_is_kept(tiny_model_di
     assert result.returncode == 0, console[-3000:]
     assert "ok: every sample fits cutoff_len" in console and "Qwen2VLProcessor" not in console
     assert "Qwen2VLProcessor" in (tmp_path / "saves" / "preflight.log").read_text()
+
+
+def test_a_users_own_verbosity_is_left_alone(tmp_path, monkeypatch):
+    from plugins.run_log import LOG_FILE_ENV, log_libraries_to
+
+    monkeypatch.setenv("LLAMAFACTORY_VERBOSITY", "INFO")
+    monkeypatch.delenv(LOG_FILE_ENV, raising=False)
+    assert log_libraries_to(tmp_path / "train.log") is None
+    assert not (tmp_path / "train.log").exists()
