@@ -20,6 +20,7 @@ import argparse
 import os
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 
@@ -92,28 +93,24 @@ def convert(options: ConvertOptions) -> dict:
     with StagedOutputs(out_dir) as staged:
         report = ConversionReport(staged.dir)
         writers = {split: JsonArrayWriter(staged.path(split_file_name(split))) for split in SPLITS}
-        cache = ProbeCache(options.probe_cache or out_dir / "probe_cache.sqlite") if options.probe else None
-        prober = Prober(options.workers) if options.probe else None
-        try:
+        with ExitStack() as stack:  # on any error: queued probes cancelled, cache and split files closed
+            for writer in writers.values():
+                stack.callback(writer.close)
+            cache = prober = None
+            if options.probe:
+                cache = stack.enter_context(ProbeCache(options.probe_cache or out_dir / "probe_cache.sqlite"))
+                prober = stack.enter_context(Prober(options.workers))
             pipeline = Pipeline(options, report, cache, prober, writers)
             items, total = pipeline.rows()
-            progress = tqdm(total=total, desc="converting", unit="row", smoothing=0.1)
-            count = 0
-            for count, item in enumerate(items, 1):
-                pipeline.add(item)
-                if count % PROGRESS_EVERY == 0:
-                    progress.update(PROGRESS_EVERY)
-            progress.update(count % PROGRESS_EVERY)
-            if pipeline.pending:
-                pipeline.flush()
-            progress.close()
-        finally:
-            for writer in writers.values():
-                writer.close()
-            if cache is not None:
-                cache.close()
-            if prober is not None:
-                prober.__exit__(None, None, None)
+            with tqdm(total=total, desc="converting", unit="row", smoothing=0.1) as progress:
+                count = 0
+                for count, item in enumerate(items, 1):
+                    pipeline.add(item)
+                    if count % PROGRESS_EVERY == 0:
+                        progress.update(PROGRESS_EVERY)
+                progress.update(count % PROGRESS_EVERY)
+                if pipeline.pending:
+                    pipeline.flush()
         _check_usable(report, options)
         merged_info, entries = registered_splits(dataset_info, out_dir)
         if info_in_out_dir:
