@@ -9,10 +9,15 @@ the placeholders as LLaMA-Factory itself spells them (its ``*_PLACEHOLDER`` cons
 ``IMAGE_PLACEHOLDER``/``VIDEO_PLACEHOLDER``/``AUDIO_PLACEHOLDER`` environment variables can change).
 """
 
+import os
 import re
 
-from llamafactory.extras.constants import AUDIO_PLACEHOLDER, IMAGE_PLACEHOLDER, VIDEO_PLACEHOLDER
-
+# LLaMA-Factory's placeholders, read the way llamafactory.extras.constants reads them (the environment variable, else
+# the default). Importing LLaMA-Factory here would load torch into the converter (~3 s, ~700 MB per process);
+# tests/test_caption_text.py checks these equal LLaMA-Factory's own.
+IMAGE_PLACEHOLDER = os.getenv("IMAGE_PLACEHOLDER", "<image>")
+VIDEO_PLACEHOLDER = os.getenv("VIDEO_PLACEHOLDER", "<video>")
+AUDIO_PLACEHOLDER = os.getenv("AUDIO_PLACEHOLDER", "<audio>")
 MEDIA_PLACEHOLDERS = (IMAGE_PLACEHOLDER, VIDEO_PLACEHOLDER, AUDIO_PLACEHOLDER)
 # <|im_end|>, <|vision_start|>, <|begin_of_text|>, <｜end▁of▁sentence｜>: a name without spaces between bars
 _SPECIAL_TOKEN = re.compile(r"<[|｜][^\s<>|｜]{1,64}[|｜]>")

@@ -4,7 +4,8 @@ import json
 from json.encoder import encode_basestring  # json.dumps(str, ensure_ascii=False) without the call overhead
 from pathlib import Path
 
-VIDEO_PLACEHOLDER = "<video>"
+from data.caption_text import VIDEO_PLACEHOLDER
+
 DEFAULT_PROMPT = "Describe this video in one sentence."
 
 

@@ -8,6 +8,9 @@ from data.convert_webvid import ConvertOptions, convert, parse_args
 
 def test_placeholders_are_llamafactorys_own():
     assert set(MEDIA_PLACEHOLDERS) == {"<image>", "<video>", "<audio>"}  # LLaMA-Factory 0.9.5's defaults
+    from llamafactory.extras import constants  # ours are read as LLaMA-Factory reads its own
+
+    assert MEDIA_PLACEHOLDERS == (constants.IMAGE_PLACEHOLDER, constants.VIDEO_PLACEHOLDER, constants.AUDIO_PLACEHOLDER)
 
 
 @pytest.mark.parametrize(
