@@ -1,0 +1,122 @@
+"""Screened benchmark clips -> located, probed (cached, in parallel) -> test records, or counted skips.
+
+``data.convert_benchmark.convert`` runs it inside a staged output folder. A kept clip becomes a ShareGPT record
+(data/sharegpt.py) whose assistant turn is its first reference, plus ``references``: all of them.
+"""
+
+import csv
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from data.benchmarks import AnnotationSkip, DroppedReference, ScreenedClip
+from data.clip_checks import ClipRules, check_probed_clip
+from data.clip_paths import ClipLookupError, check_path_component, stat_file
+from data.convert_pipeline import CHUNK_ROWS, MediaPaths
+from data.convert_report import ConversionReport
+from data.probe_cache import ProbeCache, Prober
+from data.sharegpt import JsonArrayWriter, caption_record
+
+DROPPED_NAME = "dropped_references.csv"
+
+
+@dataclass(frozen=True)
+class FoundClip:
+    path: Path
+    size: int
+    mtime_ns: int
+    layout: str  # how it was named, for the report: "{stem}.avi", or "{vidN}.avi (mapping)"
+
+
+class BenchmarkPipeline:
+    """Each screened item is counted: a dropped reference, a skipped clip, or a written record."""
+
+    def __init__(
+        self,
+        video_dir: Path,
+        extensions: tuple[str, ...],
+        rules: ClipRules,
+        media_dir: Path,
+        prompt: str,
+        report: ConversionReport,
+        split: str,
+        writer: JsonArrayWriter,
+        cache: ProbeCache | None = None,
+        prober: Prober | None = None,
+    ):
+        self.video_dir, self.extensions, self.rules = Path(video_dir), extensions, rules
+        self.media_path, self.prompt = MediaPaths(media_dir), prompt
+        self.report, self.split, self.writer, self.cache, self.prober = report, split, writer, cache, prober
+        self.dropped: Counter[str] = Counter()
+        self.references = 0
+        self.pending: list[tuple[ScreenedClip, FoundClip]] = []
+        self._dropped_file = open(report.out_dir / DROPPED_NAME, "w", newline="", encoding="utf-8")
+        self._dropped_csv = csv.writer(self._dropped_file)
+        self._dropped_csv.writerow(["row", "videoid", "reason", "detail"])
+
+    def close(self) -> None:
+        self._dropped_file.close()
+
+    def add(self, item: ScreenedClip | AnnotationSkip | DroppedReference) -> None:
+        if isinstance(item, DroppedReference):
+            self.dropped[item.reason] += 1
+            self._dropped_csv.writerow([item.line, item.clip_id, item.reason, item.detail])
+            return
+        if isinstance(item, AnnotationSkip):
+            self.report.skip(item.line, item.clip_id, item.reason, item.detail)
+            return
+        try:
+            found = self._locate(item)
+        except ClipLookupError as error:
+            self.report.skip(item.line, item.clip_id, error.reason, str(error))
+            return
+        if found is None:
+            names = ", ".join(stem + ext for stem in item.stems for ext in self.extensions)
+            self.report.skip(item.line, item.clip_id, "missing", f"none of {names} under {self.video_dir}")
+        elif found.size == 0:
+            self.report.skip(item.line, item.clip_id, "empty", str(found.path))
+        elif self.prober is None:
+            self._keep(item, found)
+        else:
+            self.pending.append((item, found))
+            if len(self.pending) >= CHUNK_ROWS:
+                self.flush()
+
+    def _locate(self, clip: ScreenedClip) -> FoundClip | None:
+        for stem in clip.stems:
+            for extension in self.extensions:
+                name = check_path_component(stem + extension, "clip name")
+                stat = stat_file(str(self.video_dir / name))
+                if stat is not None:
+                    layout = f"{{id}}{extension}" if stem == clip.clip_id else f"{{mapped name}}{extension}"
+                    return FoundClip(self.video_dir / name, stat.st_size, stat.st_mtime_ns, layout)
+        return None
+
+    def flush(self) -> None:
+        """Probe the pending clips (cache first, then in parallel) and keep or skip each."""
+        keys = [(str(found.path), found.size, found.mtime_ns) for _, found in self.pending]
+        outcomes = self.cache.get_many(keys)
+        self.report.probe_cache_hits += len(outcomes)
+        to_probe = list(dict.fromkeys(key for key in keys if key not in outcomes))
+        fresh = list(zip(to_probe, self.prober.probe([path for path, _, _ in to_probe]), strict=True))
+        self.cache.put_many(fresh)
+        outcomes.update(fresh)
+        self.report.probed += len(fresh)
+        for (clip, found), key in zip(self.pending, keys, strict=True):
+            outcome = outcomes[key]
+            if outcome.summary is None:
+                self.report.skip(clip.line, clip.clip_id, outcome.error_reason, f"{found.path}: {outcome.error_detail}")
+                continue
+            problem = check_probed_clip(outcome.summary, self.rules)
+            if problem is not None:
+                self.report.skip(clip.line, clip.clip_id, problem[0], f"{found.path}: {problem[1]}")
+                continue
+            self._keep(clip, found)
+        self.pending.clear()
+
+    def _keep(self, clip: ScreenedClip, found: FoundClip) -> None:
+        record = caption_record(clip.clip_id, clip.references[0], self.media_path(found.path), self.prompt)
+        record["references"] = list(clip.references)
+        self.writer.write(record)
+        self.references += len(clip.references)
+        self.report.keep(self.split, found.layout)

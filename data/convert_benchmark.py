@@ -1,0 +1,219 @@
+"""Convert a standard captioning benchmark's annotation file and its clips into one multi-reference test file.
+
+    python -m data.convert_benchmark --format msrvtt --annotations test_videodatainfo.json \\
+        --video-dir /data/msrvtt/TestVideo --out-dir data/msrvtt                  # --split test (default)
+    python -m data.convert_benchmark --format msvd --annotations AllVideoDescriptions.txt \\
+        --mapping youtube_mapping.txt --video-dir /data/msvd/YouTubeClips --out-dir data/msvd
+    python -m data.convert_benchmark --format vatex --annotations vatex_public_test_english_v1.1.json \\
+        --video-dir /data/vatex/test --out-dir data/vatex
+
+Writes OUT/<format>_<split>.json (one ShareGPT record per kept clip: "<video>" + prompt -> the first reference,
+the clip path relative to --media-dir, the clip id as "id", and "references": every usable caption, for
+multi-reference scoring), OUT/report.json, OUT/skipped.csv (every skipped clip: line or record number, id,
+reason), OUT/dropped_references.csv (captions left out of a kept clip's references: chat markup, empty, unreadable)
+and OUT/dataset_info.json (registered as <format>_<split>), all published together when the run completes (a
+failed, interrupted or killed run leaves the previous ones as they were). Exits 1, publishing nothing, when no clip
+is kept. Parsers: data/benchmarks/{msrvtt,msvd,vatex}.py. YouCook2 (spans of longer videos) is not supported.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from data.benchmarks import screen_references
+from data.benchmarks.msrvtt import SPLIT_NAMES, read_msrvtt
+from data.benchmarks.msvd import SPLIT_RANGES, read_mapping, read_msvd
+from data.benchmarks.pipeline import DROPPED_NAME, BenchmarkPipeline
+from data.benchmarks.vatex import read_vatex
+from data.caption_text import check_prompt
+from data.clip_checks import ClipRules
+from data.convert_report import ConversionReport
+from data.convert_webvid import ConversionFailed
+from data.dataset_info import DATASET_INFO_NAME, dataset_info_text, file_name_for, sharegpt_video_entry
+from data.probe_cache import ProbeCache, Prober, ProbeWorkerDied
+from data.publish import StagedOutputs
+from data.sharegpt import DEFAULT_PROMPT, JsonArrayWriter
+
+EXTENSIONS = {"msrvtt": (".mp4",), "msvd": (".avi", ".mp4"), "vatex": (".mp4",)}  # tried in this order
+SPLITS = {"msrvtt": tuple(SPLIT_NAMES), "msvd": tuple(SPLIT_RANGES), "vatex": ("train", "val", "test")}
+
+
+@dataclass(frozen=True)
+class BenchmarkOptions:
+    format: str  # msrvtt, msvd or vatex
+    annotations: Path
+    video_dir: Path
+    out_dir: Path
+    split: str = "test"  # MSR-VTT/MSVD: which clips; VATEX: only the output's name (its files are per split)
+    mapping: Path | None = None  # MSVD's youtube_mapping.txt
+    media_dir: Path = Path(".")
+    prompt: str = DEFAULT_PROMPT
+    probe: bool = True
+    probe_cache: Path | None = None  # default OUT/probe_cache.sqlite
+    workers: int = 2
+    min_duration_s: float = 0.0  # a benchmark keeps every readable clip, so scores compare with papers'
+    min_frames: int = 1
+
+
+def _items(options: BenchmarkOptions):
+    if options.format == "msrvtt":
+        return read_msrvtt(options.annotations, options.split)
+    if options.format == "msvd":
+        mapping = read_mapping(options.mapping) if options.mapping is not None else None
+        return read_msvd(options.annotations, options.split, mapping)
+    return read_vatex(options.annotations)
+
+
+def _check_usable(report: ConversionReport, options: BenchmarkOptions) -> None:
+    """Raise ConversionFailed, naming the likely cause, when no clip was kept."""
+    if report.kept:
+        return
+    reasons = ", ".join(f"{reason} {count:,}" for reason, count in report.as_dict()["skipped_by_reason"].items())
+    if not report.rows_read:
+        raise ConversionFailed(
+            f"{options.annotations} holds no {options.format} clip of the {options.split} split: is --split right "
+            f"for this file (MSR-VTT's test_videodatainfo.json holds only test clips)?"
+        )
+    cause = f"0 of {report.rows_read:,} clips kept ({reasons})."
+    if report.skipped["missing"] >= report.rows_read / 2:
+        names = " or ".join(f"{{id}}{ext}" for ext in EXTENSIONS[options.format])
+        cause += f" Clips were not found under --video-dir {os.path.abspath(options.video_dir)} as {names}."
+    example = next(iter(report.first_skip.values()), None)
+    raise ConversionFailed(cause + (f" First skipped: {example}." if example else ""))
+
+
+def _dataset_info(path: Path, name: str, data_file: Path) -> dict:
+    """``path``'s entries (if it exists) with ``name`` added or replaced."""
+    existing = {}
+    if path.exists():
+        try:
+            existing = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as error:
+            raise ValueError(f"{path} is not valid JSON ({error}); fix or remove it, then re-run") from None
+        if not isinstance(existing, dict):
+            raise ValueError(f"{path} must hold a JSON object of dataset entries")
+    return {**existing, name: sharegpt_video_entry(file_name_for(data_file, path))}
+
+
+def convert(options: BenchmarkOptions) -> dict:
+    """Run the whole conversion; returns the report (also written to OUT/report.json). Raises ConversionFailed
+    (publishing nothing) when no clip is kept, ValueError/FileNotFoundError for a wrong file before any output."""
+    check_prompt(options.prompt)
+    if options.split not in SPLITS[options.format]:
+        raise ValueError(f"--split {options.split!r}: {options.format} has {', '.join(SPLITS[options.format])}")
+    for path in (options.annotations, options.mapping):
+        if path is not None and not Path(path).is_file():
+            raise FileNotFoundError(f"{path} does not exist")
+    started = time.perf_counter()
+    items = screen_references(_items(options))
+    name = f"{options.format}_{options.split}"
+    out_dir = Path(options.out_dir)
+    info_path = out_dir / DATASET_INFO_NAME
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not (out_dir / ".gitignore").exists():  # generated data never shows up in `git status`
+        (out_dir / ".gitignore").write_text("# written by data.convert_benchmark: generated data\n*\n")
+    with StagedOutputs(out_dir) as staged, ExitStack() as stack:
+        report = ConversionReport(staged.dir)
+        writer = JsonArrayWriter(staged.path(f"{name}.json"))
+        stack.callback(writer.close)
+        cache = prober = None
+        if options.probe:
+            cache = stack.enter_context(ProbeCache(options.probe_cache or out_dir / "probe_cache.sqlite"))
+            prober = stack.enter_context(Prober(options.workers))
+        rules = ClipRules(options.min_duration_s, options.min_frames)
+        pipeline = BenchmarkPipeline(
+            options.video_dir, EXTENSIONS[options.format], rules, options.media_dir, options.prompt, report,
+            options.split, writer, cache, prober,
+        )  # fmt: skip
+        stack.callback(pipeline.close)
+        for item in items:
+            pipeline.add(item)
+        if pipeline.pending:
+            pipeline.flush()
+        writer.close()
+        pipeline.close()
+        _check_usable(report, options)
+        info = _dataset_info(info_path, name, out_dir / f"{name}.json")
+        staged.path(DATASET_INFO_NAME).write_text(dataset_info_text(info), encoding="utf-8")
+        summary = report.finish(
+            format=options.format,
+            annotations=str(options.annotations),
+            split=options.split,
+            video_dir=str(options.video_dir),
+            out_dir=str(out_dir),
+            file=str(out_dir / f"{name}.json"),
+            dataset=name,
+            dataset_info=str(info_path),
+            media_dir=os.path.abspath(options.media_dir),
+            probe=options.probe,
+            references=pipeline.references,
+            references_dropped=dict(pipeline.dropped),
+            elapsed_s=round(time.perf_counter() - started, 3),
+        )
+        staged.publish()
+    return summary
+
+
+def format_summary(report: dict) -> str:
+    """One screen: clips kept and skipped by reason, references kept and dropped, where the files are."""
+    lines = [
+        f"{report['format']} {report['split']}: {report['annotations']} -> {report['file']}",
+        f"  clips read  {report['rows_read']:>8,}",
+        f"  kept        {report['kept']:>8,}   with {report['references']:,} references",
+        f"  skipped     {report['skipped']:>8,}",
+        *(f"    {reason:<16}{count:>6,}" for reason, count in report["skipped_by_reason"].items()),
+        f"  references dropped {sum(report['references_dropped'].values()):,}"
+        + "".join(f", {reason} {count:,}" for reason, count in report["references_dropped"].items()),
+        f"  registered  {report['dataset']} in {report['dataset_info']}",
+    ]
+    if report["skipped"]:
+        lines.append(f"  every skipped clip: {report['out_dir']}/skipped.csv")
+    if report["references_dropped"]:
+        lines.append(f"  every dropped reference: {report['out_dir']}/{DROPPED_NAME}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> BenchmarkOptions:
+    defaults = BenchmarkOptions(format="msrvtt", annotations=Path(), video_dir=Path(), out_dir=Path())
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--format", required=True, choices=sorted(EXTENSIONS), help="the benchmark")
+    parser.add_argument("--annotations", type=Path, required=True, help="the benchmark's caption file")
+    parser.add_argument("--video-dir", type=Path, required=True, help="folder holding the clips")
+    parser.add_argument("--out-dir", type=Path, required=True, help="where the test file and report go")
+    parser.add_argument(
+        "--split",
+        default=defaults.split,
+        help="msrvtt: train/val/test; msvd: train/val/test (needs --mapping) or all; vatex: names the output",
+    )
+    parser.add_argument("--mapping", type=Path, help="MSVD's youtube_mapping.txt (VIDEONAME vidN per line)")
+    parser.add_argument("--media-dir", type=Path, default=defaults.media_dir, help="clip paths relative to this")
+    parser.add_argument("--prompt", default=defaults.prompt, help="instruction in the user turn after <video>")
+    parser.add_argument("--no-probe", dest="probe", action="store_false", help="only check clips exist")
+    parser.add_argument("--probe-cache", type=Path, help="probe cache file (default OUT/probe_cache.sqlite)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="probing processes")
+    parser.add_argument("--min-duration", dest="min_duration_s", type=float, default=defaults.min_duration_s)
+    parser.add_argument("--min-frames", type=int, default=defaults.min_frames)
+    return BenchmarkOptions(**vars(parser.parse_args(argv)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    options = parse_args(argv)
+    try:
+        report = convert(options)
+    except (ConversionFailed, ProbeWorkerDied) as error:
+        raise SystemExit(f"conversion FAILED, nothing published ({options.out_dir} is as it was): {error}") from None
+    except (ValueError, FileNotFoundError) as error:
+        raise SystemExit(f"conversion FAILED: {error}") from None
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: nothing published ({options.out_dir} is as it was)", file=sys.stderr)
+        raise SystemExit(130) from None
+    print(format_summary(report))
+
+
+if __name__ == "__main__":
+    main()
