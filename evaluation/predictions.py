@@ -3,7 +3,9 @@
 A line is a Prediction (the one record type: written by the generation loop, read back by --score-only, which also
 turns LLaMA-Factory's generated_predictions.jsonl into it). A line cut short by a kill is dropped on resume and its
 sample generated again; nothing is lost or written twice. A rerun keeps the answers already made and retries the
-samples that errored (see prepare_resume).
+samples that errored (see prepare_resume). Each line keeps every reference of its sample (``references``, the
+first one also as ``reference``); a file written before multi-reference test sets, with ``reference`` only, reads
+as that one reference.
 """
 
 import json
@@ -34,7 +36,8 @@ class Prediction:
     video: str | None  # the clip path as the test set gives it
     video_path: str | None  # where the clip was read
     prompt: str | None
-    reference: str
+    reference: str  # the first reference (the test set's assistant turn)
+    references: tuple[str, ...]  # every reference of the sample, ``reference`` first; all of them are scored
     prediction: str | None  # the cleaned answer; None when status is "error"
     status: str  # "ok" | "error"
     error: str | None
@@ -62,6 +65,7 @@ class Prediction:
             video_path=sample.video_path,
             prompt=sample.prompt,
             reference=sample.reference,
+            references=sample.references,
             prediction=prediction,
             status="ok" if error is None else "error",
             error=error,
@@ -83,6 +87,7 @@ class Prediction:
                 f"{where}: field 'status' must be one of {STATUSES}, found {record.get('status')!r}"
             )
         reference = _require_text(record, "reference", where)
+        references = _references(record, reference, where)
         ok = record["status"] == "ok"
         prediction = _require_text(record, "prediction", where) if ok else None
         return cls(
@@ -92,6 +97,7 @@ class Prediction:
             video_path=record.get("video_path"),
             prompt=record.get("prompt"),
             reference=reference,
+            references=references,
             prediction=prediction,
             status=record["status"],
             error=None if ok else record.get("error") or "unknown error",
@@ -107,14 +113,15 @@ class Prediction:
         if not isinstance(record, dict):
             raise PredictionsFileError(f"{where}: not a JSON object but {type(record).__name__}")
         raw, label = _require_text(record, "predict", where), _require_text(record, "label", where)
-        prediction = clean_answer(raw)
+        prediction, reference = clean_answer(raw), clean_answer(label)
         return cls(
             id=str(index),
             model="model",
             video=None,
             video_path=None,
             prompt=record.get("prompt"),
-            reference=clean_answer(label),
+            reference=reference,
+            references=(reference,),
             prediction=prediction,
             status="ok",
             error=None,
@@ -125,7 +132,8 @@ class Prediction:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The line as written (``references`` a JSON list)."""
+        return {**asdict(self), "references": list(self.references)}
 
 
 def _require_text(record: dict[str, Any], key: str, where: str) -> str:
@@ -134,6 +142,18 @@ def _require_text(record: dict[str, Any], key: str, where: str) -> str:
         found = "missing" if key not in record else f"{type(value).__name__} {value!r}"[:60]
         raise PredictionsFileError(f"{where}: field {key!r} must be text, found {found}")
     return value
+
+
+def _references(record: dict[str, Any], reference: str, where: str) -> tuple[str, ...]:
+    """The line's ``references`` (texts, ``reference`` first), or just ``reference`` for a file that has none."""
+    if "references" not in record:
+        return (reference,)
+    references = record["references"]
+    if not isinstance(references, list) or not references or not all(isinstance(r, str) for r in references):
+        raise PredictionsFileError(f"{where}: field 'references' must be a non-empty list of texts")
+    if references[0] != reference:
+        raise PredictionsFileError(f"{where}: the first of 'references' must equal 'reference' ({reference!r})")
+    return tuple(references)
 
 
 def record_key(record: dict[str, Any]) -> tuple[str, str]:

@@ -1,10 +1,11 @@
 """run.json: what made the predictions in an output folder, so a rerun continues only the same run.
 
 The identity is the model and adapter (sha256 of its weights), the preprocessing and decoding settings, and the
-test set by content: a sha256 over every sample used (id, clip path as written, prompt, reference), so an edited
-reference or prompt is noticed even when the file keeps its path, and a moved but unchanged test set still
-resumes. Where the clips are read from (--video-dir) is not part of it: each answer records its clip path and
-answers made from another path are generated again (evaluation.predictions.prepare_resume).
+test set by content: a sha256 over every sample used (id, clip path as written, prompt, every reference), so an
+edited reference or prompt is noticed even when the file keeps its path, and a moved but unchanged test set still
+resumes. A sample with one reference hashes as it did before multi-reference test sets, so earlier runs resume.
+Where the clips are read from (--video-dir) is not part of it: each answer records its clip path and answers made
+from another path are generated again (evaluation.predictions.prepare_resume).
 """
 
 import hashlib
@@ -49,7 +50,11 @@ class RunIdentity:
 
 def fingerprint_test_set(samples: Sequence[Sample]) -> dict[str, Any]:
     """{"sha256", "samples"} of the samples evaluated, independent of the file's path and formatting."""
-    content = [[sample.id, sample.video, sample.prompt, sample.reference] for sample in samples]
+    content = [
+        [sample.id, sample.video, sample.prompt, sample.reference]
+        + ([list(sample.references)] if len(sample.references) > 1 else [])
+        for sample in samples
+    ]
     digest = hashlib.sha256(json.dumps(content, ensure_ascii=False).encode("utf-8")).hexdigest()
     return {"sha256": digest, "samples": len(samples)}
 

@@ -1,4 +1,10 @@
-"""Read a ShareGPT test set (as data.convert_webvid writes it) into samples: id, clip, prompt, reference."""
+"""Read a ShareGPT test set (as data.convert_webvid writes it) into samples: id, clip, prompt, references.
+
+A record may carry every reference caption of its clip (benchmarks have 10-40) in a ``references`` list beside
+``messages``. The assistant turn stays the first reference, so LLaMA-Factory still reads the file as one
+conversation: when ``references`` is given, its first element must equal the assistant turn exactly (a record
+that disagrees is refused, naming it). Without ``references`` the assistant turn is the only reference.
+"""
 
 import json
 from dataclasses import dataclass
@@ -19,7 +25,29 @@ class Sample:
     video: str
     video_path: str
     prompt: str
-    reference: str
+    reference: str  # the assistant turn: the first reference
+    references: tuple[str, ...] = ()  # every reference, ``reference`` first; () means just ``reference``
+
+    def __post_init__(self) -> None:
+        if not self.references:
+            object.__setattr__(self, "references", (self.reference,))
+        elif self.references[0] != self.reference:
+            raise ValueError(f"sample {self.id}: the first of references must be the reference {self.reference!r}")
+
+
+def _references(record: dict, assistant: str, where: str) -> tuple[str, ...]:
+    """The record's ``references`` list (checked: texts, the assistant turn first), or just the assistant turn."""
+    if "references" not in record:
+        return (assistant,)
+    references = record["references"]
+    if not isinstance(references, list) or not references or not all(isinstance(r, str) for r in references):
+        raise InvalidTestSetError(f"{where}: 'references' must be a non-empty list of caption texts")
+    if references[0] != assistant:
+        raise InvalidTestSetError(
+            f"{where}: the first of 'references' ({references[0]!r}) must equal the assistant turn ({assistant!r}), "
+            "which LLaMA-Factory reads as the caption"
+        )
+    return tuple(references)
 
 
 def _sample_from_record(record: dict, index: int, video_dir: Path, source: Path) -> Sample:
@@ -47,6 +75,7 @@ def _sample_from_record(record: dict, index: int, video_dir: Path, source: Path)
         video_path=str(video_path),
         prompt=prompt,
         reference=assistant["content"],
+        references=_references(record, assistant["content"], where),
     )
 
 

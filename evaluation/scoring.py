@@ -2,7 +2,9 @@
 
 Every sample whose inputs were built is scored, empty answers included (they score zero); samples that failed
 (missing or corrupt clip) have no answer and are counted under ``errors``. With several models (base and
-adapter) they are scored on the same samples, in one scoring call.
+adapter) they are scored on the same samples, in one scoring call. Each sample is scored against every one of its
+references (a multi-reference test set), as coco-caption does. Diagnostics (mean answer length, distinct-1/2) are
+measured on the same scored samples.
 """
 
 import json
@@ -11,6 +13,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from evaluation.diagnostics import caption_diagnostics
 from evaluation.metrics import METRIC_KEYS, caption_metrics
 
 METRICS_FILE = "metrics.json"
@@ -33,16 +36,25 @@ def count_outcomes(records: Sequence[dict[str, Any]]) -> dict[str, int]:
 
 
 def score_records(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """model -> {"metrics": {bleu_1 .. cider}, "counts": {...}} over the samples every model answered."""
+    """model -> {"metrics": {bleu_1 .. cider}, "diagnostics": {...}, "counts": {...}}; metrics and diagnostics over
+    the samples every model answered, each against all its references."""
     models = model_names(records)
     by_model = {model: [r for r in records if r.get("model", "model") == model] for model in models}
     answered = set.intersection(*({str(r["id"]) for r in rs if r["status"] == "ok"} for rs in by_model.values()))
-    references = {str(r["id"]): [r["reference"]] for r in by_model[models[0]] if str(r["id"]) in answered}
+    first = [r for r in by_model[models[0]] if str(r["id"]) in answered]
+    references = {str(r["id"]): list(r.get("references") or [r["reference"]]) for r in first}
     systems = {
         model: {str(r["id"]): r["prediction"] for r in rs if str(r["id"]) in answered} for model, rs in by_model.items()
     }
     scores = caption_metrics(references, systems) if references else {m: dict.fromkeys(METRIC_KEYS) for m in models}
-    return {model: {"metrics": scores[model], "counts": count_outcomes(by_model[model])} for model in models}
+    return {
+        model: {
+            "metrics": scores[model],
+            "diagnostics": caption_diagnostics(list(systems[model].values())),
+            "counts": count_outcomes(by_model[model]),
+        }
+        for model in models
+    }
 
 
 def write_metrics(
@@ -59,6 +71,7 @@ def write_metrics(
     summary = {
         "metrics": results[primary]["metrics"],
         "counts": results[primary]["counts"],
+        "diagnostics": results[primary]["diagnostics"],
         "primary": primary,
         "results": results,
         "metric_tool": f"pycocoevalcap {version('pycocoevalcap')}: PTB tokenizer, BLEU-1..4, METEOR 1.5, ROUGE-L, "

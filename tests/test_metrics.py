@@ -2,13 +2,17 @@
 
 References (after PTB tokenization: lower-cased, punctuation removed):
   s1 "the cat sat on the mat"   s2 "a dog runs in the park"   s3 "a red ball rolls on grass"
+Multi-reference sets (MSR-VTT has 20 per clip) are scored against all of a clip's references, as pycocoevalcap's own
+scorers do with gts = {id: [every reference]}: checked against them called directly, and through --score-only.
 """
 
+import json
 import math
 
 import pytest
 
 from evaluation.metrics import METRIC_KEYS, caption_metrics
+from evaluation.score_only import score_only
 
 REFERENCES = {
     "s1": ["The cat sat on the mat."],
@@ -22,6 +26,15 @@ SYSTEMS = {
     "one_empty": {"s1": "", "s2": "a dog runs in the park", "s3": "a red ball rolls on grass"},
     "all_empty": {"s1": "", "s2": "", "s3": ""},
 }
+
+
+# Several references per clip, a different number each; the prediction matches a later reference best.
+MULTI_REFERENCES = {
+    "s1": ["The cat sat on the mat.", "A cat is sitting on a rug.", "A grey cat rests on a rug indoors."],
+    "s2": ["A dog runs in the park.", "A brown dog is running across the grass."],
+    "s3": ["A red ball rolls on grass."],
+}
+MULTI_SYSTEM = {"s1": "a cat is sitting on a rug", "s2": "a dog is running across the grass", "s3": "a ball rolls"}
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +116,52 @@ def test_agrees_with_pycocoevalcap_called_directly(scores):
     direct["rouge_l"] = Rouge().compute_score(gts, res)[0]
     direct["cider"] = Cider().compute_score(gts, res)[0]
     assert scores["one_changed"] == pytest.approx(direct, abs=1e-9)
+
+
+def pycocoevalcap_direct(references: dict[str, list[str]], system: dict[str, str]) -> dict[str, float]:
+    """pycocoevalcap's scorers called as its own COCOEvalCap does: PTB tokenizer, gts = {id: [all refs]}."""
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.meteor.meteor import Meteor
+    from pycocoevalcap.rouge.rouge import Rouge
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    tokenizer = PTBTokenizer()
+    gts = tokenizer.tokenize({k: [{"caption": c} for c in v] for k, v in references.items()})
+    res = tokenizer.tokenize({k: [{"caption": v}] for k, v in system.items()})
+    bleu, _ = Bleu(4).compute_score(gts, res)
+    direct = {f"bleu_{n + 1}": bleu[n] for n in range(4)}
+    direct["meteor"] = Meteor().compute_score(gts, res)[0]
+    direct["rouge_l"] = Rouge().compute_score(gts, res)[0]
+    direct["cider"] = Cider().compute_score(gts, res)[0]
+    return direct
+
+
+@pytest.fixture(scope="module")
+def multi_direct():
+    return pycocoevalcap_direct(MULTI_REFERENCES, MULTI_SYSTEM)
+
+
+@pytest.mark.slow
+def test_multi_reference_agrees_with_pycocoevalcap_called_directly(multi_direct):
+    ours = caption_metrics(MULTI_REFERENCES, {"m": MULTI_SYSTEM})["m"]
+    assert ours == pytest.approx(multi_direct, abs=1e-9)
+    first_only = pycocoevalcap_direct({k: v[:1] for k, v in MULTI_REFERENCES.items()}, MULTI_SYSTEM)
+    assert multi_direct["cider"] != pytest.approx(first_only["cider"], rel=1e-3)  # the later references count
+    assert multi_direct["bleu_4"] > first_only["bleu_4"]
+
+
+@pytest.mark.slow
+def test_score_only_scores_every_reference_of_a_predictions_file(tmp_path, multi_direct):
+    lines = [
+        {"id": key, "model": "adapter", "reference": refs[0], "references": refs, "prediction": MULTI_SYSTEM[key],
+         "status": "ok"}
+        for key, refs in MULTI_REFERENCES.items()
+    ]  # fmt: skip
+    predictions = tmp_path / "run" / "predictions.jsonl"
+    predictions.parent.mkdir()
+    predictions.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    summary = score_only(predictions, tmp_path / "scored")
+    assert summary["results"]["adapter"]["metrics"] == pytest.approx(multi_direct, abs=1e-9)
+    metrics = json.loads((tmp_path / "scored" / "metrics.json").read_text())
+    assert metrics["metrics"] == pytest.approx(multi_direct, abs=1e-9)

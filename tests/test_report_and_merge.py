@@ -18,6 +18,7 @@ def prediction(sample_id: str, model: str, answer: str | None, **fields) -> Pred
         "video_path": f"/clips/{sample_id}.mp4",
         "prompt": "Describe.",
         "reference": f"reference of {sample_id}",
+        "references": (f"reference of {sample_id}",),
         "prediction": answer,
         "status": "ok" if answer is not None else "error",
         "error": None if answer is not None else "boom",
