@@ -55,6 +55,7 @@ from evaluation.samples import InvalidTestSetError, load_test_set
 from evaluation.score_only import score_only
 from evaluation.scoring import score_records, write_metrics
 from evaluation.settings import SettingsError, resolve_run
+from evaluation.summary_table import summary_table
 from plugins.model_source import ModelSourceError, describe_model_source
 from plugins.run_inputs import RunInputsError
 from plugins.run_log import log_libraries_to
@@ -201,7 +202,7 @@ def evaluate(args: argparse.Namespace) -> dict | None:
         identity = {"base_model": settings.base_model, "adapter": asdict(adapter) if adapter else None}
         summary = write_metrics(args.output_dir, score_records(records), run_settings, identity)
         markdown, _ = write_report(args.output_dir, records, summary)
-        print(f"metrics: {summary['metrics']}\ncounts: {summary['counts']}\nreport: {markdown}")
+        print(f"{summary_table(summary['results'])}\nreport: {markdown}")
         message, fail = exit_message(records, args.allow_errors)
         if message:
             print(f"{'ERROR' if fail else 'WARNING'}: {message}", file=sys.stderr)
