@@ -3,11 +3,13 @@
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
 from data.convert_benchmark import main
 from data.sharegpt import caption_record
+from evaluation.samples import load_test_set
 from tests.clips import make_clip
 
 
@@ -132,6 +134,9 @@ def test_msvd_test_split_from_the_mapping_either_clip_name(tmp_path, avi_clip):
         ("def_2_8", ["YouTubeClips/def_2_8.avi"], ["a dog runs"]),
     ]
     assert records[0]["messages"][1]["content"] == "a cat plays"
+    samples = load_test_set(out / "msvd_test.json", tmp_path)  # as evaluation reads it: every reference scored
+    assert [sample.references for sample in samples] == [("a cat plays", "a cat is playing"), ("a dog runs",)]
+    assert all(Path(sample.video_path).is_file() for sample in samples)
     assert read_csv(out / "skipped.csv") == [
         (7, "ghi_0_4", "no_captions"),
         (9, "jkl_3_9", "missing"),
