@@ -98,8 +98,12 @@ class BenchmarkPipeline:
         outcomes = self.cache.get_many(keys)
         self.report.probe_cache_hits += len(outcomes)
         to_probe = list(dict.fromkeys(key for key in keys if key not in outcomes))
-        fresh = list(zip(to_probe, self.prober.probe([path for path, _, _ in to_probe]), strict=True))
-        self.cache.put_many(fresh)
+        fresh = []
+        try:
+            for item in zip(to_probe, self.prober.probe([path for path, _, _ in to_probe]), strict=True):
+                fresh.append(item)  # noqa: PERF402 - one at a time: a failure keeps what came before it
+        finally:  # a dead worker or Ctrl-C: what was probed stays cached, so a rerun does not probe it again
+            self.cache.put_many(fresh)
         outcomes.update(fresh)
         self.report.probed += len(fresh)
         for (clip, found), key in zip(self.pending, keys, strict=True):
