@@ -8,10 +8,12 @@ import sys
 
 import pytest
 
+from evaluation.diagnostics import DIAGNOSTIC_KEYS
 from evaluation.metrics import METRIC_KEYS
 from tests.test_evaluate import REPO_ROOT, make_lora_adapter, run_cli, write_test_set
 
 N_CLIPS = 3
+EXTRA_REFERENCES = ["A second caption of the clip.", "A third one."]
 DECODING = ["--batch-size", "2", "--max-new-tokens", "6", "--num-workers", "1"]
 
 
@@ -19,6 +21,9 @@ DECODING = ["--batch-size", "2", "--max-new-tokens", "6", "--num-workers", "1"]
 def evaluation_run(tiny_model_dir, sample_dir, tmp_path_factory):
     work = tmp_path_factory.mktemp("eval")
     test_data = write_test_set(work, sample_dir, N_CLIPS)
+    records = json.loads(test_data.read_text())  # the first clip has several references, as in MSR-VTT
+    records[0]["references"] = [records[0]["messages"][-1]["content"], *EXTRA_REFERENCES]
+    test_data.write_text(json.dumps(records))
     adapter = make_lora_adapter(tiny_model_dir, work / "adapter")
     args = [
         "--base-model",
@@ -35,7 +40,14 @@ def evaluation_run(tiny_model_dir, sample_dir, tmp_path_factory):
     ]
     output_dir = work / "results"
     result = run_cli(*args, "--output-dir", str(output_dir))
-    return {"work": work, "args": args, "output_dir": output_dir, "stderr": result.stderr, "test_data": test_data}
+    return {
+        "work": work,
+        "args": args,
+        "output_dir": output_dir,
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+        "test_data": test_data,
+    }
 
 
 def _records(output_dir):
@@ -50,6 +62,9 @@ def test_outputs_side_by_side_with_errors_recorded(evaluation_run):
     assert len({(r["model"], r["id"]) for r in records}) == len(records)  # nothing duplicated
     for record in records:
         assert {"id", "video", "prompt", "reference", "prediction", "status", "error"} <= set(record)
+    assert records[0]["references"] == [records[0]["reference"], *EXTRA_REFERENCES]  # every model's line keeps all
+    assert records[1]["references"] == records[0]["references"]  # base, then adapter, per sample
+    assert records[2]["references"] == [records[2]["reference"]]
     errors = {r["id"]: r["error"] for r in records if r["status"] == "error"}
     assert set(errors) == {"missing", "corrupt"}
     assert "missing.mp4" in errors["missing"] and "corrupt.mp4" in errors["corrupt"]
@@ -63,6 +78,7 @@ def test_outputs_side_by_side_with_errors_recorded(evaluation_run):
     assert set(metrics["results"]) == {"base", "adapter"} and metrics["primary"] == "adapter"
     for name in ("base", "adapter"):
         assert tuple(metrics["results"][name]["metrics"]) == METRIC_KEYS
+        assert tuple(metrics["results"][name]["diagnostics"]) == DIAGNOSTIC_KEYS
         counts = metrics["results"][name]["counts"]
         assert counts["samples"] == N_CLIPS + 2 and counts["errors"] == 2 and counts["scored"] == N_CLIPS
     assert len(metrics["identity"]["adapter"]["sha256"]) == 64
@@ -75,6 +91,12 @@ def test_outputs_side_by_side_with_errors_recorded(evaluation_run):
     assert all((output_dir / strip).is_file() for strip in strips) and f"]({strips[0]})" in report
     assert "<img src=" in (output_dir / "report.html").read_text()
     assert "sample/s" in evaluation_run["stderr"]  # progress bar with throughput
+    table = {line.split()[0]: line.split()[1:] for line in evaluation_run["stdout"].splitlines() if line.strip()}
+    for key in (*METRIC_KEYS, *DIAGNOSTIC_KEYS):  # both models side by side, scores ×100
+        expected = metrics["results"]["base"]["diagnostics" if key in DIAGNOSTIC_KEYS else "metrics"][key]
+        assert len(table[key]) == 2, key
+        if key != "mean_words" and expected is not None:
+            assert table[key][0] == f"{100 * expected:.2f}", key
 
 
 @pytest.mark.slow
