@@ -3,7 +3,8 @@
 Ours is predictions.jsonl (see evaluation.predictions); LLaMA-Factory's ``do_predict`` writes
 generated_predictions.jsonl ({"prompt", "predict", "label"}). Every record is checked and a malformed one stops the
 run naming the file and line; a last line cut off by a kill is skipped, counted and named. Re-scoring keeps the
-model identity and settings of the run that made the predictions (its metrics.json, else its run.json).
+model identity and settings of the run that made the predictions (its metrics.json, else its run.json). A line with
+a ``references`` list is scored against all of them. Prints the same summary table as an evaluation run.
 """
 
 import json
@@ -18,6 +19,7 @@ from evaluation.predictions import Prediction, PredictionsFileError, read_jsonl_
 from evaluation.report import write_report
 from evaluation.run_identity import RunIdentity
 from evaluation.scoring import METRICS_FILE, score_records, write_metrics
+from evaluation.summary_table import summary_table
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,10 @@ def score_only(predictions_file: Path, output_dir: Path) -> dict[str, Any]:
     output_dir.mkdir(parents=True, exist_ok=True)
     extra = {"score_only": {"predictions": str(predictions_file), "skipped_lines": skipped}}
     summary = write_metrics(output_dir, score_records(to_score.records), settings, identity, extra)
-    write_report(output_dir, _frames_seen_from(to_score.records, predictions_file.parent, output_dir), summary)
+    markdown, _ = write_report(
+        output_dir, _frames_seen_from(to_score.records, predictions_file.parent, output_dir), summary
+    )
+    print(f"{summary_table(summary['results'])}\nreport: {markdown}")
     return summary
 
 

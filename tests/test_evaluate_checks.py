@@ -95,9 +95,11 @@ def test_score_only_counts_and_names_a_cut_off_last_line(tmp_path, capsys):
     lines = [json.dumps(r) + "\n" for r in GOOD] + ['{"id": "c", "model": "adapter", "predic']
     predictions = _write_lines(tmp_path / "run" / "predictions.jsonl", lines)
     summary = evaluate_model.main(["--score-only", str(predictions)])
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert f"{predictions}:3" in err and "cut off" in err
     assert summary["counts"]["samples"] == 2
+    table = {line.split()[0]: line.split()[1:] for line in out.splitlines()}  # the summary table, as a run prints
+    assert table["cider"] == [f"{100 * summary['metrics']['cider']:.2f}"] and table["samples"] == ["2"]
     written = json.loads((predictions.parent / "metrics.json").read_text())
     assert written["score_only"]["skipped_lines"] == [3]
 
