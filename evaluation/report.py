@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from evaluation.diagnostics import DIAGNOSTIC_KEYS
 from evaluation.metrics import METRIC_KEYS
-
-COUNT_KEYS = ("samples", "scored", "empty", "repetitive", "errors")
+from evaluation.scoring import COUNT_KEYS
+from evaluation.summary_table import format_value
 
 
 def _format(value: Any) -> str:
@@ -43,6 +44,10 @@ def _markdown(results: dict[str, Any], rows: list[dict[str, Any]], models: Seque
     lines += [
         f"| {key} | " + " | ".join(_format(results[m]["metrics"][key]) for m in models) + " |" for key in METRIC_KEYS
     ]
+    lines += [
+        f"| {key} | " + " | ".join(format_value(key, results[m].get("diagnostics", {}).get(key)) for m in models) + " |"
+        for key in DIAGNOSTIC_KEYS
+    ]
     lines += [f"| {key} | " + " | ".join(str(results[m]["counts"][key]) for m in models) + " |" for key in COUNT_KEYS]
     lines += ["", "## Samples", ""]
     for row in rows:
@@ -60,8 +65,10 @@ def _html(results: dict[str, Any], rows: list[dict[str, Any]], models: Sequence[
     esc = html.escape
     head = "".join(f"<th>{esc(m)}</th>" for m in models)
     metric_rows = "".join(
-        f"<tr><td>{key}</td>" + "".join(f"<td>{_format(results[m][group][key])}</td>" for m in models) + "</tr>"
-        for group, keys in (("metrics", METRIC_KEYS), ("counts", COUNT_KEYS))
+        f"<tr><td>{key}</td>"
+        + "".join(f"<td>{format_value(key, results[m].get(group, {}).get(key))}</td>" for m in models)
+        + "</tr>"
+        for group, keys in (("metrics", METRIC_KEYS), ("diagnostics", DIAGNOSTIC_KEYS), ("counts", COUNT_KEYS))
         for key in keys
     )
     sample_rows = []

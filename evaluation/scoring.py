@@ -17,6 +17,7 @@ from evaluation.diagnostics import caption_diagnostics
 from evaluation.metrics import METRIC_KEYS, caption_metrics
 
 METRICS_FILE = "metrics.json"
+COUNT_KEYS = ("samples", "scored", "empty", "repetitive", "errors")
 
 
 def model_names(records: Sequence[dict[str, Any]]) -> list[str]:

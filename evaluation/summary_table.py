@@ -9,7 +9,7 @@ from typing import Any
 
 from evaluation.diagnostics import DIAGNOSTIC_KEYS
 from evaluation.metrics import METRIC_KEYS
-from evaluation.report import COUNT_KEYS
+from evaluation.scoring import COUNT_KEYS
 
 GROUPS = (("metrics", METRIC_KEYS), ("diagnostics", DIAGNOSTIC_KEYS), ("counts", COUNT_KEYS))
 NOT_SCALED = {"mean_words"}  # shown as is; every other float is a fraction shown ×100

@@ -33,6 +33,7 @@ def prediction(sample_id: str, model: str, answer: str | None, **fields) -> Pred
 def summary_of(models: list[str]) -> dict:
     results = {
         model: {"metrics": {key: 0.1234 * (i + 1) for key in METRIC_KEYS},
+                "diagnostics": {"mean_words": 9.34, "distinct_1": 0.5, "distinct_2": None},
                 "counts": {"samples": 2, "scored": 1, "empty": 0, "repetitive": 1, "errors": 1}}
         for i, model in enumerate(models)
     }  # fmt: skip
@@ -50,6 +51,8 @@ def test_report_puts_each_models_answer_beside_the_reference(tmp_path):
     markdown, page = markdown_path.read_text(), html_path.read_text()
     assert "| metric | base | adapter |" in markdown and "| bleu_4 | 12.34 | 24.68 |" in markdown
     assert "| repetitive | 1 | 1 |" in markdown
+    assert "| mean_words | 9.3 | 9.3 |" in markdown and "| distinct_1 | 50.00 | 50.00 |" in markdown  # diagnostics
+    assert "<tr><td>distinct_2</td><td>n/a</td><td>n/a</td></tr>" in page
     assert "upupup  [repetitive]" in markdown and "ERROR: boom" in markdown and "(empty)" in markdown
     assert "reference of a" in markdown and "frames/a.jpg" in markdown
     assert "<script>" not in page and "&lt;script&gt;circle&lt;/script&gt;" in page
