@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.clip_checks import TOO_SHORT, ClipRules, check_probed_clip
+from data.clip_checks import TOO_SHORT, ClipRules
 from data.clip_layouts import ClipLocator, ClipLookupError, LocatedClip
 from data.convert_report import ConversionReport
-from data.probe_cache import ProbeCache, Prober
+from data.probe_cache import ProbeCache, Prober, probe_and_check
 from data.sharegpt import DEFAULT_PROMPT, JsonArrayWriter, caption_record_json
 from data.splits import assign_split
 from data.video2dataset import video2dataset_rows
@@ -129,25 +129,12 @@ class Pipeline:
     def flush(self) -> None:
         """Probe the pending clips (cache first, then in parallel) and keep or skip each."""
         keys = [(clip.path, clip.size, clip.mtime_ns) for _, clip in self.pending]
-        outcomes = self.cache.get_many(keys)
-        self.report.probe_cache_hits += len(outcomes)
-        to_probe = list(dict.fromkeys(key for key in keys if key not in outcomes))
-        fresh = []
-        try:
-            for item in zip(to_probe, self.prober.probe([path for path, _, _ in to_probe]), strict=True):
-                fresh.append(item)  # noqa: PERF402 - one at a time: a failure keeps what came before it
-        finally:  # a dead worker or Ctrl-C: what was probed stays cached, so a rerun does not probe it again
-            self.cache.put_many(fresh)
-        outcomes.update(fresh)
-        self.report.probed += len(fresh)
-        for (row, clip), key in zip(self.pending, keys, strict=True):
-            outcome = outcomes[key]
-            if outcome.summary is None:
-                self.report.skip(row.line, row.videoid, outcome.error_reason, f"{clip.path}: {outcome.error_detail}")
-                continue
-            problem = check_probed_clip(outcome.summary, self.rules)
+        verdicts = probe_and_check(keys, self.cache, self.prober, self.rules)
+        self.report.probe_cache_hits += verdicts.cache_hits
+        self.report.probed += verdicts.probed
+        for (row, clip), problem in zip(self.pending, verdicts.problems, strict=True):
             if problem is not None:
-                self.report.skip(row.line, row.videoid, problem[0], f"{clip.path}: {problem[1]}")
+                self.report.skip(row.line, row.videoid, *problem)
                 continue
             self._keep(row, clip)
         self.pending.clear()

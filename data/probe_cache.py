@@ -14,7 +14,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
-from data.clip_checks import ClipSummary
+from data.clip_checks import ClipRules, ClipSummary, check_probed_clip
 from video import VideoReadError, probe_video
 
 PROBE_VERSION = 1  # bump when what a probe checks changes, so old cache rows are re-probed
@@ -169,3 +169,36 @@ class Prober:
                 f"a probe worker died (out of memory?) while probing {len(paths):,} clips from {paths[0]}: "
                 "rerun the same command; probes done so far are cached. If it happens again, lower --workers."
             ) from None
+
+
+@dataclass(frozen=True)
+class ProbeVerdicts:
+    """Per clip, in the order asked: None to keep it, or (skip reason, detail naming the file)."""
+
+    problems: list[tuple[str, str] | None]
+    cache_hits: int
+    probed: int
+
+
+def probe_and_check(keys: list[CacheKey], cache: ProbeCache, prober: Prober, rules: ClipRules) -> ProbeVerdicts:
+    """Probe the clips ``keys`` name (cache first, the rest in parallel, each new outcome cached as it arrives, so a
+    dead worker or Ctrl-C keeps what was probed before it) and judge each against ``rules``."""
+    outcomes = cache.get_many(keys)
+    cache_hits = len(outcomes)
+    to_probe = list(dict.fromkeys(key for key in keys if key not in outcomes))
+    fresh = []
+    try:
+        for item in zip(to_probe, prober.probe([path for path, _, _ in to_probe]), strict=True):
+            fresh.append(item)  # noqa: PERF402 - one at a time: a failure keeps what came before it
+    finally:
+        cache.put_many(fresh)
+    outcomes.update(fresh)
+    problems = []
+    for key in keys:
+        outcome = outcomes[key]
+        if outcome.summary is None:
+            problems.append((outcome.error_reason, f"{key[0]}: {outcome.error_detail}"))
+            continue
+        problem = check_probed_clip(outcome.summary, rules)
+        problems.append(None if problem is None else (problem[0], f"{key[0]}: {problem[1]}"))
+    return ProbeVerdicts(problems, cache_hits, len(fresh))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import data.convert_pipeline as convert_pipeline
+import data.probe_cache as probe_cache
 from data.convert_webvid import ConversionFailed, ConvertOptions, convert, main
 from tests.clips import make_clip
 
@@ -87,7 +87,7 @@ def test_a_failing_run_leaves_the_previous_outputs_untouched(tmp_path, good_clip
             raise RuntimeError("a clip nobody expected")
         return None
 
-    monkeypatch.setattr(convert_pipeline, "check_probed_clip", breaks_on_third_clip)
+    monkeypatch.setattr(probe_cache, "check_probed_clip", breaks_on_third_clip)
     with pytest.raises(RuntimeError, match="nobody expected"):
         main(cli_args(csv_path, videos, out_dir))
     assert snapshot(out_dir) == before

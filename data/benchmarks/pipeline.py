@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data.benchmarks import AnnotationSkip, DroppedReference, ScreenedClip
-from data.clip_checks import ClipRules, check_probed_clip
+from data.clip_checks import ClipRules
 from data.clip_paths import ClipLookupError, check_path_component, stat_file
 from data.convert_pipeline import CHUNK_ROWS, MediaPaths
 from data.convert_report import ConversionReport
-from data.probe_cache import ProbeCache, Prober
+from data.probe_cache import ProbeCache, Prober, probe_and_check
 from data.sharegpt import JsonArrayWriter, caption_record
 
 DROPPED_NAME = "dropped_references.csv"
@@ -95,25 +95,12 @@ class BenchmarkPipeline:
     def flush(self) -> None:
         """Probe the pending clips (cache first, then in parallel) and keep or skip each."""
         keys = [(str(found.path), found.size, found.mtime_ns) for _, found in self.pending]
-        outcomes = self.cache.get_many(keys)
-        self.report.probe_cache_hits += len(outcomes)
-        to_probe = list(dict.fromkeys(key for key in keys if key not in outcomes))
-        fresh = []
-        try:
-            for item in zip(to_probe, self.prober.probe([path for path, _, _ in to_probe]), strict=True):
-                fresh.append(item)  # noqa: PERF402 - one at a time: a failure keeps what came before it
-        finally:  # a dead worker or Ctrl-C: what was probed stays cached, so a rerun does not probe it again
-            self.cache.put_many(fresh)
-        outcomes.update(fresh)
-        self.report.probed += len(fresh)
-        for (clip, found), key in zip(self.pending, keys, strict=True):
-            outcome = outcomes[key]
-            if outcome.summary is None:
-                self.report.skip(clip.line, clip.clip_id, outcome.error_reason, f"{found.path}: {outcome.error_detail}")
-                continue
-            problem = check_probed_clip(outcome.summary, self.rules)
+        verdicts = probe_and_check(keys, self.cache, self.prober, self.rules)
+        self.report.probe_cache_hits += verdicts.cache_hits
+        self.report.probed += verdicts.probed
+        for (clip, found), problem in zip(self.pending, verdicts.problems, strict=True):
             if problem is not None:
-                self.report.skip(clip.line, clip.clip_id, problem[0], f"{found.path}: {problem[1]}")
+                self.report.skip(clip.line, clip.clip_id, *problem)
                 continue
             self._keep(clip, found)
         self.pending.clear()
