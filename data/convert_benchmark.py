@@ -19,7 +19,6 @@ is kept. Parsers: data/benchmarks/{msrvtt,msvd,vatex}.py. YouCook2 (spans of lon
 import argparse
 import json
 import os
-import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -32,10 +31,9 @@ from data.benchmarks.pipeline import DROPPED_NAME, BenchmarkPipeline
 from data.benchmarks.vatex import read_vatex
 from data.caption_text import check_prompt
 from data.clip_checks import ClipRules
-from data.convert_report import ConversionReport
-from data.convert_webvid import ConversionFailed
+from data.convert_report import ConversionFailed, ConversionReport, run_converter
 from data.dataset_info import DATASET_INFO_NAME, dataset_info_text, file_name_for, sharegpt_video_entry
-from data.probe_cache import ProbeCache, Prober, ProbeWorkerDied
+from data.probe_cache import ProbeCache, Prober
 from data.publish import StagedOutputs
 from data.sharegpt import DEFAULT_PROMPT, JsonArrayWriter
 
@@ -203,16 +201,7 @@ def parse_args(argv: list[str] | None = None) -> BenchmarkOptions:
 
 def main(argv: list[str] | None = None) -> None:
     options = parse_args(argv)
-    try:
-        report = convert(options)
-    except (ConversionFailed, ProbeWorkerDied) as error:
-        raise SystemExit(f"conversion FAILED, nothing published ({options.out_dir} is as it was): {error}") from None
-    except (ValueError, FileNotFoundError) as error:
-        raise SystemExit(f"conversion FAILED: {error}") from None
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: nothing published ({options.out_dir} is as it was)", file=sys.stderr)
-        raise SystemExit(130) from None
-    print(format_summary(report))
+    run_converter(convert, options, options.out_dir, format_summary)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,13 @@
 
 import csv
 import json
+import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from data.clip_checks import BAD_METADATA, TOO_SHORT
+from data.probe_cache import ProbeWorkerDied
 from data.splits import SPLITS
 from video.errors import REASONS
 
@@ -115,3 +118,21 @@ def format_summary(report: dict) -> str:
     if report["skipped"]:
         lines.append(f"  every skipped row, with its line number and reason: {report['out_dir']}/skipped.csv")
     return "\n".join(lines)
+
+
+class ConversionFailed(RuntimeError):
+    """The run finished but its output would be unusable (no row kept, empty train split): nothing is published."""
+
+
+def run_converter(convert: Callable[[object], dict], options, out_dir: Path, summarise: Callable[[dict], str]) -> None:
+    """A converter's command line: print the summary, or exit naming why nothing was published (1; Ctrl-C: 130)."""
+    try:
+        report = convert(options)
+    except (ConversionFailed, ProbeWorkerDied) as error:
+        raise SystemExit(f"conversion FAILED, nothing published ({out_dir} is as it was): {error}") from None
+    except (ValueError, FileNotFoundError) as error:  # a bad header, ratio, prompt or folder: named, before any output
+        raise SystemExit(f"conversion FAILED: {error}") from None
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: nothing published ({out_dir} is as it was)", file=sys.stderr)
+        raise SystemExit(130) from None
+    print(summarise(report))

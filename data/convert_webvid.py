@@ -18,7 +18,6 @@ as data/clip_checks.py says.
 
 import argparse
 import os
-import sys
 import time
 from contextlib import ExitStack
 from dataclasses import asdict
@@ -28,17 +27,13 @@ from tqdm import tqdm
 
 from data.caption_text import check_prompt
 from data.convert_pipeline import PROGRESS_EVERY, ConvertOptions, Pipeline
-from data.convert_report import ConversionReport, format_summary
+from data.convert_report import ConversionFailed, ConversionReport, format_summary, run_converter
 from data.dataset_info import DATASET_INFO_NAME, dataset_info_text, registered_splits, split_file_name
-from data.probe_cache import ProbeCache, Prober, ProbeWorkerDied
+from data.probe_cache import ProbeCache, Prober
 from data.publish import StagedOutputs, write_text_atomic
 from data.sharegpt import JsonArrayWriter
 from data.splits import SPLITS, check_ratios
 from data.webvid_csv import read_header
-
-
-class ConversionFailed(RuntimeError):
-    """The run finished but its output would be unusable (no row kept, empty train split): nothing is published."""
 
 
 def _check_usable(report: ConversionReport, options: ConvertOptions) -> None:
@@ -197,16 +192,7 @@ def parse_args(argv: list[str] | None = None) -> ConvertOptions:
 
 def main(argv: list[str] | None = None) -> None:
     options = parse_args(argv)
-    try:
-        report = convert(options)
-    except (ConversionFailed, ProbeWorkerDied) as error:
-        raise SystemExit(f"conversion FAILED, nothing published ({options.out_dir} is as it was): {error}") from None
-    except (ValueError, FileNotFoundError) as error:  # a bad header, ratio, prompt or folder: named, before any output
-        raise SystemExit(f"conversion FAILED: {error}") from None
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: nothing published ({options.out_dir} is as it was)", file=sys.stderr)
-        raise SystemExit(130) from None
-    print(format_summary(report))
+    run_converter(convert, options, options.out_dir, format_summary)
 
 
 if __name__ == "__main__":
