@@ -35,7 +35,7 @@ from pathlib import Path
 
 from evaluation import command_line
 from evaluation.base_model import check_adapter_base
-from evaluation.distributed import init_distributed, shutdown_distributed
+from evaluation.distributed import init_distributed, is_main_process, shutdown_distributed
 from evaluation.generation import GenerationSettings
 from evaluation.held_out import held_out_test_set
 from evaluation.inputs import load_preprocessing
@@ -88,12 +88,18 @@ def main(argv: list[str] | None = None) -> dict | None:
         raise SystemExit(f"error: {error}") from None
 
 
+def note(message: str) -> None:
+    """A line for the person running this, printed once however many processes torchrun started."""
+    if is_main_process():
+        print(message, file=sys.stderr)
+
+
 def choose_test_set(args: argparse.Namespace, data: dict) -> None:
     """Fill in --test-data (the held-out split of the trained dataset) and --video-dir (the run's media_dir) when
     they are not given, saying which test set it is."""
     if args.test_data is None:
         args.test_data = held_out_test_set(data["dataset"], data["dataset_dir"])
-        print(f"test set: {args.test_data} (held-out split of {','.join(data['dataset'])})", file=sys.stderr)
+        note(f"test set: {args.test_data} (held-out split of {','.join(data['dataset'])})")
     if args.video_dir is None:
         args.video_dir = Path(data["media_dir"] or ".")
 
@@ -114,15 +120,15 @@ def evaluate(args: argparse.Namespace) -> dict | None:
     if args.compare_base and not settings.adapter_path:
         raise SystemExit("--compare-base needs an adapter: pass --adapter-path or a --config with output_dir")
     check_video_settings(asdict(settings))
-    for note in resolved.notes:
-        print(note, file=sys.stderr)
+    for settings_note in resolved.notes:
+        note(settings_note)
     choose_test_set(args, resolved.data)
     samples = load_test_set(args.test_data, args.video_dir, args.num_samples)
     clips_warning = check_clips_exist(samples, args.video_dir, args.test_data)  # raises when none exists
     adapter = inspect_adapter(settings.adapter_path) if settings.adapter_path else None
     allow_base = args.allow_base_mismatch or args.allow_setting_mismatch
     base_warning = check_adapter_base(adapter, settings.base_model, allow_base) if adapter else None
-    print(f"model: {describe_model_source(settings.base_model, 'base model')}", file=sys.stderr)
+    note(f"model: {describe_model_source(settings.base_model, 'base model')}")
     generation = GenerationSettings(
         args.batch_size,
         args.num_beams,

@@ -49,6 +49,11 @@ class DistributedContext:
             dist.barrier()
 
 
+def is_main_process() -> bool:
+    """Rank 0 of a torchrun launch, or a plain run: the one process that prints notes before the group exists."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def init_distributed() -> DistributedContext:
     """Join the process group when started by torchrun (NCCL on GPUs, gloo on CPU)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))

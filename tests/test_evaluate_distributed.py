@@ -40,6 +40,7 @@ def test_two_processes_merge_into_one_output_set(tiny_model_dir, sample_dir, tmp
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("model: local folder") == 1  # notes before the process group: rank 0 only
 
     expected_ids = [record.get("id") for record in json.loads(test_data.read_text())]
     records = [json.loads(line) for line in (output_dir / "predictions.jsonl").read_text().splitlines()]
