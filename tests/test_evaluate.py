@@ -1,12 +1,9 @@
 """evaluate_model.py and evaluation/: pure pieces on in-memory data, then the real CLI on the tiny model.
 
-The end-to-end tests (slow) run one evaluation with --compare-base over sample clips plus a missing and a
-corrupt clip, and read back what it wrote; resume and score-only reuse that run's output directory.
+The predictions file and resuming are in tests/test_evaluate_resume.py, the real CLI in tests/test_evaluate_cli.py.
 """
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,71 +12,8 @@ import torch
 
 from evaluation.cleaning import clean_answer, is_repetitive
 from evaluation.generation import GenerationSettings, collate_left_padded, generate_batch
-from evaluation.predictions import Prediction, PredictionWriter, read_existing, read_jsonl
 from evaluation.samples import InvalidTestSetError, Sample, load_test_set
-from evaluation.score_only import read_predictions_for_scoring
-
-PROMPT = "<video>Describe this video in one sentence."
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-# ---------- helpers shared with the other evaluation tests ----------
-
-
-def sharegpt_record(video: str, caption: str, record_id: str | None = None) -> dict:
-    record = {
-        "messages": [{"role": "user", "content": PROMPT}, {"role": "assistant", "content": caption}],
-        "videos": [video],
-    }
-    if record_id is not None:
-        record["id"] = record_id
-    return record
-
-
-def write_test_set(tmp_dir: Path, sample_dir: Path, count: int, with_bad_clips: bool = True) -> Path:
-    """ShareGPT test set of the shortest sample clips (paths relative to the repo root), + a missing and a corrupt
-    clip."""
-    import csv
-
-    with open(sample_dir / "webvid.csv", newline="", encoding="utf-8") as f:
-        rows = sorted(csv.DictReader(f), key=lambda row: (row["duration"], row["videoid"]))[:count]  # shortest
-    records = [
-        sharegpt_record(
-            str((sample_dir / "videos" / r["page_dir"] / f"{r['videoid']}.mp4").relative_to(REPO_ROOT)),
-            r["name"],
-            r["videoid"],
-        )
-        for r in rows
-    ]
-    if with_bad_clips:
-        corrupt = tmp_dir / "corrupt.mp4"
-        corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 500)
-        records.append(sharegpt_record("data/sample/videos/no_such_dir/missing.mp4", "A missing clip", "missing"))
-        records.append(sharegpt_record(str(corrupt), "A corrupt clip", "corrupt"))
-    path = tmp_dir / "webvid_test.json"
-    path.write_text(json.dumps(records), encoding="utf-8")
-    return path
-
-
-def make_lora_adapter(model_dir: Path, out_dir: Path, model=None) -> Path:
-    """A LoRA adapter saved by peft on q_proj/v_proj, with random B so it changes the answers."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import Qwen2VLForConditionalGeneration
-
-    model = model or Qwen2VLForConditionalGeneration.from_pretrained(model_dir)
-    torch.manual_seed(0)
-    peft_model = get_peft_model(
-        model, LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
-    )
-    peft_model.save_pretrained(out_dir)
-    return out_dir
-
-
-def run_cli(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "evaluate_model.py", *args], cwd=cwd, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
-
+from tests.evaluation_fixtures import PROMPT, make_lora_adapter, sharegpt_record
 
 # ---------- cleaning ----------
 
@@ -125,60 +59,6 @@ def test_load_test_set_clear_errors(tmp_path):
         load_test_set(empty, tmp_path)
     with pytest.raises(InvalidTestSetError, match="video directory .* does not exist"):
         load_test_set(empty, tmp_path / "videos")
-
-
-# ---------- predictions file ----------
-
-
-def _prediction(sample_id: str, error: str | None = None, video_path: str | None = None) -> Prediction:
-    """The base model's answer "x" to sample ``sample_id`` (clip /clips/ID.mp4), or its ``error``."""
-    sample = Sample(sample_id, f"{sample_id}.mp4", video_path or f"/clips/{sample_id}.mp4", PROMPT, "ref")
-    return Prediction.of_sample(sample, "base", None if error else "x", error, None)
-
-
-def test_prediction_records_read_back_as_written():
-    answered = Prediction.of_sample(Sample("a", "a.mp4", "/c/a.mp4", PROMPT, "A dog."), "adapter",
-                                    "<|im_start|>assistant\nA dog runs.<|im_end|>", None, "frames/a.jpg",
-                                    ["<|im_start|>", "<|im_end|>"])  # fmt: skip
-    assert (answered.prediction, answered.status, answered.empty, answered.repetitive) == (
-        "A dog runs.",
-        "ok",
-        False,
-        False,
-    )
-    assert Prediction.from_json(json.loads(json.dumps(answered.to_json())), "f:1") == answered
-    errored = _prediction("b", error="missing clip")
-    assert (errored.status, errored.prediction, errored.empty) == ("error", None, None)
-    assert Prediction.from_json(errored.to_json(), "f:2") == errored
-    assert Prediction.from_json({"id": 7, "status": "ok", "reference": "r", "prediction": ""}, "f:3").empty
-
-
-def test_writer_drops_torn_line_and_resume_reads_each_record_once(tmp_path):
-    path = tmp_path / "predictions.jsonl"
-    with PredictionWriter(path) as writer:
-        writer.write(_prediction("a"))
-        writer.write(_prediction("b"))
-    with open(path, "a", encoding="utf-8") as f:
-        f.write('{"id": "c", "model": "ba')  # killed mid-line
-    assert [r["id"] for r in read_jsonl(path)] == ["a", "b"]
-    with PredictionWriter(path) as writer:
-        writer.write(_prediction("c"))
-    assert [r["id"] for r in read_jsonl(path)] == ["a", "b", "c"]
-    assert set(read_existing(tmp_path)) == {("base", "a"), ("base", "b"), ("base", "c")}
-
-
-def test_reads_llamafactory_generated_predictions(tmp_path):
-    path = tmp_path / "generated_predictions.jsonl"
-    lines = [
-        {"prompt": "p", "predict": "A dog runs<|im_end|>", "label": "A dog runs."},
-        {"prompt": "p", "predict": "", "label": "A cat"},
-    ]
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    records = read_predictions_for_scoring(path).records
-    assert [(r["id"], r["prediction"], r["reference"]) for r in records] == [
-        ("0", "A dog runs", "A dog runs."),
-        ("1", "", "A cat"),
-    ]
 
 
 # ---------- inputs, frames, batching ----------
@@ -330,61 +210,3 @@ def test_adapter_errors_before_generation(tiny_model_dir, tiny_model, tmp_path):
 
 
 # settings from a training config: tests/test_evaluate_settings.py
-
-
-def test_resume_only_continues_the_same_run(tmp_path):
-    from dataclasses import replace
-
-    from evaluation.run_identity import RUN_FILE, RunIdentity, check_same_run
-
-    run = RunIdentity(
-        settings={"base_model": "m"},
-        generation={"num_beams": 1},
-        models=("adapter",),
-        adapter_sha256="aaa",
-        test_set={"sha256": "t", "samples": 1},
-    )
-    check_same_run(tmp_path, run, write=True)
-    assert RunIdentity.read(tmp_path) == replace(run, models=["adapter"])  # read back as JSON holds it
-    (tmp_path / "predictions.jsonl").write_text('{"id": "1", "model": "adapter", "prediction": "x"}\n')
-    check_same_run(tmp_path, RunIdentity.read(tmp_path), write=True)  # the same run resumes
-
-    retrained = replace(run, adapter_sha256="bbb")
-    with pytest.raises(SystemExit, match="changed: adapter_sha256"):
-        check_same_run(tmp_path, retrained, write=True)
-
-    (tmp_path / RUN_FILE).unlink()
-    with pytest.raises(SystemExit, match="no run.json"):
-        check_same_run(tmp_path, run, write=True)
-
-
-def test_test_set_is_identified_by_content_not_path(tmp_path):
-    from evaluation.run_identity import fingerprint_test_set
-
-    records = [sharegpt_record("a/1.mp4", "one", "v1"), sharegpt_record("a/2.mp4", "two", "v2")]
-    (tmp_path / "t.json").write_text(json.dumps(records))
-    (tmp_path / "moved.json").write_text(json.dumps(records, indent=2))  # same records, other file and layout
-    (tmp_path / "a").mkdir()
-    same = fingerprint_test_set(load_test_set(tmp_path / "t.json", tmp_path))
-    assert fingerprint_test_set(load_test_set(tmp_path / "moved.json", tmp_path / "a")) == same  # any --video-dir
-    records[1]["messages"][1]["content"] = "two, corrected"
-    (tmp_path / "t.json").write_text(json.dumps(records))
-    assert fingerprint_test_set(load_test_set(tmp_path / "t.json", tmp_path))["sha256"] != same["sha256"]
-    assert fingerprint_test_set(load_test_set(tmp_path / "t.json", tmp_path, num_samples=1))["samples"] == 1
-
-
-def test_prepare_resume_keeps_answers_and_drops_errors_for_a_retry(tmp_path):
-    from evaluation.predictions import prepare_resume
-
-    samples = [Sample(i, f"{i}.mp4", f"/clips/{i}.mp4", PROMPT, "ref") for i in ("a", "b", "c")]
-    with PredictionWriter(tmp_path / "predictions.jsonl") as writer:
-        writer.write(_prediction("a"))
-        writer.write(_prediction("b", error="missing"))
-        writer.write(_prediction("c", video_path="/elsewhere/c.mp4"))  # made with another --video-dir
-    with PredictionWriter(tmp_path / "predictions.rank1.jsonl") as writer:  # a shard left by a killed torchrun
-        writer.write(_prediction("b", error="missing"))
-    resumed = prepare_resume(tmp_path, samples, ["base"])
-    assert (resumed.kept, resumed.retried, resumed.redone) == (1, 1, 1)
-    assert [r["id"] for r in read_jsonl(tmp_path / "predictions.jsonl")] == ["a"]
-    assert not list(tmp_path.glob("predictions.rank*.jsonl"))
-    assert set(read_existing(tmp_path)) == {("base", "a")}

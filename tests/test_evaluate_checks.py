@@ -10,7 +10,7 @@ import pytest
 import evaluate_model
 from evaluation.generation import frame_strip_name
 from evaluation.samples import InvalidTestSetError, load_test_set
-from tests.test_evaluate import sharegpt_record
+from tests.evaluation_fixtures import sharegpt_record
 
 # ---------- --num-samples ----------
 
@@ -244,7 +244,7 @@ def test_base_model_check_can_be_overridden_and_says_so(tmp_path):
 
 
 def test_wrong_video_dir_fails_before_loading_and_names_the_right_one(tiny_model_dir, sample_dir, tmp_path):
-    from tests.test_evaluate import REPO_ROOT, write_test_set
+    from tests.evaluation_fixtures import REPO_ROOT, write_test_set
 
     test_data = write_test_set(tmp_path, sample_dir, 2, with_bad_clips=False)  # paths relative to the repo root
     wrong = tmp_path / "videos"

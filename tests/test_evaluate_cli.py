@@ -10,7 +10,7 @@ import pytest
 
 from evaluation.diagnostics import DIAGNOSTIC_KEYS
 from evaluation.metrics import METRIC_KEYS
-from tests.test_evaluate import REPO_ROOT, make_lora_adapter, run_cli, write_test_set
+from tests.evaluation_fixtures import REPO_ROOT, make_lora_adapter, run_cli, write_test_set
 
 N_CLIPS = 3
 EXTRA_REFERENCES = ["A second caption of the clip.", "A third one."]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_evaluate import REPO_ROOT, write_test_set
+from tests.evaluation_fixtures import REPO_ROOT, write_test_set
 
 
 @pytest.mark.slow

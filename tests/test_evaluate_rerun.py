@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.test_evaluate import REPO_ROOT, sharegpt_record, write_test_set
+from tests.evaluation_fixtures import REPO_ROOT, sharegpt_record, write_test_set
 
 DECODING = ["--batch-size", "2", "--max-new-tokens", "3", "--num-workers", "0"]
 

@@ -12,7 +12,7 @@ from evaluation.held_out import held_out_test_set
 from evaluation.samples import InvalidTestSetError
 from evaluation.settings import RunMismatchError, SettingsError, resolve_run
 from plugins.run_inputs import write_run_inputs
-from tests.test_evaluate import sharegpt_record
+from tests.evaluation_fixtures import sharegpt_record
 from tests.training_fixtures import REPO_ROOT, write_dataset
 
 

@@ -8,7 +8,7 @@ import torch
 from evaluation.inputs import build_inputs, load_preprocessing
 from evaluation.samples import Sample
 from evaluation.settings import ModelSettings
-from tests.test_evaluate import PROMPT, sharegpt_record
+from tests.evaluation_fixtures import PROMPT, sharegpt_record
 
 DATASET_INFO = {
     "parity": {

@@ -13,7 +13,7 @@ import av
 import pytest
 from PIL import Image
 
-from tests.test_evaluate import sharegpt_record
+from tests.evaluation_fixtures import sharegpt_record
 from tests.training_fixtures import (
     REPO_ROOT,
     SMALL_FRAME_PIXELS,
