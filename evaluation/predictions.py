@@ -9,12 +9,12 @@ as that one reference.
 """
 
 import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Self
 
+from data.publish import write_text_atomic
 from evaluation.cleaning import clean_answer, is_repetitive
 from evaluation.samples import Sample
 
@@ -259,12 +259,7 @@ class PredictionWriter:
 
 def _write_atomically(path: Path, records: Iterable[dict[str, Any]]) -> None:
     """Replace ``path`` with ``records`` all at once: a kill leaves either the old file or the new one."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records))
 
 
 def merge_predictions(output_dir: Path, sample_ids: Sequence[str], models: Sequence[str]) -> list[dict[str, Any]]:

@@ -10,12 +10,12 @@ from another path are generated again (evaluation.predictions.prepare_resume).
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from data.publish import write_text_atomic
 from evaluation.samples import Sample
 
 RUN_FILE = "run.json"
@@ -86,9 +86,4 @@ def check_same_run(output_dir: Path, run: RunIdentity, write: bool, explain: Map
         )
     if write:
         output_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(json.dumps(current, indent=2, sort_keys=True) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_text_atomic(path, json.dumps(current, indent=2, sort_keys=True) + "\n")

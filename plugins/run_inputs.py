@@ -19,6 +19,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from data.publish import write_text_atomic
+
 RUN_INPUTS_FILE = "run_inputs.json"
 RECORD_VERSION = 1
 DATA_KEYS = ("template", "cutoff_len", "dataset", "dataset_dir", "media_dir")
@@ -74,17 +76,12 @@ def input_settings(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_run_inputs(output_dir: str | Path, settings: dict[str, Any], source: list[str]) -> Path:
-    """``output_dir/run_inputs.json`` (written to a temporary name, then renamed into place). Returns its path."""
+    """``output_dir/run_inputs.json``, replaced atomically. Returns its path."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / RUN_INPUTS_FILE
     record = {"version": RECORD_VERSION, "written_by": "plugins.train", "source": list(source), "settings": settings}
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     return path
 
 

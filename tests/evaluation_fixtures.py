@@ -59,7 +59,15 @@ def make_lora_adapter(model_dir: Path, out_dir: Path, model=None) -> Path:
     return out_dir
 
 
+def evaluate_cli(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
+    """`python evaluate_model.py ARGS` as a user runs it, output captured, whatever its exit status."""
+    return subprocess.run(
+        [sys.executable, "evaluate_model.py", *args], cwd=cwd, capture_output=True, text=True, timeout=900, check=False
+    )
+
+
 def run_cli(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "evaluate_model.py", *args], cwd=cwd, capture_output=True, text=True)
+    """evaluate_cli that must succeed."""
+    result = evaluate_cli(*args, cwd=cwd)
     assert result.returncode == 0, result.stderr[-3000:]
     return result

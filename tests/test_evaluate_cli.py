@@ -10,7 +10,7 @@ import pytest
 
 from evaluation.diagnostics import DIAGNOSTIC_KEYS
 from evaluation.metrics import METRIC_KEYS
-from tests.evaluation_fixtures import REPO_ROOT, make_lora_adapter, run_cli, write_test_set
+from tests.evaluation_fixtures import REPO_ROOT, evaluate_cli, make_lora_adapter, run_cli, write_test_set
 
 N_CLIPS = 3
 EXTRA_REFERENCES = ["A second caption of the clip.", "A third one."]
@@ -159,7 +159,7 @@ def test_score_only_ours_and_llamafactory(evaluation_run):
 
 
 def _run_failing(*args: str) -> str:
-    result = subprocess.run([sys.executable, "evaluate_model.py", *args], cwd=REPO_ROOT, capture_output=True, text=True)
+    result = evaluate_cli(*args)
     assert result.returncode != 0
     return result.stderr
 

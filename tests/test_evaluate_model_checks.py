@@ -3,23 +3,15 @@ it cannot be found) and the video settings (a nonsense value names its key); the
 OUTPUT_DIR/evaluate.log."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.evaluation_fixtures import REPO_ROOT, write_test_set
-
-
-def evaluate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "evaluate_model.py", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
-    )
+from tests.evaluation_fixtures import REPO_ROOT, evaluate_cli, write_test_set
 
 
 def test_a_base_model_that_cannot_be_found_is_one_sentence(sample_dir, tmp_path):
     test_data = write_test_set(tmp_path, sample_dir, 1, with_bad_clips=False)
-    result = evaluate(
+    result = evaluate_cli(
         "--base-model",
         "models/not-built",
         "--test-data",
@@ -46,7 +38,7 @@ def test_nonsense_video_settings_are_refused_naming_the_key(tiny_model_dir, samp
             }
         )
     )
-    result = evaluate(
+    result = evaluate_cli(
         "--config",
         str(config),
         "--test-data",
@@ -63,7 +55,7 @@ def test_nonsense_video_settings_are_refused_naming_the_key(tiny_model_dir, samp
 @pytest.mark.slow
 def test_library_output_goes_to_the_log_file(tiny_model_dir, sample_dir, tmp_path):
     test_data = write_test_set(tmp_path, sample_dir, 1, with_bad_clips=False)
-    result = evaluate(
+    result = evaluate_cli(
         "--base-model",
         str(tiny_model_dir),
         "--test-data",

@@ -4,20 +4,12 @@ the old references."""
 
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from tests.evaluation_fixtures import REPO_ROOT, sharegpt_record, write_test_set
+from tests.evaluation_fixtures import REPO_ROOT, evaluate_cli, sharegpt_record, write_test_set
 
 DECODING = ["--batch-size", "2", "--max-new-tokens", "3", "--num-workers", "0"]
-
-
-def _evaluate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "evaluate_model.py", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False
-    )
 
 
 def _records(output_dir):
@@ -43,7 +35,7 @@ def test_rerun_retries_errored_samples_and_refuses_a_changed_test_set(tiny_model
         *DECODING,
     ]
 
-    first = _evaluate(*args)
+    first = evaluate_cli(*args)
     records = _records(output_dir)
     assert [r["status"] for r in records] == ["ok", "error"], first.stderr[-3000:]
     assert first.returncode == 1 and "1 of 2 samples errored" in first.stderr  # outputs written, run not clean
@@ -54,7 +46,7 @@ def test_rerun_retries_errored_samples_and_refuses_a_changed_test_set(tiny_model
 
     late_clip.parent.mkdir()
     shutil.copy2(REPO_ROOT / clip_set[0]["videos"][0], late_clip)
-    second = _evaluate(*args)
+    second = evaluate_cli(*args)
     assert second.returncode == 0, second.stderr[-3000:]
     records = _records(output_dir)
     assert [(r["id"], r["status"]) for r in records] == [(clip_set[0]["id"], "ok"), ("late", "ok")]
@@ -65,7 +57,7 @@ def test_rerun_retries_errored_samples_and_refuses_a_changed_test_set(tiny_model
     edited = json.loads(test_data.read_text())
     edited[0]["messages"][1]["content"] = "A corrected reference."
     test_data.write_text(json.dumps(edited))  # same path, other content
-    third = _evaluate(*args)
+    third = evaluate_cli(*args)
     assert third.returncode != 0
     assert str(test_data) in third.stderr and "test set" in third.stderr, third.stderr[-3000:]
     assert json.loads((output_dir / "metrics.json").read_text()) == metrics  # nothing re-scored

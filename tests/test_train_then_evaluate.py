@@ -6,16 +6,13 @@ metrics.json and from the frame strip of what the model saw), and `video_maxlen=
 """
 
 import json
-import subprocess
-import sys
 
 import av
 import pytest
 from PIL import Image
 
-from tests.evaluation_fixtures import sharegpt_record
+from tests.evaluation_fixtures import evaluate_cli, sharegpt_record
 from tests.training_fixtures import (
-    REPO_ROOT,
     SMALL_FRAME_PIXELS,
     log_of,
     run_entry_point,
@@ -24,11 +21,6 @@ from tests.training_fixtures import (
 )
 
 STRIP_HEIGHT = 64  # evaluation.frames.STRIP_FRAME_HEIGHT
-
-
-def _evaluate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "evaluate_model.py", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=600, check=False)  # fmt: skip
 
 
 def _frames_in_strip(strip_path, clip) -> float:
@@ -59,7 +51,7 @@ def test_a_plain_evaluation_uses_the_frames_the_adapter_was_trained_with(tiny_mo
     test_data.write_text(json.dumps([sharegpt_record(str(clip), "A clip", "a")]))
     common = ["--adapter-path", str(adapter), "--test-data", str(test_data), "--max-new-tokens", "4",
               "--num-workers", "0"]  # fmt: skip
-    evaluated = _evaluate(*common, "--output-dir", str(tmp_path / "eval"))
+    evaluated = evaluate_cli(*common, "--output-dir", str(tmp_path / "eval"))
     assert evaluated.returncode == 0, log_of(evaluated)[-4000:]
     assert f"settings from {adapter / 'run_inputs.json'}" in evaluated.stderr and "video_maxlen 4" in evaluated.stderr
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
@@ -68,7 +60,7 @@ def test_a_plain_evaluation_uses_the_frames_the_adapter_was_trained_with(tiny_mo
     prediction = json.loads((tmp_path / "eval" / "predictions.jsonl").read_text().splitlines()[0])
     assert round(_frames_in_strip(tmp_path / "eval" / prediction["frames"], clip)) == 4  # what the model saw
 
-    refused = _evaluate(*common, "video_maxlen=8", "--output-dir", str(tmp_path / "eval8"))
+    refused = evaluate_cli(*common, "video_maxlen=8", "--output-dir", str(tmp_path / "eval8"))
     assert refused.returncode == 1, log_of(refused)[-4000:]
     assert "video_maxlen=8 (trained with 4)" in refused.stderr and "--allow-setting-mismatch" in refused.stderr
     assert "Traceback" not in refused.stderr and not (tmp_path / "eval8").exists()
