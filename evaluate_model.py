@@ -34,12 +34,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from evaluation import command_line
+from evaluation.adapter_files import AdapterError, inspect_adapter
 from evaluation.base_model import check_adapter_base
 from evaluation.distributed import init_distributed, is_main_process, shutdown_distributed
 from evaluation.generation import GenerationSettings
 from evaluation.held_out import held_out_test_set
 from evaluation.inputs import load_preprocessing
-from evaluation.model import AdapterError, attach_adapter, inspect_adapter, load_base_model
+from evaluation.model import attach_adapter, load_base_model
 from evaluation.outcome import check_clips_exist, exit_message
 from evaluation.predictions import (
     PredictionsFileError,

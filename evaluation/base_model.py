@@ -15,7 +15,7 @@ Hub ids compare without regard to case (as the hub does); an owner on both sides
 import re
 from pathlib import Path
 
-from evaluation.model import AdapterError, AdapterInfo
+from evaluation.adapter_files import AdapterError, AdapterInfo
 
 HUB_CACHE_FOLDER = re.compile(r"models--(?P<owner>.+?)--(?P<name>.+)")
 

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from evaluation.base_model import same_base_model
 from plugins.run_config import RunConfigError, load_run_config
 from plugins.run_inputs import DATA_LOCATION_KEYS, RUN_INPUTS_FILE, RunInputs, input_settings, read_run_inputs
 
@@ -137,8 +138,6 @@ def _typed(key: str, value: Any) -> Any:
 
 def _same_value(key: str, recorded: Any, given: Any) -> bool:
     if key == MODEL_KEY:
-        from evaluation.base_model import same_base_model  # evaluation.model imports this module
-
         return same_base_model(str(recorded), str(given))
     return recorded == given
 

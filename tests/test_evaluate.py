@@ -183,7 +183,8 @@ def test_batched_next_token_logits_match_each_sample_alone(preprocessing, tiny_m
 
 
 def test_adapter_errors_before_generation(tiny_model_dir, tiny_model, tmp_path):
-    from evaluation.model import AdapterError, check_adapter_fits, inspect_adapter
+    from evaluation.adapter_files import AdapterError, inspect_adapter
+    from evaluation.model import check_adapter_fits
 
     with pytest.raises(AdapterError, match="does not exist"):
         inspect_adapter(str(tmp_path / "nope"))

@@ -229,8 +229,8 @@ def test_adapter_of_another_base_model_is_refused_before_loading(tmp_path):
 
 
 def test_base_model_check_can_be_overridden_and_says_so(tmp_path):
+    from evaluation.adapter_files import inspect_adapter
     from evaluation.base_model import check_adapter_base
-    from evaluation.model import inspect_adapter
 
     adapter = inspect_adapter(str(_adapter_dir(tmp_path / "adapter", "Qwen/Qwen2-VL-2B-Instruct")))
     warning = check_adapter_base(adapter, HUB_ID, allow_mismatch=True)

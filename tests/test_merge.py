@@ -11,9 +11,10 @@ from dataclasses import replace
 import pytest
 import torch
 
+from evaluation.adapter_files import inspect_adapter
 from evaluation.generation import GenerationSettings, collate_left_padded, generation_kwargs
 from evaluation.inputs import build_inputs, load_preprocessing
-from evaluation.model import attach_adapter, inspect_adapter, load_base_model
+from evaluation.model import attach_adapter, load_base_model
 from evaluation.samples import Sample
 from evaluation.settings import ModelSettings
 from tests.training_fixtures import (
