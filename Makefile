@@ -26,6 +26,23 @@ export PYTHONUNBUFFERED := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 TINY_MODEL := models/tiny-qwen2vl
+# Every embedded tiny model, one per architecture: folder = models/tiny-<name>, built by models/tiny_<module>.py.
+TINY_MODELS := models/tiny-qwen2vl models/tiny-qwen2_5vl models/tiny-qwen3vl
+TINY_MODEL_CONFIGS := $(TINY_MODELS:%=%/config.json)
+# make demo MODEL=<family>: which tiny model and demo config the demo trains.
+DEMO_MODELS := qwen2_vl qwen2_5_vl qwen3_vl
+MODEL ?= qwen2_vl
+DEMO_CONFIG_qwen2_vl := configs/tiny_qwen2vl_demo.yaml
+DEMO_CONFIG_qwen2_5_vl := configs/tiny_qwen2_5vl_demo.yaml
+DEMO_CONFIG_qwen3_vl := configs/tiny_qwen3vl_demo.yaml
+DEMO_TINY_MODEL_qwen2_vl := models/tiny-qwen2vl
+DEMO_TINY_MODEL_qwen2_5_vl := models/tiny-qwen2_5vl
+DEMO_TINY_MODEL_qwen3_vl := models/tiny-qwen3vl
+ifneq ($(filter demo,$(MAKECMDGOALS)),)
+ifeq ($(filter $(MODEL),$(DEMO_MODELS)),)
+$(error MODEL=$(MODEL) is not a demo model; choose one of: $(DEMO_MODELS))
+endif
+endif
 SAMPLE_DIR := data/sample
 SAMPLE_CSV := $(SAMPLE_DIR)/webvid.csv
 
@@ -42,11 +59,12 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make demo        set up, then run the whole pipeline on the embedded tiny model (CPU)"
+	@echo "                 MODEL=qwen2_vl (default), qwen2_5_vl or qwen3_vl picks the family's tiny model + config"
 	@echo "make test        set up, lint, then run every test (fast and slow)"
 	@echo "make test-fast   lint, then only the fast tests"
 	@echo "make lint        ruff check + ruff format --check (settings in pyproject.toml)"
 	@echo "make setup       create $(VENV) with the pinned dependencies (idempotent)"
-	@echo "make tiny-model  build the embedded tiny Qwen2-VL into $(TINY_MODEL)/"
+	@echo "make tiny-model  build the embedded tiny Qwen2-VL, Qwen2.5-VL and Qwen3-VL into $(TINY_MODELS)"
 	@echo "make sample-data write sample WebVid clips + CSV into $(SAMPLE_DIR)/"
 	@echo "make data        convert CSV=... VIDEO_DIR=... into ShareGPT splits in DATA_OUT=... [ARGS=...]"
 	@echo "                 (CSV= empty: captions from video2dataset shards in VIDEO_DIR)"
@@ -67,10 +85,18 @@ $(SETUP_STAMP): requirements.txt constraints.txt
 	@mkdir -p $(CACHE_DIR)/tmp
 	touch $@
 
-tiny-model: $(TINY_MODEL)/config.json
+tiny-model: $(TINY_MODEL_CONFIGS)
 
-$(TINY_MODEL)/config.json: models/tiny_qwen2vl.py data/sample_webvid.py | $(SETUP_STAMP)
-	$(PY) -m models.tiny_qwen2vl --out-dir $(TINY_MODEL)
+TINY_MODEL_DEPS := models/tiny_common.py data/sample_webvid.py
+
+models/tiny-qwen2vl/config.json: models/tiny_qwen2vl.py $(TINY_MODEL_DEPS) | $(SETUP_STAMP)
+	$(PY) -m models.tiny_qwen2vl --out-dir models/tiny-qwen2vl
+
+models/tiny-qwen2_5vl/config.json: models/tiny_qwen2_5_vl.py $(TINY_MODEL_DEPS) | $(SETUP_STAMP)
+	$(PY) -m models.tiny_qwen2_5_vl --out-dir models/tiny-qwen2_5vl
+
+models/tiny-qwen3vl/config.json: models/tiny_qwen3_vl.py $(TINY_MODEL_DEPS) | $(SETUP_STAMP)
+	$(PY) -m models.tiny_qwen3_vl --out-dir models/tiny-qwen3vl
 
 sample-data: $(SAMPLE_CSV)
 
@@ -92,21 +118,21 @@ eval: $(SETUP_STAMP)
 merge: $(SETUP_STAMP)
 	$(PY) -m plugins.export $(MERGE_CONFIG) $(ARGS)
 
-demo: $(SETUP_STAMP) $(TINY_MODEL)/config.json $(SAMPLE_CSV)
-	$(PY) demo.py $(ARGS)
+demo: $(SETUP_STAMP) $(DEMO_TINY_MODEL_$(MODEL))/config.json $(SAMPLE_CSV)
+	$(PY) demo.py --config $(DEMO_CONFIG_$(MODEL)) $(ARGS)
 
 lint: $(SETUP_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: lint $(TINY_MODEL)/config.json $(SAMPLE_CSV)
+test: lint $(TINY_MODEL_CONFIGS) $(SAMPLE_CSV)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: lint $(TINY_MODEL)/config.json $(SAMPLE_CSV)
+test-fast: lint $(TINY_MODEL_CONFIGS) $(SAMPLE_CSV)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: $(SETUP_STAMP) $(TINY_MODEL)/config.json $(SAMPLE_CSV)
 	$(PY) -m bench.run_all
 
 clean:
-	rm -rf $(TINY_MODEL) $(SAMPLE_DIR) $(DATA_OUT) outputs saves .pytest_cache
+	rm -rf $(TINY_MODELS) $(SAMPLE_DIR) $(DATA_OUT) outputs saves .pytest_cache

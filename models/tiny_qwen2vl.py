@@ -9,33 +9,17 @@ video token math is exactly Qwen2-VL-7B's. The byte-level BPE vocabulary is trai
 and every special-token id in the config is read back from the tokenizer.
 """
 
-import argparse
-import json
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-DEFAULT_OUT_DIR = Path(__file__).resolve().parent / "tiny-qwen2vl"
-SEED = 1234
+from models import tiny_common
 
-# Qwen2-VL's special tokens, in Qwen2-VL's order (their ids follow the BPE vocabulary).
-SPECIAL_TOKENS = (
-    "<|endoftext|>",
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|object_ref_start|>",
-    "<|object_ref_end|>",
-    "<|box_start|>",
-    "<|box_end|>",
-    "<|quad_start|>",
-    "<|quad_end|>",
-    "<|vision_start|>",
-    "<|vision_end|>",
-    "<|vision_pad|>",
-    "<|image_pad|>",
-    "<|video_pad|>",
-)
+DEFAULT_OUT_DIR = tiny_common.MODELS_DIR / "tiny-qwen2vl"
+SEED = tiny_common.SEED
+
+# Qwen2-VL's special tokens, in Qwen2-VL's order (their ids follow the BPE vocabulary); Qwen2-VL's tokenizer has
+# no further added tokens.
+SPECIAL_TOKENS = tiny_common.QWEN_VL_SPECIAL_TOKENS
 
 # Pixel bounds of Qwen2-VL-7B-Instruct's preprocessor_config.json. Far below the video processor's class
 # default minimum (128·28·28), which would upscale a 224×224 frame budget.
@@ -66,76 +50,14 @@ class TinySizes:
 
 SIZES = TinySizes()
 
-# Text the BPE is trained on: chat scaffolding, captioning prompts and the stock-footage words of the
-# sample data, so both prompts and captions tokenize into few, meaningful pieces.
-_TOKENIZER_WORDS = """
-You are a helpful assistant. Describe this video in one sentence. Write a caption for the video.
-What happens in this clip? Summarize the video. The video shows a scene of stock footage.
-a an the on in over of with and moves moving slowly quickly left right up down across toward away
-red green blue yellow purple orange white black gray pink cyan brown dark light bright
-circle square triangle ball box star shape object background sky grass sand water wall night
-close up aerial view slow motion 4k hd footage isolated green screen timelapse drone shot
-man woman people city street car tree sea beach sunset sunrise mountain forest snow rain
-one two three four five six seven eight nine ten 0 1 2 3 4 5 6 7 8 9 . , ! ? ' " - : ;
-"""
-
-
-def _tokenizer_corpus() -> list[str]:
-    """Deterministic training lines: the word list plus every sample-data caption pattern."""
-    from data.sample_webvid import all_caption_patterns
-
-    lines = [line.strip() for line in _TOKENIZER_WORDS.strip().splitlines()]
-    return lines * 4 + all_caption_patterns()
-
 
 def build_tokenizer(sizes: TinySizes = SIZES):
     """Train a byte-level BPE offline and wrap it as a transformers Qwen2Tokenizer with Qwen2-VL specials."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import Qwen2Tokenizer
-
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = trainers.BpeTrainer(
-        vocab_size=sizes.bpe_vocab_size,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    bpe.train_from_iterator(_tokenizer_corpus(), trainer)
-    model_json = json.loads(bpe.to_str())["model"]
-    merges = [tuple(pair) for pair in model_json["merges"]]  # transformers 5 wants tuples, not "a b" strings
-
-    tokenizer = Qwen2Tokenizer(
-        vocab=model_json["vocab"],
-        merges=merges,
-        unk_token=None,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        errors="replace",
-        model_max_length=32768,
-    )
-    tokenizer.add_special_tokens({"additional_special_tokens": [t for t in SPECIAL_TOKENS]})
-    tokenizer.chat_template = CHAT_TEMPLATE
-    return tokenizer
+    return tiny_common.build_tokenizer(sizes.bpe_vocab_size, CHAT_TEMPLATE, SPECIAL_TOKENS)
 
 
-# Qwen2-VL chat format: ChatML with a default system turn; image/video parts become
-# <|vision_start|><|image_pad|/video_pad|><|vision_end|>, which the processor then expands.
-CHAT_TEMPLATE = (
-    "{%- for message in messages -%}"
-    "{%- if loop.first and message['role'] != 'system' -%}"
-    "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}"
-    "{%- endif -%}"
-    "{{ '<|im_start|>' + message['role'] + '\\n' }}"
-    "{%- if message['content'] is string -%}{{ message['content'] }}"
-    "{%- else -%}{%- for part in message['content'] -%}"
-    "{%- if part['type'] == 'image' -%}{{ '<|vision_start|><|image_pad|><|vision_end|>' }}"
-    "{%- elif part['type'] == 'video' -%}{{ '<|vision_start|><|video_pad|><|vision_end|>' }}"
-    "{%- elif part['type'] == 'text' -%}{{ part['text'] }}"
-    "{%- endif -%}{%- endfor -%}{%- endif -%}"
-    "{{ '<|im_end|>\\n' }}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
-)
+# Qwen2-VL chat format: ChatML with a default system turn (the same for Qwen2.5-VL).
+CHAT_TEMPLATE = tiny_common.QWEN2_VL_CHAT_TEMPLATE
 
 
 def build_processor(sizes: TinySizes = SIZES):
@@ -160,7 +82,7 @@ def build_config(tokenizer, sizes: TinySizes = SIZES):
     """Qwen2VLConfig at tiny sizes; every token id comes from the tokenizer, never hard-coded."""
     from transformers import Qwen2VLConfig
 
-    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
+    ids = tiny_common.token_ids(tokenizer, SPECIAL_TOKENS)
     vocab_size = len(tokenizer)
     text_config = dict(
         vocab_size=vocab_size,
@@ -199,44 +121,21 @@ def build_config(tokenizer, sizes: TinySizes = SIZES):
 def build(out_dir: Path = DEFAULT_OUT_DIR, sizes: TinySizes = SIZES, seed: int = SEED) -> Path:
     """Write model, processor, tokenizer and generation config to ``out_dir`` (atomically: all or nothing)."""
     import torch
-    from transformers import GenerationConfig, Qwen2VLForConditionalGeneration
+    from transformers import Qwen2VLForConditionalGeneration
 
     processor = build_processor(sizes)
     tokenizer = processor.tokenizer
     config = build_config(tokenizer, sizes)
     torch.manual_seed(seed)
     model = Qwen2VLForConditionalGeneration(config).eval()
-    model.generation_config = GenerationConfig(
-        bos_token_id=config.text_config.bos_token_id,
-        eos_token_id=[tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.convert_tokens_to_ids("<|endoftext|>")],
-        pad_token_id=config.text_config.pad_token_id,
-        do_sample=False,
+    model.generation_config = tiny_common.greedy_generation_config(
+        tokenizer, config.text_config.bos_token_id, config.text_config.pad_token_id
     )
-
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
-        model.save_pretrained(staging)
-        processor.save_pretrained(staging)
-        n_params = sum(p.numel() for p in model.parameters())
-        summary = {**asdict(sizes), "seed": seed, "parameters": n_params, "vocab_size": len(tokenizer)}
-        (staging / "tiny_sizes.json").write_text(json.dumps(summary, indent=2) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return out_dir
+    return tiny_common.save_model_dir(out_dir, model, processor, {**asdict(sizes), "seed": seed})
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="where to write the model")
-    parser.add_argument("--seed", type=int, default=SEED, help="weight-initialisation seed")
-    args = parser.parse_args()
-    out_dir = build(args.out_dir, seed=args.seed)
-    print(f"tiny Qwen2-VL written to {out_dir}")
+    tiny_common.main(build, __doc__, DEFAULT_OUT_DIR, "Qwen2-VL")
 
 
 if __name__ == "__main__":

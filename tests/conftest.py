@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from data import sample_webvid
-from models import tiny_qwen2vl
+from models import tiny_qwen2_5_vl, tiny_qwen2vl, tiny_qwen3_vl
 from tests.video_matrix import build_clip_matrix
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +34,22 @@ def tiny_model_dir() -> Path:
     if not (tiny_qwen2vl.DEFAULT_OUT_DIR / "config.json").exists():
         tiny_qwen2vl.build()
     return tiny_qwen2vl.DEFAULT_OUT_DIR
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2_5vl_dir() -> Path:
+    """models/tiny-qwen2_5vl (the embedded Qwen2.5-VL), built on first use (`make test` builds it beforehand)."""
+    if not (tiny_qwen2_5_vl.DEFAULT_OUT_DIR / "config.json").exists():
+        tiny_qwen2_5_vl.build()
+    return tiny_qwen2_5_vl.DEFAULT_OUT_DIR
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3vl_dir() -> Path:
+    """models/tiny-qwen3vl (the embedded Qwen3-VL), built on first use (`make test` builds it beforehand)."""
+    if not (tiny_qwen3_vl.DEFAULT_OUT_DIR / "config.json").exists():
+        tiny_qwen3_vl.build()
+    return tiny_qwen3_vl.DEFAULT_OUT_DIR
 
 
 @pytest.fixture(scope="session")
