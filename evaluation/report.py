@@ -1,100 +1,111 @@
-"""report.md and report.html: the metrics table (models side by side) and, per sample, the frames the model saw
-next to the reference and every model's answer."""
+"""report.md and report.html: what made the run, the metrics (models side by side), and every sample with the frames
+the model saw, all of its references, each model's answer with its per-sample scores, and the error of a sample
+that failed.
 
-import html
-from collections.abc import Sequence
+    from evaluation.report import write_report
+    markdown_path, html_path = write_report(output_dir, records, summary)   # records: predictions.jsonl lines
+
+report.html is built by evaluation.report_page (sort worst first, errors only, search, one page of rows at a time);
+report.md is the same content as plain text. Frame strips stay where the run saved them (``frames/`` beside the
+pages); per-sample scores come from evaluation.sample_scores.
+"""
+
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from data.publish import write_text_atomic
 from evaluation.diagnostics import DIAGNOSTIC_KEYS
 from evaluation.metrics import METRIC_KEYS
+from evaluation.report_page import identity_items, render_page
+from evaluation.run_identity import RunIdentity
+from evaluation.sample_scores import SAMPLE_SCORE_NOTE, sample_scores
 from evaluation.scoring import COUNT_KEYS
 from evaluation.summary_table import format_value
 
 
-def _format(value: Any) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f}" if isinstance(value, float) else str(value)
+def _answer(record: dict[str, Any], scores: Mapping[str, float] | None) -> dict[str, Any]:
+    ok = record["status"] == "ok"
+    return {
+        "model": record.get("model", "model"),
+        "text": record["prediction"] if ok else None,
+        "error": None if ok else record.get("error") or "unknown error",
+        "flags": [flag for flag in ("empty", "repetitive") if ok and record.get(flag)],
+        "cider": scores["cider"] if scores else None,
+        "bleu_4": scores["bleu_4"] if scores else None,
+    }
 
 
-def _answer(record: dict[str, Any]) -> str:
-    if record["status"] != "ok":
-        return f"ERROR: {record['error']}"
-    flags = [flag for flag in ("empty", "repetitive") if record.get(flag)]
-    return (record["prediction"] or "(empty)") + (f"  [{', '.join(flags)}]" if flags else "")
-
-
-def _rows(records: Sequence[dict[str, Any]], models: Sequence[str]) -> list[dict[str, Any]]:
-    """One row per sample: its first record's fields plus each model's answer."""
+def sample_rows(
+    records: Sequence[dict[str, Any]], scores: Mapping[tuple[str, str], Mapping[str, float]]
+) -> list[dict[str, Any]]:
+    """One row per sample, in test-set order: its clip, frames, every reference, and each model's answer with its
+    ``scores`` (evaluation.sample_scores); ``error`` is true when any model's answer errored."""
     rows: dict[str, dict[str, Any]] = {}
     for record in records:
-        row = rows.setdefault(str(record["id"]), {"record": record, "answers": {}})
-        row["answers"][record.get("model", "model")] = _answer(record)
+        sample_id = str(record["id"])
+        row = rows.get(sample_id)
+        if row is None:
+            row = rows[sample_id] = {
+                "n": len(rows) + 1,
+                "id": sample_id,
+                "video": record.get("video"),
+                "frames": record.get("frames"),
+                "refs": list(record.get("references") or [record["reference"]]),
+                "answers": [],
+                "error": False,
+            }
+        row["frames"] = row["frames"] or record.get("frames")
+        row["answers"].append(_answer(record, scores.get((record.get("model", "model"), sample_id))))
+        row["error"] = row["error"] or record["status"] != "ok"
     return list(rows.values())
 
 
-def _markdown(results: dict[str, Any], rows: list[dict[str, Any]], models: Sequence[str], tool: str) -> str:
-    lines = [
-        "# Evaluation report",
-        "",
-        f"Scores ×100, {tool}.",
-        "",
-        "| metric | " + " | ".join(models) + " |",
-        "|---|" + "---|" * len(models),
-    ]
-    lines += [
-        f"| {key} | " + " | ".join(_format(results[m]["metrics"][key]) for m in models) + " |" for key in METRIC_KEYS
-    ]
-    lines += [
-        f"| {key} | " + " | ".join(format_value(key, results[m].get("diagnostics", {}).get(key)) for m in models) + " |"
-        for key in DIAGNOSTIC_KEYS
-    ]
-    lines += [f"| {key} | " + " | ".join(str(results[m]["counts"][key]) for m in models) + " |" for key in COUNT_KEYS]
-    lines += ["", "## Samples", ""]
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}"
+
+
+def _answer_line(answer: dict[str, Any]) -> str:
+    if answer["error"] is not None:
+        return f"- **{answer['model']}**: ERROR: {answer['error']}"
+    flags = f"  [{', '.join(answer['flags'])}]" if answer["flags"] else ""
+    scores = f"(CIDEr-D {_percent(answer['cider'])}, BLEU-4 {_percent(answer['bleu_4'])}) "
+    return f"- **{answer['model']}** {scores}: {answer['text'] or '(empty)'}{flags}"
+
+
+def _markdown(summary: Mapping[str, Any], identity: Sequence[tuple[str, Any]], rows: Sequence[dict[str, Any]]) -> str:
+    results, models = summary["results"], list(summary["results"])
+    lines = ["# Evaluation report", ""]
+    lines += [f"- **{label}**: {'n/a' if value in (None, '') else value}" for label, value in identity]
+    lines += ["", f"Scores ×100, {summary['metric_tool']}.", ""]
+    lines += ["| metric | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
+    for group, keys in (("metrics", METRIC_KEYS), ("diagnostics", DIAGNOSTIC_KEYS), ("counts", COUNT_KEYS)):
+        lines += [
+            f"| {key} | " + " | ".join(format_value(key, results[m].get(group, {}).get(key)) for m in models) + " |"
+            for key in keys
+        ]
+    lines += ["", "## Samples", "", SAMPLE_SCORE_NOTE, ""]
     for row in rows:
-        record = row["record"]
-        lines += [f"### {record['id']}  `{record.get('video')}`", ""]
-        if record.get("frames"):
-            lines += [f"![frames the model saw]({record['frames']})", ""]
-        lines += [f"- **reference**: {record['reference']}"]
-        lines += [f"- **{model}**: {row['answers'].get(model, '')}" for model in models]
+        lines += [f"### {row['id']}  `{row['video']}`", ""]
+        if row["frames"]:
+            lines += [f"![frames the model saw]({row['frames']})", ""]
+        lines += [f"- **reference**: {row['refs'][0]}"] if len(row["refs"]) == 1 else ["- **references**:"]
+        lines += [f"  {index}. {ref}" for index, ref in enumerate(row["refs"], 1)] if len(row["refs"]) > 1 else []
+        lines += [_answer_line(answer) for answer in row["answers"]]
         lines.append("")
     return "\n".join(lines)
 
 
-def _html(results: dict[str, Any], rows: list[dict[str, Any]], models: Sequence[str], tool: str) -> str:
-    esc = html.escape
-    head = "".join(f"<th>{esc(m)}</th>" for m in models)
-    metric_rows = "".join(
-        f"<tr><td>{key}</td>"
-        + "".join(f"<td>{format_value(key, results[m].get(group, {}).get(key))}</td>" for m in models)
-        + "</tr>"
-        for group, keys in (("metrics", METRIC_KEYS), ("diagnostics", DIAGNOSTIC_KEYS), ("counts", COUNT_KEYS))
-        for key in keys
-    )
-    sample_rows = []
-    for row in rows:
-        record = row["record"]
-        image = f'<img src="{esc(record["frames"])}" alt="frames">' if record.get("frames") else "(no frames)"
-        answers = "".join(f"<p><b>{esc(m)}</b>: {esc(row['answers'].get(m, ''))}</p>" for m in models)
-        sample_rows.append(
-            f"<tr><td>{esc(str(record['id']))}<br><small>{esc(str(record.get('video')))}</small></td><td>{image}</td>"
-            f"<td><p><b>reference</b>: {esc(record['reference'])}</p>{answers}</td></tr>"
-        )
-    return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Evaluation report</title><style>"
-        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-        "padding:4px 8px;vertical-align:top}img{max-width:640px}</style></head><body><h1>Evaluation report</h1>"
-        f"<p>Scores ×100, {esc(tool)}.</p><table><tr><th>metric</th>{head}</tr>{metric_rows}</table>"
-        f"<h2>Samples</h2><table><tr><th>id</th><th>frames the model saw</th><th>captions</th></tr>"
-        f"{''.join(sample_rows)}</table></body></html>\n"
-    )
-
-
 def write_report(output_dir: Path, records: Sequence[dict[str, Any]], summary: dict[str, Any]) -> tuple[Path, Path]:
-    """report.md and report.html in ``output_dir`` (frame strips are referenced relative to it)."""
-    models = list(summary["results"])
-    rows = _rows(records, models)
+    """report.md and report.html in ``output_dir`` (frame strips are referenced relative to it), written atomically.
+
+    ``summary`` is metrics.json's content (evaluation.scoring.write_metrics); the output folder's run.json, when
+    there is one, adds the test set's content hash to the run identity."""
+    output_dir = Path(output_dir)
+    rows = sample_rows(records, sample_scores(records))
+    run = RunIdentity.read(output_dir)
+    identity = identity_items(summary, run.to_json() if run else None, len(rows))
     markdown_path, html_path = output_dir / "report.md", output_dir / "report.html"
-    markdown_path.write_text(_markdown(summary["results"], rows, models, summary["metric_tool"]), encoding="utf-8")
-    html_path.write_text(_html(summary["results"], rows, models, summary["metric_tool"]), encoding="utf-8")
+    write_text_atomic(markdown_path, _markdown(summary, identity, rows))
+    write_text_atomic(html_path, render_page(summary, identity, rows, SAMPLE_SCORE_NOTE))
     return markdown_path, html_path

@@ -1,13 +1,18 @@
-"""Fast tests on in-memory records: the report shows every model's answer beside the reference, scores ×100, errors
-and flags, escaped; shards written by several ranks merge into one predictions.jsonl in test-set order."""
+"""Fast tests on in-memory records: the report names the run, shows every model's answer beside all the references
+with per-sample scores, metrics ×100, errors and flags, escaped; shards written by several ranks merge into one
+predictions.jsonl in test-set order."""
 
 import json
+import re
 
 import pytest
 
-from evaluation.metrics import METRIC_KEYS
+from evaluation.metrics import METRIC_KEYS, caption_metrics
 from evaluation.predictions import PREDICTIONS_FILE, Prediction, PredictionWriter, merge_predictions
 from evaluation.report import write_report
+from evaluation.run_identity import RunIdentity, check_same_run, fingerprint_test_set
+from evaluation.sample_scores import sample_scores
+from evaluation.samples import Sample
 
 
 def prediction(sample_id: str, model: str, answer: str | None, **fields) -> Prediction:
@@ -52,11 +57,67 @@ def test_report_puts_each_models_answer_beside_the_reference(tmp_path):
     assert "| metric | base | adapter |" in markdown and "| bleu_4 | 12.34 | 24.68 |" in markdown
     assert "| repetitive | 1 | 1 |" in markdown
     assert "| mean_words | 9.3 | 9.3 |" in markdown and "| distinct_1 | 50.00 | 50.00 |" in markdown  # diagnostics
-    assert "<tr><td>distinct_2</td><td>n/a</td><td>n/a</td></tr>" in page
+    assert "<tr><td>distinct_2</td><td>n/a</td><td>n/a</td><td></td></tr>" in page
+    assert "<tr><td>bleu_4</td><td>12.34</td><td>24.68</td><td>+12.34</td></tr>" in page  # adapter − base
     assert "upupup  [repetitive]" in markdown and "ERROR: boom" in markdown and "(empty)" in markdown
     assert "reference of a" in markdown and "frames/a.jpg" in markdown
-    assert "<script>" not in page and "&lt;script&gt;circle&lt;/script&gt;" in page
-    assert page.count('<img src="frames/') == 2  # one strip per sample, not per model
+    assert "<script>circle" not in page and "\\u003cscript>circle" in page  # data, never markup
+    assert page.count('"frames":"frames/') == 2  # one strip per sample, not per model
+
+
+def test_report_shows_every_reference_and_per_sample_scores(tmp_path):
+    """Each answer is scored against all its sample's references; the CIDEr-D values average to the corpus one."""
+    references = {
+        "a": ("a red circle moves up", "a red ball rises", "red round shape going up"),
+        "b": ("a blue square moves left", "blue box sliding left"),
+        "c": ("a green triangle moves down",),
+    }
+    answers = {"a": "a red ball rises", "b": "a blue square moves right", "c": "something else entirely"}
+    records = [
+        prediction(i, "adapter", answers[i], reference=refs[0], references=refs).to_json()
+        for i, refs in references.items()
+    ]
+    scores = sample_scores(records)
+    corpus = caption_metrics({i: list(r) for i, r in references.items()}, {"adapter": answers})["adapter"]
+    assert sum(scores[("adapter", i)]["cider"] for i in references) / 3 == pytest.approx(corpus["cider"])
+    assert scores[("adapter", "a")]["bleu_4"] == pytest.approx(1.0)  # equals its second reference
+    markdown_path, html_path = write_report(tmp_path, records, summary_of(["adapter"]))
+    markdown, page = markdown_path.read_text(), html_path.read_text()
+    assert all(f"{n}. {ref}" in markdown for refs in references.values() if len(refs) > 1 for n, ref in
+               enumerate(refs, 1))  # fmt: skip
+    assert "- **reference**: a green triangle moves down" in markdown
+    assert f"(CIDEr-D {100 * scores[('adapter', 'a')]['cider']:.1f}, BLEU-4 100.0)" in markdown
+    assert '"refs":["a red circle moves up","a red ball rises","red round shape going up"]' in page
+
+
+def test_report_names_the_run_it_reports(tmp_path):
+    """Models, adapter and its hash, video settings, the test set with its content hash and size, and the date."""
+    records = [prediction("a", "adapter", "a red circle").to_json()]
+    samples = [Sample("a", "a.mp4", "/clips/a.mp4", "<video>Describe.", "reference of a")]
+    run = RunIdentity(
+        {"base_model": "Qwen/Qwen2-VL-7B-Instruct"}, {}, ["adapter"], "f" * 64, fingerprint_test_set(samples)
+    )
+    check_same_run(tmp_path, run, write=True)
+    summary = {
+        **summary_of(["adapter"]),
+        "settings": {"template": "qwen2_vl", "video_fps": 2.0, "video_maxlen": 8, "video_max_pixels": 50176,
+                     "test_data": "data/webvid/webvid_test.json", "num_samples": 1, "num_beams": 1},
+        "identity": {"base_model": "Qwen/Qwen2-VL-7B-Instruct",
+                     "adapter": {"path": "saves/qwen2vl_7b_lora_sft", "sha256": "f" * 64}},
+    }  # fmt: skip
+    markdown_path, html_path = write_report(tmp_path, records, summary)
+    markdown, page = markdown_path.read_text(), html_path.read_text()
+    for label, value in [
+        ("base model", "Qwen/Qwen2-VL-7B-Instruct"),
+        ("adapter", "saves/qwen2vl_7b_lora_sft"),
+        ("adapter sha256", "f" * 64),
+        ("video", "video_fps 2.0, video_maxlen 8, video_max_pixels 50176"),
+        ("test set", "data/webvid/webvid_test.json"),
+        ("test set sha256", run.test_set["sha256"]),
+        ("samples", "1"),
+    ]:
+        assert f"- **{label}**: {value}" in markdown and f"<dt>{label}</dt><dd>{value}</dd>" in page
+    assert re.search(r"<dt>report written</dt><dd>\d{4}-\d\d-\d\d \d\d:\d\d UTC</dd>", page)
 
 
 def test_shards_merge_in_test_set_order_and_are_removed(tmp_path):

@@ -1,0 +1,139 @@
+// report.html's samples: one page of rows at a time from the embedded JSON; sort, filter, search, enlarge frames.
+(function () {
+  "use strict";
+  const rows = JSON.parse(document.getElementById("rows").textContent);
+  const config = JSON.parse(document.getElementById("config").textContent);
+  const $ = (id) => document.getElementById(id);
+  const state = { order: "file", model: config.primary || config.models[0], errorsOnly: false, query: "",
+                  page: 0, pageSize: 50 };
+  const percent = (value) => (value === null || value === undefined ? "n/a" : (100 * value).toFixed(1));
+
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function searchText(row) {
+    if (row._text === undefined) {
+      const parts = [row.id, row.video || "", ...row.refs];
+      for (const answer of row.answers) parts.push(answer.text || "", answer.error || "");
+      row._text = parts.join("\n").toLowerCase();
+    }
+    return row._text;
+  }
+
+  function score(row) {
+    const answer = row.answers.find((a) => a.model === state.model);
+    return answer && answer.cider !== null && answer.cider !== undefined ? answer.cider : null;
+  }
+
+  function selected() {
+    const words = state.query.toLowerCase().split(/\s+/).filter(Boolean);
+    let list = rows.filter((row) => (!state.errorsOnly || row.error) &&
+                                    words.every((word) => searchText(row).includes(word)));
+    if (state.order !== "file") {
+      const sign = state.order === "worst" ? 1 : -1;
+      list = list.slice().sort((a, b) => {
+        const x = score(a), y = score(b);
+        if (x === null || y === null) return (x === null) - (y === null) || a.n - b.n;  // unscored last
+        return sign * (x - y) || a.n - b.n;
+      });
+    }
+    return list;
+  }
+
+  function answerNode(answer) {
+    const p = element("p", "answer");
+    p.dataset.model = answer.model;
+    p.append(element("span", "model", answer.model + " "));
+    if (answer.error !== null && answer.error !== undefined) {
+      p.append(element("span", "error", "ERROR: " + answer.error));
+      return p;
+    }
+    const badge = element("span", "score", "CIDEr-D " + percent(answer.cider) + " · BLEU-4 " + percent(answer.bleu_4));
+    badge.dataset.cider = answer.cider === null ? "" : String(answer.cider);
+    p.append(badge, " ", document.createTextNode(answer.text === "" ? "(empty)" : answer.text));
+    for (const flag of answer.flags) p.append(" ", element("span", "flag", "[" + flag + "]"));
+    return p;
+  }
+
+  function rowNode(row) {
+    const node = element("div", "sample" + (row.error ? " errored" : ""));
+    node.dataset.id = row.id;
+    const head = element("div", "head");
+    head.append(element("span", "n", "#" + row.n), element("span", "id", row.id));
+    if (row.video) head.append(element("span", "video", row.video));
+    node.append(head);
+    if (row.frames) {
+      const frames = element("div", "frames");
+      const link = element("a");
+      link.href = row.frames;
+      link.target = "_blank";
+      const img = element("img");
+      img.loading = "lazy";
+      img.alt = "frames the model saw";
+      img.src = row.frames;
+      link.append(img);
+      frames.append(link);
+      node.append(frames);
+    }
+    const refs = element("div", "captions references");
+    refs.append(element("h3", "", row.refs.length === 1 ? "reference" : row.refs.length + " references"));
+    const list = element("ol");
+    for (const ref of row.refs) list.append(element("li", "", ref));
+    refs.append(list);
+    const answers = element("div", "captions answers");
+    answers.append(element("h3", "", "answers"));
+    for (const answer of row.answers) answers.append(answerNode(answer));
+    node.append(refs, answers);
+    return node;
+  }
+
+  function render() {
+    const list = selected();
+    const pages = Math.max(1, Math.ceil(list.length / state.pageSize));
+    state.page = Math.min(state.page, pages - 1);
+    const start = state.page * state.pageSize;
+    const shown = list.slice(start, start + state.pageSize);
+    $("samples").replaceChildren(...shown.map(rowNode));
+    const range = shown.length ? `${start + 1}–${start + shown.length}` : "0";
+    const matching = list.length === rows.length ? "" : ` (${list.length.toLocaleString("en")} match)`;
+    $("count").textContent = `samples ${range} of ${rows.length.toLocaleString("en")}${matching}` +
+      ` · page ${state.page + 1} of ${pages}`;
+    $("prev").disabled = state.page === 0;
+    $("next").disabled = state.page >= pages - 1;
+    for (const order of ["file", "worst", "best"]) $("order-" + order).classList.toggle("on", state.order === order);
+  }
+
+  function update(change) {
+    Object.assign(state, change);
+    render();
+  }
+
+  for (const model of config.models) $("score-model").append(new Option(model, model, false, model === state.model));
+  $("score-model").parentElement.hidden = config.models.length < 2;
+  for (const order of ["file", "worst", "best"]) $("order-" + order).onclick = () => update({ order, page: 0 });
+  $("score-model").onchange = (event) => update({ model: event.target.value, page: 0 });
+  $("errors-only").onchange = (event) => update({ errorsOnly: event.target.checked, page: 0 });
+  $("search").oninput = (event) => update({ query: event.target.value, page: 0 });
+  $("page-size").onchange = (event) => update({ pageSize: Number(event.target.value), page: 0 });
+  $("prev").onclick = () => update({ page: state.page - 1 });
+  $("next").onclick = () => update({ page: state.page + 1 });
+
+  const lightbox = $("lightbox");
+  $("samples").addEventListener("click", (event) => {
+    const img = event.target.closest(".frames img");
+    if (!img) return;
+    event.preventDefault();
+    const big = lightbox.querySelector("img");
+    big.src = img.src;
+    big.style.height = Math.min(window.innerHeight * 0.8, 4 * img.naturalHeight || 640) + "px";
+    $("lightbox-open").href = img.src;
+    lightbox.hidden = false;
+  });
+  lightbox.addEventListener("click", (event) => { if (event.target.tagName !== "A") lightbox.hidden = true; });
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape") lightbox.hidden = true; });
+  render();
+})();

@@ -1,0 +1,116 @@
+"""report.html: run identity and metrics at the top, then the samples rendered in the browser a page at a time.
+
+The samples travel as JSON inside the page and evaluation/report_assets/report.js draws one page of rows at a time
+(sort worst first, errors only, search), so a 10,000-sample report opens fast; report.css keeps every width inside
+the window. Both assets are inlined: the page works offline, from a file:// URL, with its frames/ folder beside it.
+"""
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from evaluation.diagnostics import DIAGNOSTIC_KEYS
+from evaluation.metrics import METRIC_KEYS
+from evaluation.scoring import COUNT_KEYS
+from evaluation.summary_table import format_value
+
+ASSETS = Path(__file__).parent / "report_assets"
+VIDEO_KEYS = ("video_fps", "video_maxlen", "video_max_pixels", "video_min_pixels", "cutoff_len")
+GENERATION_KEYS = ("num_beams", "max_new_tokens", "repetition_penalty", "no_repeat_ngram_size", "min_new_tokens")
+
+
+def _joined(settings: Mapping[str, Any], keys: Sequence[str]) -> str | None:
+    values = [f"{key} {settings[key]}" for key in keys if settings.get(key) is not None]
+    return ", ".join(values) or None
+
+
+def identity_items(summary: Mapping[str, Any], run: Mapping[str, Any] | None, samples: int) -> list[tuple[str, Any]]:
+    """(label, value) pairs saying what made the report: models, adapter and its hash, settings, test set, date.
+
+    ``run`` is the output folder's run.json (evaluation.run_identity) when there is one: it holds the test set's
+    content hash. A value nobody recorded shows as n/a."""
+    settings, identity, run = summary.get("settings") or {}, summary.get("identity") or {}, run or {}
+    adapter = identity.get("adapter") or {}
+    test_set = run.get("test_set") or {}
+    items = [
+        ("models", ", ".join(summary.get("results") or {})),
+        ("base model", identity.get("base_model") or settings.get("base_model")),
+        ("adapter", adapter.get("path") or settings.get("adapter_path")),
+        ("adapter sha256", adapter.get("sha256") or identity.get("adapter_sha256") or run.get("adapter_sha256")),
+        ("template", settings.get("template")),
+        ("video", _joined(settings, VIDEO_KEYS)),
+        ("generation", _joined(settings, GENERATION_KEYS)),
+        ("test set", settings.get("test_data")),
+        ("test set sha256", test_set.get("sha256")),
+        ("samples", test_set.get("samples") or settings.get("num_samples") or samples),
+        ("clips from", settings.get("video_dir")),
+        ("report written", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
+        ("metrics", summary.get("metric_tool")),
+    ]
+    if summary.get("score_only"):
+        items.insert(0, ("scored file", summary["score_only"].get("predictions")))
+    return items
+
+
+def _metric_table(results: Mapping[str, Any]) -> str:
+    """Every metric, diagnostic and count, one column per model, and adapter − base when both are there."""
+    models = list(results)
+    delta = "base" in results and "adapter" in results
+    head = "".join(f"<th>{html.escape(m)}</th>" for m in models) + ("<th>adapter − base</th>" if delta else "")
+    rows = []
+    for group, keys in (("metrics", METRIC_KEYS), ("diagnostics", DIAGNOSTIC_KEYS), ("counts", COUNT_KEYS)):
+        for key in keys:
+            values = [results[m].get(group, {}).get(key) for m in models]
+            cells = "".join(f"<td>{format_value(key, value)}</td>" for value in values)
+            if delta:
+                base, adapter = results["base"].get(group, {}).get(key), results["adapter"].get(group, {}).get(key)
+                change = adapter - base if group != "counts" and None not in (base, adapter) else None
+                sign = "+" if change is not None and change >= 0 else ""
+                cells += f"<td>{'' if change is None else sign + format_value(key, change)}</td>"
+            rows.append(f"<tr><td>{key}</td>{cells}</tr>")
+    return f"<table class='metrics'><tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _embedded_json(value: Any) -> str:
+    """JSON that cannot end its <script> element early (every '<' escaped)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+
+
+def render_page(
+    summary: Mapping[str, Any], identity: Sequence[tuple[str, Any]], rows: Sequence[dict[str, Any]], note: str
+) -> str:
+    """The whole page: ``identity`` items, the metric table, ``note`` on the per-sample scores, and ``rows``
+    (evaluation.report.sample_rows) as JSON for the script."""
+    esc = html.escape
+    facts = "".join(
+        f"<dt>{esc(label)}</dt><dd>{'n/a' if value in (None, '') else esc(str(value))}</dd>"
+        for label, value in identity
+    )
+    config = {"models": list(summary["results"]), "primary": summary.get("primary")}
+    css, script = (ASSETS / "report.css").read_text(encoding="utf-8"), (ASSETS / "report.js").read_text("utf-8")
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'><title>Evaluation report</title>"
+        f"<style>{css}</style></head><body><h1>Evaluation report</h1><div class='top'><section>"
+        f"<h2>Run</h2><dl class='identity'>{facts}</dl></section><section class='metrics-section'><h2>Metrics</h2>"
+        f"<p>Scores ×100, {esc(summary['metric_tool'])}.</p>{_metric_table(summary['results'])}</section></div>"
+        f"<h2>Samples</h2><p class='note'>{esc(note)} Worst first puts errored samples last; "
+        "“errors only” shows them. Click frames to enlarge.</p>"
+        "<div class='controls'><span class='buttons'><button id='order-file' class='on'>test-set order</button>"
+        "<button id='order-worst'>worst first</button><button id='order-best'>best first</button></span>"
+        "<label>score of <select id='score-model'></select></label>"
+        "<label><input type='checkbox' id='errors-only'> errors only</label>"
+        "<input type='search' id='search' placeholder='search id, clip, captions, errors'>"
+        "<label>rows per page <select id='page-size'><option>25</option><option selected>50</option>"
+        "<option>100</option><option>200</option></select></label></div>"
+        "<div class='pager'><button id='prev'>previous</button><span id='count'></span>"
+        "<button id='next'>next</button></div><div id='samples'></div>"
+        "<noscript><p>The samples are drawn by JavaScript; report.md beside this page lists every one.</p></noscript>"
+        f"<div id='lightbox' hidden><a id='lightbox-open' target='_blank'>open the image file</a><img alt=''></div>"
+        f"<script type='application/json' id='config'>{_embedded_json(config)}</script>"
+        f"<script type='application/json' id='rows'>{_embedded_json(list(rows))}</script>"
+        f"<script>{script}</script></body></html>\n"
+    )

@@ -1,0 +1,167 @@
+"""report.html in a real headless chromium (tests/browser.py): no horizontal overflow, frames load and enlarge,
+worst first sorts by per-sample score, errors only and search filter, and 10,000 samples render one page at a time.
+
+Reports are written by evaluation.report.write_report from synthetic predictions (no model): fast.
+"""
+
+import numpy as np
+import pytest
+
+from evaluation.frames import save_frame_strip
+from evaluation.metrics import METRIC_KEYS
+from evaluation.predictions import Prediction
+from evaluation.report import write_report
+from tests.browser import headless_chromium
+
+COLOURS = ("red", "green", "blue", "yellow", "purple", "orange")
+SHAPES = ("circle", "square", "triangle", "star")
+MOTIONS = ("moves up", "moves down", "moves left", "moves right")
+FRAME_SIZE = (112, 168)  # height, width of one frame the model saw
+LONG = "upupupupup" * 300  # a runaway answer with no break opportunity
+
+
+def _strips(output_dir, count: int) -> list[str]:
+    """``count`` frame strips of 8 coloured frames, saved as the run saves them."""
+    names = []
+    for index in range(count):
+        frames = np.zeros((8, *FRAME_SIZE, 3), dtype=np.uint8)
+        frames[..., index % 3] = np.linspace(40, 250, 8, dtype=np.uint8)[:, None, None]
+        names.append(f"frames/strip-{index}.jpg")
+        save_frame_strip(frames, output_dir / names[-1])
+    return names
+
+
+def synthetic_run(output_dir, samples: int, models=("base", "adapter"), errors_every: int = 7) -> list[dict]:
+    """Records of a compare-base run: captions built from attributes, answers that get some of them wrong, every
+    ``errors_every``-th sample errored, sample 3 with unbroken text everywhere; written report.md / report.html."""
+    strips = _strips(output_dir, 6)
+    records = []
+    for i in range(samples):
+        words = (COLOURS[i % 6], SHAPES[i % 4], MOTIONS[i % 4])
+        references = (f"a {words[0]} {words[1]} {words[2]}", f"the {words[1]} is {words[0]} and {words[2]}")
+        for m, model in enumerate(models):
+            answer = f"a {COLOURS[(i * (m + 1)) % 6]} {SHAPES[(i // 3 + m) % 4]} {MOTIONS[(i // 2) % 4]}"
+            errored = i % errors_every == errors_every - 1
+            record = Prediction(
+                id=f"clip-{i:05d}" if i != 3 else "clip-" + LONG,
+                model=model,
+                video=f"videos/{i // 50:06d}/{i:07d}.mp4" if i != 3 else f"videos/{LONG}.mp4",
+                video_path=f"/data/videos/{i:07d}.mp4",
+                prompt="<video>Describe this video.",
+                reference=references[0],
+                references=references if i != 3 else (LONG, *references),
+                prediction=None if errored else answer if i != 3 else LONG,
+                status="error" if errored else "ok",
+                error=f"InvalidDataError: clip {i} is truncated" if errored else None,
+                raw=None if errored else answer,
+                empty=None if errored else False,
+                repetitive=None if errored else i == 3,
+                frames=strips[i % len(strips)],
+            )
+            records.append(record.to_json())
+    results = {
+        model: {"metrics": dict.fromkeys(METRIC_KEYS, 0.25), "diagnostics": {}, "counts": {"samples": samples}}
+        for model in models
+    }
+    summary = {"results": results, "primary": models[-1], "metric_tool": "pycocoevalcap 1.2", "settings": {}}
+    write_report(output_dir, records, summary)
+    return records
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with headless_chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def small_report(tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp("report")
+    return output_dir, synthetic_run(output_dir, 60)
+
+
+def _open(browser, report_dir, width: int = 1280):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto((report_dir / "report.html").as_uri())
+    page.wait_for_selector(".sample")
+    return page
+
+
+def _cider_of_rows(page, model: str) -> list[float | None]:
+    values = page.eval_on_selector_all(
+        f".sample .answer[data-model='{model}']", "ps => ps.map(p => p.querySelector('.score')?.dataset.cider ?? null)"
+    )
+    return [None if v in (None, "") else float(v) for v in values]
+
+
+@pytest.mark.parametrize("width", [1280, 1400, 1920])
+def test_no_horizontal_overflow_even_with_a_long_unbroken_caption(browser, small_report, width):
+    page = _open(browser, small_report[0], width)
+    assert page.locator(".sample", has_text=LONG[:50]).count() == 1  # the long row is on the page
+    overflow = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert overflow[0] <= overflow[1], f"page is {overflow[0]} px wide in a {overflow[1]} px window"
+
+
+def test_frames_load_large_and_enlarge_on_click(browser, small_report):
+    page = _open(browser, small_report[0])
+    page.locator(".frames img").first.scroll_into_view_if_needed()
+    in_view = "[...document.querySelectorAll('.frames img')].filter(img => {const r = img.getBoundingClientRect(); "
+    in_view += "return r.bottom > 0 && r.top < innerHeight})"
+    page.wait_for_function(f"() => {in_view}.every(img => img.complete)")
+    visible = page.evaluate(f"() => {in_view}.map(i => [i.naturalWidth, i.naturalHeight, i.clientHeight, i.loading])")
+    assert visible and all(natural > 0 for natural, *_ in visible), visible
+    assert all(natural_h == FRAME_SIZE[0] and shown >= 160 and lazy == "lazy" for _, natural_h, shown, lazy in visible)
+    page.locator(".frames img").first.click()
+    assert page.locator("#lightbox").is_visible()
+    assert page.locator("#lightbox img").evaluate("img => img.clientHeight") > 160
+    assert page.locator("#lightbox-open").get_attribute("href").endswith(".jpg")
+    page.keyboard.press("Escape")
+    assert not page.locator("#lightbox").is_visible()
+
+
+def test_worst_first_sorts_rows_by_score_ascending_errors_last(browser, small_report):
+    page = _open(browser, small_report[0])
+    page.select_option("#page-size", "200")
+    before = _cider_of_rows(page, "adapter")
+    page.click("#order-worst")
+    scores = _cider_of_rows(page, "adapter")
+    scored = [s for s in scores if s is not None]
+    assert scored == sorted(scored) and scored != before[: len(scored)]
+    assert scores == scored + [None] * (len(scores) - len(scored))  # errored samples (no score) last
+    page.click("#order-best")
+    assert [s for s in _cider_of_rows(page, "adapter") if s is not None] == sorted(scored, reverse=True)
+
+
+def test_errors_only_shows_only_errored_rows(browser, small_report):
+    page = _open(browser, small_report[0])
+    page.check("#errors-only")
+    errored = {r["id"] for r in small_report[1] if r["status"] == "error"}
+    shown = page.eval_on_selector_all(
+        ".sample", "rows => rows.map(r => [r.dataset.id, r.classList.contains('errored')])"
+    )
+    assert {row_id for row_id, _ in shown} == errored and all(flag for _, flag in shown)
+    assert page.locator(".sample .error").first.text_content().startswith("ERROR: InvalidDataError")
+    assert f"of 60 ({len(errored)} match)" in page.text_content("#count")
+
+
+def test_search_filters_on_ids_and_captions(browser, small_report):
+    page = _open(browser, small_report[0])
+    page.fill("#search", "clip-00012")
+    assert page.eval_on_selector_all(".sample", "rows => rows.map(r => r.dataset.id)") == ["clip-00012"]
+    page.fill("#search", "purple star")
+    texts: dict[str, str] = {}
+    for r in small_report[1]:
+        texts[r["id"]] = texts.get(r["id"], "") + " ".join([*r["references"], r["prediction"] or "", r["error"] or ""])
+    expected = [sample_id for sample_id, text in texts.items() if "purple" in text and "star" in text]
+    assert 0 < len(expected) < 50
+    assert page.eval_on_selector_all(".sample", "rows => rows.map(r => r.dataset.id)") == expected
+
+
+def test_ten_thousand_samples_render_one_page_of_rows(browser, tmp_path):
+    synthetic_run(tmp_path, 10_000, models=("adapter",), errors_every=1000)
+    page = _open(browser, tmp_path)
+    assert page.locator(".sample").count() == 50
+    assert "samples 1–50 of 10,000" in page.text_content("#count") and "page 1 of 200" in page.text_content("#count")
+    page.click("#next")
+    assert page.locator(".sample").first.get_attribute("data-id") == "clip-00050"
+    assert page.locator(".sample").count() == 50 and page.evaluate("document.images.length") <= 51
