@@ -21,7 +21,7 @@ MODELS_DIR = Path(__file__).resolve().parent
 SEED = 1234
 
 # The special tokens every Qwen-VL tokenizer starts with, in the released order (<|endoftext|> = 151643 in the
-# real vocabularies; here their ids follow the tiny BPE vocabulary, in the same order).
+# real vocabularies; here their ids follow the tiny BPE vocabulary, <|im_end|> first as the tokenizer's eos).
 QWEN_VL_SPECIAL_TOKENS = (
     "<|endoftext|>",
     "<|im_start|>",
