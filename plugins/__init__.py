@@ -1,12 +1,14 @@
-"""Our LLaMA-Factory extension: the ``qwen2_vl_exact`` template/plugin and entry points (frames: video/).
+"""Our LLaMA-Factory extension: the ``<template>_exact`` templates/plugins (plugins/registry.py) and entry points
+(frames: video/).
 
 Importing this package registers nothing; each entry point calls ``plugins.register()`` explicitly.
 """
 
 
-def register() -> None:
-    """Register template + multimodal plugin ``qwen2_vl_exact`` with LLaMA-Factory (idempotent)."""
+def register() -> list[str]:
+    """Register our multimodal plugins and every ``<template>_exact`` twin of a Qwen-VL template (``qwen2_vl_exact``,
+    ``qwen3_vl_exact``, ``qwen3_5_exact``, ...) with LLaMA-Factory (idempotent); returns the twins' names."""
     # Imported here so that importing a plugins module (e.g. plugins.decode_check) does not import LLaMA-Factory.
-    from plugins.registry import register_qwen2_vl_exact
+    from plugins.registry import register_exact_templates
 
-    register_qwen2_vl_exact()
+    return register_exact_templates()

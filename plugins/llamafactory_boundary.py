@@ -13,12 +13,19 @@ fails at start-up, here, instead of in scattered places, some silently. The priv
 - ``Qwen2VLPlugin._get_qwen_video_stream_metadata``: counts a clip's video tokens from its header, no decoding;
   ``Qwen2VLPlugin._regularize_videos``: the frames the collator hands the processor; ``_regularize_images``:
   LLaMA-Factory's resize of those frames; ``data.mm_plugin._check_video_is_nested_images``: frames, not a file.
+  Qwen3VLPlugin inherits those three and adds: ``_validate_input`` / ``_validate_messages`` (placeholder and
+  processor checks), ``_get_mm_token_metadata`` (grids counted from clip_metadata, None where a clip has none) and
+  ``_get_mm_inputs`` (the decoding fallback), whose ``video_metadata`` carries ``frames_indices`` and ``fps``.
+- transformers' ``Qwen3VLProcessor._calculate_timestamps``: the seconds written before each temporal patch.
 
-Our plugin overrides the two video hooks. Rather than naming them in plugins/mm_plugin.py, QwenVideoPlugin below
-is LLaMA-Factory's ``Qwen2VLPlugin`` with those hooks routed to public methods (``clip_metadata``, ``read_videos``)
-and LLaMA-Factory's own behaviour reachable as ``stock_read_videos`` / ``resize_frames``; plugins/mm_plugin.py
-subclasses it and overrides the public methods only. tests/test_llamafactory_boundary.py holds one contract test
-per hook and fails if any other file imports or references a LLaMA-Factory private name. Public API
+Our plugins override the two video hooks. Rather than naming them in plugins/mm_plugin*.py, QwenVideoPlugin and
+Qwen3VideoPlugin below are LLaMA-Factory's ``Qwen2VLPlugin`` / ``Qwen3VLPlugin`` with those hooks routed to public
+methods (``clip_metadata``, ``read_videos``) and LLaMA-Factory's own behaviour reachable as ``stock_read_videos`` /
+``resize_frames``; Qwen3VideoPlugin also makes the steps of its process_messages public (``check_inputs``,
+``token_inputs``, ``timestamps``) so that ours can expand each video with its own grid and times (the stock one
+reads ``video_metadata`` by message index and every video's frame count from the first video's grid).
+plugins/mm_plugin*.py subclass them and override the public methods only. tests/test_llamafactory_boundary.py holds
+one contract test per hook and fails if any other file imports or references a LLaMA-Factory private name. Public API
 (``hparams.get_train_args``, ``model.load_tokenizer``, ``data.get_template_and_fix_tokenizer``, ...) is used
 where it is needed; the registries are re-exported here because registering a template is a seam, too.
 """
@@ -30,10 +37,11 @@ from typing import Any
 
 from llamafactory.data import loader as _loader
 from llamafactory.data import mm_plugin as _mm_plugin
-from llamafactory.data.mm_plugin import PLUGINS, Qwen2VLPlugin, get_mm_plugin, register_mm_plugin
+from llamafactory.data.mm_plugin import PLUGINS, Qwen2VLPlugin, Qwen3VLPlugin, get_mm_plugin, register_mm_plugin
 from llamafactory.data.processor import SupervisedDatasetProcessor
 from llamafactory.data.template import TEMPLATES, register_template
 from packaging.specifiers import SpecifierSet
+from transformers import Qwen3VLProcessor
 from typing_extensions import override
 
 SUPPORTED_VERSIONS = ">=0.9.5,<0.9.6"  # a pip version specifier
@@ -47,6 +55,7 @@ __all__ = [
     "AlignedSample",
     "AlignedSamples",
     "LlamaFactoryVersionError",
+    "Qwen3VideoPlugin",
     "QwenVideoPlugin",
     "encode_sample",
     "get_mm_plugin",
@@ -90,7 +99,13 @@ HOOKS = (
     Hook(Qwen2VLPlugin, "_regularize_videos", ("self", "videos", "**kwargs")),
     Hook(Qwen2VLPlugin, "_regularize_images", ("self", "images", "**kwargs")),
     Hook(_mm_plugin, "_check_video_is_nested_images", ("video",)),
+    Hook(Qwen3VLPlugin, "_validate_input", ("self", "processor", "images", "videos", "audios")),
+    Hook(Qwen3VLPlugin, "_validate_messages", ("self", "messages", "images", "videos", "audios")),
+    Hook(Qwen3VLPlugin, "_get_mm_token_metadata", ("self", "images", "videos", "audios", "processor")),
+    Hook(Qwen3VLPlugin, "_get_mm_inputs", ("self", "images", "videos", "audios", "processor")),
 )
+# Not LLaMA-Factory's, but private all the same (LLaMA-Factory 0.9.5 pins transformers<=5.6.0, verified 5.6.0).
+TRANSFORMERS_HOOKS = (Hook(Qwen3VLProcessor, "_calculate_timestamps", ("self", "indices", "video_fps", "merge_size")),)
 
 
 def _parameter_names(function) -> tuple[str, ...]:
@@ -127,14 +142,19 @@ def check_llamafactory(installed: str, hooks: tuple[Hook, ...] = HOOKS) -> None:
 
 
 check_llamafactory(version("llamafactory"))
+for _hook in TRANSFORMERS_HOOKS:
+    if hook_problem(_hook) is not None:
+        raise LlamaFactoryVersionError(
+            f"transformers {version('transformers')} is not supported: {hook_problem(_hook)} "
+            "(verified 5.6.0, LLaMA-Factory's pin; pip install transformers==5.6.0)"
+        )
 
 
-@dataclass
-class QwenVideoPlugin(Qwen2VLPlugin):
-    """LLaMA-Factory's ``qwen2_vl`` multimodal plugin whose video hooks call the public methods below.
+class RoutedVideoHooks:
+    """The video hooks of LLaMA-Factory's Qwen-VL plugins, routed to public methods (mixed into both plugins below).
 
-    Subclass it and override ``clip_metadata`` (token counting) and/or ``read_videos`` (the frames); unchanged,
-    it behaves exactly as the stock plugin.
+    Subclass a plugin and override ``clip_metadata`` (token counting) and/or ``read_videos`` (the frames);
+    unchanged, it behaves exactly as the stock plugin.
     """
 
     def clip_metadata(self, video, video_fps: float, video_maxlen: int) -> dict[str, Any] | None:
@@ -162,6 +182,38 @@ class QwenVideoPlugin(Qwen2VLPlugin):
     @override
     def _regularize_videos(self, videos: list, **kwargs) -> dict[str, list]:
         return self.read_videos(videos, **kwargs)
+
+
+@dataclass
+class QwenVideoPlugin(RoutedVideoHooks, Qwen2VLPlugin):
+    """LLaMA-Factory's ``qwen2_vl`` multimodal plugin (Qwen2-VL, Qwen2.5-VL) whose video hooks call public methods."""
+
+
+@dataclass
+class Qwen3VideoPlugin(RoutedVideoHooks, Qwen3VLPlugin):
+    """LLaMA-Factory's ``qwen3_vl`` multimodal plugin (Qwen3-VL, Qwen3.5/3.6) whose video hooks call public methods,
+    with the steps of its process_messages public."""
+
+    def check_inputs(self, messages: list[dict], images: list, videos: list, audios: list, processor) -> None:
+        """LLaMA-Factory's checks: a processor that takes these inputs, one placeholder per image/video/audio."""
+        self._validate_input(processor, images, videos, audios)
+        self._validate_messages(messages, images, videos, audios)
+
+    def token_inputs(self, images: list, videos: list, audios: list, processor) -> dict[str, Any]:
+        """What the stock process_messages expands placeholders from (``image_grid_thw``, ``video_grid_thw``,
+        ``video_metadata`` with each video's ``frames_indices`` and ``fps``): counted from clip_metadata without
+        decoding where every clip has it, else from frames read (read_videos), as LLaMA-Factory does."""
+        inputs = self._get_mm_token_metadata(images, videos, audios, processor)
+        if inputs is None:
+            inputs = self._get_mm_inputs(images, videos, audios, processor)
+        return inputs
+
+    @staticmethod
+    def timestamps(processor, frames_indices: list[float], fps: float) -> list[float]:
+        """Seconds written before each temporal patch: the mean time of its frames (``index / fps``), as the
+        processor's own prompt building computes them (temporal patch from its video processor)."""
+        patch = processor.video_processor.temporal_patch_size
+        return processor._calculate_timestamps(list(frames_indices), fps, patch)
 
 
 def is_frame_list(video) -> bool:

@@ -4,6 +4,9 @@ Only where frames come from changes: token counts use our probe (frames really s
 pixels use our frame-exact reader. Resizing, odd-count padding, the processor call and token expansion stay
 LLaMA-Factory's own, so a clip whose header is right gives exactly the stock plugin's tokens and pixels.
 The LLaMA-Factory hooks behind clip_metadata and read_videos are reached through plugins/llamafactory_boundary.py.
+ExactVideoReading is shared with the Qwen3-VL plugin (plugins/mm_plugin_qwen3.py). Times given to the model come
+from the frames really shown (video.frame_times): Qwen2.5-VL's ``second_per_grid_ts`` is LLaMA-Factory's
+``temporal_patch_size / (frames sampled / seconds shown)``, Qwen3-VL's timestamps are the frames' times.
 """
 
 import os
@@ -11,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
+from transformers import Qwen2_5_VLProcessor, Qwen2VLProcessor
 from typing_extensions import override
 
+from frame_store.plugin_hook import read_through_store, stored_metadata
 from plugins.llamafactory_boundary import QwenVideoPlugin, is_frame_list
-from video import VideoReadError, probe_video, read_sampled_frames, sample_indices
+from video import VideoReadError, frame_times, probe_video, read_sampled_frames, sample_indices
 
 FRAME_FIX = "pass a video file path, or frames as 8-bit RGB PIL images: the processor divides by 255 itself"
 CHANGED_SINCE_PREFLIGHT = (
@@ -50,15 +55,39 @@ def check_video_input(video) -> None:
             raise ValueError(f"a video frame given as {type(frame).__name__} is not accepted: {FRAME_FIX}")
 
 
-@dataclass
-class ExactQwen2VLPlugin(QwenVideoPlugin):
-    """``qwen2_vl`` with frame sampling by video.read; an unreadable clip raises VideoReadError
-    (ClipReadError where frames are read: a clip that passed the preflight's decode check and fails now)."""
+class UnsupportedProcessor(ValueError):
+    """A model whose processor the exact video path was not verified with: refused rather than run half-right."""
 
-    @override
+
+class ExactVideoReading:
+    """clip_metadata and read_videos by our probe and frame-exact reader (mixed into each family's plugin).
+
+    An unreadable clip raises VideoReadError (ClipReadError where frames are read: a clip that passed the
+    preflight's decode check and fails now). ``SUPPORTED_PROCESSORS``: the processor classes this family's exact
+    path is verified with; any other is refused by name (check_processor).
+    """
+
+    SUPPORTED_PROCESSORS: tuple[type, ...] = ()
+    FAMILY = ""
+
+    def check_processor(self, processor) -> None:
+        """Raise UnsupportedProcessor unless ``processor`` (None: text only) is one this family is verified with."""
+        if processor is None or isinstance(processor, self.SUPPORTED_PROCESSORS):
+            return
+        verified = ", ".join(cls.__name__ for cls in self.SUPPORTED_PROCESSORS)
+        raise UnsupportedProcessor(
+            f"the exact {self.FAMILY} video path is verified with {verified} only, and this model's processor is "
+            f"{type(processor).__name__}: its frames, token counts and times are not proven to match what the "
+            f"model expects. Use the stock template (the name without _exact), or a model whose processor is one "
+            f"of those."
+        )
+
     def clip_metadata(self, video, video_fps: float, video_maxlen: int) -> dict[str, Any] | None:
         if not isinstance(video, (str, os.PathLike)):
             return None  # in-memory frames: LLaMA-Factory regularizes them to count tokens
+        stored = stored_metadata(self, video, video_fps, video_maxlen)  # the run's frame store, if it has the clip
+        if stored is not None:
+            return stored
         info = probe_video(video)
         width, height = info.display_size  # frames are read upright, so the tokens are counted upright
         return {
@@ -68,8 +97,11 @@ class ExactQwen2VLPlugin(QwenVideoPlugin):
             "sample_indices": sample_indices(info, video_fps=video_fps, video_maxlen=video_maxlen),
         }
 
-    @override
     def read_videos(self, videos: list, **kwargs) -> dict[str, list]:
+        """Clips the run's frame store holds come from it (frame_store.plugin_hook); the others, decode_videos."""
+        return read_through_store(self, videos, kwargs, self.decode_videos)
+
+    def decode_videos(self, videos: list, **kwargs) -> dict[str, list]:
         video_fps, video_maxlen = kwargs.get("video_fps", 2.0), kwargs.get("video_maxlen", 128)
         results: dict[str, list] = {"videos": [], "fps_per_video": [], "durations": [], "frames_indices": []}
         for video in videos:
@@ -83,10 +115,29 @@ class ExactQwen2VLPlugin(QwenVideoPlugin):
             except VideoReadError as error:
                 raise ClipReadError(error) from None
             frames = [Image.fromarray(frame) for frame in arrays]
-            if len(frames) % 2 != 0:  # Qwen2-VL's temporal patch is 2 frames
+            if len(frames) % 2 != 0:  # the temporal patch is 2 frames
                 frames.append(frames[-1])
             results["videos"].append(self.resize_frames(frames, **kwargs))
             results["fps_per_video"].append(len(indices) / info.duration_s)
             results["durations"].append(info.duration_s)
-            results["frames_indices"].append([index / info.fps * video_fps for index in indices])
+            # LLaMA-Factory's "frames_indices" are frame times x video_fps (Qwen3-VL divides by video_fps again).
+            results["frames_indices"].append([seconds * video_fps for seconds in frame_times(info, indices)])
         return results
+
+
+@dataclass
+class ExactQwen2VLPlugin(ExactVideoReading, QwenVideoPlugin):
+    """``qwen2_vl`` (Qwen2-VL, Qwen2.5-VL) with frame sampling by video.read."""
+
+    SUPPORTED_PROCESSORS = (Qwen2VLProcessor, Qwen2_5_VLProcessor)
+    FAMILY = "qwen2_vl"
+
+    @override
+    def process_messages(self, messages, images, videos, audios, processor):
+        self.check_processor(processor)
+        return super().process_messages(messages, images, videos, audios, processor)
+
+    @override
+    def get_mm_inputs(self, images, videos, audios, imglens, vidlens, audlens, batch_ids, processor):
+        self.check_processor(processor)
+        return super().get_mm_inputs(images, videos, audios, imglens, vidlens, audlens, batch_ids, processor)

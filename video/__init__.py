@@ -14,7 +14,7 @@ read_sampled_frames: the fallback chain and rotation). Nothing here imports LLaM
 
 from video.container import VideoInfo, probe_video
 from video.errors import REASONS, VideoReadError
-from video.indices import sample_indices
+from video.indices import frame_times, sample_indices
 from video.mp4_tables import MP4_FIRST_BOXES, display_rotation, read_mp4_index
 from video.read import read_frames, read_sampled_frames
 
@@ -24,6 +24,7 @@ __all__ = [
     "VideoInfo",
     "VideoReadError",
     "display_rotation",
+    "frame_times",
     "probe_video",
     "read_frames",
     "read_mp4_index",

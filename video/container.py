@@ -43,6 +43,7 @@ class VideoInfo:
     frame_pts: tuple[int, ...]  # presentation timestamp of every shown frame, ascending
     keyframe_dts: tuple[int, ...]  # decode timestamp of each keyframe (where a span starts), aligned with keyframes
     rotation: int = 0  # display rotation (MP4/MOV display matrix), FFmpeg's convention: degrees counterclockwise
+    time_base: Fraction | None = None  # seconds per unit of frame_pts
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -185,6 +186,7 @@ def _demux_stream(container, path, keep_packets: bool) -> tuple[VideoInfo, list]
         frame_pts=frame_pts,
         keyframe_dts=tuple(shown[i][1] for i in keyframes) if trusted else (),
         rotation=display_rotation(path),
+        time_base=stream.time_base,
     )
     return info, kept
 
@@ -219,6 +221,7 @@ def _info_from_tables(container, path) -> VideoInfo | None:
         frame_pts=frame_pts,
         keyframe_dts=tuple(index.dts[order][list(keyframes)].tolist()),
         rotation=display_rotation(path),
+        time_base=stream.time_base,
     )
 
 
