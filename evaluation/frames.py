@@ -1,4 +1,4 @@
-"""The frames the model actually saw, recovered from its own input tensor, saved as a small strip for the report.
+"""The frames the model actually saw, recovered from its own input tensor, saved as one strip for the report.
 
 Inverting the Qwen2-VL video processor's patch flattening (and its normalisation) gives back exactly the resized
 frames behind ``pixel_values_videos`` — no second decode that could differ from what the model got.
@@ -9,8 +9,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-
-STRIP_FRAME_HEIGHT = 64
 
 
 def frames_from_pixel_values(pixel_values_videos: torch.Tensor, grid_thw: torch.Tensor, video_processor) -> np.ndarray:
@@ -31,13 +29,12 @@ def frames_from_pixel_values(pixel_values_videos: torch.Tensor, grid_thw: torch.
     return pixels.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
-def save_frame_strip(frames: np.ndarray, path: Path, frame_height: int = STRIP_FRAME_HEIGHT) -> Path:
-    """All frames side by side, each scaled to ``frame_height`` pixels high, as one JPEG."""
+def save_frame_strip(frames: np.ndarray, path: Path) -> Path:
+    """All frames side by side as one JPEG, each at the size the model saw it (the report shows and enlarges it)."""
     height, width = frames.shape[1:3]
-    frame_width = max(1, round(width * frame_height / height))
-    strip = Image.new("RGB", (frame_width * len(frames), frame_height))
+    strip = Image.new("RGB", (width * len(frames), height))
     for index, frame in enumerate(frames):
-        strip.paste(Image.fromarray(frame).resize((frame_width, frame_height)), (index * frame_width, 0))
+        strip.paste(Image.fromarray(frame), (index * width, 0))
     path.parent.mkdir(parents=True, exist_ok=True)
     strip.save(path, quality=85)
     return path

@@ -20,7 +20,7 @@ from tests.training_fixtures import (
     write_train_config,
 )
 
-STRIP_HEIGHT = 64  # evaluation.frames.STRIP_FRAME_HEIGHT
+GRID = 28  # Qwen2-VL resizes frames to multiples of patch 14 × merge 2: the strip keeps the size the model saw
 
 
 def _frames_in_strip(strip_path, clip) -> float:
@@ -29,8 +29,8 @@ def _frames_in_strip(strip_path, clip) -> float:
         stream = container.streams.video[0]
         aspect = stream.width / stream.height
     with Image.open(strip_path) as strip:
-        assert strip.height == STRIP_HEIGHT
-        return strip.width / (STRIP_HEIGHT * aspect)
+        assert strip.height % GRID == 0
+        return strip.width / (strip.height * aspect)
 
 
 @pytest.mark.slow
