@@ -3,8 +3,9 @@
 Training YAMLs go through ``get_train_args``, merge/export YAMLs (those with ``export_dir``) through
 ``get_infer_args``: unknown or misspelled keys, bad values and cross-field conflicts fail here, not on a GPU.
 Parsing never loads a model or tokenizer, so hub ids such as Qwen/Qwen2-VL-7B-Instruct are not downloaded.
-The 7B config's LoRA is then built by LLaMA-Factory's own adapter code on a weightless (meta) Qwen2-VL-7B and its
-parameter counts are checked against REFERENCE §2.
+Each real-size config's LoRA is then built by LLaMA-Factory's own adapter code on the weightless (meta) released
+architecture it trains (Qwen2-VL-7B, Qwen2.5-VL-7B, Qwen3-VL-8B: tests/real_architectures.py) and its parameter counts
+are checked; each tiny demo config's LoRA on its embedded tiny model.
 """
 
 import json
@@ -17,6 +18,7 @@ import torch
 
 import plugins
 from plugins.run_config import load_run_config
+from tests.real_architectures import QWEN2_VL_7B, REAL_CONFIGS, RealArchitecture, build_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / "configs"
@@ -33,12 +35,12 @@ YAML_OWNED_DEEPSPEED_KEYS = (
     "scheduler.params.warmup_num_steps",
 )  # fmt: skip
 
-# Qwen2-VL-7B-Instruct's architecture (its config.json), built without weights.
-QWEN2_VL_7B_TEXT = {"hidden_size": 3584, "num_hidden_layers": 28, "num_attention_heads": 28,
-                    "num_key_value_heads": 4, "intermediate_size": 18944, "vocab_size": 152064}  # fmt: skip
-QWEN2_VL_7B_VISION = {"depth": 32, "embed_dim": 1280, "num_heads": 16, "hidden_size": 3584}
-QWEN2_VL_7B_PARAMS = 8_291_375_616  # REFERENCE §2
-QWEN2_VL_7B_LORA_R64_QV_PARAMS = 20_185_088  # REFERENCE §2: 28 layers x 64 x ((3584+3584) + (3584+512))
+# tiny demo config -> conftest fixture that builds its embedded model
+DEMO_CONFIGS = {
+    "tiny_qwen2vl_demo.yaml": "tiny_model_dir",
+    "tiny_qwen2_5vl_demo.yaml": "tiny_qwen2_5vl_dir",
+    "tiny_qwen3vl_demo.yaml": "tiny_qwen3vl_dir",
+}
 
 
 def load_yaml(path: Path) -> dict:
@@ -87,6 +89,14 @@ def test_the_expected_configs_exist():
         "configs/tiny_qwen2vl_demo.yaml",
         "configs/merge/qwen2vl_7b_lora_merge.yaml",
         "configs/merge/tiny_qwen2vl_demo_merge.yaml",
+        "configs/qwen2_5vl_7b_lora_sft.yaml",
+        "configs/tiny_qwen2_5vl_demo.yaml",
+        "configs/merge/qwen2_5vl_7b_lora_merge.yaml",
+        "configs/merge/tiny_qwen2_5vl_demo_merge.yaml",
+        "configs/qwen3vl_8b_lora_sft.yaml",
+        "configs/tiny_qwen3vl_demo.yaml",
+        "configs/merge/qwen3vl_8b_lora_merge.yaml",
+        "configs/merge/tiny_qwen3vl_demo_merge.yaml",
     } <= names
     assert {"configs/deepspeed/ds_z2_config.json", "configs/deepspeed/ds_z3_config.json"} <= {
         _relative(path) for path in DEEPSPEED_JSONS
@@ -186,7 +196,7 @@ def test_deepspeed_json_fills_completely_from_the_seed_config(json_path):
     try:
         ds_config = HfTrainerDeepSpeedConfig(str(json_path))
         ds_config.trainer_config_process(training_args)
-        model = SimpleNamespace(config=SimpleNamespace(hidden_size=QWEN2_VL_7B_TEXT["hidden_size"]))
+        model = SimpleNamespace(config=SimpleNamespace(hidden_size=QWEN2_VL_7B.text["hidden_size"]))
         ds_config.trainer_config_finalize(training_args, model, num_training_steps=1000)  # raises on mismatch
         assert "auto" not in json.dumps(ds_config.config)
         assert ds_config.config["train_micro_batch_size_per_gpu"] == training_args.per_device_train_batch_size
@@ -197,28 +207,29 @@ def test_deepspeed_json_fills_completely_from_the_seed_config(json_path):
 def _lora_on_meta_model(model_config, config_path: Path):
     """LLaMA-Factory's own adapter setup (init_adapter) with the config's LoRA settings, on a weightless model."""
     from llamafactory.model.adapter import init_adapter
-    from transformers import Qwen2VLForConditionalGeneration
+    from transformers import AutoModelForImageTextToText
 
     model_args, _, _, finetuning_args, _ = parse_training_config(config_path)
     with torch.device("meta"):
-        base = Qwen2VLForConditionalGeneration(model_config)
+        base = AutoModelForImageTextToText.from_config(model_config)
         n_base = sum(p.numel() for p in base.parameters())
         model = init_adapter(model_config, base, model_args, finetuning_args, is_trainable=True)
     return n_base, {name: p.numel() for name, p in model.named_parameters() if p.requires_grad}, finetuning_args
 
 
-def test_seed_config_lora_on_qwen2_vl_7b_matches_reference_counts():
-    from transformers import Qwen2VLConfig
-
-    model_config = Qwen2VLConfig(text_config=QWEN2_VL_7B_TEXT, vision_config=QWEN2_VL_7B_VISION,
-                                 tie_word_embeddings=False)  # fmt: skip
-    n_base, trainable, finetuning_args = _lora_on_meta_model(model_config, SEED_CONFIG)
+@pytest.mark.parametrize("config_name", sorted(REAL_CONFIGS))
+def test_real_config_lora_on_the_released_architecture_matches_counts(config_name):
+    """The seed's LoRA recipe on the weightless released model: the published parameter total, LoRA r64 on the
+    language model's q_proj/v_proj only (names that exist there: PEFT refuses a target it cannot find)."""
+    arch: RealArchitecture = REAL_CONFIGS[config_name]
+    assert load_yaml(CONFIG_DIR / config_name)["model_name_or_path"] == arch.hub_id
+    n_base, trainable, finetuning_args = _lora_on_meta_model(build_config(arch), CONFIG_DIR / config_name)
 
     assert (finetuning_args.lora_rank, finetuning_args.lora_alpha, finetuning_args.lora_dropout) == (64, 128, 0.05)
     assert finetuning_args.lora_target == ["q_proj", "v_proj"] and finetuning_args.freeze_vision_tower
-    assert n_base == QWEN2_VL_7B_PARAMS
-    assert sum(trainable.values()) == QWEN2_VL_7B_LORA_R64_QV_PARAMS
-    assert len(trainable) == 28 * 2 * 2  # layers x (q_proj, v_proj) x (lora_A, lora_B)
+    assert n_base == arch.parameters
+    assert sum(trainable.values()) == arch.lora_r64_qv
+    assert len(trainable) == arch.text["num_hidden_layers"] * 2 * 2  # layers x (q_proj, v_proj) x (lora_A, lora_B)
     outside = [
         name
         for name in trainable
@@ -227,11 +238,22 @@ def test_seed_config_lora_on_qwen2_vl_7b_matches_reference_counts():
     assert not outside, f"LoRA outside the language model's q_proj/v_proj (the vision tower is frozen): {outside[:3]}"
 
 
-def test_demo_config_lora_leaves_the_vision_tower_frozen(tiny_model_dir):
+@pytest.mark.parametrize("config_name", sorted(REAL_CONFIGS))
+def test_real_config_trains_with_the_seed_recipe(config_name):
+    """Every family's real config differs from the seed only in model and template: same frames, budget, LoRA, steps."""
+    seed, config = load_yaml(SEED_CONFIG), load_yaml(CONFIG_DIR / config_name)
+    differing = {key for key in seed.keys() | config.keys() if seed.get(key) != config.get(key)}
+    assert differing <= {"model_name_or_path", "template", "output_dir"}, sorted(differing)
+
+
+@pytest.mark.parametrize("config_name", sorted(DEMO_CONFIGS))
+def test_demo_config_lora_leaves_the_vision_tower_frozen(config_name, request):
     from transformers import AutoConfig
 
-    model_config = AutoConfig.from_pretrained(tiny_model_dir)
-    _, trainable, finetuning_args = _lora_on_meta_model(model_config, CONFIG_DIR / "tiny_qwen2vl_demo.yaml")
+    model_dir = request.getfixturevalue(DEMO_CONFIGS[config_name])
+    assert Path(load_yaml(CONFIG_DIR / config_name)["model_name_or_path"]).resolve() == model_dir.resolve()
+    model_config = AutoConfig.from_pretrained(model_dir)
+    _, trainable, finetuning_args = _lora_on_meta_model(model_config, CONFIG_DIR / config_name)
 
     assert finetuning_args.lora_target == ["all"] and finetuning_args.freeze_vision_tower
     assert not [name for name in trainable if "visual" in name], "lora_target all must skip the frozen vision tower"
