@@ -1,0 +1,245 @@
+"""Fill a store directory in one parallel pass that also proves every clip readable (the preflight's decode check).
+
+    python -m frame_store.build CONFIG.yaml [key=value ...] [--workers K] [--codec zlib]   # `make frames CONFIG=...`
+    python -m frame_store.build CONFIG.yaml --num-shards 64 --shard-index $SLURM_ARRAY_TASK_ID   # Slurm job array
+    python -m frame_store.merge CONFIG.yaml --num-shards 64                                       # then, once
+
+    from frame_store.build import StoreTarget, build_store
+    result = build_store(paths, StoreTarget(directory, "qwen2_vl_exact", settings))   # result.failures
+
+Each clip goes, in a worker process, through the template's own mm plugin (its decode_videos: the frames its
+read_videos hands the processor, after LLaMA-Factory's resize) and clip_metadata (what its tokens are counted
+from), and is written with both into the shard its key hashes to. Clips already in their shard, made from the
+clip as it is now, are not decoded again: a killed build resumes where its last fsync left it, and a complete
+store makes the pass a stat per clip. Without --shard-index every shard is built here and merged at the end;
+with it, only that shard (each machine of an array writes its own files), and frame_store.merge checks and
+indexes them all. Clip list and settings come from the config as training reads them (frame_store.run_target).
+"""
+
+import functools
+import json
+import multiprocessing
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from data.publish import write_text_atomic
+from frame_store.codec import DEFAULT_CODEC, encode
+from frame_store.key import DISABLED, FRAME_STORE_ENV, StoreSettings, clip_identity, clip_key, key_number, resolved
+from frame_store.shard import ShardWriter, pack_entry
+
+MAX_CLIPS_PER_TASK = 16  # entries travel back to the parent: a few MB per task at most
+
+
+class StoreBuildError(Exception):
+    """The build could not finish (a worker died, a store built with other options); says what to do."""
+
+
+@dataclass(frozen=True)
+class StoreTarget:
+    """Where and how to build: a store directory for one template's plugin and one set of video settings."""
+
+    directory: Path
+    template: str  # the LLaMA-Factory template whose mm plugin reads the frames
+    settings: StoreSettings
+    codec: str = DEFAULT_CODEC
+    num_shards: int = 1
+    shard_index: int | None = None  # None: every shard here, then the merge
+
+
+@dataclass
+class BuildResult:
+    n_clips: int
+    n_decoded: int
+    workers: int
+    seconds: float
+    failures: dict[str, str] = field(default_factory=dict)  # clip path as given -> reason
+
+    def summary(self) -> str:
+        rate = self.n_decoded / self.seconds if self.seconds > 0 else 0.0
+        return (f"frame store: {self.n_clips} clips, {self.n_decoded} decoded in {self.seconds:.1f} s ({rate:.1f} "
+                f"clips/s, {self.workers} processes), {self.n_clips - self.n_decoded} already stored or failed "
+                f"before, {len(self.failures)} failed")  # fmt: skip
+
+
+def _plain(value):
+    """numpy scalars and arrays as JSON values."""
+    return value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
+
+
+@functools.lru_cache(maxsize=4)
+def template_plugin(template: str):
+    """The template's mm plugin, in a process that decodes (it never reads a store)."""
+    os.environ[FRAME_STORE_ENV] = DISABLED
+    import plugins
+    from plugins.llamafactory_boundary import TEMPLATES
+
+    plugins.register()
+    return TEMPLATES[template].mm_plugin
+
+
+def decode_entry(plugin, path: str, settings: StoreSettings, codec: str, identity: tuple[int, int]) -> bytes:
+    """One clip's entry: the frames and values the plugin's read_videos returns for it, and its token metadata."""
+    metadata = plugin.clip_metadata(path, settings.video_fps, settings.video_maxlen)
+    results = plugin.decode_videos([path], **settings.read_settings())
+    frames = results["videos"][0]
+    if any(frame.mode != "RGB" for frame in frames):
+        raise ValueError(f"{path}: the plugin returned non-RGB frames, which the store does not keep")
+    array = np.stack([np.asarray(frame) for frame in frames])
+    header = {
+        "path": resolved(path), "size": identity[0], "mtime_ns": identity[1], "codec": codec,
+        "shape": list(array.shape), "metadata": metadata,
+        "results": {key: values[0] for key, values in results.items() if key != "videos"},
+    }  # fmt: skip
+    header = json.loads(json.dumps(header, default=_plain))
+    return pack_entry(header, encode(codec, array))
+
+
+def _build_task(paths: list[str], template: str, settings: StoreSettings, codec: str) -> list[tuple]:
+    """(path, identity, entry or None, failure or None) per clip; any error is one training would die of."""
+    plugin = template_plugin(template)
+    done = []
+    for path in paths:
+        identity = clip_identity(path)
+        try:
+            if identity is None:
+                raise FileNotFoundError(f"{path}: no such file")
+            done.append((path, identity, decode_entry(plugin, path, settings, codec, identity), None))
+        except Exception as error:  # noqa: BLE001 - recorded per clip, as the decode check reports it
+            reason = str(error) if path in str(error) else f"{path}: {type(error).__name__}: {error}"
+            done.append((path, identity, None, reason))
+    return done
+
+
+def write_settings(target: StoreTarget) -> None:
+    """settings.json of the directory; a store built with another codec or shard count is refused."""
+    target.directory.mkdir(parents=True, exist_ok=True)
+    path = target.directory / "settings.json"
+    wanted = {"settings": target.settings.as_dict(), "codec": target.codec, "num_shards": target.num_shards}
+    if path.exists():
+        found = json.loads(path.read_text())
+        if found != wanted:
+            raise StoreBuildError(
+                f"{target.directory} was built with codec {found['codec']}, {found['num_shards']} shards; asked for "
+                f"{target.codec}, {target.num_shards}: pass those (--codec, --num-shards) or delete the directory"
+            )
+        return
+    write_text_atomic(path, json.dumps(wanted, indent=1))
+
+
+def shard_of(path: str, num_shards: int) -> int:
+    """The shard a clip belongs to (hashed partition: stable when the dataset grows or is reordered)."""
+    return key_number(clip_key(path)) % num_shards
+
+
+def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar) -> None:
+    tasks = [todo[start : start + MAX_CLIPS_PER_TASK] for start in range(0, len(todo), MAX_CLIPS_PER_TASK)]
+    # spawn, not fork: the preflight has torch and tokenizers loaded, whose threads a forked child may deadlock on.
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    finished = False
+    try:
+        pending = {executor.submit(_build_task, task, target.template, target.settings, target.codec) for task in tasks}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                for path, identity, entry, failure in future.result():
+                    if failure is not None:
+                        failures[path] = failure
+                    if identity is not None:
+                        writers[shard_by_path[path]].add(resolved(path), identity, entry, failure)
+                    bar.update(1)
+                for writer in writers.values():
+                    writer.flush()
+        finished = True
+    except BrokenProcessPool:
+        raise StoreBuildError(
+            "a frame-store worker process died (killed, e.g. by the out-of-memory killer?): the pass did not "
+            f"finish (what it wrote is kept). Rerun with fewer processes (now {workers}) or more memory."
+        ) from None
+    finally:
+        executor.shutdown(wait=finished, cancel_futures=True)
+
+
+def build_store(paths, target: StoreTarget, workers: int | None = None) -> BuildResult:
+    """Decode every clip of ``paths`` (each once) not yet in its shard, over ``workers`` processes, and write it.
+
+    Shows a progress bar with the rate; returns a BuildResult. Merges the index when every shard was built here.
+    Raises StoreBuildError if a worker dies (entries written so far are kept)."""
+    from tqdm import tqdm
+
+    from frame_store.merge import merge_store
+
+    start = time.perf_counter()
+    unique = list(dict.fromkeys(str(path) for path in paths))
+    write_settings(target)
+    shards = range(target.num_shards) if target.shard_index is None else [target.shard_index]
+    shard_by_path = {path: shard_of(path, target.num_shards) for path in unique}
+    mine = [path for path in unique if shard_by_path[path] in shards]
+    failures: dict[str, str] = {}
+    writers = {}
+    try:
+        for index in shards:
+            writers[index] = ShardWriter(target.directory, index, target.num_shards)
+        todo = []
+        for path in mine:
+            line = writers[shard_by_path[path]].known(resolved(path), clip_identity(path))
+            if line is None:
+                todo.append(path)
+            elif "failed" in line:
+                failures[path] = line["failed"]
+        n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo))) if todo else 0
+        with tqdm(total=len(mine), initial=len(mine) - len(todo), desc="frame store", unit="clip") as bar:
+            if todo:
+                _run_pool(todo, target, n_workers, writers, shard_by_path, failures, bar)
+        for index, writer in writers.items():
+            writer.finish(sum(1 for path in mine if shard_by_path[path] == index))
+    finally:
+        for writer in writers.values():
+            writer.close()
+    if target.shard_index is None:
+        merge_store(target.directory)
+    return BuildResult(len(mine), len(todo), n_workers, time.perf_counter() - start, failures)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m frame_store.build CONFIG.yaml [key=value ...] [--num-shards N --shard-index I] [--workers K]`;
+    exit 1 if a clip cannot be decoded (listed) or the pass cannot finish."""
+    import argparse
+    import sys
+
+    from frame_store.codec import CODECS
+    from frame_store.run_target import config_clips, target_for_config
+    from plugins.run_config import load_run_config
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config", type=Path, help="LLaMA-Factory training YAML")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides, as for plugins.train")
+    parser.add_argument("--workers", type=int, help="decode processes (default: CPUs)")
+    parser.add_argument("--codec", choices=CODECS, default=DEFAULT_CODEC, help="frame bytes (default: %(default)s)")
+    parser.add_argument("--num-shards", type=int, default=1, help="shards of the store (machines of a job array)")
+    parser.add_argument("--shard-index", type=int, help="build only this shard (0-based), e.g. $SLURM_ARRAY_TASK_ID")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.num_shards < 1 or (args.shard_index is not None and not 0 <= args.shard_index < args.num_shards):
+        parser.error(f"--shard-index must be in 0..{args.num_shards - 1} and --num-shards >= 1")
+    target = target_for_config(args.config, args.overrides, codec=args.codec, num_shards=args.num_shards,
+                               shard_index=args.shard_index)  # fmt: skip
+    clips = config_clips(load_run_config(args.config, args.overrides))
+    try:
+        result = build_store(clips, target, workers=args.workers)
+    except StoreBuildError as error:
+        raise SystemExit(f"frame store FAILED: {error}") from None
+    print(result.summary())
+    print(f"store: {target.directory}" + ("" if target.shard_index is None else " (merge when every shard is done)"))
+    for reason in list(result.failures.values())[:20]:
+        print(f"  failed: {reason}")
+    if result.failures:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""What decides a clip's stored frames: the run's settings (one store directory each) and the clip's identity.
+
+    settings = StoreSettings.for_plugin(plugin, video_fps=8.0, video_maxlen=8, max_pixels=50176, min_pixels=256)
+    store_dir(default_root(config), settings)      # <root>/<settings hash>/
+    clip_key("videos/a.mp4")                       # 16 bytes: blake2b of the resolved path
+
+A store directory holds frames for one combination of format version, plugin class (the family's resize rule)
+and the four video settings LLaMA-Factory hands the plugin, so a changed setting reads another directory and
+never stale frames. Inside it, a clip is found by its resolved path; its size and mtime_ns, kept in the entry,
+must match the clip on disk (a rewritten or touched clip is decoded again).
+"""
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+FORMAT_VERSION = 1  # bump when the entry layout or what a reader returns changes
+FRAME_STORE_ENV = "FRAME_STORE_DIR"  # the store root; "off" disables the store
+DISABLED = "off"
+# LLaMA-Factory 0.9.5's get_mm_inputs hands the plugin these, from the processor, with these defaults.
+LLAMAFACTORY_READ_DEFAULTS = {"image_max_pixels": 256 * 256, "image_min_pixels": 16 * 16, "video_fps": 2.0,
+                              "video_maxlen": 128}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Everything besides the clip that decides the frames the plugin hands the processor."""
+
+    family: str  # the plugin class (module.qualname): its read and resize rule
+    video_fps: float
+    video_maxlen: int
+    max_pixels: int  # video_max_pixels (LLaMA-Factory passes it to the resize as image_max_pixels)
+    min_pixels: int  # video_min_pixels
+    version: int = FORMAT_VERSION
+
+    @classmethod
+    def for_plugin(cls, plugin, *, video_fps, video_maxlen, max_pixels, min_pixels) -> "StoreSettings":
+        kind = type(plugin) if not isinstance(plugin, type) else plugin
+        return cls(f"{kind.__module__}.{kind.__qualname__}", float(video_fps), int(video_maxlen), int(max_pixels),
+                   int(min_pixels))  # fmt: skip
+
+    @classmethod
+    def from_read_settings(cls, plugin, settings: dict) -> "StoreSettings":
+        """From the keyword arguments LLaMA-Factory passes the plugin's read_videos."""
+        merged = {**LLAMAFACTORY_READ_DEFAULTS, **settings}
+        return cls.for_plugin(plugin, video_fps=merged["video_fps"], video_maxlen=merged["video_maxlen"],
+                              max_pixels=merged["image_max_pixels"], min_pixels=merged["image_min_pixels"])  # fmt: skip
+
+    def read_settings(self) -> dict:
+        """The keyword arguments for the plugin's read_videos."""
+        return {"image_max_pixels": self.max_pixels, "image_min_pixels": self.min_pixels,
+                "video_fps": self.video_fps, "video_maxlen": self.video_maxlen}  # fmt: skip
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def digest(self) -> str:
+        text = json.dumps(self.as_dict(), sort_keys=True)
+        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+    def same_sampling(self, video_fps: float, video_maxlen: int, family: str) -> bool:
+        """Whether this store samples the same frame indices (token counts do not depend on the pixel budget)."""
+        return (self.family, self.video_fps, self.video_maxlen, self.version) == (
+            family, float(video_fps), int(video_maxlen), FORMAT_VERSION)  # fmt: skip
+
+
+def default_root(config: dict) -> Path | None:
+    """$FRAME_STORE_DIR, else ``<media_dir or dataset_dir>/frames`` (LLaMA-Factory's dataset_dir default: data);
+    None when $FRAME_STORE_DIR is "off"."""
+    explicit = os.environ.get(FRAME_STORE_ENV)
+    if explicit == DISABLED:
+        return None
+    if explicit:
+        return Path(explicit)
+    return Path(config.get("media_dir") or config.get("dataset_dir") or "data") / "frames"
+
+
+def store_dir(root: str | os.PathLike, settings: StoreSettings) -> Path:
+    return Path(root) / settings.digest
+
+
+def resolved(path: str | os.PathLike) -> str:
+    return os.path.realpath(path)
+
+
+def clip_key(path: str | os.PathLike) -> bytes:
+    """16 bytes naming the clip inside a store directory: blake2b of its resolved path."""
+    return hashlib.blake2b(resolved(path).encode(), digest_size=16).digest()
+
+
+def key_number(key: bytes) -> int:
+    """The first 8 bytes of a key as an integer: the sorted index's column, and the hashed shard partition."""
+    return int.from_bytes(key[:8], "little")
+
+
+def clip_identity(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(size, mtime_ns) of the clip on disk, or None where it is gone."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns

@@ -1,0 +1,110 @@
+"""Check every shard of a store directory is complete and write the index readers use.
+
+    python -m frame_store.merge CONFIG.yaml [key=value ...] [--num-shards N]    # the config's store directory
+    python -m frame_store.merge --store-dir data/webvid/frames/0123456789abcdef   # a directory by name
+
+Refuses (exit 1, naming the shards) when a shard is missing, unfinished (no .done) or changed after it was
+finished; otherwise writes index.npy (entries sorted by key: shard, offset, length, checksum) and manifest.json
+atomically, manifest last: readers see the old index or the new one. failures.jsonl lists the clips that failed.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from data.publish import fsync_dir, write_text_atomic
+from frame_store.shard import latest_by_path, read_lines, shard_name
+
+INDEX_DTYPE = np.dtype(
+    [("key", "<u8"), ("shard", "<u4"), ("offset", "<u8"), ("length", "<u8"), ("checksum", "u1", (16,))]
+)
+
+
+class MergeError(Exception):
+    """A shard is missing, unfinished or changed; the message names each and what to run."""
+
+
+def _shard_problems(directory: Path, num_shards: int) -> list[str]:
+    problems = []
+    for index in range(num_shards):
+        base = directory / shard_name(index, num_shards)
+        done = base.with_suffix(".done")
+        if not done.exists():
+            state = "unfinished" if base.with_suffix(".jsonl").exists() else "missing"
+            problems.append(f"{base.name} is {state} (run: python -m frame_store.build ... --shard-index {index})")
+            continue
+        marker = json.loads(done.read_text())
+        sizes = (base.with_suffix(".data").stat().st_size, base.with_suffix(".jsonl").stat().st_size)
+        if sizes != (marker["data_bytes"], marker["index_bytes"]):
+            problems.append(f"{base.name} changed after it was finished (rerun its build)")
+    return problems
+
+
+def _write_index(path: Path, index: np.ndarray) -> None:
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as f:
+        np.save(f, index)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(f.name, path)
+    fsync_dir(path.parent)
+
+
+def merge_store(directory: str | os.PathLike) -> dict:
+    """Index every complete shard of ``directory``; returns the manifest. Raises MergeError naming bad shards."""
+    from frame_store.key import clip_key, key_number
+
+    directory = Path(directory)
+    settings_path = directory / "settings.json"
+    if not settings_path.exists():
+        raise MergeError(f"{directory}: no settings.json: not a frame store (build it: python -m frame_store.build)")
+    settings = json.loads(settings_path.read_text())
+    num_shards = settings["num_shards"]
+    problems = _shard_problems(directory, num_shards)
+    if problems:
+        raise MergeError(f"{directory}: {len(problems)} of {num_shards} shards not complete: " + "; ".join(problems))
+    rows, failures = [], []
+    for index in range(num_shards):
+        for path, line in latest_by_path(read_lines(directory / f"{shard_name(index, num_shards)}.jsonl")).items():
+            if "failed" in line:
+                failures.append(line)
+                continue
+            digest = np.frombuffer(bytes.fromhex(line["checksum"]), dtype=np.uint8)
+            rows.append((key_number(clip_key(path)), index, line["offset"], line["length"], digest))
+    table = np.array(rows, dtype=INDEX_DTYPE)
+    table = table[np.argsort(table["key"], kind="stable")]
+    _write_index(directory / "index.npy", table)
+    write_text_atomic(directory / "failures.jsonl", "".join(json.dumps(line) + "\n" for line in failures))
+    manifest = {**settings, "entries": len(table), "failures": len(failures),
+                "index_bytes": (directory / "index.npy").stat().st_size}  # fmt: skip
+    write_text_atomic(directory / "manifest.json", json.dumps(manifest, indent=1))
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m frame_store.merge CONFIG.yaml [key=value ...] | --store-dir DIR`; exit 1 if a shard is not done."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config", nargs="?", type=Path, help="LLaMA-Factory training YAML")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides, as for plugins.train")
+    parser.add_argument("--store-dir", type=Path, help="the store directory itself (instead of a config)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.store_dir is None and args.config is None:
+        parser.error("give CONFIG.yaml or --store-dir DIR")
+    directory = args.store_dir
+    if directory is None:
+        from frame_store.run_target import target_for_config
+
+        directory = target_for_config(args.config, args.overrides).directory
+    try:
+        manifest = merge_store(directory)
+    except MergeError as error:
+        raise SystemExit(f"merge FAILED: {error}") from None
+    print(f"frame store {directory}: {manifest['entries']} clips indexed, {manifest['failures']} failed")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""What an mm plugin calls to read frames and token metadata from the run's store (every Qwen-VL family class).
+
+    def read_videos(self, videos, **settings):
+        return read_through_store(self, videos, settings, self.decode_videos)
+    def clip_metadata(self, video, video_fps, video_maxlen):
+        return stored_metadata(self, video, video_fps, video_maxlen) or <probe the clip>
+
+The store root is $FRAME_STORE_DIR (the preflight, the store build and evaluation set it from the config: see
+frame_store.run_target), so the collator's data workers and torchrun's children find it too. No variable, no
+merged store or a clip not in it: the plugin decodes as before.
+"""
+
+import functools
+import os
+from pathlib import Path
+
+from frame_store.key import DISABLED, FRAME_STORE_ENV, StoreSettings, store_dir
+from frame_store.reader import FrameStore
+
+
+def _root() -> Path | None:
+    root = os.environ.get(FRAME_STORE_ENV)
+    return Path(root) if root and root != DISABLED else None
+
+
+def _manifest_stamp(directory: Path) -> int | None:
+    try:
+        return (directory / "manifest.json").stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=16)
+def _open(directory: Path, stamp: int | None) -> FrameStore | None:
+    return FrameStore.open(directory) if stamp is not None else None
+
+
+def open_store(directory: Path) -> FrameStore | None:
+    """The merged store in ``directory``, opened once per process and again after a new merge."""
+    return _open(directory, _manifest_stamp(directory))
+
+
+def store_for(plugin, settings: dict) -> FrameStore | None:
+    """The run's store for ``plugin`` at the read settings LLaMA-Factory passes read_videos, or None."""
+    root = _root()
+    return open_store(store_dir(root, StoreSettings.from_read_settings(plugin, settings))) if root else None
+
+
+def read_through_store(plugin, videos: list, settings: dict, decode) -> dict[str, list]:
+    """``decode(videos, **settings)``'s result, with every clip the store holds read from it instead."""
+    store = store_for(plugin, settings)
+    if store is None:
+        return decode(videos, **settings)
+    results: dict[str, list] = {}
+    for video in videos:
+        stored = store.get(video) if isinstance(video, (str, os.PathLike)) else None
+        part = stored.as_results() if stored is not None else decode([video], **settings)
+        for key, values in part.items():
+            results.setdefault(key, []).extend(values)
+    return results or decode(videos, **settings)
+
+
+def stored_metadata(plugin, video, video_fps: float, video_maxlen: int) -> dict | None:
+    """The clip's token metadata from any store of the run sampled alike (the pixel budget does not change it)."""
+    root = _root()
+    if root is None or not isinstance(video, (str, os.PathLike)) or not root.is_dir():
+        return None
+    family = StoreSettings.for_plugin(plugin, video_fps=video_fps, video_maxlen=video_maxlen, max_pixels=0,
+                                      min_pixels=0).family  # fmt: skip
+    for directory in sorted(root.iterdir()):
+        store = open_store(directory)
+        if store is None:
+            continue
+        saved = StoreSettings(**store.manifest["settings"])
+        if saved.same_sampling(video_fps, video_maxlen, family):
+            stored = store.get(video)
+            if stored is not None:
+                return stored.metadata
+    return None

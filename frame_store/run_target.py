@@ -1,0 +1,82 @@
+"""A run's store: its directory from the config, the clips its datasets read, and $FRAME_STORE_DIR for readers.
+
+    target = target_for_run(config, plugin)            # StoreTarget, or None (disabled, or a stock plugin)
+    target = target_for_config("configs/tiny_qwen2vl_demo.yaml", ["video_maxlen=4"])
+    clips = config_clips(config)                       # every clip of dataset + eval_dataset, as training resolves it
+
+Settings are the config's (LLaMA-Factory's defaults where it has none, as plugins.video_settings fills them), the
+family is the template's plugin class. Setting $FRAME_STORE_DIR (absolute) here is what lets the collator's data
+workers, torchrun's children and evaluation's plugin find the store; a value the user set is kept.
+"""
+
+import os
+from pathlib import Path
+
+from frame_store.build import StoreTarget
+from frame_store.codec import DEFAULT_CODEC
+from frame_store.key import FRAME_STORE_ENV, StoreSettings, default_root, store_dir
+
+IRRELEVANT_TO_LOADING = frozenset({"deepspeed", "bf16", "fp16", "pure_bf16"})
+
+
+def target_for_run(
+    config: dict, plugin, codec: str = DEFAULT_CODEC, num_shards: int = 1, shard_index: int | None = None
+) -> StoreTarget | None:
+    """The store this run's ``plugin`` reads; sets $FRAME_STORE_DIR. None: disabled, or the plugin reads no store."""
+    from plugins.video_settings import check_video_settings
+
+    root = default_root(config)
+    if root is None or not hasattr(plugin, "decode_videos"):
+        return None
+    os.environ.setdefault(FRAME_STORE_ENV, str(Path(root).absolute()))
+    video = check_video_settings(config)
+    settings = StoreSettings.for_plugin(
+        plugin,
+        video_fps=video["video_fps"],
+        video_maxlen=video["video_maxlen"],
+        max_pixels=video["video_max_pixels"],
+        min_pixels=video["video_min_pixels"],
+    )
+    directory = store_dir(Path(os.environ[FRAME_STORE_ENV]), settings)
+    return StoreTarget(directory, config.get("template") or "", settings, codec, num_shards, shard_index)
+
+
+def template_of(config: dict):
+    """The config's template's mm plugin (our templates registered first)."""
+    import plugins
+    from plugins.llamafactory_boundary import TEMPLATES
+
+    plugins.register()
+    name = config.get("template")
+    if name not in TEMPLATES:
+        raise SystemExit(f"template {name!r} is not a LLaMA-Factory template (set template: in the config)")
+    return TEMPLATES[name].mm_plugin
+
+
+def target_for_config(config_path, overrides=(), **options) -> StoreTarget:
+    """target_for_run for a YAML config and key=value overrides; exits naming why there is no store."""
+    from plugins.run_config import load_run_config
+
+    config = load_run_config(config_path, list(overrides))
+    target = target_for_run(config, template_of(config), **options)
+    if target is None:
+        raise SystemExit(f"no frame store for {config_path}: ${FRAME_STORE_ENV}=off, or template "
+                         f"{config.get('template')!r} does not read one (use qwen2_vl_exact)")  # fmt: skip
+    return target
+
+
+def config_clips(config: dict) -> list[str]:
+    """Every clip path of the config's dataset and eval_dataset, resolved against media_dir as training does."""
+    from llamafactory.data.parser import get_dataset_list
+    from llamafactory.hparams import get_train_args
+
+    from plugins.llamafactory_boundary import load_aligned_samples
+
+    loading = {key: value for key, value in config.items() if key not in IRRELEVANT_TO_LOADING}
+    model_args, data_args, training_args, _, _ = get_train_args(loading)
+    names = list(dict.fromkeys((data_args.dataset or []) + (data_args.eval_dataset or [])))
+    clips = []
+    for attr in get_dataset_list(names, data_args.dataset_dir):
+        for sample in load_aligned_samples(attr, model_args, data_args, training_args):
+            clips += [str(video) for video in sample.videos if isinstance(video, (str, os.PathLike))]
+    return list(dict.fromkeys(clips))

@@ -1,0 +1,126 @@
+"""The frame store returns exactly what decoding returns, or decodes: never stale or damaged frames."""
+
+import logging
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from frame_store.key import FRAME_STORE_ENV
+from frame_store.plugin_hook import open_store
+from frame_store.reader import read_counts
+from tests.frame_store_fixtures import READ, build, exact_plugin, use_store
+
+
+def _same(stored: dict, decoded: dict) -> None:
+    assert stored.keys() == decoded.keys()
+    for key in decoded:
+        if key == "videos":
+            for ours, theirs in zip(stored[key], decoded[key], strict=True):
+                assert [frame.mode for frame in ours] == [frame.mode for frame in theirs]
+                assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(ours, theirs, strict=True))
+        else:
+            assert stored[key] == decoded[key], key
+
+
+@pytest.fixture(scope="module")
+def matrix_store(clip_matrix, tmp_path_factory):
+    root = tmp_path_factory.mktemp("frames")
+    plugin = exact_plugin()
+    target, result = build(root, [path for path, _ in clip_matrix.values()], plugin)
+    return root, target, result
+
+
+def test_store_is_bit_identical_to_decoding_on_the_clip_matrix(clip_matrix, matrix_store, monkeypatch):
+    root, target, result = matrix_store
+    assert result.failures == {} and result.n_decoded == len(clip_matrix)
+    plugin = exact_plugin()
+    monkeypatch.delenv(FRAME_STORE_ENV, raising=False)
+    decoded = {name: plugin.read_videos([str(path)], **READ) for name, (path, _) in clip_matrix.items()}
+    metadata = {name: plugin.clip_metadata(str(path), 8.0, 8) for name, (path, _) in clip_matrix.items()}
+    use_store(monkeypatch, root)
+    store = open_store(target.directory)
+    before = read_counts(store)["hits"]
+    for name, (path, _) in clip_matrix.items():
+        _same(plugin.read_videos([str(path)], **READ), decoded[name])
+        stored_meta = plugin.clip_metadata(str(path), 8.0, 8)
+        assert stored_meta == {**metadata[name], "sample_indices": list(metadata[name]["sample_indices"])}, name
+    assert read_counts(store)["hits"] - before == 2 * len(clip_matrix)  # frames and metadata, every clip
+
+
+def test_a_second_pass_decodes_nothing(clip_matrix, matrix_store):
+    root, _, _ = matrix_store
+    _, again = build(root, [path for path, _ in clip_matrix.values()], exact_plugin())
+    assert (again.n_clips, again.n_decoded, again.failures) == (len(clip_matrix), 0, {})
+
+
+@pytest.fixture
+def small_store(clip_matrix, tmp_path):
+    """Two copies of matrix clips (the tests change them) and their store."""
+    clips = []
+    for name in ("h264_24fps_gop24.mp4", "h264_30fps_gop15.avi"):
+        clips.append(tmp_path / name)
+        shutil.copy2(clip_matrix[name][0], clips[-1])
+    target, result = build(tmp_path / "frames", clips, exact_plugin())
+    assert result.failures == {}
+    return clips, target
+
+
+def test_a_changed_clip_is_decoded_again_never_served_stale(small_store, clip_matrix, monkeypatch, caplog):
+    clips, target = small_store
+    plugin = exact_plugin()
+    use_store(monkeypatch, target.directory.parent)
+    shutil.copy2(clip_matrix["h264_2997fps_gop1.mp4"][0], clips[0])  # rewritten: other content under the same name
+    os.utime(clips[1], ns=(os.stat(clips[1]).st_atime_ns, os.stat(clips[1]).st_mtime_ns + 1))  # touched only
+    monkeypatch.setenv(FRAME_STORE_ENV, "off")
+    decoded = [plugin.read_videos([str(clip)], **READ) for clip in clips]
+    use_store(monkeypatch, target.directory.parent)
+    with caplog.at_level(logging.WARNING, logger="frame_store"):
+        for clip, expected in zip(clips, decoded, strict=True):
+            _same(plugin.read_videos([str(clip)], **READ), expected)
+            _same(plugin.read_videos([str(clip)], **READ), expected)
+    store = open_store(target.directory)
+    assert read_counts(store)["stale"] == 4 and read_counts(store)["hits"] == 0
+    warnings = [record.getMessage() for record in caplog.records]
+    assert len(warnings) == 2  # once per clip
+    assert "changed since its frames were stored" in warnings[0] and "(1 clips so far)" in warnings[0]
+
+
+def test_a_changed_setting_reads_another_store(small_store, monkeypatch):
+    clips, target = small_store
+    plugin = exact_plugin()
+    use_store(monkeypatch, target.directory.parent)
+    for changed in ({"video_maxlen": 4}, {"image_max_pixels": 56 * 56}, {"video_fps": 4.0}, {"image_min_pixels": 0}):
+        read = {**READ, **changed}
+        stored = plugin.read_videos([str(clips[0])], **read)
+        monkeypatch.setenv(FRAME_STORE_ENV, "off")
+        _same(stored, plugin.read_videos([str(clips[0])], **read))
+        use_store(monkeypatch, target.directory.parent)
+    assert read_counts(open_store(target.directory)) == {"hits": 0, "not_stored": 0, "stale": 0, "corrupt": 0}
+
+
+def _damage(path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "flip":
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+    else:
+        path.write_bytes(bytes(data[: len(data) // 3]))
+
+
+@pytest.mark.parametrize("how", ["flip", "truncate"])
+def test_a_damaged_shard_falls_back_to_decoding_with_a_counted_warning(small_store, monkeypatch, caplog, how):
+    clips, target = small_store
+    plugin = exact_plugin()
+    monkeypatch.setenv(FRAME_STORE_ENV, "off")
+    decoded = [plugin.read_videos([str(clip)], **READ) for clip in clips]
+    _damage(target.directory / "shard-00000-of-00001.data", how)
+    use_store(monkeypatch, target.directory.parent)
+    with caplog.at_level(logging.WARNING, logger="frame_store"):
+        for clip, expected in zip(clips, decoded, strict=True):
+            _same(plugin.read_videos([str(clip)], **READ), expected)
+    counts = read_counts(open_store(target.directory))
+    assert counts["corrupt"] >= 1 and counts["corrupt"] + counts["hits"] == 2
+    assert [record.getMessage() for record in caplog.records][-1].endswith(f"({counts['corrupt']} clips so far)")
+    assert any("checksum" in r.getMessage() or "truncated" in r.getMessage() for r in caplog.records)
