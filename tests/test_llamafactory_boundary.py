@@ -13,13 +13,14 @@ from pathlib import Path
 import av
 import pytest
 from llamafactory.data import mm_plugin as lf_mm_plugin
-from llamafactory.data.mm_plugin import Qwen2VLPlugin
+from llamafactory.data.mm_plugin import Qwen2VLPlugin, Qwen3VLPlugin
 from llamafactory.data.processor import SupervisedDatasetProcessor
 from PIL import Image
 
 import plugins
 from plugins import llamafactory_boundary as boundary
 from tests.clips import make_clip
+from tests.family_processors import family_processor
 from tests.training_fixtures import DATASET_NAME, PROMPT, write_dataset
 from video import probe_video, sample_indices
 
@@ -169,6 +170,59 @@ def test_processor_carries_the_config_video_sampling(tiny_model_dir):
                                      "video_fps": 3.0, "video_maxlen": 4})  # fmt: skip
     processor = load_tokenizer(model_args)["processor"]
     assert boundary.processor_video_sampling(processor) == {"video_fps": 3.0, "video_maxlen": 4}
+
+
+# --- the Qwen3-VL plugin's hooks (an in-process Qwen3VLProcessor: patch 16, merge 2, the tiny tokenizer) ---
+
+
+@pytest.fixture(scope="module")
+def qwen3(tiny_model_dir, tmp_path_factory):
+    """(stock qwen3_vl plugin, processor, a 64x64 clip of 24 frames at 12 fps)."""
+    clip = make_clip(tmp_path_factory.mktemp("qwen3") / "clip.mp4", n_frames=24, fps=12, width=64, height=64)
+    return boundary.TEMPLATES["qwen3_vl"].mm_plugin, family_processor("qwen3_vl", tiny_model_dir), str(clip)
+
+
+def test_validate_input_refuses_a_missing_processor(qwen3):
+    plugin, processor, clip = qwen3
+    plugin._validate_input(processor, [], [clip], [])
+    with pytest.raises(ValueError, match="Processor was not found"):
+        plugin._validate_input(None, [], [clip], [])
+
+
+def test_validate_messages_counts_placeholders_against_videos(qwen3):
+    plugin, _, clip = qwen3
+    plugin._validate_messages([{"role": "user", "content": PROMPT}], [], [clip], [])
+    with pytest.raises(ValueError, match="number of videos does not match"):
+        plugin._validate_messages([{"role": "user", "content": PROMPT}], [], [clip, clip], [])
+
+
+def test_get_mm_token_metadata_counts_from_the_header_with_frame_positions(qwen3, monkeypatch):
+    """Grids and each video's frames_indices (frame index / fps x video_fps) and fps, decoding nothing; None for
+    frames given as images (LLaMA-Factory then reads them: _get_mm_inputs)."""
+    plugin, processor, clip = qwen3
+    monkeypatch.setattr(Qwen3VLPlugin, "_regularize_videos", lambda self, videos, **kw: pytest.fail("decoded"))
+    inputs = plugin._get_mm_token_metadata([], [clip], [], processor)
+    assert inputs["video_grid_thw"].tolist() == [[4, 4, 4]]  # 8 frames of 64x64 on a 16-pixel patch grid
+    [metadata] = inputs["video_metadata"]
+    positions = [index / 12 * 8.0 for index in sample_indices(24, 2.0, **SAMPLING)]
+    assert metadata.fps == 8.0 and metadata.frames_indices == positions
+    assert plugin._get_mm_token_metadata([], [[Image.new("RGB", (64, 64))] * 2], [], processor) is None
+
+
+def test_get_mm_inputs_reads_frames_and_returns_each_videos_metadata(qwen3):
+    plugin, processor, clip = qwen3
+    inputs = plugin._get_mm_inputs([], [clip], [], processor)
+    assert inputs["video_grid_thw"].tolist() == [[4, 4, 4]]
+    assert inputs["pixel_values_videos"].shape[0] == 4 * 4 * 4
+    [metadata] = inputs["video_metadata"]
+    assert list(metadata.frames_indices) == [i / 12 * 8.0 for i in sample_indices(24, 2.0, **SAMPLING)]
+
+
+def test_calculate_timestamps_averages_each_temporal_patch(qwen3):
+    """Frame positions / fps, padded to whole patches with the last one, averaged per temporal patch."""
+    _, processor, _ = qwen3
+    assert processor._calculate_timestamps([0, 8, 16, 24], 8.0, 2) == [0.5, 2.5]
+    assert boundary.Qwen3VideoPlugin.timestamps(processor, [0, 4, 8], 8.0) == [0.25, 1.0]
 
 
 # --- the import-time check ---

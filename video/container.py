@@ -165,7 +165,8 @@ def _demux_stream(container, path, keep_packets: bool) -> tuple[VideoInfo, list]
     frame_pts = tuple(pts for pts, _, _ in shown) if all_timestamped else ()
     keyframes = tuple(i for i, (_, _, key) in enumerate(shown) if key)
     trusted = all_timestamped and n_discarded == 0 and _spans_are_safe(stream, frame_pts, keyframes, fps)
-    if stream.duration is not None and trusted:
+    header_right = n_discarded == 0 and header_frames == len(shown)  # e.g. a variable frame rate, nothing hidden
+    if stream.duration is not None and (trusted or header_right):
         duration_s = float(stream.duration * stream.time_base)  # what LLaMA-Factory's sampler reads
     elif all_timestamped and len(frame_pts) > 1:
         step = (frame_pts[-1] - frame_pts[0]) / (len(frame_pts) - 1)
