@@ -55,6 +55,14 @@ def identity_items(summary: Mapping[str, Any], run: Mapping[str, Any] | None, sa
     return items
 
 
+def _change(key: str, base: float | None, adapter: float | None) -> str:
+    """adapter − base as the table shows values: signed, and a change that rounds to nothing shown unsigned."""
+    if base is None or adapter is None:
+        return ""
+    text = format_value(key, adapter - base).lstrip("-")
+    return text if float(text) == 0 else ("+" if adapter > base else "-") + text
+
+
 def _metric_table(results: Mapping[str, Any]) -> str:
     """Every metric, diagnostic and count, one column per model, and adapter − base when both are there."""
     models = list(results)
@@ -67,9 +75,7 @@ def _metric_table(results: Mapping[str, Any]) -> str:
             cells = "".join(f"<td>{format_value(key, value)}</td>" for value in values)
             if delta:
                 base, adapter = results["base"].get(group, {}).get(key), results["adapter"].get(group, {}).get(key)
-                change = adapter - base if group != "counts" and None not in (base, adapter) else None
-                sign = "+" if change is not None and change >= 0 else ""
-                cells += f"<td>{'' if change is None else sign + format_value(key, change)}</td>"
+                cells += f"<td>{_change(key, base, adapter) if group != 'counts' else ''}</td>"
             rows.append(f"<tr><td>{key}</td>{cells}</tr>")
     return f"<table class='metrics'><tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"
 
@@ -96,7 +102,7 @@ def render_page(
         "<meta name='viewport' content='width=device-width, initial-scale=1'><title>Evaluation report</title>"
         f"<style>{css}</style></head><body><h1>Evaluation report</h1><div class='top'><section>"
         f"<h2>Run</h2><dl class='identity'>{facts}</dl></section><section class='metrics-section'><h2>Metrics</h2>"
-        f"<p>Scores ×100, {esc(summary['metric_tool'])}.</p>{_metric_table(summary['results'])}</section></div>"
+        f"<p>Scores ×100, as named under Run.</p>{_metric_table(summary['results'])}</section></div>"
         f"<h2>Samples</h2><p class='note'>{esc(note)} Worst first puts errored samples last; "
         "“errors only” shows them. Click frames to enlarge.</p>"
         "<div class='controls'><span class='buttons'><button id='order-file' class='on'>test-set order</button>"

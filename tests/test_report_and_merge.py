@@ -65,6 +65,13 @@ def test_report_puts_each_models_answer_beside_the_reference(tmp_path):
     assert page.count('"frames":"frames/') == 2  # one strip per sample, not per model
 
 
+def test_report_shows_a_change_that_rounds_to_nothing_unsigned(tmp_path):
+    summary = summary_of(["base", "adapter"])
+    summary["results"]["adapter"]["metrics"]["cider"] = summary["results"]["base"]["metrics"]["cider"] - 1e-9
+    _, html_path = write_report(tmp_path, [prediction("a", "base", "x").to_json()], summary)
+    assert "<tr><td>cider</td><td>12.34</td><td>12.34</td><td>0.00</td></tr>" in html_path.read_text()
+
+
 def test_report_shows_every_reference_and_per_sample_scores(tmp_path):
     """Each answer is scored against all its sample's references; the CIDEr-D values average to the corpus one."""
     references = {

@@ -4,8 +4,13 @@ worst first sorts by per-sample score, errors only and search filter, and 10,000
 Reports are written by evaluation.report.write_report from synthetic predictions (no model): fast.
 """
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from evaluation.frames import save_frame_strip
 from evaluation.metrics import METRIC_KEYS
@@ -17,6 +22,7 @@ COLOURS = ("red", "green", "blue", "yellow", "purple", "orange")
 SHAPES = ("circle", "square", "triangle", "star")
 MOTIONS = ("moves up", "moves down", "moves left", "moves right")
 FRAME_SIZE = (112, 168)  # height, width of one frame the model saw
+REPO_ROOT = Path(__file__).resolve().parents[1]
 LONG = "upupupupup" * 300  # a runaway answer with no break opportunity
 
 
@@ -165,3 +171,15 @@ def test_ten_thousand_samples_render_one_page_of_rows(browser, tmp_path):
     page.click("#next")
     assert page.locator(".sample").first.get_attribute("data-id") == "clip-00050"
     assert page.locator(".sample").count() == 50 and page.evaluate("document.images.length") <= 51
+
+
+def test_screenshot_tool_writes_the_page_as_png(browser, small_report, tmp_path):
+    """`python -m evaluation.report_screenshot REPORT OUT` as the README runs it (``browser``: skips without one)."""
+    out = tmp_path / "docs" / "report.png"
+    command = [sys.executable, "-m", "evaluation.report_screenshot", str(small_report[0] / "report.html"), str(out)]
+    done = subprocess.run(
+        [*command, "--height", "900"], capture_output=True, text=True, timeout=120, check=False, cwd=REPO_ROOT
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    with Image.open(out) as png:
+        assert png.format == "PNG" and png.size == (1280, 900)
