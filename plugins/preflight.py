@@ -6,6 +6,7 @@ format, and its clip's sampled frames really decode.
     python -m plugins.preflight CONFIG.yaml --drop-offending data/webvid_fit    # write the samples that pass
     python -m plugins.preflight CONFIG.yaml --skip-decode-check                 # headers only (said loudly)
     python -m plugins.preflight CONFIG.yaml --decode-workers 8                  # decode processes (default: CPUs)
+    python -m plugins.preflight CONFIG.yaml --workers 8                         # token-count processes (default: CPUs)
 
     from plugins import preflight                                               # from Python (plugins.train)
     report = preflight.check(settings, preflight.PreflightOptions(decode_workers=8))   # raises PreflightError
@@ -13,17 +14,19 @@ format, and its clip's sampled frames really decode.
 The frame, pixel and length settings are checked first (plugins.video_settings: an error names the key, the
 value and the valid range). Samples are then loaded and tokenized exactly as training will (LLaMA-Factory's
 dataset loader, the config's template, its mm_plugin's token expansion and its supervised encoder, with the
-config's video_* settings); video tokens come from clip metadata. Last, every clip's sampled frames are decoded
-with the reader training uses and the same video_fps/video_maxlen (plugins.decode_check, one process per CPU),
-so a clip that passes cannot fail when training reads it. Prints the token-length distribution and the decode
-rate, then fails (PreflightError, exit 1) listing every sample that cutoff_len would truncate, whose clip
-cannot be read or decoded, or whose text holds a media placeholder or chat token that breaks the chat format
-(dataset, index, id, reason). With --drop-offending DIR it writes the other samples to DIR (same dataset names,
-a dataset_info.json and dropped.json) and prints the dataset_dir/media_dir overrides that train on them.
-Exit codes: 0 ok, 1 a sample would break training, 2 a bad command line. `python -m plugins.train` runs check()
-first, on the same arguments, and stops on its PreflightError. Three parts: plugins.preflight_measure (tokenize,
-decode: the report's content), plugins.preflight_report (the verdict and its wording), plugins.preflight_drop
-(--drop-offending's output); this module joins them and holds the command line.
+config's video_* settings); video tokens come from clip metadata. --workers processes share the samples
+(plugins.preflight_parallel, a progress bar with the samples/s); the report is the same for any number. Last,
+every clip's sampled frames are decoded with the reader training uses and the same video_fps/video_maxlen
+(plugins.decode_check, one process per CPU), so a clip that passes cannot fail when training reads it. Prints the
+token-length distribution, the token-count and decode rates, then fails (PreflightError, exit 1) listing every
+sample that cutoff_len would truncate, whose clip cannot be read or decoded, or whose text holds a media
+placeholder or chat token that breaks the chat format (dataset, index, id, reason). With --drop-offending DIR it
+writes the other samples to DIR (same dataset names, a dataset_info.json and dropped.json) and prints the
+dataset_dir/media_dir overrides that train on them. Exit codes: 0 ok, 1 a sample would break training, 2 a bad
+command line, 130 Ctrl-C. `python -m plugins.train` runs check() first, on the same arguments, and stops on its
+PreflightError. Parts: plugins.preflight_measure (tokenize, decode: the report's content), plugins.preflight_encode
+(one sample), plugins.preflight_parallel (over processes), plugins.preflight_report (the verdict and its
+wording), plugins.preflight_drop (--drop-offending's output); this module joins them and holds the command line.
 """
 
 import argparse
@@ -45,6 +48,8 @@ from plugins.preflight_report import (
 from plugins.run_log import log_libraries_to
 
 PREFLIGHT_LOG_NAME = "preflight.log"  # beside training's train.log: library output a person does not act on
+NUMBER_OPTIONS = ("--decode-workers", "--workers")  # the preflight's options that take a value
+INTERRUPTED = "preflight interrupted (Ctrl-C): nothing was written"
 
 
 @dataclass(frozen=True)
@@ -54,18 +59,24 @@ class PreflightOptions:
     drop_offending: Path | None = None  # write the passing samples there instead of failing
     decode_check: bool = True  # False: clip headers are read, frames are not decoded (said loudly)
     decode_workers: int | None = None  # decode processes (default: one per CPU)
+    workers: int | None = None  # token-count processes (default: one per CPU); the report does not depend on it
 
 
 def run(
-    args: dict, drop_offending_to: Path | None = None, decode_check: bool = True, decode_workers: int | None = None
+    args: dict,
+    drop_offending_to: Path | None = None,
+    decode_check: bool = True,
+    decode_workers: int | None = None,
+    workers: int | None = None,
 ) -> PreflightReport:
     """Check the config's datasets (``dataset`` and ``eval_dataset``). Raises PreflightError if any sample fails,
     unless ``drop_offending_to`` is given: then the passing samples are written there and the report returned.
-    ``decode_check=False`` reads clip headers only; ``decode_workers`` processes decode (default: one per CPU)."""
+    ``decode_check=False`` reads clip headers only; ``decode_workers`` processes decode and ``workers`` processes
+    count tokens (default: one per CPU each)."""
     # Imported here: measuring loads LLaMA-Factory, and decode-check processes re-import the __main__ module.
     from plugins.preflight_measure import measure
 
-    measured = measure(args, decode_check=decode_check, decode_workers=decode_workers)
+    measured = measure(args, decode_check=decode_check, decode_workers=decode_workers, workers=workers)
     report = measured.report
     if report.offenders:
         if drop_offending_to is None:
@@ -87,6 +98,7 @@ def check(args: dict, options: PreflightOptions | None = None) -> PreflightRepor
             drop_offending_to=options.drop_offending,
             decode_check=options.decode_check,
             decode_workers=options.decode_workers,
+            workers=options.workers,
         )
     except PreflightError as error:
         if error.report is not None:
@@ -107,15 +119,16 @@ def check(args: dict, options: PreflightOptions | None = None) -> PreflightRepor
 def split_preflight_options(argv: list[str]) -> tuple[list[str], list[str]]:
     """(training arguments, preflight-only options) of a `python -m plugins.train` command line.
 
-    --skip-decode-check and --decode-workers N are the preflight's; LLaMA-Factory's parser must not see them.
+    --skip-decode-check, --decode-workers N and --workers N are the preflight's; LLaMA-Factory's parser must not
+    see them.
     """
     train_args: list[str] = []
     options: list[str] = []
     rest = iter(argv)
     for arg in rest:
-        if arg == "--skip-decode-check" or arg.startswith("--decode-workers="):
+        if arg == "--skip-decode-check" or arg.startswith(tuple(f"{option}=" for option in NUMBER_OPTIONS)):
             options.append(arg)
-        elif arg == "--decode-workers":
+        elif arg in NUMBER_OPTIONS:
             options.append(arg)
             value = next(rest, None)  # none: parse_options says the option needs a number
             if value is not None:
@@ -149,6 +162,9 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         "then stops training when it is reached",
     )
     parser.add_argument("--decode-workers", type=_processes, metavar="N", help="decode-check processes (default: CPUs)")
+    parser.add_argument(
+        "--workers", type=_processes, metavar="N", help="token-count processes (default: CPUs; same report for any N)"
+    )
 
 
 def _options(namespace: argparse.Namespace) -> PreflightOptions:
@@ -156,6 +172,7 @@ def _options(namespace: argparse.Namespace) -> PreflightOptions:
         drop_offending=namespace.drop_offending,
         decode_check=not namespace.skip_decode_check,
         decode_workers=namespace.decode_workers,
+        workers=namespace.workers,
     )
 
 
@@ -175,7 +192,7 @@ def parse_options(options: list[str]) -> PreflightOptions:
 
 
 def parse_cli(argv: list[str]) -> tuple[dict, PreflightOptions]:
-    """CONFIG.yaml [key=value ...] [--drop-offending DIR] [--skip-decode-check] [--decode-workers N]
+    """CONFIG.yaml [key=value ...] [--drop-offending DIR] [--skip-decode-check] [--decode-workers N] [--workers N]
     -> (merged config as LLaMA-Factory reads it, options); a bad command line exits 2 with the usage."""
     from plugins.run_config import RunConfigError, load_run_config
 
@@ -201,6 +218,9 @@ def main(argv: list[str] | None = None) -> None:
     except PreflightError as error:
         print(f"preflight FAILED: {error}", file=sys.stderr)
         raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

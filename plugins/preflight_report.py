@@ -43,6 +43,7 @@ class PreflightReport:
     video_token_counts: list[int] = field(default_factory=list)
     offenders: list[Offender] = field(default_factory=list)
     decode_check: str | None = None  # the decode check's summary line; None when it was skipped
+    token_count: str | None = None  # the token count's summary line (samples, seconds, rate, processes)
 
     def distribution(self, values: list[int] | None = None) -> dict[str, float]:
         """min / median / p95 / max of the samples' token counts."""
@@ -62,6 +63,7 @@ def format_report(report: PreflightReport) -> str:
         f"preflight: {report.n_samples} samples, template {report.template}, cutoff_len {report.cutoff_len}",
         f"  tokens per sample   {_fmt(report.distribution())}",
         f"  video tokens        {_fmt(report.distribution(report.video_token_counts))}",
+        *([f"  {report.token_count}"] if report.token_count else []),
         f"  {report.decode_check}" if report.decode_check else f"  {SKIPPED_DECODE_WARNING}",
     ]
     if report.offenders:
@@ -74,6 +76,12 @@ def format_report(report: PreflightReport) -> str:
             "(frames not decoded)"
         )
     return "\n".join(lines)
+
+
+def token_count_summary(n_samples: int, seconds: float, workers: int) -> str:
+    """e.g. "token count: 2000 samples in 2.6 s (769.2 samples/s, 2 processes)"."""
+    rate = n_samples / seconds if seconds > 0 else 0.0
+    return f"token count: {n_samples} samples in {seconds:.1f} s ({rate:.1f} samples/s, {workers} processes)"
 
 
 def describe(offender: Offender) -> str:
