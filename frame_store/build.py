@@ -16,7 +16,7 @@ with it, only that shard (each machine of an array writes its own files), and fr
 indexes them all. Clip list and settings come from the config as training reads them (frame_store.run_target).
 """
 
-import functools
+import contextlib
 import json
 import multiprocessing
 import os
@@ -34,6 +34,7 @@ from frame_store.key import DISABLED, FRAME_STORE_ENV, StoreSettings, clip_ident
 from frame_store.shard import ShardWriter, pack_entry
 
 MAX_CLIPS_PER_TASK = 16  # entries travel back to the parent: a few MB per task at most
+IN_PROCESS_UP_TO = 16  # clips: starting a worker (importing LLaMA-Factory, 3-9 s) costs more than decoding them
 
 
 class StoreBuildError(Exception):
@@ -72,15 +73,27 @@ def _plain(value):
     return value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
 
 
-@functools.lru_cache(maxsize=4)
 def template_plugin(template: str):
-    """The template's mm plugin, in a process that decodes (it never reads a store)."""
-    os.environ[FRAME_STORE_ENV] = DISABLED
+    """The template's mm plugin (our templates registered)."""
     import plugins
     from plugins.llamafactory_boundary import TEMPLATES
 
     plugins.register()
     return TEMPLATES[template].mm_plugin
+
+
+@contextlib.contextmanager
+def store_reading_off():
+    """Decode for real inside the block: the plugin reads no store (its own entries are being written)."""
+    saved = os.environ.get(FRAME_STORE_ENV)
+    os.environ[FRAME_STORE_ENV] = DISABLED
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ[FRAME_STORE_ENV]
+        else:
+            os.environ[FRAME_STORE_ENV] = saved
 
 
 def decode_entry(plugin, path: str, settings: StoreSettings, codec: str, identity: tuple[int, int]) -> bytes:
@@ -104,15 +117,16 @@ def _build_task(paths: list[str], template: str, settings: StoreSettings, codec:
     """(path, identity, entry or None, failure or None) per clip; any error is one training would die of."""
     plugin = template_plugin(template)
     done = []
-    for path in paths:
-        identity = clip_identity(path)
-        try:
-            if identity is None:
-                raise FileNotFoundError(f"{path}: no such file")
-            done.append((path, identity, decode_entry(plugin, path, settings, codec, identity), None))
-        except Exception as error:  # noqa: BLE001 - recorded per clip, as the decode check reports it
-            reason = str(error) if path in str(error) else f"{path}: {type(error).__name__}: {error}"
-            done.append((path, identity, None, reason))
+    with store_reading_off():
+        for path in paths:
+            identity = clip_identity(path)
+            try:
+                if identity is None:
+                    raise FileNotFoundError(f"{path}: no such file")
+                done.append((path, identity, decode_entry(plugin, path, settings, codec, identity), None))
+            except Exception as error:  # noqa: BLE001 - recorded per clip, as the decode check reports it
+                reason = str(error) if path in str(error) else f"{path}: {type(error).__name__}: {error}"
+                done.append((path, identity, None, reason))
     return done
 
 
@@ -137,6 +151,17 @@ def shard_of(path: str, num_shards: int) -> int:
     return key_number(clip_key(path)) % num_shards
 
 
+def _record(results: list[tuple], writers, shard_by_path, failures, bar) -> None:
+    for path, identity, entry, failure in results:
+        if failure is not None:
+            failures[path] = failure
+        if identity is not None:
+            writers[shard_by_path[path]].add(resolved(path), identity, entry, failure)
+        bar.update(1)
+    for writer in writers.values():
+        writer.flush()
+
+
 def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar) -> None:
     tasks = [todo[start : start + MAX_CLIPS_PER_TASK] for start in range(0, len(todo), MAX_CLIPS_PER_TASK)]
     # spawn, not fork: the preflight has torch and tokenizers loaded, whose threads a forked child may deadlock on.
@@ -147,14 +172,7 @@ def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar) -> N
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                for path, identity, entry, failure in future.result():
-                    if failure is not None:
-                        failures[path] = failure
-                    if identity is not None:
-                        writers[shard_by_path[path]].add(resolved(path), identity, entry, failure)
-                    bar.update(1)
-                for writer in writers.values():
-                    writer.flush()
+                _record(future.result(), writers, shard_by_path, failures, bar)
         finished = True
     except BrokenProcessPool:
         raise StoreBuildError(
@@ -194,7 +212,12 @@ def build_store(paths, target: StoreTarget, workers: int | None = None) -> Build
                 failures[path] = line["failed"]
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo))) if todo else 0
         with tqdm(total=len(mine), initial=len(mine) - len(todo), desc="frame store", unit="clip") as bar:
-            if todo:
+            if len(todo) <= IN_PROCESS_UP_TO:
+                n_workers = 1 if todo else 0
+                for first in range(0, len(todo), 4):  # in this process, a few clips per fsync
+                    chunk = _build_task(todo[first : first + 4], target.template, target.settings, target.codec)
+                    _record(chunk, writers, shard_by_path, failures, bar)
+            else:
                 _run_pool(todo, target, n_workers, writers, shard_by_path, failures, bar)
         for index, writer in writers.items():
             writer.finish(sum(1 for path in mine if shard_by_path[path] == index))

@@ -41,6 +41,7 @@ class DecodeCheck:
     workers: int
     seconds: float
     failures: dict[str, str] = field(default_factory=dict)  # clip path -> reason
+    already_stored: int = 0  # clips the frame store held from an earlier pass, not decoded again
 
     @property
     def rate(self) -> float:
@@ -52,6 +53,7 @@ class DecodeCheck:
         return (
             f"decode check: {self.n_clips} clips in {self.seconds:.1f} s ({self.rate:.1f} clips/s, "
             f"{self.workers} processes), {len(self.failures)} failed"
+            + (f", {self.already_stored} already checked (frame store)" if self.already_stored else "")
         )
 
 
@@ -87,7 +89,9 @@ def _build_store(paths: list[str], store, workers: int | None) -> DecodeCheck:
         result = build_store(paths, store, workers=workers or default_workers())
     except (StoreBuildError, MergeError) as error:
         raise DecodeCheckError(str(error)) from None
-    return DecodeCheck(result.n_clips, result.workers, result.seconds, result.failures)
+    return DecodeCheck(
+        result.n_clips, result.workers, result.seconds, result.failures, result.n_clips - result.n_decoded
+    )
 
 
 def decode_clips(paths, *, video_fps: float, video_maxlen: int, workers: int | None = None, store=None) -> DecodeCheck:
