@@ -88,6 +88,8 @@ def collate_left_padded(items: list[dict[str, Any]], pad_token_id: int, video_to
         "pixel_values_videos": torch.cat([item["pixel_values_videos"] for item in ready]),
         "video_grid_thw": torch.cat([item["video_grid_thw"] for item in ready]),
     }
+    if "second_per_grid_ts" in ready[0]:  # Qwen2.5-VL
+        batch["model_inputs"]["second_per_grid_ts"] = torch.cat([item["second_per_grid_ts"] for item in ready])
     return batch
 
 

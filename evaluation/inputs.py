@@ -83,11 +83,14 @@ def build_inputs(sample: Sample, pre: Preprocessing, cutoff_len: int) -> dict[st
             f"{sample.video_path}: prompt is {len(prompt_ids)} tokens, over cutoff_len {cutoff_len}, so training "
             "would have cut into its video tokens; raise cutoff_len or lower video_maxlen / video_max_pixels"
         )
-    return {
+    inputs = {
         "input_ids": prompt_ids,
         "pixel_values_videos": mm_inputs["pixel_values_videos"],
         "video_grid_thw": mm_inputs["video_grid_thw"],
     }
+    if "second_per_grid_ts" in mm_inputs:  # Qwen2.5-VL: seconds per temporal patch, its M-RoPE time axis
+        inputs["second_per_grid_ts"] = torch.tensor(mm_inputs["second_per_grid_ts"], dtype=torch.float)
+    return inputs
 
 
 def mm_token_type_ids(input_ids: torch.Tensor, video_token_id: int) -> torch.Tensor:
