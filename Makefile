@@ -55,7 +55,7 @@ ARGS ?=
 EVAL_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup tiny-model sample-data data preflight train eval merge demo lint test test-fast bench clean
+.PHONY: help setup tiny-model sample-data data preflight frames train eval merge demo lint test test-fast bench clean
 
 help:
 	@echo "make demo        set up, then run the whole pipeline on the embedded tiny model (CPU)"
@@ -69,6 +69,8 @@ help:
 	@echo "make data        convert CSV=... VIDEO_DIR=... into ShareGPT splits in DATA_OUT=... [ARGS=...]"
 	@echo "                 (CSV= empty: captions from video2dataset shards in VIDEO_DIR)"
 	@echo "make preflight   check every sample of CONFIG=... fits cutoff_len and its clip's frames decode"
+	@echo "make frames      decode every clip of CONFIG=... once into its frame store [ARGS='key=value ... --workers K']"
+	@echo "                 (make train fills it through the preflight's decode check; FRAME_STORE_DIR=off: none)"
 	@echo "make train       train CONFIG=... [ARGS='key=value ...']"
 	@echo "make eval        evaluate CONFIG's adapter as it was trained [ARGS='key=value ...'] [EVAL_ARGS='--adapter-path ...']"
 	@echo "make merge       export base + adapter as one model (MERGE_CONFIG=...)"
@@ -108,6 +110,9 @@ data: $(SETUP_STAMP) $(if $(filter $(SAMPLE_CSV),$(CSV)),$(SAMPLE_CSV))
 
 preflight: $(SETUP_STAMP)
 	$(PY) -m plugins.preflight $(CONFIG) $(ARGS)
+
+frames: $(SETUP_STAMP)
+	$(PY) -m frame_store.build $(CONFIG) $(ARGS)
 
 train: $(SETUP_STAMP)
 	$(PY) -m plugins.train $(CONFIG) $(ARGS)
