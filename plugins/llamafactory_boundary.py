@@ -37,7 +37,14 @@ from typing import Any
 
 from llamafactory.data import loader as _loader
 from llamafactory.data import mm_plugin as _mm_plugin
-from llamafactory.data.mm_plugin import PLUGINS, Qwen2VLPlugin, Qwen3VLPlugin, get_mm_plugin, register_mm_plugin
+from llamafactory.data.mm_plugin import (
+    PLUGINS,
+    BasePlugin,
+    Qwen2VLPlugin,
+    Qwen3VLPlugin,
+    get_mm_plugin,
+    register_mm_plugin,
+)
 from llamafactory.data.processor import SupervisedDatasetProcessor
 from llamafactory.data.template import TEMPLATES, register_template
 from packaging.specifiers import SpecifierSet
@@ -54,6 +61,7 @@ __all__ = [
     "TEMPLATES",
     "AlignedSample",
     "AlignedSamples",
+    "BasePlugin",
     "LlamaFactoryVersionError",
     "Qwen3VideoPlugin",
     "QwenVideoPlugin",

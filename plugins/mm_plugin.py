@@ -18,7 +18,7 @@ from transformers import Qwen2_5_VLProcessor, Qwen2VLProcessor
 from typing_extensions import override
 
 from frame_store.plugin_hook import read_through_store, stored_metadata
-from plugins.llamafactory_boundary import QwenVideoPlugin, is_frame_list
+from plugins.llamafactory_boundary import BasePlugin, QwenVideoPlugin, is_frame_list
 from video import VideoReadError, frame_times, probe_video, read_sampled_frames, sample_indices
 
 FRAME_FIX = "pass a video file path, or frames as 8-bit RGB PIL images: the processor divides by 255 itself"
@@ -57,6 +57,26 @@ def check_video_input(video) -> None:
 
 class UnsupportedProcessor(ValueError):
     """A model whose processor the exact video path was not verified with: refused rather than run half-right."""
+
+
+class UnsupportedFamily(ValueError):
+    """A ``<template>_exact`` whose LLaMA-Factory plugin reads video its own way (GLM-4V, Qwen-Omni): refused."""
+
+
+@dataclass
+class RefusedVideoPlugin(BasePlugin):
+    """The plugin of a ``<template>_exact`` we cannot make exact: any sample it is asked to build raises
+    UnsupportedFamily with ``refusal`` (the template and the reason), before anything is trained or generated."""
+
+    refusal: str = ""
+
+    @override
+    def process_messages(self, messages, images, videos, audios, processor):
+        raise UnsupportedFamily(self.refusal)
+
+    @override
+    def get_mm_inputs(self, images, videos, audios, imglens, vidlens, audlens, batch_ids, processor):
+        raise UnsupportedFamily(self.refusal)
 
 
 class ExactVideoReading:

@@ -5,17 +5,19 @@ Every LLaMA-Factory template whose multimodal plugin is ``qwen2_vl`` or ``qwen3_
 chat format, stop words and token expansion, with our plugin for that family (EXACT_PLUGINS). Nothing of
 LLaMA-Factory's is replaced, so a config naming ``qwen2_vl_exact`` fails loudly ("Template qwen2_vl_exact does not
 exist") in any process that did not call ``plugins.register()``. A template whose plugin is another Qwen-VL variant
-(e.g. ``qwen2_omni``, ``glm4v``: subclasses of the Qwen2-VL plugin with their own video paths) gets no twin, and a
-config naming ``<it>_exact`` is refused with the reason (unsupported_reason).
+(``glm4v``, ``glm4_5v``, ``qwen2_omni``, ``qwen3_omni``, ...: subclasses of the Qwen2-VL plugin with video paths of
+their own) gets a refusing twin: a config naming ``glm4v_exact`` stops at its first sample (the preflight's, or
+evaluation's) with UnsupportedFamily naming the template and the reason (refusal_reason), never runs half-right.
 """
 
 import dataclasses
 
 from plugins.llamafactory_boundary import MM_PLUGINS, TEMPLATES, get_mm_plugin, register_mm_plugin, register_template
-from plugins.mm_plugin import ExactQwen2VLPlugin
+from plugins.mm_plugin import ExactQwen2VLPlugin, RefusedVideoPlugin
 from plugins.mm_plugin_qwen3 import ExactQwen3VLPlugin
 
 SUFFIX = "_exact"
+REFUSED_PLUGIN = "qwen_vl_exact_refused"
 # LLaMA-Factory plugin name -> (our plugin's registered name, our plugin class)
 EXACT_PLUGINS = {
     "qwen2_vl": ("qwen2_vl_exact", ExactQwen2VLPlugin),
@@ -41,19 +43,23 @@ def exact_twins() -> dict[str, str]:
     }
 
 
-def unsupported_reason(template_name: str) -> str | None:
-    """Why ``<template>_exact`` does not exist though ``<template>`` does (a Qwen-VL-like plugin we do not make
-    exact), or None; for a config check to say instead of LLaMA-Factory's bare "does not exist"."""
-    if not template_name.endswith(SUFFIX) or template_name in TEMPLATES:
-        return None
-    base = template_name.removesuffix(SUFFIX)
-    if base not in TEMPLATES:
-        return None
-    plugin = TEMPLATES[base].mm_plugin
+def refused_twins() -> dict[str, str]:
+    """``<template>_exact`` -> ``<template>`` for the templates on another Qwen-VL variant's plugin (refused)."""
+    base = MM_PLUGINS["qwen2_vl"]
+    return {
+        f"{name}{SUFFIX}": name
+        for name in list(TEMPLATES)
+        if not name.endswith(SUFFIX) and isinstance(TEMPLATES[name].mm_plugin, base) and plugin_family(name) is None
+    }
+
+
+def refusal_reason(base_name: str) -> str:
+    """Why ``<base_name>_exact`` is refused: its plugin is a Qwen-VL variant we do not make exact."""
+    plugin = TEMPLATES[base_name].mm_plugin
     return (
-        f"template {template_name!r}: {base!r} uses LLaMA-Factory's {type(plugin).__name__}, not one of the plugins "
-        f"our exact video path is proven on ({', '.join(EXACT_PLUGINS)}); use {base!r} (stock) or one of: "
-        f"{', '.join(sorted(exact_twins()))}"
+        f"template {base_name}{SUFFIX}: {base_name!r} uses LLaMA-Factory's {type(plugin).__name__}, which reads "
+        f"video its own way; our exact video path is proven on the plugins {', '.join(EXACT_PLUGINS)} only. Use "
+        f"{base_name!r} (stock) or one of: {', '.join(sorted(exact_twins()))}"
     )
 
 
@@ -64,32 +70,30 @@ def _register_plugin(name: str, plugin_class: type) -> None:
         register_mm_plugin(name, plugin_class)
 
 
-def _register_twin(name: str, base_name: str) -> None:
-    plugin_name, plugin_class = EXACT_PLUGINS[plugin_family(base_name)]
+def _register_twin(name: str, base_name: str, plugin_name: str, plugin_class: type, **plugin_fields) -> None:
     if name in TEMPLATES:
         if type(TEMPLATES[name].mm_plugin) is not plugin_class:
             raise RuntimeError(f"another template is already registered as {name!r}")
         return
     base = TEMPLATES[base_name]
     base_plugin = base.mm_plugin
-    plugin = get_mm_plugin(
-        plugin_name,
-        image_token=base_plugin.image_token,
-        video_token=base_plugin.video_token,
-        audio_token=base_plugin.audio_token,
-        vision_bos_token=base_plugin.vision_bos_token,
-        vision_eos_token=base_plugin.vision_eos_token,
-    )
+    tokens = ("image_token", "video_token", "audio_token", "vision_bos_token", "vision_eos_token")
+    accepted = {field.name for field in dataclasses.fields(plugin_class)}
+    tokens = {key: getattr(base_plugin, key) for key in tokens if key in accepted and hasattr(base_plugin, key)}
+    plugin = get_mm_plugin(plugin_name, **tokens, **plugin_fields)
     fields = {field.name: getattr(base, field.name) for field in dataclasses.fields(base)}
     fields["mm_plugin"] = plugin
     register_template(name=name, template_class=type(base), **fields)
 
 
 def register_exact_templates() -> list[str]:
-    """Register our plugins and every ``<template>_exact`` twin; a second call is a no-op. Returns the twins' names."""
-    for plugin_name, plugin_class in EXACT_PLUGINS.values():
+    """Register our plugins, every ``<template>_exact`` twin and the refusing ones; a second call is a no-op.
+    Returns the names of the twins that run (not the refused ones)."""
+    for plugin_name, plugin_class in [*EXACT_PLUGINS.values(), (REFUSED_PLUGIN, RefusedVideoPlugin)]:
         _register_plugin(plugin_name, plugin_class)
-    twins = exact_twins()
+    twins, refused = exact_twins(), refused_twins()
     for name, base_name in twins.items():
-        _register_twin(name, base_name)
+        _register_twin(name, base_name, *EXACT_PLUGINS[plugin_family(base_name)])
+    for name, base_name in refused.items():
+        _register_twin(name, base_name, REFUSED_PLUGIN, RefusedVideoPlugin, refusal=refusal_reason(base_name))
     return sorted(twins)

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 import plugins
-from plugins.llamafactory_boundary import TEMPLATES, regularized_videos
+from plugins.llamafactory_boundary import TEMPLATES, AlignedSample, encode_sample, regularized_videos
+from plugins.mm_plugin import UnsupportedFamily
 from tests.damaged_clips import faststart_clip, zero_tail
 from video import VideoReadError, probe_video, read_frames, sample_indices
 
@@ -52,6 +53,28 @@ def test_register_is_idempotent_and_derives_qwen2_vl():
             assert getattr(ours, field.name) == getattr(stock, field.name), field.name
     assert type(ours.mm_plugin).__name__ == "ExactQwen2VLPlugin"
     assert ours.mm_plugin.video_token == stock.mm_plugin.video_token == "<|video_pad|>"
+
+
+@pytest.mark.parametrize("name", ["glm4v", "qwen2_omni", "qwen3_omni"])
+def test_a_qwen_vl_variant_we_do_not_make_exact_is_refused_by_name_at_its_first_sample(loaded, clip_matrix, name):
+    """Its plugin reads video its own way: ``<it>_exact`` exists only to say so, through LLaMA-Factory's own encode
+    (as the preflight and training call it), before anything is trained."""
+    from llamafactory.data.processor import SupervisedDatasetProcessor
+    from llamafactory.hparams import DataArguments
+
+    tokenizer, processor, _ = loaded
+    assert f"{name}_exact" not in plugins.register()  # not among the twins that run
+    template = TEMPLATES[f"{name}_exact"]
+    encoder = SupervisedDatasetProcessor(template=template, tokenizer=tokenizer, processor=processor,
+                                         data_args=DataArguments(template=f"{name}_exact"))  # fmt: skip
+    sample = AlignedSample(prompt=[{"role": "user", "content": PROMPT}], response=[{"role": "assistant",
+                           "content": "a caption"}], system=None, tools=None, images=[],
+                           videos=[str(clip_matrix["h264_24fps_gop24.mp4"][0])], audios=[])  # fmt: skip
+    with pytest.raises(UnsupportedFamily) as caught:
+        encode_sample(encoder, sample)
+    plugin_class = type(TEMPLATES[name].mm_plugin).__name__
+    assert str(caught.value).startswith(f"template {name}_exact: '{name}' uses LLaMA-Factory's {plugin_class}")
+    assert f"Use '{name}' (stock) or one of: " in str(caught.value) and "qwen3_vl_exact" in str(caught.value)
 
 
 def test_tokens_equal_features_and_match_stock_where_the_header_is_right(loaded, clip_matrix):
