@@ -69,8 +69,8 @@ def _answer_line(answer: dict[str, Any]) -> str:
     if answer["error"] is not None:
         return f"- **{answer['model']}**: ERROR: {answer['error']}"
     flags = f"  [{', '.join(answer['flags'])}]" if answer["flags"] else ""
-    scores = f"(CIDEr-D {_percent(answer['cider'])}, BLEU-4 {_percent(answer['bleu_4'])}) "
-    return f"- **{answer['model']}** {scores}: {answer['text'] or '(empty)'}{flags}"
+    scores = f"(CIDEr-D {_percent(answer['cider'])}, BLEU-4 {_percent(answer['bleu_4'])})"
+    return f"- **{answer['model']}**: {answer['text'] or '(empty)'}{flags}  {scores}"
 
 
 def _markdown(summary: Mapping[str, Any], identity: Sequence[tuple[str, Any]], rows: Sequence[dict[str, Any]]) -> str:

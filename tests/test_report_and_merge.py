@@ -93,7 +93,8 @@ def test_report_shows_every_reference_and_per_sample_scores(tmp_path):
     assert all(f"{n}. {ref}" in markdown for refs in references.values() if len(refs) > 1 for n, ref in
                enumerate(refs, 1))  # fmt: skip
     assert "- **reference**: a green triangle moves down" in markdown
-    assert f"(CIDEr-D {100 * scores[('adapter', 'a')]['cider']:.1f}, BLEU-4 100.0)" in markdown
+    cider_a = 100 * scores[("adapter", "a")]["cider"]
+    assert f"- **adapter**: a red ball rises  (CIDEr-D {cider_a:.1f}, BLEU-4 100.0)" in markdown
     assert '"refs":["a red circle moves up","a red ball rises","red round shape going up"]' in page
 
 
