@@ -6,14 +6,15 @@ chat format, stop words and token expansion, with our plugin for that family (EX
 LLaMA-Factory's is replaced, so a config naming ``qwen2_vl_exact`` fails loudly ("Template qwen2_vl_exact does not
 exist") in any process that did not call ``plugins.register()``. A template whose plugin is another Qwen-VL variant
 (``glm4v``, ``glm4_5v``, ``qwen2_omni``, ``qwen3_omni``, ...: subclasses of the Qwen2-VL plugin with video paths of
-their own) gets a refusing twin: a config naming ``glm4v_exact`` stops at its first sample (the preflight's, or
-evaluation's) with UnsupportedFamily naming the template and the reason (refusal_reason), never runs half-right.
+their own) gets a refusing twin: a config naming ``glm4v_exact`` stops when its template is loaded (training, the
+preflight, evaluation) with UnsupportedFamily naming the template and the reason (refusal_reason), never runs
+half-right.
 """
 
 import dataclasses
 
 from plugins.llamafactory_boundary import MM_PLUGINS, TEMPLATES, get_mm_plugin, register_mm_plugin, register_template
-from plugins.mm_plugin import ExactQwen2VLPlugin, RefusedVideoPlugin
+from plugins.mm_plugin import ExactQwen2VLPlugin, RefusedVideoPlugin, UnsupportedFamily
 from plugins.mm_plugin_qwen3 import ExactQwen3VLPlugin
 
 SUFFIX = "_exact"
@@ -63,6 +64,14 @@ def refusal_reason(base_name: str) -> str:
     )
 
 
+class RefusedTemplate:
+    """Mixed into a refused twin's template class: loading it (LLaMA-Factory's get_template_and_fix_tokenizer, in
+    training, the preflight and evaluation alike) raises UnsupportedFamily before any data is read."""
+
+    def fix_special_tokens(self, tokenizer) -> None:
+        raise UnsupportedFamily(self.mm_plugin.refusal)
+
+
 def _register_plugin(name: str, plugin_class: type) -> None:
     if MM_PLUGINS.get(name, plugin_class) is not plugin_class:
         raise RuntimeError(f"another multimodal plugin is already registered as {name!r}")
@@ -83,7 +92,10 @@ def _register_twin(name: str, base_name: str, plugin_name: str, plugin_class: ty
     plugin = get_mm_plugin(plugin_name, **tokens, **plugin_fields)
     fields = {field.name: getattr(base, field.name) for field in dataclasses.fields(base)}
     fields["mm_plugin"] = plugin
-    register_template(name=name, template_class=type(base), **fields)
+    template_class = type(base)
+    if plugin_class is RefusedVideoPlugin:
+        template_class = type(f"Refused{template_class.__name__}", (RefusedTemplate, template_class), {})
+    register_template(name=name, template_class=template_class, **fields)
 
 
 def register_exact_templates() -> list[str]:

@@ -56,25 +56,29 @@ def test_register_is_idempotent_and_derives_qwen2_vl():
 
 
 @pytest.mark.parametrize("name", ["glm4v", "qwen2_omni", "qwen3_omni"])
-def test_a_qwen_vl_variant_we_do_not_make_exact_is_refused_by_name_at_its_first_sample(loaded, clip_matrix, name):
-    """Its plugin reads video its own way: ``<it>_exact`` exists only to say so, through LLaMA-Factory's own encode
-    (as the preflight and training call it), before anything is trained."""
+def test_a_qwen_vl_variant_we_do_not_make_exact_is_refused_by_name(loaded, clip_matrix, name):
+    """Its plugin reads video its own way: ``<it>_exact`` exists only to say so when LLaMA-Factory loads the template
+    (training, preflight and evaluation all do, before any data), and again if a sample reaches its plugin."""
+    from llamafactory.data import get_template_and_fix_tokenizer
     from llamafactory.data.processor import SupervisedDatasetProcessor
     from llamafactory.hparams import DataArguments
 
     tokenizer, processor, _ = loaded
     assert f"{name}_exact" not in plugins.register()  # not among the twins that run
-    template = TEMPLATES[f"{name}_exact"]
-    encoder = SupervisedDatasetProcessor(template=template, tokenizer=tokenizer, processor=processor,
-                                         data_args=DataArguments(template=f"{name}_exact"))  # fmt: skip
-    sample = AlignedSample(prompt=[{"role": "user", "content": PROMPT}], response=[{"role": "assistant",
-                           "content": "a caption"}], system=None, tools=None, images=[],
-                           videos=[str(clip_matrix["h264_24fps_gop24.mp4"][0])], audios=[])  # fmt: skip
+    data_args = DataArguments(template=f"{name}_exact")
     with pytest.raises(UnsupportedFamily) as caught:
-        encode_sample(encoder, sample)
+        get_template_and_fix_tokenizer(tokenizer, data_args)
     plugin_class = type(TEMPLATES[name].mm_plugin).__name__
     assert str(caught.value).startswith(f"template {name}_exact: '{name}' uses LLaMA-Factory's {plugin_class}")
     assert f"Use '{name}' (stock) or one of: " in str(caught.value) and "qwen3_vl_exact" in str(caught.value)
+
+    encoder = SupervisedDatasetProcessor(template=TEMPLATES[f"{name}_exact"], tokenizer=tokenizer,
+                                         processor=processor, data_args=data_args)  # fmt: skip
+    sample = AlignedSample(prompt=[{"role": "user", "content": PROMPT}], response=[{"role": "assistant",
+                           "content": "a caption"}], system=None, tools=None, images=[],
+                           videos=[str(clip_matrix["h264_24fps_gop24.mp4"][0])], audios=[])  # fmt: skip
+    with pytest.raises(UnsupportedFamily, match=f"template {name}_exact: "):
+        encode_sample(encoder, sample)
 
 
 def test_tokens_equal_features_and_match_stock_where_the_header_is_right(loaded, clip_matrix):
