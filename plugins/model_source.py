@@ -13,6 +13,8 @@ from huggingface_hub import constants, try_to_load_from_cache
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 TINY_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "tiny-qwen2vl"
+# the other families' embedded tiny models (models/tiny_qwen2_5_vl.py, tiny_qwen3_vl.py); `make tiny-model` builds all
+FAMILY_TINY_MODEL_DIRS = (TINY_MODEL_DIR.parent / "tiny-qwen2_5vl", TINY_MODEL_DIR.parent / "tiny-qwen3vl")
 
 
 class ModelSourceError(ValueError):
@@ -37,7 +39,7 @@ def describe_model_source(name_or_path: str, key: str = "model_name_or_path") ->
         if not (path / "config.json").is_file():
             raise ModelSourceError(f"{key}={name_or_path}: the folder has no config.json, so it holds no model")
         return f"local folder {path.resolve()}"
-    if path.resolve() == TINY_MODEL_DIR:
+    if path.resolve() == TINY_MODEL_DIR or path.resolve() in FAMILY_TINY_MODEL_DIRS:
         raise ModelSourceError(f"{key}={name_or_path}: the embedded tiny model is not built yet; run `make tiny-model`")
     if path.exists():
         raise ModelSourceError(f"{key}={name_or_path} is a file; it must be a model folder or a hub id (ORG/NAME)")

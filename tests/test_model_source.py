@@ -57,6 +57,13 @@ def test_unbuilt_tiny_model_says_make_tiny_model(tmp_path, monkeypatch):
         describe_model_source(str(tmp_path / "models" / "tiny-qwen2vl"))
 
 
+@pytest.mark.parametrize("name", ["tiny-qwen2_5vl", "tiny-qwen3vl"])
+def test_unbuilt_family_tiny_model_says_make_tiny_model(name, tmp_path, monkeypatch):
+    monkeypatch.setattr(model_source, "FAMILY_TINY_MODEL_DIRS", (tmp_path / "models" / name,))
+    with pytest.raises(ModelSourceError, match="run `make tiny-model`"):
+        describe_model_source(str(tmp_path / "models" / name))
+
+
 @pytest.mark.parametrize("name", ["models/not-built", "./here", "/no/such/folder"])
 def test_missing_local_folder_is_named(name):
     with pytest.raises(ModelSourceError, match="no such folder"):
