@@ -11,6 +11,7 @@ import re
 
 import pytest
 import torch
+from PIL import Image
 
 import plugins
 from plugins import llamafactory_boundary as boundary
@@ -163,6 +164,17 @@ def test_each_video_gets_its_own_grid_and_times_in_any_message(qwen3, clip_matri
     assert TIMESTAMP.findall(expanded[2]["content"]) == _true_timestamps(long)
     with pytest.raises(IndexError):
         stock.mm_plugin.process_messages(messages, [], [short, long], [], processor)
+
+
+def test_frames_given_as_images_and_an_image_beside_the_video_expand_as_stock(qwen3):
+    """Frames as images carry no clip to probe: their times are LLaMA-Factory's (positions at video_fps)."""
+    processor, _, ours, stock = qwen3
+    frames = [Image.new("RGB", (64, 64), (index * 30, 0, 0)) for index in range(6)]
+    image = Image.new("RGB", (96, 64), (0, 90, 0))
+    messages = _conversation("<image><video>What changes?")
+    expanded = ours.mm_plugin.process_messages(messages, [image], [frames], [], processor)
+    assert expanded == stock.mm_plugin.process_messages(messages, [image], [frames], [], processor)
+    assert len(TIMESTAMP.findall(expanded[0]["content"])) == 3 and "<|image_pad|>" in expanded[0]["content"]
 
 
 def test_a_clip_under_the_32_pixel_grid_is_refused_naming_it_and_the_fix(qwen3, clip_matrix):
