@@ -129,7 +129,8 @@
     event.preventDefault();
     const big = lightbox.querySelector("img");
     big.src = img.src;
-    big.style.height = Math.min(window.innerHeight * 0.8, 4 * img.naturalHeight || 640) + "px";
+    // twice the size the model saw (at least 320 px high), within the window's height; wide strips scroll sideways
+    big.style.height = Math.min(window.innerHeight * 0.8, Math.max(2 * img.naturalHeight, 320)) + "px";
     $("lightbox-open").href = img.src;
     lightbox.hidden = false;
   });
