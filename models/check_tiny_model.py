@@ -1,6 +1,9 @@
-"""Check a Qwen2-VL checkpoint end to end through LLaMA-Factory: load, preprocess clips, count tokens, forward.
+"""Check a Qwen-VL checkpoint end to end through LLaMA-Factory: load, preprocess clips, count tokens, forward.
 
     python -m models.check_tiny_model --model models/tiny-qwen2vl --csv data/sample/webvid.csv
+    python -m models.check_tiny_model --model models/tiny-qwen2_5vl --csv data/sample/webvid.csv
+    python -m models.check_tiny_model --model models/tiny-qwen3vl --csv data/sample/webvid.csv \
+        --template qwen3_vl_nothink_exact
     python -m models.check_tiny_model --model /path/to/Qwen2-VL-2B-Instruct --csv my.csv --clips 2
 
 For each of the first ``--clips`` clips of a WebVid CSV (videos under ``<csv dir>/videos`` unless
@@ -39,29 +42,28 @@ def check_clip(video_path: str, preprocessing, model) -> dict:
     from evaluation.samples import Sample
 
     inputs = build_inputs(Sample(video_path, video_path, video_path, PROMPT, ""), preprocessing, cutoff_len=1 << 30)
-    input_ids = torch.tensor([inputs["input_ids"]])
-    with torch.no_grad():
+    input_ids = torch.tensor([inputs.pop("input_ids")])
+    with torch.no_grad():  # the video tensors as evaluation passes them (Qwen2.5-VL: with second_per_grid_ts)
         logits = model(
-            input_ids=input_ids,
-            mm_token_type_ids=mm_token_type_ids(input_ids, preprocessing.video_token_id),
-            pixel_values_videos=inputs["pixel_values_videos"],
-            video_grid_thw=inputs["video_grid_thw"],
+            input_ids=input_ids, mm_token_type_ids=mm_token_type_ids(input_ids, preprocessing.video_token_id), **inputs
         ).logits
     return {
         "video": video_path,
         "grid": inputs["video_grid_thw"][0].tolist(),
-        "tokens": inputs["input_ids"].count(preprocessing.video_token_id),
+        "tokens": int((input_ids == preprocessing.video_token_id).sum()),
         "logits": tuple(logits.shape),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="local Qwen2-VL directory or hub id")
+    parser.add_argument("--model", required=True, help="local Qwen-VL directory or hub id")
     parser.add_argument("--csv", type=Path, required=True, help="WebVid CSV (videoid,name,page_idx,page_dir,...)")
     parser.add_argument("--video-dir", type=Path, help="clip root (default: <csv dir>/videos)")
     parser.add_argument("--clips", type=int, default=3, help="how many clips to check")
-    parser.add_argument("--template", default="qwen2_vl_exact", help="LLaMA-Factory template name")
+    parser.add_argument(
+        "--template", default="qwen2_vl_exact", help="LLaMA-Factory template (Qwen3-VL: qwen3_vl_nothink_exact)"
+    )
     args = parser.parse_args()
 
     video_dir = args.video_dir or args.csv.parent / "videos"

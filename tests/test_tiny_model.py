@@ -19,7 +19,7 @@ class Family:
     processor_class: str
     video_processor_class: str
     patching: tuple[int, int, int]  # (patch, temporal patch, spatial merge) of the released 7B/8B
-    template: str  # LLaMA-Factory template the family trains with
+    template: str  # our exact twin of the LLaMA-Factory template the family trains with
     default_system: bool  # the chat template opens with "You are a helpful assistant."
     added_tokens: tuple[str, ...]
     # the released model's vision fields that shape the video path, checked on the tiny config
@@ -36,13 +36,13 @@ FAMILIES = {
     ),
     "qwen2_5_vl": Family(
         tiny_qwen2_5_vl, "tiny_qwen2_5vl_dir", "Qwen2_5_VLForConditionalGeneration", "Qwen2_5_VLProcessor",
-        "Qwen2VLVideoProcessor", (14, 2, 2), "qwen2_vl", True, tiny_common.QWEN2_5_ADDED_TOKENS,
+        "Qwen2VLVideoProcessor", (14, 2, 2), "qwen2_vl_exact", True, tiny_common.QWEN2_5_ADDED_TOKENS,
         vision_fields={"window_size": 112, "tokens_per_second": 2},
         video_size={"shortest_edge": 3136, "longest_edge": 224 * 224},
     ),
     "qwen3_vl": Family(
         tiny_qwen3_vl, "tiny_qwen3vl_dir", "Qwen3VLForConditionalGeneration", "Qwen3VLProcessor",
-        "Qwen3VLVideoProcessor", (16, 2, 2), "qwen3_vl_nothink", False, tiny_common.QWEN3_ADDED_TOKENS,
+        "Qwen3VLVideoProcessor", (16, 2, 2), "qwen3_vl_nothink_exact", False, tiny_common.QWEN3_ADDED_TOKENS,
         vision_fields={"num_position_embeddings": 2304},
         video_size={"shortest_edge": 4096, "longest_edge": 8 * 224 * 224},
     ),
