@@ -99,11 +99,12 @@ def _markdown(summary: Mapping[str, Any], identity: Sequence[tuple[str, Any]], r
 def write_report(output_dir: Path, records: Sequence[dict[str, Any]], summary: dict[str, Any]) -> tuple[Path, Path]:
     """report.md and report.html in ``output_dir`` (frame strips are referenced relative to it), written atomically.
 
-    ``summary`` is metrics.json's content (evaluation.scoring.write_metrics); the output folder's run.json, when
-    there is one, adds the test set's content hash to the run identity."""
+    ``summary`` is metrics.json's content (evaluation.scoring.write_metrics); the run.json of the output folder (or,
+    for --score-only, of the folder holding the scored file), when there is one, adds the test set's content hash."""
     output_dir = Path(output_dir)
     rows = sample_rows(records, sample_scores(records))
-    run = RunIdentity.read(output_dir)
+    scored_file = (summary.get("score_only") or {}).get("predictions")  # --score-only: the run that made the file
+    run = RunIdentity.read(output_dir) or (RunIdentity.read(Path(scored_file).parent) if scored_file else None)
     identity = identity_items(summary, run.to_json() if run else None, len(rows))
     markdown_path, html_path = output_dir / "report.md", output_dir / "report.html"
     write_text_atomic(markdown_path, _markdown(summary, identity, rows))

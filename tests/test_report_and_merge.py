@@ -125,6 +125,10 @@ def test_report_names_the_run_it_reports(tmp_path):
         ("samples", "1"),
     ]:
         assert f"- **{label}**: {value}" in markdown and f"<dt>{label}</dt><dd>{value}</dd>" in page
+    (tmp_path / "rescored").mkdir()
+    scored_file = {"score_only": {"predictions": str(tmp_path / "predictions.jsonl")}}
+    rescored = write_report(tmp_path / "rescored", records, {**summary, **scored_file})
+    assert f"- **test set sha256**: {run.test_set['sha256']}" in rescored[0].read_text()  # --score-only: the run's
     assert re.search(r"<dt>report written</dt><dd>\d{4}-\d\d-\d\d \d\d:\d\d UTC</dd>", page)
 
 
