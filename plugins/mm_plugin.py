@@ -110,11 +110,13 @@ class ExactVideoReading:
             return stored
         info = probe_video(video)
         width, height = info.display_size  # frames are read upright, so the tokens are counted upright
+        indices = sample_indices(info, video_fps=video_fps, video_maxlen=video_maxlen)
         return {
             "width": width,
             "height": height,
             "average_fps": info.fps,
-            "sample_indices": sample_indices(info, video_fps=video_fps, video_maxlen=video_maxlen),
+            "sample_indices": indices,
+            "frame_times": frame_times(info, indices),  # ours (LLaMA-Factory reads the others): Qwen3-VL's timestamps
         }
 
     def read_videos(self, videos: list, **kwargs) -> dict[str, list]:

@@ -20,7 +20,6 @@ from typing_extensions import override
 
 from plugins.llamafactory_boundary import Qwen3VideoPlugin, processor_video_sampling
 from plugins.mm_plugin import ExactVideoReading
-from video import frame_times, probe_video, sample_indices
 
 TOO_SMALL = (
     "a video is smaller than Qwen3-VL's 32-pixel grid on a side after LLaMA-Factory's resize (it fails the same way "
@@ -37,17 +36,19 @@ class ExactQwen3VLPlugin(ExactVideoReading, Qwen3VideoPlugin):
     FAMILY = "qwen3_vl"
 
     def video_timestamps(self, video, stock_metadata, processor) -> list[float]:
-        """Seconds written before each temporal patch of ``video``: for a clip file, from our probe (no decoding);
-        for frames given as images, LLaMA-Factory's (their positions at video_fps)."""
-        if not isinstance(video, (str, os.PathLike)):
-            return self.timestamps(processor, stock_metadata.frames_indices, stock_metadata.fps)
+        """Seconds written before each temporal patch of ``video``: the ``frame_times`` of its clip_metadata (our
+        probe, no decoding); where it has none (frames given as images), those of the frames read to count them."""
         sampling = processor_video_sampling(processor)
-        info = probe_video(video)
-        indices = sample_indices(info, **sampling)
+        # what the token count read (a frame store may serve it); None: the frames were read (read_videos) to count
+        metadata = self.clip_metadata(video, **sampling) if isinstance(video, (str, os.PathLike)) else None
+        if metadata is None:
+            return self.timestamps(processor, stock_metadata.frames_indices, stock_metadata.fps)
         video_fps = sampling["video_fps"]
+        seconds = metadata.get("frame_times")
+        if seconds is None:  # metadata without our frame times (e.g. stored by an older build): LLaMA-Factory's
+            seconds = [index / metadata["average_fps"] for index in metadata["sample_indices"]]
         # times x video_fps, then / video_fps in timestamps(): the stock plugin's arithmetic, bit for bit
-        frames_indices = [seconds * video_fps for seconds in frame_times(info, indices)]
-        return self.timestamps(processor, frames_indices, video_fps)
+        return self.timestamps(processor, [time * video_fps for time in seconds], video_fps)
 
     def video_text(self, grid, timestamps: list[float], merge_length: int) -> str:
         """One video's expansion: per temporal patch, its time then its vision tokens."""
