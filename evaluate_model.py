@@ -57,6 +57,7 @@ from evaluation.score_only import score_only
 from evaluation.scoring import score_records, write_metrics
 from evaluation.settings import SettingsError, resolve_run
 from evaluation.summary_table import summary_table
+from frame_store.plugin_hook import use_store_of
 from plugins.model_source import ModelSourceError, describe_model_source
 from plugins.run_inputs import RunInputsError
 from plugins.run_log import log_libraries_to
@@ -124,6 +125,7 @@ def evaluate(args: argparse.Namespace) -> dict | None:
     for settings_note in resolved.notes:
         note(settings_note)
     choose_test_set(args, resolved.data)
+    use_store_of(resolved.data)  # frames from the run's frame store where it holds the clip (frame_store)
     samples = load_test_set(args.test_data, args.video_dir, args.num_samples)
     clips_warning = check_clips_exist(samples, args.video_dir, args.test_data)  # raises when none exists
     adapter = inspect_adapter(settings.adapter_path) if settings.adapter_path else None

@@ -5,7 +5,6 @@ and every sample is checked before generation: its number of <|video_pad|> token
 features, the mismatch behind "Video features and video tokens do not match".
 """
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +12,7 @@ import torch
 
 from evaluation.samples import Sample
 from evaluation.settings import ModelSettings
+from frame_store.plugin_hook import clip_available
 
 
 class SampleInputError(RuntimeError):
@@ -66,7 +66,7 @@ def build_inputs(sample: Sample, pre: Preprocessing, cutoff_len: int) -> dict[st
     Raises SampleInputError (missing clip, too long prompt, token/feature mismatch); decoding errors of a corrupt
     clip propagate as they are, and the caller records them.
     """
-    if not os.path.isfile(sample.video_path):
+    if not clip_available(sample.video_path):  # on disk, or in the run's frame store
         raise SampleInputError(f"{sample.video_path}: missing (no such file)")
     plugin, videos = pre.template.mm_plugin, [sample.video_path]
     messages = plugin.process_messages([{"role": "user", "content": sample.prompt}], [], videos, [], pre.processor)

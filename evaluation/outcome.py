@@ -11,13 +11,13 @@ The rule (evaluate_model.py's exit status):
   because the metrics then cover only part of the test set. A rerun retries the errored samples and keeps the rest.
 """
 
-import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from evaluation.samples import InvalidTestSetError, Sample
+from frame_store.plugin_hook import clip_available
 
 CHECKED_PATHS = 20  # relative clip paths tried under each candidate folder
 SHOWN = 3  # errored samples named in a message
@@ -70,7 +70,7 @@ def missing_clips_message(
 
 def check_clips_exist(samples: Sequence[Sample], video_dir: Path, test_data: Path) -> str | None:
     """Raise when no clip exists (nothing could be evaluated); a warning when some are missing; else None."""
-    missing = [sample for sample in samples if not os.path.isfile(sample.video_path)]
+    missing = [sample for sample in samples if not clip_available(sample.video_path)]  # on disk or in the store
     if not missing:
         return None
     message = missing_clips_message(samples, missing, video_dir, test_data)

@@ -5,8 +5,8 @@
     def clip_metadata(self, video, video_fps, video_maxlen):
         return stored_metadata(self, video, video_fps, video_maxlen) or <probe the clip>
 
-The store root is $FRAME_STORE_DIR (the preflight, the store build and evaluation set it from the config: see
-frame_store.run_target), so the collator's data workers and torchrun's children find it too. No variable, no
+The store root is $FRAME_STORE_DIR (the preflight, the store build and evaluation set it from the config:
+use_store_of), so the collator's data workers and torchrun's children find it too. No variable, no
 merged store or a clip not in it: the plugin decodes as before.
 """
 
@@ -14,8 +14,17 @@ import functools
 import os
 from pathlib import Path
 
-from frame_store.key import DISABLED, FRAME_STORE_ENV, StoreSettings, store_dir
+from frame_store.key import DISABLED, FRAME_STORE_ENV, StoreSettings, default_root, store_dir
 from frame_store.reader import FrameStore
+
+
+def use_store_of(config: dict) -> Path | None:
+    """Point this process's readers (and its children) at the config's store root, unless $FRAME_STORE_DIR is set;
+    returns the root (None: the store is off)."""
+    root = default_root(config)
+    if root is not None:
+        os.environ.setdefault(FRAME_STORE_ENV, str(Path(root).absolute()))
+    return _root()
 
 
 def _root() -> Path | None:
@@ -60,17 +69,29 @@ def read_through_store(plugin, videos: list, settings: dict, decode) -> dict[str
     return results or decode(videos, **settings)
 
 
+def _stores(root: Path):
+    for directory in sorted(root.iterdir()) if root.is_dir() else ():
+        store = open_store(directory)
+        if store is not None:
+            yield store
+
+
+def clip_available(path: str | os.PathLike) -> bool:
+    """The clip is on disk, or a store of the run holds its frames (it can be read without it)."""
+    if os.path.isfile(path):
+        return True
+    root = _root()
+    return root is not None and any(store.holds(path) for store in _stores(root))
+
+
 def stored_metadata(plugin, video, video_fps: float, video_maxlen: int) -> dict | None:
     """The clip's token metadata from any store of the run sampled alike (the pixel budget does not change it)."""
     root = _root()
-    if root is None or not isinstance(video, (str, os.PathLike)) or not root.is_dir():
+    if root is None or not isinstance(video, (str, os.PathLike)):
         return None
     family = StoreSettings.for_plugin(plugin, video_fps=video_fps, video_maxlen=video_maxlen, max_pixels=0,
                                       min_pixels=0).family  # fmt: skip
-    for directory in sorted(root.iterdir()):
-        store = open_store(directory)
-        if store is None:
-            continue
+    for store in _stores(root):
         saved = StoreSettings(**store.manifest["settings"])
         if saved.same_sampling(video_fps, video_maxlen, family):
             stored = store.get(video)

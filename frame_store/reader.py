@@ -90,6 +90,17 @@ class FrameStore:
         end = np.searchsorted(self.index["key"], number, side="right")
         return self.index[start:end]
 
+    def holds(self, path: str | os.PathLike) -> bool:
+        """Whether an entry for ``path`` is indexed (its header read, its frames not checked)."""
+        for row in self._rows(str(path)):
+            data = self._shard_bytes(int(row["shard"]), int(row["offset"]), int(row["length"]))
+            try:
+                if data is not None and unpack_entry(data)[0]["path"] == resolved(path):
+                    return True
+            except ValueError:
+                continue
+        return False
+
     def get(self, path: str | os.PathLike) -> StoredClip | None:
         """The stored clip, or None (counted; a stale or corrupt entry also warns once per clip)."""
         path, real = str(path), resolved(path)

@@ -10,11 +10,11 @@ workers, torchrun's children and evaluation's plugin find the store; a value the
 """
 
 import os
-from pathlib import Path
 
 from frame_store.build import StoreTarget
 from frame_store.codec import DEFAULT_CODEC
-from frame_store.key import FRAME_STORE_ENV, StoreSettings, default_root, store_dir
+from frame_store.key import FRAME_STORE_ENV, StoreSettings, store_dir
+from frame_store.plugin_hook import use_store_of
 
 IRRELEVANT_TO_LOADING = frozenset({"deepspeed", "bf16", "fp16", "pure_bf16"})
 
@@ -25,10 +25,11 @@ def target_for_run(
     """The store this run's ``plugin`` reads; sets $FRAME_STORE_DIR. None: disabled, or the plugin reads no store."""
     from plugins.video_settings import check_video_settings
 
-    root = default_root(config)
-    if root is None or not hasattr(plugin, "decode_videos"):
+    if not hasattr(plugin, "decode_videos"):
         return None
-    os.environ.setdefault(FRAME_STORE_ENV, str(Path(root).absolute()))
+    root = use_store_of(config)
+    if root is None:
+        return None
     video = check_video_settings(config)
     settings = StoreSettings.for_plugin(
         plugin,
@@ -37,7 +38,7 @@ def target_for_run(
         max_pixels=video["video_max_pixels"],
         min_pixels=video["video_min_pixels"],
     )
-    directory = store_dir(Path(os.environ[FRAME_STORE_ENV]), settings)
+    directory = store_dir(root, settings)
     return StoreTarget(directory, config.get("template") or "", settings, codec, num_shards, shard_index)
 
 
