@@ -32,6 +32,7 @@ from data.publish import write_text_atomic
 from frame_store.codec import DEFAULT_CODEC, encode
 from frame_store.key import DISABLED, FRAME_STORE_ENV, StoreSettings, clip_identity, clip_key, key_number, resolved
 from frame_store.shard import ShardWriter, pack_entry
+from video import VideoReadError
 
 MAX_CLIPS_PER_TASK = 16  # entries travel back to the parent: a few MB per task at most
 IN_PROCESS_UP_TO = 16  # clips: starting a worker (importing LLaMA-Factory, 3-9 s) costs more than decoding them
@@ -124,6 +125,9 @@ def _build_task(paths: list[str], template: str, settings: StoreSettings, codec:
                 if identity is None:
                     raise FileNotFoundError(f"{path}: no such file")
                 done.append((path, identity, decode_entry(plugin, path, settings, codec, identity), None))
+            except VideoReadError as error:  # the reason alone (not the plugin's "changed since preflight?" advice)
+                reason = str(VideoReadError(error.path, error.reason, error.detail))
+                done.append((path, identity, None, reason))
             except Exception as error:  # noqa: BLE001 - recorded per clip, as the decode check reports it
                 reason = str(error) if path in str(error) else f"{path}: {type(error).__name__}: {error}"
                 done.append((path, identity, None, reason))

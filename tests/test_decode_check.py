@@ -39,6 +39,27 @@ def test_damaged_clips_fail_and_good_clips_pass(clips):
     assert check.n_clips == 5 and check.workers == 2
 
 
+def test_with_a_store_the_check_fails_the_same_clips_and_stores_the_good_ones(clips, tmp_path):
+    """The store build is the decode check: same verdicts; a second pass decodes nothing and keeps them."""
+    from frame_store.build import StoreTarget
+    from frame_store.key import StoreSettings
+    from frame_store.merge import merge_store
+    from tests.frame_store_fixtures import TEMPLATE, exact_plugin
+
+    plugin = exact_plugin()
+    settings = StoreSettings.for_plugin(plugin, max_pixels=112 * 112, min_pixels=256, **SETTINGS)
+    target = StoreTarget(tmp_path / "frames", TEMPLATE, settings)
+    paths = [str(path) for path in clips.values()]
+    check = decode_clips(paths, workers=2, store=target, **SETTINGS)
+    assert sorted(check.failures) == sorted(str(clips[name]) for name in ("zero_tail", "cut_short", "corrupt_middle"))
+    for path, reason in check.failures.items():
+        assert reason.startswith(f"{path}: cannot read video (truncated)") and "preflight" not in reason, reason
+    assert merge_store(target.directory)["entries"] == 2
+    again = decode_clips(paths, workers=2, store=target, **SETTINGS)
+    assert again.failures == check.failures and again.workers == 0
+    assert again.summary().endswith("3 failed, 5 already checked (frame store)")
+
+
 def test_each_clip_is_decoded_once_and_the_rate_is_reported(clips):
     paths = [str(clips["good"])] * 3 + [str(clips["zero_tail"])]
     check = decode_clips(paths, workers=4, **SETTINGS)
