@@ -96,3 +96,7 @@ def test_a_processor_of_another_family_is_refused_by_name(qwen2_5, tiny_model_di
         ours.mm_plugin.process_messages(messages, [], [video], [], wrong)
     with pytest.raises(UnsupportedProcessor, match="Use the stock template"):
         ours.mm_plugin.get_mm_inputs([], [video], [], [0], [1], [0], [[0]], wrong)
+    remote_code = family_processor("qwen2_5_vl", tiny_model_dir)  # e.g. dots.ocr's: a subclass, its own behaviour
+    remote_code.__class__ = type("DotsVLProcessor", (type(remote_code),), {})
+    with pytest.raises(UnsupportedProcessor, match="this model's processor is DotsVLProcessor"):
+        ours.mm_plugin.process_messages(messages, [], [video], [], remote_code)
