@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+STRIP_COMMENT = "frames"  # the JPEG comment of a strip: "frames 8"
+
 
 def frames_from_pixel_values(pixel_values_videos: torch.Tensor, grid_thw: torch.Tensor, video_processor) -> np.ndarray:
     """(frames, height, width, 3) uint8 frames of one video from its flattened patches and grid (t, h, w)."""
@@ -30,11 +32,27 @@ def frames_from_pixel_values(pixel_values_videos: torch.Tensor, grid_thw: torch.
 
 
 def save_frame_strip(frames: np.ndarray, path: Path) -> Path:
-    """All frames side by side as one JPEG, each at the size the model saw it (the report shows and enlarges it)."""
+    """All frames side by side as one JPEG, each at the size the model saw it; the JPEG comment says how many
+    (read back by strip_layout, so the report can lay the frames out one by one)."""
     height, width = frames.shape[1:3]
     strip = Image.new("RGB", (width * len(frames), height))
     for index, frame in enumerate(frames):
         strip.paste(Image.fromarray(frame), (index * width, 0))
     path.parent.mkdir(parents=True, exist_ok=True)
-    strip.save(path, quality=85)
+    strip.save(path, quality=85, comment=f"{STRIP_COMMENT} {len(frames)}")
     return path
+
+
+def strip_layout(path: Path) -> tuple[int, int, int] | None:
+    """(frames, frame width, frame height) of a strip saved by save_frame_strip (header only, no decoding); None
+    for a missing or unreadable file, or a strip saved without the count."""
+    try:
+        with Image.open(path) as strip:
+            comment = strip.info.get("comment", b"").decode("ascii", "replace").split()
+            width, height = strip.size
+    except (OSError, ValueError):
+        return None
+    if len(comment) != 2 or comment[0] != STRIP_COMMENT or not comment[1].isdigit() or int(comment[1]) < 1:
+        return None
+    count = int(comment[1])
+    return (count, width // count, height) if width % count == 0 else None

@@ -16,6 +16,7 @@ from typing import Any
 
 from data.publish import write_text_atomic
 from evaluation.diagnostics import DIAGNOSTIC_KEYS
+from evaluation.frames import strip_layout
 from evaluation.metrics import METRIC_KEYS
 from evaluation.report_page import identity_items, render_page
 from evaluation.run_identity import RunIdentity
@@ -103,6 +104,8 @@ def write_report(output_dir: Path, records: Sequence[dict[str, Any]], summary: d
     for --score-only, of the folder holding the scored file), when there is one, adds the test set's content hash."""
     output_dir = Path(output_dir)
     rows = sample_rows(records, sample_scores(records))
+    for row in rows:  # how many frames each strip holds and their size, so the page can show them one by one
+        row["layout"] = strip_layout(output_dir / row["frames"]) if row["frames"] else None
     scored_file = (summary.get("score_only") or {}).get("predictions")  # --score-only: the run that made the file
     run = RunIdentity.read(output_dir) or (RunIdentity.read(Path(scored_file).parent) if scored_file else None)
     identity = identity_items(summary, run.to_json() if run else None, len(rows))

@@ -115,7 +115,7 @@ def render_page(
         "<div class='pager'><button id='prev'>previous</button><span id='count'></span>"
         "<button id='next'>next</button></div><div id='samples'></div>"
         "<noscript><p>The samples are drawn by JavaScript; report.md beside this page lists every one.</p></noscript>"
-        f"<div id='lightbox' hidden><a id='lightbox-open' target='_blank'>open the image file</a><img alt=''></div>"
+        "<div id='lightbox' hidden><a id='lightbox-open' target='_blank'>open the image file</a></div>"
         f"<script type='application/json' id='config'>{_embedded_json(config)}</script>"
         f"<script type='application/json' id='rows'>{_embedded_json(list(rows))}</script>"
         f"<script>{script}</script></body></html>\n"

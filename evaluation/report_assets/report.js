@@ -6,6 +6,7 @@
   const $ = (id) => document.getElementById(id);
   const state = { order: "file", model: config.primary || config.models[0], errorsOnly: false, query: "",
                   page: 0, pageSize: 50 };
+  const THUMB_HEIGHT = 160;  // px: large enough to read; click to enlarge
   const percent = (value) => (value === null || value === undefined ? "n/a" : (100 * value).toFixed(1));
 
   function element(tag, className, text) {
@@ -44,6 +45,37 @@
     return list;
   }
 
+  // A strip's frames one by one (each a window onto the same image), wrapping to the width; a strip saved without
+  // its frame count (evaluation.frames.strip_layout) is shown whole, scrolling sideways.
+  function framesNode(row, height) {
+    const box = element("div", "frames");
+    const link = element("a", row.layout ? "tiles" : "");
+    link.href = row.frames;
+    link.target = "_blank";
+    const count = row.layout ? row.layout[0] : 1;
+    const width = row.layout ? (height * row.layout[1]) / row.layout[2] : null;
+    for (let i = 0; i < count; i++) {
+      const img = element("img");
+      img.loading = "lazy";
+      img.alt = row.layout ? `frame ${i + 1} of ${count} the model saw` : "frames the model saw";
+      img.src = row.frames;
+      img.style.height = height + "px";
+      if (!row.layout) {
+        link.append(img);
+        continue;
+      }
+      const tile = element("span", "tile");
+      tile.style.width = width + "px";
+      tile.style.height = height + "px";
+      img.style.width = count * width + "px";
+      img.style.marginLeft = -i * width + "px";
+      tile.append(img);
+      link.append(tile);
+    }
+    box.append(link);
+    return box;
+  }
+
   function answerNode(answer) {
     const p = element("p", "answer");
     p.dataset.model = answer.model;
@@ -62,23 +94,12 @@
   function rowNode(row) {
     const node = element("div", "sample" + (row.error ? " errored" : ""));
     node.dataset.id = row.id;
+    node.row = row;
     const head = element("div", "head");
     head.append(element("span", "n", "#" + row.n), element("span", "id", row.id));
     if (row.video) head.append(element("span", "video", row.video));
     node.append(head);
-    if (row.frames) {
-      const frames = element("div", "frames");
-      const link = element("a");
-      link.href = row.frames;
-      link.target = "_blank";
-      const img = element("img");
-      img.loading = "lazy";
-      img.alt = "frames the model saw";
-      img.src = row.frames;
-      link.append(img);
-      frames.append(link);
-      node.append(frames);
-    }
+    if (row.frames) node.append(framesNode(row, THUMB_HEIGHT));
     const refs = element("div", "captions references");
     refs.append(element("h3", "", row.refs.length === 1 ? "reference" : row.refs.length + " references"));
     const list = element("ol");
@@ -127,14 +148,20 @@
     const img = event.target.closest(".frames img");
     if (!img) return;
     event.preventDefault();
-    const big = lightbox.querySelector("img");
-    big.src = img.src;
-    // twice the size the model saw (at least 320 px high), within the window's height; wide strips scroll sideways
-    big.style.height = Math.min(window.innerHeight * 0.8, Math.max(2 * img.naturalHeight, 320)) + "px";
-    $("lightbox-open").href = img.src;
+    const row = img.closest(".sample").row;
+    // twice the size the model saw (at least 320 px high), within the window's height
+    const natural = row.layout ? row.layout[2] : img.naturalHeight;
+    const height = Math.min(window.innerHeight * 0.8, Math.max(2 * natural, 320));
+    lightbox.querySelector(".frames")?.remove();
+    lightbox.append(framesNode(row, height));
+    $("lightbox-open").href = row.frames;
     lightbox.hidden = false;
   });
-  lightbox.addEventListener("click", (event) => { if (event.target.tagName !== "A") lightbox.hidden = true; });
+  lightbox.addEventListener("click", (event) => {
+    if (event.target.id === "lightbox-open") return;  // opens the image file
+    event.preventDefault();
+    lightbox.hidden = true;
+  });
   document.addEventListener("keydown", (event) => { if (event.key === "Escape") lightbox.hidden = true; });
   render();
 })();
