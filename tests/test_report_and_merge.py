@@ -5,8 +5,11 @@ predictions.jsonl in test-set order."""
 import json
 import re
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from evaluation.frames import save_frame_strip, strip_layout
 from evaluation.metrics import METRIC_KEYS, caption_metrics
 from evaluation.predictions import PREDICTIONS_FILE, Prediction, PredictionWriter, merge_predictions
 from evaluation.report import write_report
@@ -150,3 +153,11 @@ def test_merge_refuses_a_missing_answer(tmp_path):
         writer.write(prediction("a", "adapter", "first"))
     with pytest.raises(RuntimeError, match="no prediction for 1"):
         merge_predictions(tmp_path, ["a", "b"], ["adapter"])
+
+
+def test_a_strip_records_how_many_frames_it_holds(tmp_path):
+    """The page lays frames out one by one from this; strips without the count (or missing) say None."""
+    frames = np.zeros((3, 20, 30, 3), dtype=np.uint8)
+    assert strip_layout(save_frame_strip(frames, tmp_path / "frames" / "a.jpg")) == (3, 30, 20)
+    Image.new("RGB", (90, 20)).save(tmp_path / "plain.jpg")
+    assert strip_layout(tmp_path / "plain.jpg") is None and strip_layout(tmp_path / "missing.jpg") is None
