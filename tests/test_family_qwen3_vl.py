@@ -69,6 +69,18 @@ def test_every_qwen3_vl_template_has_an_exact_twin():
                 assert getattr(ours, field.name) == getattr(stock, field.name), (name, field.name)
 
 
+@pytest.mark.parametrize("name", STOCK_TEMPLATES)
+def test_each_template_of_the_family_encodes_as_its_stock_twin(qwen3, clip_matrix, name):
+    """Qwen3-VL, Qwen3.5 and Qwen3.6 share the processor (transformers maps qwen3_5 to Qwen3VLProcessor) and differ in
+    chat format only: each twin's ids are its stock template's, timestamp text included."""
+    processor = qwen3[0]
+    path = str(clip_matrix["h264_30fps_gop30.mov"][0])
+    expanded, ids, _ = _encode(boundary.TEMPLATES[f"{name}_exact"], processor, [path])
+    stock_expanded, stock_ids, _ = _encode(boundary.TEMPLATES[name], processor, [path])
+    assert ids == stock_ids and expanded == stock_expanded
+    assert len(TIMESTAMP.findall(_video_text(expanded))) == 4
+
+
 def test_ids_timestamps_and_pixels_equal_stock_where_the_header_is_right(qwen3, clip_matrix):
     processor, tokenizer, ours, stock = qwen3
     video_token = tokenizer.convert_tokens_to_ids("<|video_pad|>")
