@@ -27,17 +27,19 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 TINY_MODEL := models/tiny-qwen2vl
 # Every embedded tiny model, one per architecture: folder = models/tiny-<name>, built by models/tiny_<module>.py.
-TINY_MODELS := models/tiny-qwen2vl models/tiny-qwen2_5vl models/tiny-qwen3vl
+TINY_MODELS := models/tiny-qwen2vl models/tiny-qwen2_5vl models/tiny-qwen3vl models/tiny-qwen3_5
 TINY_MODEL_CONFIGS := $(TINY_MODELS:%=%/config.json)
 # make demo MODEL=<family>: which tiny model and demo config the demo trains.
-DEMO_MODELS := qwen2_vl qwen2_5_vl qwen3_vl
+DEMO_MODELS := qwen2_vl qwen2_5_vl qwen3_vl qwen3_5
 MODEL ?= qwen2_vl
 DEMO_CONFIG_qwen2_vl := configs/tiny_qwen2vl_demo.yaml
 DEMO_CONFIG_qwen2_5_vl := configs/tiny_qwen2_5vl_demo.yaml
 DEMO_CONFIG_qwen3_vl := configs/tiny_qwen3vl_demo.yaml
+DEMO_CONFIG_qwen3_5 := configs/tiny_qwen3_5_demo.yaml
 DEMO_TINY_MODEL_qwen2_vl := models/tiny-qwen2vl
 DEMO_TINY_MODEL_qwen2_5_vl := models/tiny-qwen2_5vl
 DEMO_TINY_MODEL_qwen3_vl := models/tiny-qwen3vl
+DEMO_TINY_MODEL_qwen3_5 := models/tiny-qwen3_5
 ifneq ($(filter demo,$(MAKECMDGOALS)),)
 ifeq ($(filter $(MODEL),$(DEMO_MODELS)),)
 $(error MODEL=$(MODEL) is not a demo model; choose one of: $(DEMO_MODELS))
@@ -59,12 +61,12 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make demo        set up, then run the whole pipeline on the embedded tiny model (CPU)"
-	@echo "                 MODEL=qwen2_vl (default), qwen2_5_vl or qwen3_vl picks the family's tiny model + config"
+	@echo "                 MODEL=qwen2_vl (default), qwen2_5_vl, qwen3_vl or qwen3_5 picks the family's tiny model + config"
 	@echo "make test        set up, lint, then run every test (fast and slow)"
 	@echo "make test-fast   lint, then only the fast tests"
 	@echo "make lint        ruff check + ruff format --check (settings in pyproject.toml)"
 	@echo "make setup       create $(VENV) with the pinned dependencies (idempotent)"
-	@echo "make tiny-model  build the embedded tiny Qwen2-VL, Qwen2.5-VL and Qwen3-VL into $(TINY_MODELS)"
+	@echo "make tiny-model  build the embedded tiny Qwen2-VL, Qwen2.5-VL, Qwen3-VL and Qwen3.5 into $(TINY_MODELS)"
 	@echo "make sample-data write sample WebVid clips + CSV into $(SAMPLE_DIR)/"
 	@echo "make data        convert CSV=... VIDEO_DIR=... into ShareGPT splits in DATA_OUT=... [ARGS=...]"
 	@echo "                 (CSV= empty: captions from video2dataset shards in VIDEO_DIR)"
@@ -99,6 +101,9 @@ models/tiny-qwen2_5vl/config.json: models/tiny_qwen2_5_vl.py $(TINY_MODEL_DEPS) 
 
 models/tiny-qwen3vl/config.json: models/tiny_qwen3_vl.py $(TINY_MODEL_DEPS) | $(SETUP_STAMP)
 	$(PY) -m models.tiny_qwen3_vl --out-dir models/tiny-qwen3vl
+
+models/tiny-qwen3_5/config.json: models/tiny_qwen3_5.py models/tiny_qwen3_vl.py $(TINY_MODEL_DEPS) | $(SETUP_STAMP)
+	$(PY) -m models.tiny_qwen3_5 --out-dir models/tiny-qwen3_5
 
 sample-data: $(SAMPLE_CSV)
 

@@ -101,14 +101,16 @@ def build_tokenizer(
     chat_template: str,
     special_tokens: tuple[str, ...] = QWEN_VL_SPECIAL_TOKENS,
     added_tokens: tuple[str, ...] = (),
+    tokenizer_class: str = "Qwen2Tokenizer",
 ):
-    """Train a byte-level BPE offline; wrap it as a transformers Qwen2Tokenizer with the family's tokens.
+    """Train a byte-level BPE offline; wrap it as the family's transformers tokenizer class (Qwen2Tokenizer, or
+    Qwen3_5Tokenizer with its own pre-tokenizer) with the family's tokens.
 
     ``special_tokens`` are registered as special (never split, skipped when decoding), ``added_tokens`` as plain
     added tokens (never split, kept when decoding), in that order, as in the released tokenizers.
     """
+    import transformers
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import Qwen2Tokenizer
 
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -121,7 +123,7 @@ def build_tokenizer(
     model_json = json.loads(bpe.to_str())["model"]
     merges = [tuple(pair) for pair in model_json["merges"]]  # transformers 5 wants tuples, not "a b" strings
 
-    tokenizer = Qwen2Tokenizer(
+    tokenizer = getattr(transformers, tokenizer_class)(
         vocab=model_json["vocab"],
         merges=merges,
         unk_token=None,

@@ -13,8 +13,10 @@ from huggingface_hub import constants, try_to_load_from_cache
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 TINY_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "tiny-qwen2vl"
-# the other families' embedded tiny models (models/tiny_qwen2_5_vl.py, tiny_qwen3_vl.py); `make tiny-model` builds all
-FAMILY_TINY_MODEL_DIRS = (TINY_MODEL_DIR.parent / "tiny-qwen2_5vl", TINY_MODEL_DIR.parent / "tiny-qwen3vl")
+# the other families' embedded tiny models (models/tiny_qwen2_5_vl.py, ...); `make tiny-model` builds all
+FAMILY_TINY_MODEL_DIRS = tuple(
+    TINY_MODEL_DIR.parent / name for name in ("tiny-qwen2_5vl", "tiny-qwen3vl", "tiny-qwen3_5")
+)
 
 
 class ModelSourceError(ValueError):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from data import sample_webvid
-from models import tiny_qwen2_5_vl, tiny_qwen2vl, tiny_qwen3_vl
+from models import tiny_qwen2_5_vl, tiny_qwen2vl, tiny_qwen3_5, tiny_qwen3_vl
 from tests.video_matrix import build_clip_matrix
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +50,14 @@ def tiny_qwen3vl_dir() -> Path:
     if not (tiny_qwen3_vl.DEFAULT_OUT_DIR / "config.json").exists():
         tiny_qwen3_vl.build()
     return tiny_qwen3_vl.DEFAULT_OUT_DIR
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3_5_dir() -> Path:
+    """models/tiny-qwen3_5 (the embedded Qwen3.5), built on first use (`make test` builds it beforehand)."""
+    if not (tiny_qwen3_5.DEFAULT_OUT_DIR / "config.json").exists():
+        tiny_qwen3_5.build()
+    return tiny_qwen3_5.DEFAULT_OUT_DIR
 
 
 @pytest.fixture(scope="session")

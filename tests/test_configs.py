@@ -40,6 +40,7 @@ DEMO_CONFIGS = {
     "tiny_qwen2vl_demo.yaml": "tiny_model_dir",
     "tiny_qwen2_5vl_demo.yaml": "tiny_qwen2_5vl_dir",
     "tiny_qwen3vl_demo.yaml": "tiny_qwen3vl_dir",
+    "tiny_qwen3_5_demo.yaml": "tiny_qwen3_5_dir",
 }
 
 
@@ -97,6 +98,8 @@ def test_the_expected_configs_exist():
         "configs/tiny_qwen3vl_demo.yaml",
         "configs/merge/qwen3vl_8b_lora_merge.yaml",
         "configs/merge/tiny_qwen3vl_demo_merge.yaml",
+        "configs/tiny_qwen3_5_demo.yaml",
+        "configs/merge/tiny_qwen3_5_demo_merge.yaml",
     } <= names
     assert {"configs/deepspeed/ds_z2_config.json", "configs/deepspeed/ds_z3_config.json"} <= {
         _relative(path) for path in DEEPSPEED_JSONS

@@ -57,7 +57,7 @@ def test_unbuilt_tiny_model_says_make_tiny_model(tmp_path, monkeypatch):
         describe_model_source(str(tmp_path / "models" / "tiny-qwen2vl"))
 
 
-@pytest.mark.parametrize("name", ["tiny-qwen2_5vl", "tiny-qwen3vl"])
+@pytest.mark.parametrize("name", ["tiny-qwen2_5vl", "tiny-qwen3vl", "tiny-qwen3_5"])
 def test_unbuilt_family_tiny_model_says_make_tiny_model(name, tmp_path, monkeypatch):
     monkeypatch.setattr(model_source, "FAMILY_TINY_MODEL_DIRS", (tmp_path / "models" / name,))
     with pytest.raises(ModelSourceError, match="run `make tiny-model`"):

@@ -8,7 +8,7 @@ from types import ModuleType
 import pytest
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from models import tiny_common, tiny_qwen2_5_vl, tiny_qwen2vl, tiny_qwen3_vl
+from models import tiny_common, tiny_qwen2_5_vl, tiny_qwen2vl, tiny_qwen3_5, tiny_qwen3_vl
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class Family:
     vision_fields: dict = field(default_factory=dict)
     # per-clip pixel bounds for 8 frames at a 224x224 budget (Qwen3-VL's video processor bounds a whole clip)
     video_size: dict = field(default_factory=dict)
+    tokenizer_class: str = "Qwen2Tokenizer"
+    answer_opening: str = ""  # what the chat template's generation prompt puts after "<|im_start|>assistant\n"
 
 
 FAMILIES = {
@@ -45,6 +47,13 @@ FAMILIES = {
         "Qwen3VLVideoProcessor", (16, 2, 2), "qwen3_vl_nothink_exact", False, tiny_common.QWEN3_ADDED_TOKENS,
         vision_fields={"num_position_embeddings": 2304},
         video_size={"shortest_edge": 4096, "longest_edge": 8 * 224 * 224},
+    ),
+    "qwen3_5": Family(
+        tiny_qwen3_5, "tiny_qwen3_5_dir", "Qwen3_5ForConditionalGeneration", "Qwen3VLProcessor",
+        "Qwen3VLVideoProcessor", (16, 2, 2), "qwen3_5_nothink_exact", False, tiny_common.QWEN3_ADDED_TOKENS,
+        vision_fields={"num_position_embeddings": 2304},
+        video_size={"shortest_edge": 4096, "longest_edge": 8 * 224 * 224},
+        tokenizer_class="Qwen3_5Tokenizer", answer_opening="<think>\n",
     ),
 }  # fmt: skip
 
@@ -74,7 +83,7 @@ def test_loads_as_real_classes(family, processor, model):
     assert type(model).__name__ == spec.model_class
     assert type(processor).__name__ == spec.processor_class
     assert type(processor.video_processor).__name__ == spec.video_processor_class
-    assert type(processor.tokenizer).__name__ in ("Qwen2Tokenizer", "Qwen2TokenizerFast")
+    assert type(processor.tokenizer).__name__ == spec.tokenizer_class
     assert sum(p.numel() for p in model.parameters()) < 2_000_000
 
 
@@ -93,6 +102,12 @@ def test_patch_math_is_the_real_one(family, processor, model):
         assert len(vision.deepstack_visual_indexes) == 3
         assert max(vision.deepstack_visual_indexes) < vision.depth
         assert model.config.text_config.rope_parameters["mrope_interleaved"] is True
+    if name == "qwen3_5":  # hybrid: three linear-attention layers per full-attention layer; no DeepStack
+        text = model.config.text_config
+        assert text.layer_types == ["linear_attention"] * 3 + ["full_attention"]
+        assert text.rope_parameters["mrope_interleaved"] is True
+        assert text.rope_parameters["partial_rotary_factor"] == 0.25
+        assert not hasattr(vision, "deepstack_visual_indexes")
 
 
 def test_token_ids_come_from_the_tokenizer(family, processor, model):
@@ -123,7 +138,7 @@ def test_chat_template_is_the_familys_chatml(family, processor):
     system = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n" if spec.default_system else ""
     assert text == (
         f"{system}<|im_start|>user\n<|vision_start|><|video_pad|><|vision_end|>Describe.<|im_end|>\n"
-        "<|im_start|>assistant\n"
+        f"<|im_start|>assistant\n{spec.answer_opening}"
     )
 
 
@@ -151,7 +166,7 @@ def test_processor_counts_video_tokens_equal_to_features(family, processor, mode
     assert t == len(frames) // 2
     n_tokens = int((inputs["input_ids"] == model.config.video_token_id).sum())
     assert n_tokens == t * h * w // merge**2 > 0
-    if name == "qwen3_vl":  # one "<t seconds>" per temporal patch: the mean time of its two frames
+    if name in ("qwen3_vl", "qwen3_5"):  # one "<t seconds>" per temporal patch: the mean time of its two frames
         decoded = processor.tokenizer.decode(inputs["input_ids"][0])
         expected = [(indices[i] + indices[i + 1]) / 2 / info.fps for i in range(0, len(indices), 2)]
         assert [f"<{s:.1f} seconds>" in decoded for s in expected] == [True] * t
