@@ -33,7 +33,7 @@ def java_bin_dir() -> Path:
 
 
 @contextlib.contextmanager
-def _java_on_path() -> Iterator[None]:
+def java_on_path() -> Iterator[None]:
     """Put the chosen ``java`` first on PATH for the subprocesses pycocoevalcap starts, then restore PATH."""
     old_path = os.environ.get("PATH", "")
     os.environ["PATH"] = f"{java_bin_dir()}{os.pathsep}{old_path}"
@@ -55,7 +55,7 @@ def _check_tokenizer_dir_writable() -> None:
         )
 
 
-def _tokenize(captions: Mapping[str, list[str]]) -> dict[str, list[str]]:
+def ptb_tokenize(captions: Mapping[str, list[str]]) -> dict[str, list[str]]:
     from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
     tokenized = PTBTokenizer().tokenize({key: [{"caption": c} for c in caps] for key, caps in captions.items()})
@@ -89,10 +89,10 @@ def caption_metrics(
     _check_tokenizer_dir_writable()
 
     results: dict[str, dict[str, float]] = {}
-    with _java_on_path(), contextlib.redirect_stdout(io.StringIO()):  # Bleu prints its length ratios
-        gts = _tokenize({key: list(references[key]) for key in ids})
+    with java_on_path(), contextlib.redirect_stdout(io.StringIO()):  # Bleu prints its length ratios
+        gts = ptb_tokenize({key: list(references[key]) for key in ids})
         tokenized_systems = {
-            name: _tokenize({key: [predictions[key]] for key in ids}) for name, predictions in systems.items()
+            name: ptb_tokenize({key: [predictions[key]] for key in ids}) for name, predictions in systems.items()
         }
         meteor = Meteor()
         try:

@@ -14,7 +14,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from evaluation.metrics import _java_on_path, _tokenize
+from evaluation.metrics import java_on_path, ptb_tokenize
 from evaluation.scoring import model_names
 
 SAMPLE_SCORE_KEYS = ("cider", "bleu_4")
@@ -44,10 +44,10 @@ def sample_scores(records: Sequence[dict[str, Any]]) -> dict[tuple[str, str], di
             predictions[record.get("model", "model")][sample_id] = record["prediction"]
     ids = sorted(answered)
     scores: dict[tuple[str, str], dict[str, float]] = {}
-    with _java_on_path(), contextlib.redirect_stdout(io.StringIO()):  # Bleu prints its length ratios
-        gts = _tokenize({key: references[key] for key in ids})
+    with java_on_path(), contextlib.redirect_stdout(io.StringIO()):  # Bleu prints its length ratios
+        gts = ptb_tokenize({key: references[key] for key in ids})
         for model in models:
-            res = _tokenize({key: [predictions[model][key]] for key in ids})
+            res = ptb_tokenize({key: [predictions[model][key]] for key in ids})
             cider = Cider().compute_score(gts, res)[1]
             bleu_4 = Bleu(4).compute_score(gts, res, verbose=0)[1][3]
             for key, c, b in zip(ids, cider, bleu_4, strict=True):
