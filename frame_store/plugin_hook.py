@@ -94,7 +94,7 @@ def stored_metadata(plugin, video, video_fps: float, video_maxlen: int) -> dict 
     for store in _stores(root):
         saved = StoreSettings(**store.manifest["settings"])
         if saved.same_sampling(video_fps, video_maxlen, family):
-            stored = store.get(video)
+            stored = store.metadata(video)
             if stored is not None:
-                return stored.metadata
+                return stored
     return None

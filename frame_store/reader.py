@@ -101,9 +101,9 @@ class FrameStore:
                 continue
         return False
 
-    def get(self, path: str | os.PathLike) -> StoredClip | None:
-        """The stored clip, or None (counted; a stale or corrupt entry also warns once per clip)."""
-        path, real = str(path), resolved(path)
+    def _entry(self, path: str) -> tuple[dict, memoryview] | None:
+        """The checked (header, payload) of ``path``'s entry, or None (counted; stale or corrupt warns)."""
+        real = resolved(path)
         for row in self._rows(path):
             data = self._shard_bytes(int(row["shard"]), int(row["offset"]), int(row["length"]))
             if data is None:
@@ -123,11 +123,23 @@ class FrameStore:
             if identity is not None and (header["size"], header["mtime_ns"]) != identity:
                 self._fallback(path, "stale", "the clip changed since its frames were stored (rebuild: make frames)")
                 return None
-            frames = decode(header["codec"], payload, header["shape"])
             self.counts["hits"] += 1
-            return StoredClip(frames, header["results"], header["metadata"])
+            return header, payload
         self.counts["not_stored"] += 1
         return None
+
+    def get(self, path: str | os.PathLike) -> StoredClip | None:
+        """The stored clip, or None (counted; a stale or corrupt entry also warns once per clip)."""
+        entry = self._entry(str(path))
+        if entry is None:
+            return None
+        header, payload = entry
+        return StoredClip(decode(header["codec"], payload, header["shape"]), header["results"], header["metadata"])
+
+    def metadata(self, path: str | os.PathLike) -> dict | None:
+        """The stored token metadata of ``path`` (its frames are checked, not decompressed), or None as get()."""
+        entry = self._entry(str(path))
+        return entry[0]["metadata"] if entry is not None else None
 
 
 def read_counts(store: FrameStore | None) -> dict[str, int]:
