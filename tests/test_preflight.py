@@ -179,7 +179,8 @@ def test_decode_check_can_be_skipped_and_says_so_loudly(tiny_model_dir, dataset_
     assert "every clip is readable" not in printed and "frames were not decoded" in printed
 
 
-def test_ok_says_every_clip_decodes(tiny_model_dir, dataset_dir, tmp_path, capsys):
+def test_ok_says_every_clip_decodes(tiny_model_dir, dataset_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("FRAME_STORE_DIR", str(tmp_path / "frames"))  # a store of its own: every clip is decoded
     main([write_config(tmp_path / "cfg.yaml", config(tiny_model_dir, dataset_dir)), "--decode-workers", "1"])
     printed = capsys.readouterr().out
     assert "ok: every sample fits cutoff_len 1024 and every clip's sampled frames decode" in printed
