@@ -2,7 +2,7 @@
 
     python -m frame_store.build CONFIG.yaml [key=value ...] [--workers K] [--codec zlib]   # `make frames CONFIG=...`
     python -m frame_store.build CONFIG.yaml --num-shards 64 --shard-index $SLURM_ARRAY_TASK_ID   # Slurm job array
-    python -m frame_store.merge CONFIG.yaml --num-shards 64                                       # then, once
+    python -m frame_store.merge CONFIG.yaml                                                       # then, once
 
     from frame_store.build import StoreTarget, build_store
     result = build_store(paths, StoreTarget(directory, "qwen2_vl_exact", settings))   # result.failures

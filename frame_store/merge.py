@@ -1,6 +1,6 @@
 """Check every shard of a store directory is complete and write the index readers use.
 
-    python -m frame_store.merge CONFIG.yaml [key=value ...] [--num-shards N]    # the config's store directory
+    python -m frame_store.merge CONFIG.yaml [key=value ...]                     # the config's store directory
     python -m frame_store.merge --store-dir data/webvid/frames/0123456789abcdef   # a directory by name
 
 Refuses (exit 1, naming the shards) when a shard is missing, unfinished (no .done) or changed after it was
