@@ -247,12 +247,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("config", type=Path, help="LLaMA-Factory training YAML")
     parser.add_argument("overrides", nargs="*", help="key=value overrides, as for plugins.train")
     parser.add_argument("--workers", type=int, help="decode processes (default: CPUs)")
-    parser.add_argument("--codec", choices=CODECS, default=DEFAULT_CODEC, help="frame bytes (default: %(default)s)")
-    parser.add_argument("--num-shards", type=int, default=1, help="shards of the store (machines of a job array)")
+    parser.add_argument("--codec", choices=CODECS, help=f"frame bytes (default: the store's, else {DEFAULT_CODEC})")
+    parser.add_argument("--num-shards", type=int, help="shards of the store (machines of a job array; default: the "
+                        "store's, else 1)")  # fmt: skip
     parser.add_argument("--shard-index", type=int, help="build only this shard (0-based), e.g. $SLURM_ARRAY_TASK_ID")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    if args.num_shards < 1 or (args.shard_index is not None and not 0 <= args.shard_index < args.num_shards):
-        parser.error(f"--shard-index must be in 0..{args.num_shards - 1} and --num-shards >= 1")
+    shards = args.num_shards or 1
+    if shards < 1 or (args.shard_index is not None and (args.num_shards is None or not 0 <= args.shard_index < shards)):
+        parser.error(f"--shard-index I needs --num-shards N, with I in 0..N-1 and N >= 1 (got {args.num_shards})")
     target = target_for_config(args.config, args.overrides, codec=args.codec, num_shards=args.num_shards,
                                shard_index=args.shard_index)  # fmt: skip
     clips = config_clips(load_run_config(args.config, args.overrides))

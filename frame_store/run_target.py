@@ -9,6 +9,7 @@ family is the template's plugin class. Setting $FRAME_STORE_DIR (absolute) here 
 workers, torchrun's children and evaluation's plugin find the store; a value the user set is kept.
 """
 
+import json
 import os
 
 from frame_store.build import StoreTarget
@@ -20,9 +21,12 @@ IRRELEVANT_TO_LOADING = frozenset({"deepspeed", "bf16", "fp16", "pure_bf16"})
 
 
 def target_for_run(
-    config: dict, plugin, codec: str = DEFAULT_CODEC, num_shards: int = 1, shard_index: int | None = None
+    config: dict, plugin, codec: str | None = None, num_shards: int | None = None, shard_index: int | None = None
 ) -> StoreTarget | None:
-    """The store this run's ``plugin`` reads; sets $FRAME_STORE_DIR. None: disabled, or the plugin reads no store."""
+    """The store this run's ``plugin`` reads; sets $FRAME_STORE_DIR. None: disabled, or the plugin reads no store.
+
+    ``codec`` and ``num_shards`` not given: those the directory was built with (e.g. by a job array), else
+    zlib and 1 shard."""
     from plugins.video_settings import check_video_settings
 
     if not hasattr(plugin, "decode_videos"):
@@ -39,6 +43,9 @@ def target_for_run(
         min_pixels=video["video_min_pixels"],
     )
     directory = store_dir(root, settings)
+    built = json.loads((directory / "settings.json").read_text()) if (directory / "settings.json").exists() else {}
+    codec = codec or built.get("codec", DEFAULT_CODEC)
+    num_shards = num_shards or built.get("num_shards", 1)
     return StoreTarget(directory, config.get("template") or "", settings, codec, num_shards, shard_index)
 
 

@@ -16,7 +16,9 @@ from frame_store.key import store_dir
 from frame_store.merge import MergeError, merge_store
 from frame_store.merge import main as merge_main
 from frame_store.plugin_hook import open_store
+from frame_store.run_target import target_for_run
 from frame_store.shard import ShardWriter, read_lines
+from plugins.decode_check import decode_clips
 from tests.frame_store_fixtures import READ, TEMPLATE, exact_plugin, settings_for, use_store
 from tests.training_fixtures import REPO_ROOT, write_train_config
 
@@ -101,5 +103,11 @@ def test_two_shards_merge_only_when_both_are_complete(clip_matrix, tmp_path, mon
     for clip in clips:
         assert plugin.read_videos([clip], **READ)["videos"]
     assert open_store(directory).counts["hits"] == len(clips)
+    config = {"template": TEMPLATE, "video_fps": READ["video_fps"], "video_maxlen": READ["video_maxlen"],
+              "video_max_pixels": READ["image_max_pixels"], "video_min_pixels": READ["image_min_pixels"]}  # fmt: skip
+    training = target_for_run(config, plugin)  # what the preflight before training uses: the array's 2 shards
+    assert (training.directory, training.num_shards, training.shard_index) == (directory, 2, None)
+    check = decode_clips(clips, video_fps=8.0, video_maxlen=8, store=training)
+    assert (check.already_stored, check.failures) == (len(clips), {})
     with pytest.raises(Exception, match="built with codec zlib, 2 shards"):
         build_store(clips, StoreTarget(directory, TEMPLATE, settings, num_shards=3, shard_index=0), workers=1)
