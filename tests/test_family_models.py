@@ -1,6 +1,7 @@
-"""Each tiny model (models/tiny-qwen2_5vl, models/tiny-qwen3vl) through its exact template: training and evaluation
-build the same inputs (ids with Qwen3-VL's timestamps, pixels, grids, Qwen2.5-VL's seconds per temporal patch),
-evaluation's frame strip is what the model saw, and (slow) a LoRA training step and a generation run on it.
+"""Each tiny model (models/tiny-qwen2_5vl, models/tiny-qwen3vl, models/tiny-qwen3_5) through its exact template:
+training and evaluation build the same inputs (ids with Qwen3-VL's timestamps, pixels, grids, Qwen2.5-VL's seconds
+per temporal patch), evaluation's frame strip is what the model saw, and (slow) a LoRA training step and a
+generation run on it.
 Qwen2-VL: tests/test_train_eval_parity.py, tests/test_train_entry.py.
 """
 
@@ -17,7 +18,11 @@ from evaluation.samples import Sample
 from evaluation.settings import ModelSettings
 from tests.training_fixtures import DATASET_NAME, PROMPT, log_of, run_entry_point, write_dataset, write_train_config
 
-FAMILIES = {"qwen2_5_vl": ("tiny_qwen2_5vl_dir", "qwen2_vl_exact"), "qwen3_vl": ("tiny_qwen3vl_dir", "qwen3_vl_exact")}
+FAMILIES = {
+    "qwen2_5_vl": ("tiny_qwen2_5vl_dir", "qwen2_vl_exact"),
+    "qwen3_vl": ("tiny_qwen3vl_dir", "qwen3_vl_exact"),
+    "qwen3_5": ("tiny_qwen3_5_dir", "qwen3_5_nothink_exact"),
+}
 VIDEO_KEYS = ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
 
 
@@ -67,7 +72,7 @@ def test_training_and_evaluation_build_identical_inputs(family, sample_dir, tmp_
     evaluation = build_inputs(Sample("0", str(clip), str(clip), PROMPT, ""), pre, settings.cutoff_len)
     assert evaluation["input_ids"] == train_prompt_ids.tolist()
     assert train_prompt_ids.tolist().count(pre.video_token_id) > 0
-    assert ("seconds>" in pre.tokenizer.decode(evaluation["input_ids"])) == (name == "qwen3_vl")
+    assert ("seconds>" in pre.tokenizer.decode(evaluation["input_ids"])) == name.startswith("qwen3")
     assert ("second_per_grid_ts" in batch) == (name == "qwen2_5_vl")
     for key in VIDEO_KEYS:
         if key in batch:
