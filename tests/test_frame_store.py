@@ -124,3 +124,25 @@ def test_a_damaged_shard_falls_back_to_decoding_with_a_counted_warning(small_sto
     assert counts["corrupt"] >= 1 and counts["corrupt"] + counts["hits"] == 2
     assert [record.getMessage() for record in caplog.records][-1].endswith(f"({counts['corrupt']} clips so far)")
     assert any("checksum" in r.getMessage() or "truncated" in r.getMessage() for r in caplog.records)
+
+
+def test_every_family_reads_its_own_store_bit_identically(sample_dir, tmp_path, monkeypatch):
+    """Qwen3-VL's plugin (its own class, so its own store directory) reads through the same hook."""
+    from frame_store.build import StoreTarget, build_store, template_plugin
+    from frame_store.key import StoreSettings, store_dir
+
+    clips = [str(path) for path in sorted((sample_dir / "videos").rglob("*.mp4"))[:2]]
+    read = {**READ, "image_max_pixels": 224 * 224}
+    for template in ("qwen2_vl_exact", "qwen3_vl_exact"):
+        plugin = template_plugin(template)
+        settings = StoreSettings.from_read_settings(plugin, read)
+        monkeypatch.setenv(FRAME_STORE_ENV, "off")
+        decoded = [plugin.read_videos([clip], **read) for clip in clips]
+        metadata = [plugin.clip_metadata(clip, 8.0, 8) for clip in clips]
+        assert build_store(clips, StoreTarget(store_dir(tmp_path, settings), template, settings)).failures == {}
+        use_store(monkeypatch, tmp_path)
+        for clip, expected, meta in zip(clips, decoded, metadata, strict=True):
+            _same(plugin.read_videos([clip], **read), expected)
+            assert plugin.clip_metadata(clip, 8.0, 8) == {**meta, "sample_indices": list(meta["sample_indices"])}
+        assert read_counts(open_store(store_dir(tmp_path, settings)))["hits"] == 2 * len(clips)
+    assert len(list(tmp_path.iterdir())) == 2  # one directory per family
