@@ -9,20 +9,25 @@
 One file per stage: errors.py (VideoReadError and its REASONS, the converter's vocabulary too), container.py
 (open a clip, the probe: VideoInfo, probe_video), mp4_tables.py (MP4/MOV sample tables and display rotation, read
 without a demux), indices.py (sample_indices), decode.py (decode strategies, damage checks), read.py (read_frames /
-read_sampled_frames: the fallback chain and rotation). Nothing here imports LLaMA-Factory.
+read_sampled_frames: the fallback chain and rotation), clip_span.py (``video.mp4#t=START,END``: a span of a longer
+video read as its own clip; probe_video and the readers accept it). Nothing here imports LLaMA-Factory.
 """
 
-from video.container import VideoInfo, probe_video
+from video.clip_span import ClipSpan, clip_file, clip_reference, probe_video, split_clip_reference
+from video.container import VideoInfo
 from video.errors import REASONS, VideoReadError
 from video.indices import frame_times, sample_indices
 from video.mp4_tables import MP4_FIRST_BOXES, display_rotation, read_mp4_index
 from video.read import read_frames, read_sampled_frames
 
 __all__ = [
+    "ClipSpan",
     "MP4_FIRST_BOXES",
     "REASONS",
     "VideoInfo",
     "VideoReadError",
+    "clip_file",
+    "clip_reference",
     "display_rotation",
     "frame_times",
     "probe_video",
@@ -30,4 +35,5 @@ __all__ = [
     "read_mp4_index",
     "read_sampled_frames",
     "sample_indices",
+    "split_clip_reference",
 ]

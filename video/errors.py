@@ -19,6 +19,7 @@ REASONS = {
     "corrupt": "the container header is corrupt; download the file again",
     "truncated": "the file is cut short or corrupt; download it again",
     "no_frames": "the video stream has no frames",
+    "bad_span": "the #t=START,END span is not inside the video; fix the segment's times or use the full video",
 }
 
 

@@ -18,6 +18,7 @@ import os
 import av
 import numpy as np
 
+from video.clip_span import span_view, split_clip_reference
 from video.container import VideoInfo, demux, info_from_mp4_index, open_clip
 from video.decode import SpanMissed, decode_by_seeking, decode_from_start, decode_kept_packets
 from video.errors import VideoReadError
@@ -55,8 +56,27 @@ def _decode_targets(container, path, info: VideoInfo, packets: list, targets: li
         raise VideoReadError(path, "truncated", str(error)) from None
 
 
-def _read(path: str | os.PathLike, choose_indices) -> tuple[VideoInfo, list[int], dict[int, np.ndarray]]:
-    """``(info, indices, frames by index)``; ``choose_indices(info)`` picks the frames.
+def _read(reference: str | os.PathLike, choose_indices) -> tuple[VideoInfo, list[int], dict[int, np.ndarray]]:
+    """``(info, indices, frames by index)``; ``choose_indices(info)`` picks the frames. A span of a longer video
+    (``video.mp4#t=START,END``, video/clip_span.py) is read as its own clip: info, indices and frames are the span's.
+    """
+    path, span = split_clip_reference(reference)
+    if span is None:
+        return _read_file(path, choose_indices)
+
+    def choose_in_span(info: VideoInfo) -> list[int]:
+        view, first = span_view(info, span, os.fspath(reference))
+        chosen = choose_indices(view)
+        _checked_targets(view, chosen)  # inside the span, not merely inside the whole video
+        return [first + index for index in chosen]
+
+    info, indices, found = _read_file(path, choose_in_span)
+    view, first = span_view(info, span, os.fspath(reference))
+    return view, [index - first for index in indices], {index - first: frame for index, frame in found.items()}
+
+
+def _read_file(path: str | os.PathLike, choose_indices) -> tuple[VideoInfo, list[int], dict[int, np.ndarray]]:
+    """``(info, indices, frames by index)`` of a whole file; ``choose_indices(info)`` picks the frames.
 
     MP4 sample tables and seeks where they serve, else (or if a seek lands wrong: the clip is reopened) a demux.
     """
