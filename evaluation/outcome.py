@@ -18,6 +18,7 @@ from typing import Any
 
 from evaluation.samples import InvalidTestSetError, Sample
 from frame_store.plugin_hook import clip_available
+from video.clip_span import clip_file
 
 CHECKED_PATHS = 20  # relative clip paths tried under each candidate folder
 SHOWN = 3  # errored samples named in a message
@@ -37,7 +38,7 @@ def suggest_video_dir(samples: Sequence[Sample], video_dir: Path, test_data: Pat
     if not relative:
         return None
     scored = [
-        (sum((folder / path).is_file() for path in relative), folder)
+        (sum((folder / clip_file(path)).is_file() for path in relative), folder)  # a span's file: its video
         for folder in _candidate_dirs(video_dir, test_data)
     ]
     found, folder = max(scored, key=lambda item: item[0], default=(0, None))

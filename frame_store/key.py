@@ -4,17 +4,22 @@
     store_dir(default_root(config), settings)      # <root>/<settings hash>/
     clip_key("videos/a.mp4")                       # 16 bytes: blake2b of the resolved path
 
-A store directory holds frames for one combination of format version, plugin class (the family's resize rule)
-and the four video settings LLaMA-Factory hands the plugin, so a changed setting reads another directory and
-never stale frames. Inside it, a clip is found by its resolved path; its size and mtime_ns, kept in the entry,
-must match the clip on disk (a rewritten or touched clip is decoded again).
+A store directory holds frames for one combination of format version, plugin class (the family's resize rule),
+the four video settings LLaMA-Factory hands the plugin and the decoding code (library versions and our reader's
+source), so a changed setting, upgrade or reader fix reads another directory and never stale frames. Inside it,
+a clip is found by its resolved path; its size and mtime_ns, kept in the entry, must match the clip on disk (a
+rewritten or touched clip is decoded again).
 """
 
+import functools
 import hashlib
+import inspect
 import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from video.clip_span import clip_file, clip_reference, split_clip_reference
 
 FORMAT_VERSION = 1  # bump when the entry layout or what a reader returns changes
 FRAME_STORE_ENV = "FRAME_STORE_DIR"  # the store root; "off" disables the store
@@ -33,13 +38,14 @@ class StoreSettings:
     video_maxlen: int
     max_pixels: int  # video_max_pixels (LLaMA-Factory passes it to the resize as image_max_pixels)
     min_pixels: int  # video_min_pixels
+    code: str = ""  # the decoding code: reader_fingerprint()
     version: int = FORMAT_VERSION
 
     @classmethod
     def for_plugin(cls, plugin, *, video_fps, video_maxlen, max_pixels, min_pixels) -> "StoreSettings":
         kind = type(plugin) if not isinstance(plugin, type) else plugin
         return cls(f"{kind.__module__}.{kind.__qualname__}", float(video_fps), int(video_maxlen), int(max_pixels),
-                   int(min_pixels))  # fmt: skip
+                   int(min_pixels), reader_fingerprint(kind))  # fmt: skip
 
     @classmethod
     def from_read_settings(cls, plugin, settings: dict) -> "StoreSettings":
@@ -61,10 +67,29 @@ class StoreSettings:
         text = json.dumps(self.as_dict(), sort_keys=True)
         return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
-    def same_sampling(self, video_fps: float, video_maxlen: int, family: str) -> bool:
-        """Whether this store samples the same frame indices (token counts do not depend on the pixel budget)."""
-        return (self.family, self.video_fps, self.video_maxlen, self.version) == (
-            family, float(video_fps), int(video_maxlen), FORMAT_VERSION)  # fmt: skip
+    def same_sampling(self, other: "StoreSettings") -> bool:
+        """Whether both sample the same frame indices (token counts do not depend on the pixel budget)."""
+        fields = ("family", "video_fps", "video_maxlen", "code", "version")
+        return all(getattr(self, name) == getattr(other, name) for name in fields)
+
+
+@functools.lru_cache(maxsize=8)
+def reader_fingerprint(kind: type) -> str:
+    """What else decides the pixels: the versions of LLaMA-Factory (its resize), Pillow (the resampling) and PyAV
+    (FFmpeg's decoders), and the source of our reader (the video package and the plugin's own modules)."""
+    from importlib.metadata import version
+
+    import video
+
+    digest = hashlib.blake2b(digest_size=8)
+    for package in ("llamafactory", "pillow", "av"):
+        digest.update(f"{package}=={version(package)};".encode())
+    sources = sorted(Path(video.__file__).parent.glob("*.py"))
+    ours = {Path(inspect.getsourcefile(cls)) for cls in kind.__mro__ if cls.__module__.startswith("plugins")}
+    sources += sorted(ours)
+    for source in sources:
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
 
 
 def default_root(config: dict) -> Path | None:
@@ -83,7 +108,10 @@ def store_dir(root: str | os.PathLike, settings: StoreSettings) -> Path:
 
 
 def resolved(path: str | os.PathLike) -> str:
-    return os.path.realpath(path)
+    """The clip's identity: its file's real path, plus the span for a span of a longer video (``#t=START,END``,
+    video/clip_span.py, in one canonical spelling), so each span of one video is a clip of its own."""
+    file, span = split_clip_reference(path)
+    return clip_reference(os.path.realpath(file), span)
 
 
 def clip_key(path: str | os.PathLike) -> bytes:
@@ -97,9 +125,9 @@ def key_number(key: bytes) -> int:
 
 
 def clip_identity(path: str | os.PathLike) -> tuple[int, int] | None:
-    """(size, mtime_ns) of the clip on disk, or None where it is gone."""
+    """(size, mtime_ns) of the clip's file on disk (a span's: the whole video's), or None where it is gone."""
     try:
-        stat = os.stat(path)
+        stat = os.stat(clip_file(path))
     except OSError:
         return None
     return stat.st_size, stat.st_mtime_ns

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from frame_store.key import DISABLED, FRAME_STORE_ENV, StoreSettings, default_root, store_dir
 from frame_store.reader import FrameStore
+from video.clip_span import clip_file
 
 
 def use_store_of(config: dict) -> Path | None:
@@ -77,8 +78,9 @@ def _stores(root: Path):
 
 
 def clip_available(path: str | os.PathLike) -> bool:
-    """The clip is on disk, or a store of the run holds its frames (it can be read without it)."""
-    if os.path.isfile(path):
+    """The clip is on disk (a span's whole video), or a store of the run holds its frames (it can be read without
+    it)."""
+    if os.path.isfile(clip_file(path)):
         return True
     root = _root()
     return root is not None and any(store.holds(path) for store in _stores(root))
@@ -89,11 +91,14 @@ def stored_metadata(plugin, video, video_fps: float, video_maxlen: int) -> dict 
     root = _root()
     if root is None or not isinstance(video, (str, os.PathLike)):
         return None
-    family = StoreSettings.for_plugin(plugin, video_fps=video_fps, video_maxlen=video_maxlen, max_pixels=0,
-                                      min_pixels=0).family  # fmt: skip
+    wanted = StoreSettings.for_plugin(plugin, video_fps=video_fps, video_maxlen=video_maxlen, max_pixels=0,
+                                      min_pixels=0)  # fmt: skip
     for store in _stores(root):
-        saved = StoreSettings(**store.manifest["settings"])
-        if saved.same_sampling(video_fps, video_maxlen, family):
+        try:
+            saved = StoreSettings(**store.manifest["settings"])
+        except TypeError:  # a directory of another format version
+            continue
+        if saved.same_sampling(wanted):
             stored = store.metadata(video)
             if stored is not None:
                 return stored
