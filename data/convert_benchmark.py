@@ -6,6 +6,8 @@
         --mapping youtube_mapping.txt --video-dir /data/msvd/YouTubeClips --out-dir data/msvd
     python -m data.convert_benchmark --format vatex --annotations vatex_public_test_english_v1.1.json \\
         --video-dir /data/vatex/test --out-dir data/vatex
+    python -m data.convert_benchmark --format youcook2 --annotations youcookii_annotations_trainval.json \\
+        --video-dir /data/youcook2/raw_videos --out-dir data/youcook2 --split val
 
 Writes OUT/<format>_<split>.json (one ShareGPT record per kept clip: "<video>" + prompt -> the first reference,
 the clip path relative to --media-dir, the clip id as "id", and "references": every usable caption, for
@@ -13,7 +15,8 @@ multi-reference scoring), OUT/report.json, OUT/skipped.csv (every skipped clip: 
 reason), OUT/dropped_references.csv (captions left out of a kept clip's references: chat markup, empty, unreadable)
 and OUT/dataset_info.json (registered as <format>_<split>), all published together when the run completes (a
 failed, interrupted or killed run leaves the previous ones as they were). Exits 1, publishing nothing, when no clip
-is kept. Parsers: data/benchmarks/{msrvtt,msvd,vatex}.py. YouCook2 (spans of longer videos) is not supported.
+is kept. Parsers: data/benchmarks/{msrvtt,msvd,vatex,youcook2}.py. A YouCook2 record is one captioned segment:
+its video entry is the span "{video}#t=START,END", which only the *_exact templates read (video/clip_span.py).
 """
 
 import argparse
@@ -29,6 +32,7 @@ from data.benchmarks.msrvtt import SPLIT_NAMES, read_msrvtt
 from data.benchmarks.msvd import SPLIT_RANGES, read_mapping, read_msvd
 from data.benchmarks.pipeline import DROPPED_NAME, BenchmarkPipeline
 from data.benchmarks.vatex import read_vatex
+from data.benchmarks.youcook2 import SUBSETS, read_youcook2
 from data.caption_text import check_prompt
 from data.clip_checks import ClipRules
 from data.convert_report import ConversionFailed, ConversionReport, run_converter
@@ -37,13 +41,19 @@ from data.probe_cache import ProbeCache, Prober
 from data.publish import StagedOutputs
 from data.sharegpt import DEFAULT_PROMPT, JsonArrayWriter
 
-EXTENSIONS = {"msrvtt": (".mp4",), "msvd": (".avi", ".mp4"), "vatex": (".mp4",)}  # tried in this order
-SPLITS = {"msrvtt": tuple(SPLIT_NAMES), "msvd": tuple(SPLIT_RANGES), "vatex": ("train", "val", "test")}
+EXTENSIONS = {
+    "msrvtt": (".mp4",),
+    "msvd": (".avi", ".mp4"),
+    "vatex": (".mp4",),
+    "youcook2": (".mp4", ".mkv", ".webm"),
+}  # tried in this order; YouCook2's are YouTube downloads
+SPLITS = {"msrvtt": tuple(SPLIT_NAMES), "msvd": tuple(SPLIT_RANGES), "vatex": ("train", "val", "test"),
+          "youcook2": tuple(SUBSETS)}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class BenchmarkOptions:
-    format: str  # msrvtt, msvd or vatex
+    format: str  # msrvtt, msvd, vatex or youcook2
     annotations: Path
     video_dir: Path
     out_dir: Path
@@ -64,6 +74,8 @@ def _items(options: BenchmarkOptions):
     if options.format == "msvd":
         mapping = read_mapping(options.mapping) if options.mapping is not None else None
         return read_msvd(options.annotations, options.split, mapping)
+    if options.format == "youcook2":
+        return read_youcook2(options.annotations, options.split)
     return read_vatex(options.annotations)
 
 
@@ -79,7 +91,8 @@ def _check_usable(report: ConversionReport, options: BenchmarkOptions) -> None:
         )
     cause = f"0 of {report.rows_read:,} clips kept ({reasons})."
     if report.skipped["missing"] >= report.rows_read / 2:
-        names = " or ".join(f"{{id}}{ext}" for ext in EXTENSIONS[options.format])
+        stems = ("{subset}/{recipe_type}/{youtube id}", "{youtube id}") if options.format == "youcook2" else ("{id}",)
+        names = " or ".join(f"{stem}{ext}" for stem in stems for ext in EXTENSIONS[options.format])
         cause += f" Clips were not found under --video-dir {os.path.abspath(options.video_dir)} as {names}."
     example = next(iter(report.first_skip.values()), None)
     raise ConversionFailed(cause + (f" First skipped: {example}." if example else ""))
@@ -103,7 +116,10 @@ def convert(options: BenchmarkOptions) -> dict:
     (publishing nothing) when no clip is kept, ValueError/FileNotFoundError for a wrong file before any output."""
     check_prompt(options.prompt)
     if options.split not in SPLITS[options.format]:
-        raise ValueError(f"--split {options.split!r}: {options.format} has {', '.join(SPLITS[options.format])}")
+        hint = (
+            " (its test captions are not published: papers report --split val)" if options.format == "youcook2" else ""
+        )
+        raise ValueError(f"--split {options.split!r}: {options.format} has {', '.join(SPLITS[options.format])}{hint}")
     for path in (options.annotations, options.mapping):
         if path is not None and not Path(path).is_file():
             raise FileNotFoundError(f"{path} does not exist")
@@ -186,7 +202,8 @@ def parse_args(argv: list[str] | None = None) -> BenchmarkOptions:
     parser.add_argument(
         "--split",
         default=defaults.split,
-        help="msrvtt: train/val/test; msvd: train/val/test (needs --mapping) or all; vatex: names the output",
+        help="msrvtt: train/val/test; msvd: train/val/test (needs --mapping) or all; vatex: names the output; "
+        "youcook2: val/train",
     )
     parser.add_argument("--mapping", type=Path, help="MSVD's youtube_mapping.txt (VIDEONAME vidN per line)")
     parser.add_argument("--media-dir", type=Path, default=defaults.media_dir, help="clip paths relative to this")

@@ -1,19 +1,22 @@
 """Standard video-captioning benchmarks' annotation files, each read into the same clip records.
 
-Each parser (msrvtt.py, msvd.py, vatex.py) streams its file as ``AnnotatedClip`` (one clip, the file stems its
-clip may have, every caption with the line or record number it came from) or ``AnnotationSkip`` (a line or record
-that cannot be used). ``screen_references`` then applies the rules shared by all formats: captions holding chat
-markup (data/caption_text.py) or nothing at all leave the reference list and are counted; a clip left without any
-reference, or whose id came earlier, is skipped. ``python -m data.convert_benchmark`` writes what remains.
+Each parser (msrvtt.py, msvd.py, vatex.py, youcook2.py) streams its file as ``AnnotatedClip`` (one clip, the file
+stems its clip may have, every caption with the line or record number it came from, and for a segment of a longer
+video its span) or ``AnnotationSkip`` (a line or record that cannot be used). ``screen_references`` then applies
+the rules shared by all formats: captions holding chat markup (data/caption_text.py) or nothing at all leave the
+reference list and are counted; a clip left without any reference, or whose id came earlier, is skipped.
+``python -m data.convert_benchmark`` writes what remains.
 """
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from data.caption_text import chat_markup
+from video.clip_span import ClipSpan
 
 NO_CAPTIONS = "no_captions"
 DUPLICATE_ID = "duplicate_id"
+BAD_SPAN = "bad_span"  # a segment's [start, end] is not a span of its video (video.errors' code for the same)
 MALFORMED_ROW = "malformed_row"
 CHAT_MARKUP = "chat_markup"
 EMPTY_CAPTION = "empty_caption"
@@ -28,6 +31,7 @@ class AnnotatedClip:
     clip_id: str
     stems: tuple[str, ...]
     captions: tuple[tuple[int, str], ...]
+    span: ClipSpan | None = None  # a segment of a longer video (YouCook2): the clip is this span of the file
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class ScreenedClip:
     clip_id: str
     stems: tuple[str, ...]
     references: tuple[str, ...]
+    span: ClipSpan | None = None
 
 
 def _usable(clip: AnnotatedClip, dropped: list[DroppedReference]) -> list[str]:
@@ -90,7 +95,7 @@ def screen_references(
         references = _usable(item, dropped)
         yield from dropped
         if references:
-            yield ScreenedClip(item.line, item.clip_id, item.stems, tuple(references))
+            yield ScreenedClip(item.line, item.clip_id, item.stems, tuple(references), item.span)
         elif item.captions:
             yield AnnotationSkip(
                 item.line, item.clip_id, NO_CAPTIONS, f"all {len(item.captions)} captions dropped (see dropped)"

@@ -1,7 +1,8 @@
 """Screened benchmark clips -> located, probed (cached, in parallel) -> test records, or counted skips.
 
 ``data.convert_benchmark.convert`` runs it inside a staged output folder. A kept clip becomes a ShareGPT record
-(data/sharegpt.py) whose assistant turn is its first reference, plus ``references``: all of them.
+(data/sharegpt.py) whose assistant turn is its first reference, plus ``references``: all of them. A segment of a
+longer video (YouCook2) is probed and written as its span, ``video.mp4#t=START,END`` (video/clip_span.py).
 """
 
 import csv
@@ -16,6 +17,7 @@ from data.convert_pipeline import CHUNK_ROWS, MediaPaths
 from data.convert_report import ConversionReport
 from data.probe_cache import ProbeCache, Prober, probe_and_check
 from data.sharegpt import JsonArrayWriter, caption_record
+from video.clip_span import clip_reference
 
 DROPPED_NAME = "dropped_references.csv"
 
@@ -26,6 +28,15 @@ class FoundClip:
     size: int
     mtime_ns: int
     layout: str  # how it was named, for the report: "{stem}.avi", or "{vidN}.avi (mapping)"
+
+
+def _layout(clip: ScreenedClip, stem: str, extension: str) -> str:
+    """How a clip was named, for the report: by its id, by another name (MSVD's vidN), or a segment's video."""
+    if stem == clip.clip_id:
+        return f"{{id}}{extension}"
+    if clip.span is not None:
+        return f"{{folders}}/{{video}}{extension}" if "/" in stem else f"{{video}}{extension}"
+    return f"{{mapped name}}{extension}"
 
 
 class BenchmarkPipeline:
@@ -84,17 +95,18 @@ class BenchmarkPipeline:
 
     def _locate(self, clip: ScreenedClip) -> FoundClip | None:
         for stem in clip.stems:
-            for extension in self.extensions:
-                name = check_path_component(stem + extension, "clip name")
+            for extension in self.extensions:  # a stem may name sub-folders (YouCook2's {subset}/{recipe_type}/)
+                name = "/".join(check_path_component(part, "clip name") for part in (stem + extension).split("/"))
                 stat = stat_file(str(self.video_dir / name))
                 if stat is not None:
-                    layout = f"{{id}}{extension}" if stem == clip.clip_id else f"{{mapped name}}{extension}"
+                    layout = _layout(clip, stem, extension)
                     return FoundClip(self.video_dir / name, stat.st_size, stat.st_mtime_ns, layout)
         return None
 
     def flush(self) -> None:
         """Probe the pending clips (cache first, then in parallel) and keep or skip each."""
-        keys = [(str(found.path), found.size, found.mtime_ns) for _, found in self.pending]
+        # a segment's probe is its span's (video.probe_video): a span past the video's end is skipped as bad_span
+        keys = [(clip_reference(found.path, clip.span), found.size, found.mtime_ns) for clip, found in self.pending]
         verdicts = probe_and_check(keys, self.cache, self.prober, self.rules)
         self.report.probe_cache_hits += verdicts.cache_hits
         self.report.probed += verdicts.probed
@@ -106,7 +118,8 @@ class BenchmarkPipeline:
         self.pending.clear()
 
     def _keep(self, clip: ScreenedClip, found: FoundClip) -> None:
-        record = caption_record(clip.clip_id, clip.references[0], self.media_path(found.path), self.prompt)
+        video = clip_reference(self.media_path(found.path), clip.span)  # a segment: video.mp4#t=START,END
+        record = caption_record(clip.clip_id, clip.references[0], video, self.prompt)
         record["references"] = list(clip.references)
         self.writer.write(record)
         self.references += len(clip.references)
