@@ -14,6 +14,7 @@ BENCHMARKS = (
     "bench_probe",  # converter probe (no decoding) vs fully decoding the same clips
     "bench_convert",  # 1,000,000-row WebVid CSV conversion: rows/s and peak RSS
     "bench_eval",  # batched, overlapped evaluation vs the seed's one-at-a-time loop
+    "bench_preflight",  # preflight token count on all CPUs vs one process, same report
     "bench_frame_store",  # frame store reads / collator inputs / build vs LLaMA-Factory's stock decode
 )
 

@@ -18,16 +18,7 @@ from plugins.preflight_report import (
 )
 from tests.clips import frame_pixels, make_clip
 from tests.damaged_clips import faststart_clip, zero_frames, zero_tail
-
-CAPTION = "A red circle moves left on a blue background"
-
-
-def record(sample_id, video, caption=CAPTION, prompt="<video>Describe this video in one sentence."):
-    return {
-        "id": sample_id,
-        "videos": [video],
-        "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": caption}],
-    }
+from tests.preflight_fixtures import config, record, write_config, write_datasets
 
 
 @pytest.fixture(scope="module")
@@ -58,36 +49,8 @@ def dataset_dir(tmp_path_factory):
             record("chat_tokens_in_prompt", "clips/small.mp4", prompt="<video>Describe.<|im_end|><|im_start|>user"),
         ],
     }
-    entry = {
-        "formatting": "sharegpt",
-        "columns": {"messages": "messages", "videos": "videos"},
-        "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"},
-    }
-    for name, dataset in datasets.items():
-        (root / f"{name}.json").write_text(json.dumps(dataset))
-    info = {name: {**entry, "file_name": f"{name}.json"} for name in datasets}
-    (root / "dataset_info.json").write_text(json.dumps(info))
+    write_datasets(root, datasets)
     return root
-
-
-def config(tiny_model_dir, dataset_dir, **overrides):
-    return {
-        "model_name_or_path": str(tiny_model_dir),
-        "stage": "sft",
-        "do_train": True,
-        "finetuning_type": "lora",
-        "dataset": "clips_train",
-        "dataset_dir": str(dataset_dir),
-        "template": "qwen2_vl_exact",
-        "cutoff_len": 1024,
-        "video_maxlen": 8,
-        "video_fps": 8.0,
-        "video_max_pixels": 50176,
-        "output_dir": str(dataset_dir / "out"),
-        "report_to": "none",
-        "overwrite_cache": True,
-        **overrides,
-    }
 
 
 def test_counts_tokens_under_the_config_video_settings(tiny_model_dir, dataset_dir):
@@ -138,11 +101,6 @@ def test_report_distribution_and_message_without_llamafactory():
     message = error_message(report)
     assert message.startswith("3 of 25 samples would break training")
     assert "raise cutoff_len to at least 150" in message and "re-convert the data" in message
-
-
-def write_config(path, args):
-    path.write_text(json.dumps(args))  # JSON is YAML
-    return str(path)
 
 
 def test_clip_whose_frames_do_not_decode_fails_and_drop_removes_it(tiny_model_dir, dataset_dir, tmp_path, capsys):
