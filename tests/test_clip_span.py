@@ -194,3 +194,35 @@ def test_evaluation_finds_a_spans_video_and_suggests_its_folder(videos, tmp_path
     elsewhere = [Sample("a", f"{long.name}#t=1.5,4", str(tmp_path / f"{long.name}#t=1.5,4"), "p", "r")]
     with pytest.raises(ValueError, match=f"pass --video-dir {long.parent}"):
         check_clips_exist(elsewhere, tmp_path, tmp_path / "test.json")
+
+
+def test_qwen3_vl_exact_writes_the_spans_own_timestamps(tiny_model_dir, videos):
+    """Qwen3-VL's time text before each temporal patch counts from the span's start, as for the cut clip."""
+    from plugins import llamafactory_boundary as boundary
+    from tests.family_processors import family_processor
+
+    plugins.register()
+    processor = family_processor("qwen3_vl", tiny_model_dir)
+    plugin = boundary.TEMPLATES["qwen3_vl_exact"].mm_plugin
+
+    def expand(video: str) -> tuple[str, int]:
+        messages = [{"role": "user", "content": "<video>Describe."}, {"role": "assistant", "content": "a caption"}]
+        text = plugin.process_messages(messages, [], [video], [], processor)[0]["content"]
+        inputs = plugin.get_mm_inputs([], [video], [], [0], [1], [0], [[]], processor)
+        return text, int(inputs["video_grid_thw"].prod()) // processor.video_processor.merge_size**2
+
+    long, cut = videos
+    span_text, span_features = expand(f"{long}#t=1.5,4")
+    cut_text, _ = expand(str(cut))
+    assert span_text == cut_text and span_text.count(plugin.video_token) == span_features > 0
+    assert span_text.startswith("<0.") and span_text != expand(str(long))[0]
+
+
+def test_the_preflight_decode_check_reads_spans_and_names_one_past_the_end(videos):
+    from plugins.decode_check import decode_clips
+
+    long = videos[0]
+    good, past_end = f"{long}#t=1.5,4", f"{long}#t=5,7"
+    check = decode_clips([good, past_end], workers=1, **SAMPLING)
+    assert check.n_clips == 2 and list(check.failures) == [past_end]
+    assert check.failures[past_end].startswith(f"{past_end}: cannot read video (bad_span)")
