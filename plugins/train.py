@@ -21,14 +21,17 @@ from pathlib import Path
 import plugins
 from plugins.run_log import log_libraries_to
 
-USAGE = "usage: python -m plugins.train CONFIG.yaml [key=value ...] [--skip-decode-check] [--decode-workers N]"
+USAGE = (
+    "usage: python -m plugins.train CONFIG.yaml [key=value ...] [--skip-decode-check] [--decode-workers N] "
+    "[--workers N]"
+)
 TRAIN_LOG_NAME = "train.log"
 
 
 def run_preflight(train_args: list[str], preflight_options: tuple[str, ...] = ()) -> None:
     """The preflight (plugins.preflight.check) on the same settings, in this process; stop training if it fails.
 
-    ``preflight_options`` (--skip-decode-check, --decode-workers N) are the preflight's alone."""
+    ``preflight_options`` (--skip-decode-check, --decode-workers N, --workers N) are the preflight's alone."""
     from plugins import preflight
     from plugins.preflight_report import PreflightError
     from plugins.run_config import load_run_config
