@@ -146,3 +146,23 @@ def test_every_family_reads_its_own_store_bit_identically(sample_dir, tmp_path, 
             assert plugin.clip_metadata(clip, 8.0, 8) == {**meta, "sample_indices": list(meta["sample_indices"])}
         assert read_counts(open_store(store_dir(tmp_path, settings)))["hits"] == 2 * len(clips)
     assert len(list(tmp_path.iterdir())) == 2  # one directory per family
+
+
+def test_an_upgrade_of_the_decoding_libraries_reads_another_store(monkeypatch):
+    """Pillow's resampling, FFmpeg's decoders and LLaMA-Factory's resize decide pixels too: part of the key."""
+    import importlib.metadata
+
+    from frame_store.key import StoreSettings, reader_fingerprint
+
+    plugin = exact_plugin()
+    before = StoreSettings.from_read_settings(plugin, READ)
+    installed = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "99.0" if name == "pillow" else installed(name))
+    reader_fingerprint.cache_clear()
+    try:
+        after = StoreSettings.from_read_settings(plugin, READ)
+    finally:
+        monkeypatch.undo()
+        reader_fingerprint.cache_clear()
+    assert after.code != before.code and after.digest != before.digest
+    assert StoreSettings.from_read_settings(plugin, READ) == before
