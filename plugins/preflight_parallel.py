@@ -28,7 +28,7 @@ import plugins
 from plugins.preflight_encode import SampleEncoder, SampleMeasure
 from plugins.preflight_report import PreflightError
 
-MAX_SAMPLES_PER_TASK = 256  # a few hundred milliseconds of work: cheap to hand out, fine-grained for the bar
+MAX_SAMPLES_PER_TASK = 64  # ~0.1 s of work: cheap to hand out; Ctrl-C waits for the few ranges already handed out
 TASKS_IN_FLIGHT_PER_WORKER = 4  # keeps every worker busy while bounding what waits in memory
 
 _worker_state: tuple[SampleEncoder, dict] | None = None  # in a worker process only: set once by _start_worker
