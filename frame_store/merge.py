@@ -67,15 +67,17 @@ def merge_store(directory: str | os.PathLike) -> dict:
     problems = _shard_problems(directory, num_shards)
     if problems:
         raise MergeError(f"{directory}: {len(problems)} of {num_shards} shards not complete: " + "; ".join(problems))
-    rows, failures = [], []
-    for index in range(num_shards):
-        for path, line in latest_by_path(read_lines(directory / f"{shard_name(index, num_shards)}.jsonl")).items():
-            if "failed" in line:
-                failures.append(line)
-                continue
+    parts, failures = [], []
+    for index in range(num_shards):  # one shard's lines in memory at a time; the index itself is ~36 bytes a clip
+        lines = latest_by_path(read_lines(directory / f"{shard_name(index, num_shards)}.jsonl"))
+        failures += [line for line in lines.values() if "failed" in line]
+        entries = [(path, line) for path, line in lines.items() if "failed" not in line]
+        part = np.zeros(len(entries), dtype=INDEX_DTYPE)
+        for row, (path, line) in enumerate(entries):
             digest = np.frombuffer(bytes.fromhex(line["checksum"]), dtype=np.uint8)
-            rows.append((key_number(clip_key(path)), index, line["offset"], line["length"], digest))
-    table = np.array(rows, dtype=INDEX_DTYPE)
+            part[row] = (key_number(clip_key(path)), index, line["offset"], line["length"], digest)
+        parts.append(part)
+    table = np.concatenate(parts) if parts else np.zeros(0, dtype=INDEX_DTYPE)
     table = table[np.argsort(table["key"], kind="stable")]
     _write_index(directory / "index.npy", table)
     write_text_atomic(directory / "failures.jsonl", "".join(json.dumps(line) + "\n" for line in failures))
