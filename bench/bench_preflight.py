@@ -72,6 +72,14 @@ def write_dataset(root: Path, n_samples: int) -> None:
     (root / "dataset_info.json").write_text(json.dumps(entries))
 
 
+def settings_for(root: Path, dataset: str) -> dict:
+    """The demo config on ``dataset`` alone (no eval split: only ``dataset`` is measured)."""
+    overrides = [f"dataset_dir={root}", f"dataset={dataset}", f"output_dir={root / 'out'}", "cutoff_len=4096"]
+    settings = load_run_config(CONFIG, overrides)
+    settings.pop("eval_dataset", None)
+    return {**settings, "eval_strategy": "no"}
+
+
 def _cpu_seconds() -> float:
     """CPU time of this process and of its finished children (the workers, once the pool is shut down)."""
     return sum(
@@ -106,12 +114,11 @@ def main() -> None:
         root = Path(tmp)
         write_dataset(root, args.samples)
         log_libraries_to(root / "bench.log")  # LLaMA-Factory's and transformers' chatter: not on the console
-        overrides = [f"dataset_dir={root}", "dataset=bench", f"output_dir={root / 'out'}", "cutoff_len=4096"]
-        settings = load_run_config(CONFIG, overrides)
+        settings = settings_for(root, "bench")
         _, _, expected = timed(settings, 1, DISABLED)  # warm-up: imports, file caches
         store = str(root / "frames")
         os.environ[FRAME_STORE_ENV] = store
-        measure(load_run_config(CONFIG, [*overrides, "dataset=clips"]), workers=args.workers)  # builds the store
+        measure(settings_for(root, "clips"), workers=args.workers)  # builds the store
         modes = {
             "one process, clips probed (the loop before)": (1, DISABLED),
             f"{args.workers} processes, clips probed (first preflight)": (args.workers, DISABLED),
