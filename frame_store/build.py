@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--num-shards", type=int, help="shards of the store (machines of a job array; default: the "
                         "store's, else 1)")  # fmt: skip
     parser.add_argument("--shard-index", type=int, help="build only this shard (0-based), e.g. $SLURM_ARRAY_TASK_ID")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv)  # options and key=value mixed
     shards = args.num_shards or 1
     if shards < 1 or (args.shard_index is not None and (args.num_shards is None or not 0 <= args.shard_index < shards)):
         parser.error(f"--shard-index I needs --num-shards N, with I in 0..N-1 and N >= 1 (got {args.num_shards})")

@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("config", nargs="?", type=Path, help="LLaMA-Factory training YAML")
     parser.add_argument("overrides", nargs="*", help="key=value overrides, as for plugins.train")
     parser.add_argument("--store-dir", type=Path, help="the store directory itself (instead of a config)")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv)  # options and key=value mixed
     if args.store_dir is None and args.config is None:
         parser.error("give CONFIG.yaml or --store-dir DIR")
     directory = args.store_dir

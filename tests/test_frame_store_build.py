@@ -42,7 +42,7 @@ def test_a_killed_build_resumes_with_nothing_lost_or_duplicated(clip_matrix, tin
         {"messages": [{"role": "user", "content": "<video>Describe."}, {"role": "assistant", "content": "x"}],
          "videos": [str(clip)]} for clip in clips
     ]))  # fmt: skip
-    command = [sys.executable, "-m", "frame_store.build", str(config), "--workers", "1"]
+    command = [sys.executable, "-m", "frame_store.build", str(config), "--workers", "1", "video_fps=8.0"]  # mixed
     env = {**os.environ, "FRAME_STORE_DIR": str(tmp_path / "frames")}
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)  # fmt: skip
