@@ -14,6 +14,7 @@ uses), e.g. 1/4 for direction and 1/3 for shape.
 
 import re
 from collections.abc import Iterable
+from itertools import pairwise
 
 from data.sample_webvid import BACKGROUND_COLOURS, COLOURS, DIRECTIONS, SHAPE_COLOURS, SHAPES
 
@@ -45,7 +46,7 @@ def _single(values: set[str]) -> str | None:
 def parse_attributes(caption: str) -> dict[str, str | None]:
     """Each attribute's value named in ``caption``, or None where it names none or several different ones."""
     words = _WORD.findall(caption.lower())
-    colour_words = [(w, nxt) for w, nxt in zip(words, words[1:] + [""], strict=True) if w in _COLOUR_WORDS]
+    colour_words = [(w, nxt) for w, nxt in pairwise([*words, ""]) if w in _COLOUR_WORDS]  # (word, next word)
     background = {w for w, nxt in colour_words if nxt == "background"}
     colour = {w for w, nxt in colour_words if nxt != "background"}
     return {

@@ -35,6 +35,7 @@ def test_the_shape_colour_and_the_background_colour_are_told_apart():
         ("A red circle square moves left on a blue background", "shape"),
         ("A red circle moves left", "background"),
         ("upupupupupupupup darC darC", "direction"),  # base-model babble: 'up' glued into another word is no word
+        ("", "colour"),  # an empty answer (a model that stops at once) names nothing
     ],
 )
 def test_an_answer_naming_no_or_several_values_names_none(caption, attribute):
