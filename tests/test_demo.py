@@ -15,7 +15,7 @@ def test_short_demo_writes_summary_metrics_loss_plot_and_report(tiny_model_dir, 
     workspace, out_dir = tmp_path / "workspace", tmp_path / "out"
     result = subprocess.run(
         [sys.executable, "demo.py", "--clips", "20", "--workspace", str(workspace), "--out-dir", str(out_dir),
-         "num_train_epochs=3", "logging_steps=1"],
+         "num_train_epochs=3", "logging_steps=1", "eval_steps=5"],
         cwd=REPO_ROOT, capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
@@ -26,8 +26,29 @@ def test_short_demo_writes_summary_metrics_loss_plot_and_report(tiny_model_dir, 
         assert metrics["counts"][model]["samples"] >= 1 and metrics["counts"][model]["errors"] == 0
     assert metrics["loss"]["last"] < metrics["loss"]["first"], "the training loss must fall"
 
+    attributes = metrics["attributes"]
+    clips = metrics["counts"]["finetuned"]["samples"]
+    assert attributes["clips"] == clips
+    assert attributes["chance"] == {"colour": 0.25, "shape": 1 / 3, "direction": 0.25, "background": 0.25}
+    for run in ("base", "finetuned", "finetuned_reversed"):
+        assert set(attributes[run]) == {"colour", "shape", "direction", "background"}
+        # each accuracy is a whole number of the held-out clips
+        assert all(0 <= v <= 1 and round(v * clips, 6).is_integer() for v in attributes[run].values())
+    assert metrics["val_loss"]["first"] > 0 and metrics["val_loss"]["last"] > 0  # the config evaluates on val
+    assert set(metrics["stage_seconds"]) >= {"preflight + train", "reverse clips", "evaluate reversed"}
+
+    # the control evaluated the adapter on reversed copies of the same held-out clips, through evaluate_model.py
+    reversed_set = json.loads((workspace / "data" / "webvid_reversed" / "webvid_test_reversed.json").read_text())
+    test_set = json.loads((workspace / "data" / "webvid" / "webvid_test.json").read_text())
+    assert [r["id"] for r in reversed_set] == [r["id"] for r in test_set] and len(test_set) == clips
+    assert all((workspace / r["videos"][0]).is_file() and "webvid_reversed" in r["videos"][0] for r in reversed_set)
+    reversed_run = json.loads((out_dir / "eval_reversed" / "metrics.json").read_text())
+    assert reversed_run["results"]["adapter"]["counts"]["samples"] == clips
+
     summary = (out_dir / "summary.md").read_text()
     assert "| metric | base | fine-tuned |" in summary and "| cider |" in summary
+    assert "| attribute | chance | base | fine-tuned | fine-tuned, frames reversed |" in summary
+    assert "| direction | 25 |" in summary
     assert (out_dir / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (out_dir / "report.html").read_text()
     strips = [line for line in report.splitlines() if "frames/" in line]
