@@ -10,7 +10,7 @@ its frames in reverse order (same fps, size and pixel format; H.264, near-lossle
 ``OUT/videos/<its path>``; ``OUT/<test stem>_reversed.json`` is the same test set (ids, prompts, references
 unchanged) pointing at the copies, relative to the same media dir. Evaluation then reads them through its usual
 video path: nothing in training or evaluation knows the clips were reversed. A clip that cannot be decoded stops
-the run, naming it. Copies already written are kept (a rerun only writes what is missing).
+the run, naming it. A copy newer than its clip is kept (a rerun only writes what is missing or stale).
 """
 
 import argparse
@@ -55,7 +55,7 @@ def reverse_clip(source: Path, target: Path) -> int:
 
 def _reverse_one(job: tuple[Path, Path]) -> Path:
     source, target = job
-    if not target.exists():
+    if not (target.exists() and source.exists() and target.stat().st_mtime_ns >= source.stat().st_mtime_ns):
         reverse_clip(source, target)
     return target
 

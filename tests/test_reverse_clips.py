@@ -1,6 +1,7 @@
 """Reversed copies of a test set's clips: frame k of the copy is frame n-1-k of the original, nothing else changes."""
 
 import json
+import os
 from dataclasses import replace
 
 import av
@@ -52,6 +53,16 @@ def test_test_set_points_at_the_copies_with_everything_else_unchanged(moving_cli
     [copy] = json.loads(out.read_text())
     assert copy == {**record, "videos": ["rev/videos/data/clip.mp4"]}
     assert len(_frames(media_dir / copy["videos"][0])) == 12
+
+    # a rerun keeps a copy newer than its clip and rewrites one older than it (the clip was replaced since)
+    copy_path = media_dir / copy["videos"][0]
+    copy_path.write_bytes(b"stale")
+    os.utime(copy_path, ns=(moving_clip.stat().st_mtime_ns + 10**9,) * 2)
+    reverse_test_set(test_data, media_dir, media_dir / "rev", workers=1)
+    assert copy_path.read_bytes() == b"stale"
+    os.utime(copy_path, ns=(moving_clip.stat().st_mtime_ns - 10**9,) * 2)
+    reverse_test_set(test_data, media_dir, media_dir / "rev", workers=1)
+    assert len(_frames(copy_path)) == 12
 
 
 def test_a_clip_that_cannot_be_decoded_is_named(tmp_path):
