@@ -79,7 +79,7 @@ def main() -> None:
         ]
     train_dir = Path(load_run_config(args.config, overrides)["output_dir"])  # as plugins.train will read it
     eval_dir, reversed_eval_dir = args.out_dir / "eval", args.out_dir / "eval_reversed"
-    test_data, reversed_dir = data_dir / "webvid_test.json", workspace / "data" / "webvid_reversed"
+    test_data, reversed_dir = data_dir / "webvid_test.json", data_dir / "reversed"  # data/webvid/: git-ignored
     args.out_dir.mkdir(parents=True, exist_ok=True)
     python = sys.executable
     seconds = {}

@@ -38,10 +38,10 @@ def test_short_demo_writes_summary_metrics_loss_plot_and_report(tiny_model_dir, 
     assert set(metrics["stage_seconds"]) >= {"preflight + train", "reverse clips", "evaluate reversed"}
 
     # the control evaluated the adapter on reversed copies of the same held-out clips, through evaluate_model.py
-    reversed_set = json.loads((workspace / "data" / "webvid_reversed" / "webvid_test_reversed.json").read_text())
+    reversed_set = json.loads((workspace / "data" / "webvid" / "reversed" / "webvid_test_reversed.json").read_text())
     test_set = json.loads((workspace / "data" / "webvid" / "webvid_test.json").read_text())
     assert [r["id"] for r in reversed_set] == [r["id"] for r in test_set] and len(test_set) == clips
-    assert all((workspace / r["videos"][0]).is_file() and "webvid_reversed" in r["videos"][0] for r in reversed_set)
+    assert all((workspace / r["videos"][0]).is_file() and "/reversed/" in r["videos"][0] for r in reversed_set)
     reversed_run = json.loads((out_dir / "eval_reversed" / "metrics.json").read_text())
     assert reversed_run["results"]["adapter"]["counts"]["samples"] == clips
 
