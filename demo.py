@@ -4,6 +4,7 @@
     python demo.py --clips 24 num_train_epochs=1     # shorter; key=value pairs override the training config
     python demo.py --config configs/tiny_qwen2_5vl_demo.yaml       # another family's tiny model (same stages)
     python demo.py --workspace /tmp/demo --out-dir /tmp/demo/out   # leave this checkout's data/ and saves/ alone
+    OMP_NUM_THREADS=1 python demo.py     # on a CPU busy with other jobs: torch's spinning threads slowed training ~10x
 
 Each stage runs the same command a user would (printed before it starts), so the demo is also the
 walkthrough: `python -m data.sample_webvid`, `python -m data.convert_webvid`, `python -m plugins.train`
