@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+import torch
+
 import plugins
 from plugins.preflight_encode import SampleEncoder, SampleMeasure
 from plugins.preflight_report import PreflightError
@@ -38,6 +40,9 @@ def _start_worker(encoder: SampleEncoder, datasets: dict) -> None:
     """Worker initializer: Ctrl-C reaches the whole process group, only the parent handles it (by cancelling)."""
     global _worker_state  # noqa: PLW0603 - per-process state of a pool worker, set once at its start
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A forked child cannot use the OpenMP thread pool its parent started (any torch op before the fork does): its
+    # first parallel torch op would wait forever. One thread per worker, as torch's own DataLoader workers do.
+    torch.set_num_threads(1)
     plugins.register()  # idempotent; a forked worker inherits the registration, this proves it is there
     _worker_state = (encoder, datasets)
 

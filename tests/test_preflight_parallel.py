@@ -154,3 +154,35 @@ def test_ctrl_c_stops_at_once_and_leaves_no_worker(tiny_model_dir, dataset_dir, 
     time.sleep(2)  # a worker finishes the range in hand (a fraction of a second), then exits
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)  # no process of the group is left
+
+
+FORK_AFTER_OPENMP = """
+import sys
+import torch
+from PIL import Image
+from plugins.preflight import run
+from plugins.run_config import load_run_config
+
+torch.set_num_threads(2)
+torch.ones(4_000_000).add(1).sum()  # the parent's OpenMP thread pool is started before the workers are forked
+for i in range(8):
+    Image.new("RGB", (56, 56), (40 * i, 0, 0)).save(f"{sys.argv[2]}/frame{i}.png")
+report = run(load_run_config(sys.argv[1]), decode_check=False, workers=2)
+print("measured", len(report.token_counts))
+"""
+
+
+def test_workers_forked_after_torch_ran_threads_do_not_hang(tiny_model_dir, tmp_path):
+    """Frames given as images run torch ops inside the workers; forked from a process whose OpenMP pool had started
+    (any torch op, e.g. in a notebook that calls plugins.preflight.check), they used to wait forever on it."""
+    frames = [f"{tmp_path}/frame{i}.png" for i in range(8)]
+    write_datasets(tmp_path, {"clips_frames": [record(f"f{n}", frames) for n in range(16)]})
+    cfg = write_config(tmp_path / "cfg.yaml", config(tiny_model_dir, tmp_path, dataset="clips_frames"))
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", FORK_AFTER_OPENMP, cfg, str(tmp_path)], capture_output=True, text=True, timeout=240
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the preflight's workers hung (torch's OpenMP pool inherited through fork)")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "measured 16" in result.stdout
