@@ -250,6 +250,14 @@ def test_real_config_trains_with_the_seed_recipe(config_name):
 
 
 @pytest.mark.parametrize("config_name", sorted(DEMO_CONFIGS))
+def test_family_demo_config_trains_with_the_demo_recipe(config_name):
+    """Every family's tiny demo config differs from the default demo only in model, template and output_dir."""
+    demo, config = load_yaml(CONFIG_DIR / "tiny_qwen2vl_demo.yaml"), load_yaml(CONFIG_DIR / config_name)
+    differing = {key for key in demo.keys() | config.keys() if demo.get(key) != config.get(key)}
+    assert differing <= {"model_name_or_path", "template", "output_dir"}, sorted(differing)
+
+
+@pytest.mark.parametrize("config_name", sorted(DEMO_CONFIGS))
 def test_demo_config_lora_leaves_the_vision_tower_frozen(config_name, request):
     from transformers import AutoConfig
 
