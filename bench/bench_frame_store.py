@@ -25,9 +25,9 @@ import numpy as np
 from tqdm import tqdm
 
 from bench.bench_video_sampling import generated_clips, geometric_mean, verdict
-from frame_store.build import StoreTarget, build_store, decode_entry, store_reading_off, template_plugin
+from frame_store.build import build_store, decode_entry, store_reading_off, template_plugin
 from frame_store.codec import CODECS, encode
-from frame_store.key import FRAME_STORE_ENV, StoreSettings, clip_identity, store_dir
+from frame_store.key import FRAME_STORE_ENV, StoreSettings, StoreTarget, clip_identity, store_dir
 from frame_store.plugin_hook import store_for
 
 READ = {"video_fps": 8.0, "video_maxlen": 8, "image_max_pixels": 224 * 224, "image_min_pixels": 16 * 16}

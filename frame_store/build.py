@@ -4,7 +4,8 @@
     python -m frame_store.build CONFIG.yaml --num-shards 64 --shard-index $SLURM_ARRAY_TASK_ID   # Slurm job array
     python -m frame_store.merge CONFIG.yaml                                                       # then, once
 
-    from frame_store.build import StoreTarget, build_store
+    from frame_store.build import build_store
+    from frame_store.key import StoreTarget
     result = build_store(paths, StoreTarget(directory, "qwen2_vl_exact", settings))   # result.failures
 
 Each clip goes, in a worker process, through the template's own mm plugin (its decode_videos: the frames its
@@ -30,7 +31,16 @@ import numpy as np
 
 from data.publish import write_text_atomic
 from frame_store.codec import DEFAULT_CODEC, encode
-from frame_store.key import DISABLED, FRAME_STORE_ENV, StoreSettings, clip_identity, clip_key, key_number, resolved
+from frame_store.key import (
+    DISABLED,
+    FRAME_STORE_ENV,
+    StoreSettings,
+    StoreTarget,
+    clip_identity,
+    clip_key,
+    key_number,
+    resolved,
+)
 from frame_store.shard import ShardWriter, pack_entry
 from video import VideoReadError
 
@@ -40,18 +50,6 @@ IN_PROCESS_UP_TO = 16  # clips: starting a worker (importing LLaMA-Factory, 3-9 
 
 class StoreBuildError(Exception):
     """The build could not finish (a worker died, a store built with other options); says what to do."""
-
-
-@dataclass(frozen=True)
-class StoreTarget:
-    """Where and how to build: a store directory for one template's plugin and one set of video settings."""
-
-    directory: Path
-    template: str  # the LLaMA-Factory template whose mm plugin reads the frames
-    settings: StoreSettings
-    codec: str = DEFAULT_CODEC
-    num_shards: int = 1
-    shard_index: int | None = None  # None: every shard here, then the merge
 
 
 @dataclass

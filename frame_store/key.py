@@ -19,6 +19,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from frame_store.codec import DEFAULT_CODEC
 from video.clip_span import clip_file, clip_reference, split_clip_reference
 
 FORMAT_VERSION = 1  # bump when the entry layout or what a reader returns changes
@@ -131,3 +132,15 @@ def clip_identity(path: str | os.PathLike) -> tuple[int, int] | None:
     except OSError:
         return None
     return stat.st_size, stat.st_mtime_ns
+
+
+@dataclass(frozen=True)
+class StoreTarget:
+    """Where and how to build: a store directory for one template's plugin and one set of video settings."""
+
+    directory: Path
+    template: str  # the LLaMA-Factory template whose mm plugin reads the frames
+    settings: StoreSettings
+    codec: str = DEFAULT_CODEC
+    num_shards: int = 1
+    shard_index: int | None = None  # None: every shard here, then the merge

@@ -12,9 +12,8 @@ workers, torchrun's children and evaluation's plugin find the store; a value the
 import json
 import os
 
-from frame_store.build import StoreTarget
 from frame_store.codec import DEFAULT_CODEC
-from frame_store.key import FRAME_STORE_ENV, StoreSettings, store_dir
+from frame_store.key import FRAME_STORE_ENV, StoreSettings, StoreTarget, store_dir
 from frame_store.plugin_hook import use_store_of
 
 IRRELEVANT_TO_LOADING = frozenset({"deepspeed", "bf16", "fp16", "pure_bf16"})

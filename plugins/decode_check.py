@@ -6,7 +6,7 @@
     check.summary()       # "decode check: 120 clips in 1.9 s (63.2 clips/s, 2 processes), 0 failed"
     check = decode_clips(paths, video_fps=8.0, video_maxlen=8, store=target)   # and fill the run's frame store
 
-With ``store`` (a frame_store.build.StoreTarget: the preflight passes the run's, frame_store.run_target) the check
+With ``store`` (a frame_store.key.StoreTarget: the preflight passes the run's, frame_store.run_target) the check
 is the frame store's build: each clip is decoded once, through the template's own plugin, and its frames written
 to the store, which training, preflight and evaluation then read instead of the clip; clips already stored from
 the clip as it is now are not decoded again (python -m frame_store.build runs the same pass from a config).

@@ -2,8 +2,8 @@
 
 import os
 
-from frame_store.build import StoreTarget, build_store
-from frame_store.key import FRAME_STORE_ENV, StoreSettings, store_dir
+from frame_store.build import build_store
+from frame_store.key import FRAME_STORE_ENV, StoreSettings, StoreTarget, store_dir
 
 TEMPLATE = "qwen2_vl_exact"
 READ = {"video_fps": 8.0, "video_maxlen": 8, "image_max_pixels": 112 * 112, "image_min_pixels": 16 * 16}

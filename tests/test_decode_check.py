@@ -41,8 +41,7 @@ def test_damaged_clips_fail_and_good_clips_pass(clips):
 
 def test_with_a_store_the_check_fails_the_same_clips_and_stores_the_good_ones(clips, tmp_path):
     """The store build is the decode check: same verdicts; a second pass decodes nothing and keeps them."""
-    from frame_store.build import StoreTarget
-    from frame_store.key import StoreSettings
+    from frame_store.key import StoreSettings, StoreTarget
     from frame_store.merge import merge_store
     from tests.frame_store_fixtures import TEMPLATE, exact_plugin
 

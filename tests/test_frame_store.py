@@ -128,8 +128,8 @@ def test_a_damaged_shard_falls_back_to_decoding_with_a_counted_warning(small_sto
 
 def test_every_family_reads_its_own_store_bit_identically(sample_dir, tmp_path, monkeypatch):
     """Qwen3-VL's plugin (its own class, so its own store directory) reads through the same hook."""
-    from frame_store.build import StoreTarget, build_store, template_plugin
-    from frame_store.key import StoreSettings, store_dir
+    from frame_store.build import build_store, template_plugin
+    from frame_store.key import StoreSettings, StoreTarget, store_dir
 
     clips = [str(path) for path in sorted((sample_dir / "videos").rglob("*.mp4"))[:2]]
     read = {**READ, "image_max_pixels": 224 * 224}

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from frame_store.build import StoreTarget, build_store, shard_of
-from frame_store.key import store_dir
+from frame_store.build import build_store, shard_of
+from frame_store.key import StoreTarget, store_dir
 from frame_store.merge import MergeError, merge_store
 from frame_store.merge import main as merge_main
 from frame_store.plugin_hook import open_store
