@@ -200,3 +200,16 @@ def test_loads_through_llamafactory_and_counts_video_tokens(family, model_dir, s
     t, h, w = result["grid"]
     assert result["tokens"] == t * h * w // spec.patching[2] ** 2 > 0
     assert result["logits"][-1] == model.config.text_config.vocab_size
+
+
+def test_qwen2vl_rope_turns_with_height_and_width():
+    """The tiny Qwen2-VL's M-RoPE height and width pairs turn by >= 0.1 rad per patch row/column, so the language
+    model can tell where in a frame a token is. With the 7B's theta 1e6 and mrope_section (8, 4, 4) at head_dim 32
+    they turned by <= 1e-3 rad, and the demo's shape and direction stayed at chance."""
+    text = tiny_qwen2vl.build_config(tiny_qwen2vl.build_tokenizer()).text_config
+    rope = text.rope_parameters
+    pairs = text.hidden_size // text.num_attention_heads // 2
+    temporal, height, width = rope["mrope_section"]
+    assert temporal + height + width == pairs
+    spatial = [rope["rope_theta"] ** (-i / pairs) for i in range(temporal, pairs)]
+    assert min(spatial) >= 0.1, f"slowest height/width pair turns {min(spatial):.1e} rad per step"
