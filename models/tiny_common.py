@@ -15,6 +15,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 MODELS_DIR = Path(__file__).resolve().parent
@@ -154,6 +155,18 @@ def greedy_generation_config(tokenizer, bos_token_id: int, pad_token_id: int):
         pad_token_id=pad_token_id,
         do_sample=False,
     )
+
+
+def build_model_dir(out_dir: Path, model_class: type, processor, config, sizes, seed: int) -> Path:
+    """A randomly initialised ``model_class(config)`` (seeded), greedy generation config, written with ``processor``
+    and its sizes to ``out_dir`` (save_model_dir): the last step of every family's build()."""
+    import torch
+
+    torch.manual_seed(seed)
+    model = model_class(config).eval()
+    text = config.text_config
+    model.generation_config = greedy_generation_config(processor.tokenizer, text.bos_token_id, text.pad_token_id)
+    return save_model_dir(out_dir, model, processor, {**asdict(sizes), "seed": seed})
 
 
 def save_model_dir(out_dir: Path, model, processor, summary: dict) -> Path:

@@ -11,7 +11,7 @@ second_per_grid_ts feeds), so video token math and time positions are the 7B's. 
 Qwen2.5-VL's special and added tokens in the released order; every id in the config is read from it.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from models import tiny_common
@@ -126,18 +126,11 @@ def build_config(tokenizer, sizes: TinySizes = SIZES):
 
 def build(out_dir: Path = DEFAULT_OUT_DIR, sizes: TinySizes = SIZES, seed: int = tiny_common.SEED) -> Path:
     """Write model, processor, tokenizer and generation config to ``out_dir`` (atomically: all or nothing)."""
-    import torch
     from transformers import Qwen2_5_VLForConditionalGeneration
 
     processor = build_processor(sizes)
-    tokenizer = processor.tokenizer
-    config = build_config(tokenizer, sizes)
-    torch.manual_seed(seed)
-    model = Qwen2_5_VLForConditionalGeneration(config).eval()
-    model.generation_config = tiny_common.greedy_generation_config(
-        tokenizer, config.text_config.bos_token_id, config.text_config.pad_token_id
-    )
-    return tiny_common.save_model_dir(out_dir, model, processor, {**asdict(sizes), "seed": seed})
+    config = build_config(processor.tokenizer, sizes)
+    return tiny_common.build_model_dir(out_dir, Qwen2_5_VLForConditionalGeneration, processor, config, sizes, seed)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ video token math is exactly Qwen2-VL-7B's. The byte-level BPE vocabulary is trai
 and every special-token id in the config is read back from the tokenizer.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from models import tiny_common
@@ -129,18 +129,11 @@ def build_config(tokenizer, sizes: TinySizes = SIZES):
 
 def build(out_dir: Path = DEFAULT_OUT_DIR, sizes: TinySizes = SIZES, seed: int = SEED) -> Path:
     """Write model, processor, tokenizer and generation config to ``out_dir`` (atomically: all or nothing)."""
-    import torch
     from transformers import Qwen2VLForConditionalGeneration
 
     processor = build_processor(sizes)
-    tokenizer = processor.tokenizer
-    config = build_config(tokenizer, sizes)
-    torch.manual_seed(seed)
-    model = Qwen2VLForConditionalGeneration(config).eval()
-    model.generation_config = tiny_common.greedy_generation_config(
-        tokenizer, config.text_config.bos_token_id, config.text_config.pad_token_id
-    )
-    return tiny_common.save_model_dir(out_dir, model, processor, {**asdict(sizes), "seed": seed})
+    config = build_config(processor.tokenizer, sizes)
+    return tiny_common.build_model_dir(out_dir, Qwen2VLForConditionalGeneration, processor, config, sizes, seed)
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ flash-linear-attention and causal-conv1d kernels (CUDA only) transformers runs t
 which is what the CPU tests use. The processors carry Qwen3-VL-8B's pixel bounds (LLaMA-Factory replaces them).
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from models import tiny_common, tiny_qwen3_vl
@@ -149,18 +149,11 @@ def build_config(tokenizer, sizes: TinySizes = SIZES):
 
 def build(out_dir: Path = DEFAULT_OUT_DIR, sizes: TinySizes = SIZES, seed: int = tiny_common.SEED) -> Path:
     """Write model, processor, tokenizer and generation config to ``out_dir`` (atomically: all or nothing)."""
-    import torch
     from transformers import Qwen3_5ForConditionalGeneration
 
     processor = build_processor(sizes)
-    tokenizer = processor.tokenizer
-    config = build_config(tokenizer, sizes)
-    torch.manual_seed(seed)
-    model = Qwen3_5ForConditionalGeneration(config).eval()
-    model.generation_config = tiny_common.greedy_generation_config(
-        tokenizer, config.text_config.bos_token_id, config.text_config.pad_token_id
-    )
-    return tiny_common.save_model_dir(out_dir, model, processor, {**asdict(sizes), "seed": seed})
+    config = build_config(processor.tokenizer, sizes)
+    return tiny_common.build_model_dir(out_dir, Qwen3_5ForConditionalGeneration, processor, config, sizes, seed)
 
 
 def main() -> None:
