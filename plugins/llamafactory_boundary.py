@@ -31,6 +31,8 @@ where it is needed; the registries are re-exported here because registering a te
 """
 
 import inspect
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
@@ -53,6 +55,7 @@ from typing_extensions import override
 
 SUPPORTED_VERSIONS = ">=0.9.5,<0.9.6"  # a pip version specifier
 VERIFIED_VERSION = "0.9.5"
+CLIP_PATH_BATCH = 10_000  # rows of the videos column read at a time when listing clips
 # LLaMA-Factory's defaults where a processor carries no video settings (its get_mm_inputs uses the same).
 DEFAULT_VIDEO_FPS, DEFAULT_VIDEO_MAXLEN = 2.0, 128
 
@@ -276,6 +279,13 @@ class AlignedSamples:
                 videos=row["_videos"] or [],
                 audios=row["_audios"] or [],
             )
+
+    def clip_paths(self) -> Iterator[str]:
+        """The video paths of every sample in file order, read from the videos column alone (a video given as a
+        list of frames is not a clip)."""
+        for batch in self.dataset.select_columns(["_videos"]).iter(batch_size=CLIP_PATH_BATCH):
+            for videos in batch["_videos"]:
+                yield from (str(video) for video in videos or [] if isinstance(video, (str, os.PathLike)))
 
 
 def load_aligned_samples(dataset_attr, model_args, data_args, training_args) -> AlignedSamples:

@@ -12,12 +12,13 @@ format, and its clip's sampled frames really decode.
     report = preflight.check(settings, preflight.PreflightOptions(decode_workers=8))   # raises PreflightError
 
 The frame, pixel and length settings are checked first (plugins.video_settings: an error names the key, the
-value and the valid range). Samples are then loaded and tokenized exactly as training will (LLaMA-Factory's
-dataset loader, the config's template, its mm_plugin's token expansion and its supervised encoder, with the
-config's video_* settings); video tokens come from clip metadata. --workers processes share the samples
-(plugins.preflight_parallel, a progress bar with the samples/s); the report is the same for any number. Last,
-every clip's sampled frames are decoded with the reader training uses and the same video_fps/video_maxlen
-(plugins.decode_check, one process per CPU), so a clip that passes cannot fail when training reads it. Prints the
+value and the valid range). Then every clip's sampled frames are decoded with the reader training uses and the
+same video_fps/video_maxlen (plugins.decode_check, one process per CPU), so a clip that passes cannot fail when
+training reads it; the pass fills the run's frame store with the frames and each clip's metadata. Samples are
+then loaded and tokenized exactly as training will (LLaMA-Factory's dataset loader, the config's template, its
+mm_plugin's token expansion and its supervised encoder, with the config's video_* settings); video tokens come
+from the clip metadata the store holds (a clip's header where it has none). --workers processes share the samples
+(plugins.preflight_parallel, a progress bar with the samples/s); the report is the same for any number. Prints the
 token-length distribution, the token-count and decode rates, then fails (PreflightError, exit 1) listing every
 sample that cutoff_len would truncate, whose clip cannot be read or decoded, or whose text holds a media
 placeholder or chat token that breaks the chat format (dataset, index, id, reason). With --drop-offending DIR it

@@ -7,9 +7,11 @@ will; what breaks training goes into a PreflightReport (plugins.preflight_report
 
 plugins.preflight turns the report into a verdict (and --drop-offending output). Samples come through
 LLaMA-Factory's dataset loader, the config's template and supervised encoder (plugins.llamafactory_boundary);
-video tokens come from clip metadata. Samples are measured by plugins.preflight_encode on ``workers`` processes
-(plugins.preflight_parallel, one per CPU by default; the report is the same for any number). Clips are then decoded
-by plugins.decode_check, one process per CPU.
+video tokens come from clip metadata. Clips are decoded first, by plugins.decode_check (one process per CPU), which
+fills the run's frame store with their frames and token metadata; samples are then measured by
+plugins.preflight_encode on ``workers`` processes (plugins.preflight_parallel, one per CPU by default; the report
+is the same for any number), reading that metadata from the store. So even a first preflight reads each clip's
+header once (an unreadable clip, which the store cannot hold, once more, to name why).
 """
 
 import time
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import plugins
-from plugins.decode_check import DecodeCheckError, decode_clips, default_workers
+from plugins.decode_check import DecodeCheck, DecodeCheckError, decode_clips, default_workers
 from plugins.preflight_drop import raw_ids
 from plugins.preflight_report import UNDECODABLE, Offender, PreflightError, PreflightReport, token_count_summary
 from plugins.video_settings import SettingsError, check_video_settings
@@ -49,14 +51,19 @@ def _load_llamafactory(args: dict):
     return model_args, data_args, training_args, tokenizer_module["tokenizer"], tokenizer_module["processor"], template
 
 
-def _decode_offenders(samples: list, settings: dict, workers: int | None, report: PreflightReport) -> None:
-    """Decode every clip of ``samples`` ((dataset, index, id, clip paths, tokens, video tokens)); add the failures."""
-    clips = [video for sample in samples for video in sample[3]]
+def _decode_check(clips: list[str], settings: dict, workers: int | None, report: PreflightReport) -> DecodeCheck:
+    """Decode every clip (filling the frame store ``settings["store"]`` where there is one); the check's summary
+    goes into the report."""
     try:
         check = decode_clips(clips, workers=workers, **settings)
     except DecodeCheckError as error:
         raise PreflightError(str(error), report) from None
     report.decode_check = check.summary()
+    return check
+
+
+def _add_decode_offenders(samples: list, check: DecodeCheck, report: PreflightReport) -> None:
+    """Samples ((dataset, index, id, clip paths, tokens, video tokens)) whose clips failed the decode check."""
     for name, index, sample_id, videos, tokens, video_tokens in samples:
         failed = [check.failures[video] for video in videos if video in check.failures]
         if failed:
@@ -86,7 +93,7 @@ def measure(
         raise PreflightError(f"invalid settings: {error}") from None
     plugins.register()
     model_args, data_args, training_args, tokenizer, processor, template = _load_llamafactory(args)
-    store = target_for_run(args, template.mm_plugin)  # the decode check fills it; set before samples are counted
+    store = target_for_run(args, template.mm_plugin)  # the decode check fills it; the token count reads it
     encoder = SampleEncoder(template, tokenizer, processor, data_args)
     report = PreflightReport(cutoff_len=data_args.cutoff_len, template=data_args.template)
     names = list(dict.fromkeys((data_args.dataset or []) + (data_args.eval_dataset or [])))
@@ -98,6 +105,16 @@ def measure(
     aligned = {
         name: load_aligned_samples(attr, model_args, data_args, training_args) for name, attr in datasets.items()
     }
+    check = None
+    if decode_check:
+        # Before the count: the check opens every clip anyway and stores its token metadata, which the count then
+        # reads instead of opening the clip again. The plugin reads frames with these processor settings (as
+        # LLaMA-Factory's get_mm_inputs hands them over).
+        clips = [clip for samples in aligned.values() for clip in samples.clip_paths()]
+        settings = {**processor_video_sampling(processor), "store": store}
+        decode_started = time.perf_counter()
+        check = _decode_check(clips, settings, decode_workers, report)
+        start += time.perf_counter() - decode_started  # the count's time and rate leave the decode check out
     with SampleMeasurer(encoder, aligned, workers) as measurer:
         for name, attr in datasets.items():
             for index, sample_id, measured in measurer.measure(name, raw_ids(attr, data_args)):
@@ -110,7 +127,6 @@ def measure(
                 if measured.offender is not None:
                     report.offenders.append(measured.offender)
     report.token_count = token_count_summary(report.n_samples, time.perf_counter() - start, workers)
-    if decode_check:
-        # The plugin reads frames with these processor settings (as LLaMA-Factory's get_mm_inputs hands them over).
-        _decode_offenders(to_decode, {**processor_video_sampling(processor), "store": store}, decode_workers, report)
+    if check is not None:
+        _add_decode_offenders(to_decode, check, report)
     return Measurement(report, datasets, data_args)

@@ -1,6 +1,7 @@
 """Preflight: token counts under the config's template and video settings; truncation, unreadable or undecodable
 clips, text that breaks the chat format and nonsense video settings caught, each naming the sample or the key."""
 
+import dataclasses
 import json
 
 import pytest
@@ -217,3 +218,35 @@ def test_cli_exits_1_with_the_verdict(tiny_model_dir, dataset_dir, tmp_path, cap
     printed = capsys.readouterr()
     assert stopped.value.code == 1 and "tokens per sample" in printed.out
     assert "preflight FAILED: 1 of 2 samples would break training" in printed.err
+
+
+def test_a_first_preflight_reads_each_clip_header_once(tiny_model_dir, dataset_dir, tmp_path, monkeypatch):
+    """The decode check fills a new frame store before the tokens are counted, so the count reads each clip's
+    metadata from the store: the header is read once (by the check), not once more per sample by the count."""
+    from plugins import mm_plugin
+
+    monkeypatch.setenv("FRAME_STORE_DIR", str(tmp_path / "frames"))  # a new store: no clip is in it yet
+    probed = []
+    probe = mm_plugin.probe_video
+    monkeypatch.setattr(mm_plugin, "probe_video", lambda video: probed.append(str(video)) or probe(video))
+    report = run(config(tiny_model_dir, dataset_dir), decode_workers=1, workers=1)  # all in this process
+    assert report.n_samples == 2 and report.offenders == [] and report.decode_check.startswith("decode check: 2")
+    assert sorted(probed) == sorted(str(dataset_dir / "clips" / name) for name in ("small.mp4", "big.mp4"))
+
+
+@pytest.mark.parametrize("dataset", ["clips_bad", "clips_damaged", "clips_text", "clips_frames"])
+def test_the_report_is_the_same_with_or_without_a_frame_store(tiny_model_dir, dataset_dir, tmp_path, monkeypatch,
+                                                              dataset):  # fmt: skip
+    """Offenders, lengths and video tokens do not depend on whether the count read clips or the store."""
+
+    def measured(store: str):
+        monkeypatch.setenv("FRAME_STORE_DIR", store)
+        try:
+            report = run(config(tiny_model_dir, dataset_dir, dataset=dataset), decode_workers=1, workers=1)
+        except PreflightError as error:
+            report = error.report
+        return dataclasses.replace(report, token_count=None, decode_check=None)
+
+    without = measured("off")
+    assert measured(str(tmp_path / "frames")) == without  # a first preflight: the check fills the store
+    assert measured(str(tmp_path / "frames")) == without  # a later one: everything is read from the store
