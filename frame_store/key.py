@@ -117,7 +117,12 @@ def resolved(path: str | os.PathLike) -> str:
 
 def clip_key(path: str | os.PathLike) -> bytes:
     """16 bytes naming the clip inside a store directory: blake2b of its resolved path."""
-    return hashlib.blake2b(resolved(path).encode(), digest_size=16).digest()
+    return key_of_resolved(resolved(path))
+
+
+def key_of_resolved(resolved_path: str) -> bytes:
+    """clip_key of a path resolved() already returned (a lookup resolves each path once: realpath costs syscalls)."""
+    return hashlib.blake2b(resolved_path.encode(), digest_size=16).digest()
 
 
 def key_number(key: bytes) -> int:

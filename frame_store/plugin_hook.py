@@ -33,9 +33,9 @@ def _root() -> Path | None:
     return Path(root) if root and root != DISABLED else None
 
 
-def _manifest_stamp(directory: Path) -> int | None:
+def _stamp(path: Path) -> int | None:
     try:
-        return (directory / "manifest.json").stat().st_mtime_ns
+        return path.stat().st_mtime_ns
     except OSError:
         return None
 
@@ -47,7 +47,7 @@ def _open(directory: Path, stamp: int | None) -> FrameStore | None:
 
 def open_store(directory: Path) -> FrameStore | None:
     """The merged store in ``directory``, opened once per process and again after a new merge."""
-    return _open(directory, _manifest_stamp(directory))
+    return _open(directory, _stamp(directory / "manifest.json"))
 
 
 def store_for(plugin, settings: dict) -> FrameStore | None:
@@ -70,8 +70,14 @@ def read_through_store(plugin, videos: list, settings: dict, decode) -> dict[str
     return results or decode(videos, **settings)
 
 
+@functools.lru_cache(maxsize=16)
+def _listed(root: Path, stamp: int | None) -> tuple[Path, ...]:
+    return tuple(sorted(path for path in root.iterdir() if path.is_dir())) if stamp is not None else ()
+
+
 def _stores(root: Path):
-    for directory in sorted(root.iterdir()) if root.is_dir() else ():
+    """The merged stores under ``root``; listed again when a directory is added or removed (the root's mtime)."""
+    for directory in _listed(root, _stamp(root)):
         store = open_store(directory)
         if store is not None:
             yield store

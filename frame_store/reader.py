@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from frame_store.codec import decode
-from frame_store.key import clip_identity, clip_key, key_number, resolved
+from frame_store.key import clip_identity, key_number, key_of_resolved, resolved
 from frame_store.shard import checksum, shard_name, unpack_entry
 
 LOGGER = logging.getLogger("frame_store")
@@ -84,18 +84,20 @@ class FrameStore:
             fallen = sum(self.counts[name] for name in FALLBACKS)
             LOGGER.warning("frame store: %s: %s; decoding the clip instead (%d clips so far)", path, why, fallen)
 
-    def _rows(self, path: str) -> np.ndarray:
-        number = np.uint64(key_number(clip_key(path)))
+    def _rows(self, real: str) -> np.ndarray:
+        """The index rows whose key starts as that of the resolved path ``real``."""
+        number = np.uint64(key_number(key_of_resolved(real)))
         start = np.searchsorted(self.index["key"], number, side="left")
         end = np.searchsorted(self.index["key"], number, side="right")
         return self.index[start:end]
 
     def holds(self, path: str | os.PathLike) -> bool:
         """Whether an entry for ``path`` is indexed (its header read, its frames not checked)."""
-        for row in self._rows(str(path)):
+        real = resolved(path)
+        for row in self._rows(real):
             data = self._shard_bytes(int(row["shard"]), int(row["offset"]), int(row["length"]))
             try:
-                if data is not None and unpack_entry(data)[0]["path"] == resolved(path):
+                if data is not None and unpack_entry(data)[0]["path"] == real:
                     return True
             except ValueError:
                 continue
@@ -104,7 +106,7 @@ class FrameStore:
     def _entry(self, path: str) -> tuple[dict, memoryview] | None:
         """The checked (header, payload) of ``path``'s entry, or None (counted; stale or corrupt warns)."""
         real = resolved(path)
-        for row in self._rows(path):
+        for row in self._rows(real):
             data = self._shard_bytes(int(row["shard"]), int(row["offset"]), int(row["length"]))
             if data is None:
                 self._fallback(path, "corrupt", "its entry is missing from the shard (truncated?)")

@@ -34,6 +34,7 @@ class Measurement:
     report: PreflightReport
     datasets: dict[str, Any]  # dataset name -> LLaMA-Factory DatasetAttr, in the config's order
     data_args: Any  # LLaMA-Factory DataArguments (dataset_dir, cutoff_len, ...)
+    decode_check: DecodeCheck | None = None  # None: skipped
 
 
 def _load_llamafactory(args: dict):
@@ -129,4 +130,4 @@ def measure(
     report.token_count = token_count_summary(report.n_samples, time.perf_counter() - start, workers)
     if check is not None:
         _add_decode_offenders(to_decode, check, report)
-    return Measurement(report, datasets, data_args)
+    return Measurement(report, datasets, data_args, check)
