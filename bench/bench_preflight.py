@@ -89,8 +89,8 @@ def _cpu_seconds() -> float:
 
 
 def timed(settings: dict, workers: int, store: str, decode_check: bool):
-    """(wall seconds, CPU seconds or None, report) of one preflight token count reading the frame store ``store`` ("off":
-    none); with ``decode_check`` the check runs first and its wall and CPU time are left out."""
+    """(wall seconds, CPU seconds, report) of one preflight token count reading the frame store ``store`` ("off":
+    none); with ``decode_check`` the check runs first, its wall time is left out and the CPU seconds are None."""
     from plugins.preflight_measure import measure
 
     os.environ[FRAME_STORE_ENV] = store  # forked workers inherit it
