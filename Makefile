@@ -57,7 +57,7 @@ ARGS ?=
 EVAL_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup tiny-model sample-data data preflight frames train eval merge demo lint test test-fast bench clean
+.PHONY: help setup tiny-model sample-data data preflight frames frames-prune train eval merge demo lint test test-fast bench clean
 
 help:
 	@echo "make demo        set up, then run the whole pipeline on the embedded tiny model (CPU)"
@@ -72,6 +72,7 @@ help:
 	@echo "                 (CSV= empty: captions from video2dataset shards in VIDEO_DIR)"
 	@echo "make preflight   check every sample of CONFIG=... fits cutoff_len and its clip's frames decode"
 	@echo "make frames      decode every clip of CONFIG=... once into its frame store [ARGS='key=value ... --workers K']"
+	@echo "make frames-prune list CONFIG=...'s frame store directories; ARGS='--delete stale' removes unreadable old ones"
 	@echo "                 (make train fills it through the preflight's decode check; FRAME_STORE_DIR=off: none)"
 	@echo "make train       train CONFIG=... [ARGS='key=value ...']"
 	@echo "make eval        evaluate CONFIG's adapter as it was trained [ARGS='key=value ...'] [EVAL_ARGS='--adapter-path ...']"
@@ -118,6 +119,9 @@ preflight: $(SETUP_STAMP)
 
 frames: $(SETUP_STAMP)
 	$(PY) -m frame_store.build $(CONFIG) $(ARGS)
+
+frames-prune: $(SETUP_STAMP)
+	$(PY) -m frame_store.prune $(CONFIG) $(ARGS)
 
 train: $(SETUP_STAMP)
 	$(PY) -m plugins.train $(CONFIG) $(ARGS)

@@ -10,7 +10,7 @@ manifest.json. Readers (our mm plugin: training collator, preflight, evaluation)
 an entry is served only when its checksum holds and, where the clip is still on disk, its size and mtime_ns match.
 One file per job: key.py (settings and clip keys), codec.py (frame bytes), shard.py (one shard's files),
 build.py (the parallel pass, also the decode check), merge.py (the index), reader.py (lookups), plugin_hook.py
-(what the mm plugin calls).
+(what the mm plugin calls), prune.py (old directories listed, deleted on request).
 """
 
 from frame_store.key import FORMAT_VERSION, FRAME_STORE_ENV, StoreSettings, default_root, store_dir

@@ -72,7 +72,10 @@ def read_through_store(plugin, videos: list, settings: dict, decode) -> dict[str
 
 @functools.lru_cache(maxsize=16)
 def _listed(root: Path, stamp: int | None) -> tuple[Path, ...]:
-    return tuple(sorted(path for path in root.iterdir() if path.is_dir())) if stamp is not None else ()
+    if stamp is None:
+        return ()
+    # a name starting with "." is being deleted (frame_store.prune renames it first): never read
+    return tuple(sorted(path for path in root.iterdir() if path.is_dir() and not path.name.startswith(".")))
 
 
 def _stores(root: Path):
