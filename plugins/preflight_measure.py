@@ -99,7 +99,7 @@ def measure(
     report = PreflightReport(cutoff_len=data_args.cutoff_len, template=data_args.template)
     names = list(dict.fromkeys((data_args.dataset or []) + (data_args.eval_dataset or [])))
     datasets = dict(zip(names, get_dataset_list(names, data_args.dataset_dir), strict=True))
-    to_decode = []  # samples whose clips are read at training time: (dataset, index, id, clips, tokens, video)
+    counted = []  # samples with a length, whose clips training reads: (dataset, index, id, clips, tokens, video)
     workers = workers or default_workers()
     start = time.perf_counter()
     # Every dataset is loaded before the workers start: they are forked with them (plugins.preflight_parallel).
@@ -124,10 +124,10 @@ def measure(
                     report.token_counts.append(measured.tokens)
                     report.video_token_counts.append(measured.video_tokens)
                     clips = list(measured.clips)
-                    to_decode.append((name, index, sample_id, clips, measured.tokens, measured.video_tokens))
+                    counted.append((name, index, sample_id, clips, measured.tokens, measured.video_tokens))
                 if measured.offender is not None:
                     report.offenders.append(measured.offender)
     report.token_count = token_count_summary(report.n_samples, time.perf_counter() - start, workers)
     if check is not None:
-        _add_decode_offenders(to_decode, check, report)
+        _add_decode_offenders(counted, check, report)
     return Measurement(report, datasets, data_args, check)
