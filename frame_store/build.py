@@ -34,8 +34,10 @@ from frame_store.codec import DEFAULT_CODEC, encode
 from frame_store.key import (
     DISABLED,
     FRAME_STORE_ENV,
+    SETTINGS_FILE,
     StoreSettings,
     StoreTarget,
+    built_with,
     clip_identity,
     clip_key,
     key_number,
@@ -135,17 +137,15 @@ def _build_task(paths: list[str], template: str, settings: StoreSettings, codec:
 def write_settings(target: StoreTarget) -> None:
     """settings.json of the directory; a store built with another codec or shard count is refused."""
     target.directory.mkdir(parents=True, exist_ok=True)
-    path = target.directory / "settings.json"
     wanted = {"settings": target.settings.as_dict(), "codec": target.codec, "num_shards": target.num_shards}
-    if path.exists():
-        found = json.loads(path.read_text())
-        if found != wanted:
-            raise StoreBuildError(
-                f"{target.directory} was built with codec {found['codec']}, {found['num_shards']} shards; asked for "
-                f"{target.codec}, {target.num_shards}: pass those (--codec, --num-shards) or delete the directory"
-            )
-        return
-    write_text_atomic(path, json.dumps(wanted, indent=1))
+    found = built_with(target.directory)
+    if found is None:
+        write_text_atomic(target.directory / SETTINGS_FILE, json.dumps(wanted, indent=1))
+    elif found != wanted:
+        raise StoreBuildError(
+            f"{target.directory} was built with codec {found['codec']}, {found['num_shards']} shards; asked for "
+            f"{target.codec}, {target.num_shards}: pass those (--codec, --num-shards) or delete the directory"
+        )
 
 
 def shard_of(path: str, num_shards: int) -> int:

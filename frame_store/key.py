@@ -25,6 +25,7 @@ from video.clip_span import clip_file, clip_reference, split_clip_reference
 FORMAT_VERSION = 1  # bump when the entry layout or what a reader returns changes
 FRAME_STORE_ENV = "FRAME_STORE_DIR"  # the store root; "off" disables the store
 DISABLED = "off"
+SETTINGS_FILE = "settings.json"  # in each store directory: what it was built with (build.write_settings)
 # LLaMA-Factory 0.9.5's get_mm_inputs hands the plugin these, from the processor, with these defaults.
 LLAMAFACTORY_READ_DEFAULTS = {"image_max_pixels": 256 * 256, "image_min_pixels": 16 * 16, "video_fps": 2.0,
                               "video_maxlen": 128}  # fmt: skip
@@ -137,6 +138,15 @@ def clip_identity(path: str | os.PathLike) -> tuple[int, int] | None:
     except OSError:
         return None
     return stat.st_size, stat.st_mtime_ns
+
+
+def built_with(directory: str | os.PathLike) -> dict | None:
+    """A store directory's settings.json ({"settings", "codec", "num_shards"}: what build wrote), or None where it
+    has none."""
+    try:
+        return json.loads((Path(directory) / SETTINGS_FILE).read_text())
+    except FileNotFoundError:
+        return None
 
 
 @dataclass(frozen=True)

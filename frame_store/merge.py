@@ -56,13 +56,12 @@ def _write_index(path: Path, index: np.ndarray) -> None:
 
 def merge_store(directory: str | os.PathLike) -> dict:
     """Index every complete shard of ``directory``; returns the manifest. Raises MergeError naming bad shards."""
-    from frame_store.key import clip_key, key_number
+    from frame_store.key import built_with, clip_key, key_number
 
     directory = Path(directory)
-    settings_path = directory / "settings.json"
-    if not settings_path.exists():
+    settings = built_with(directory)
+    if settings is None:
         raise MergeError(f"{directory}: no settings.json: not a frame store (build it: python -m frame_store.build)")
-    settings = json.loads(settings_path.read_text())
     num_shards = settings["num_shards"]
     problems = _shard_problems(directory, num_shards)
     if problems:

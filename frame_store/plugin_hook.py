@@ -103,11 +103,7 @@ def stored_metadata(plugin, video, video_fps: float, video_maxlen: int) -> dict 
     wanted = StoreSettings.for_plugin(plugin, video_fps=video_fps, video_maxlen=video_maxlen, max_pixels=0,
                                       min_pixels=0)  # fmt: skip
     for store in _stores(root):
-        try:
-            saved = StoreSettings(**store.manifest["settings"])
-        except TypeError:  # a directory of another format version
-            continue
-        if saved.same_sampling(wanted):
+        if store.settings is not None and store.settings.same_sampling(wanted):
             stored = store.metadata(video)
             if stored is not None:
                 return stored

@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from frame_store.key import FORMAT_VERSION, StoreSettings, reader_fingerprint
+from frame_store.key import FORMAT_VERSION, StoreSettings, built_with, reader_fingerprint
 
 READ, OTHER, STALE, NOT_A_STORE = "read by this config", "other settings", "stale", "not a store"
 HALF_DELETED = "half deleted (a delete was killed)"
@@ -73,9 +73,8 @@ def survey(root: Path, read_by_config: Path) -> list[StoreDirectory]:
             found.append(StoreDirectory(directory, HALF_DELETED, _size(directory), None, ""))
             continue
         try:
-            built = json.loads((directory / "settings.json").read_text())
-            saved = StoreSettings(**built["settings"])
-        except (OSError, ValueError, KeyError, TypeError):
+            saved = StoreSettings(**built_with(directory)["settings"])
+        except (OSError, ValueError, KeyError, TypeError):  # none (None is not subscriptable: TypeError), or damaged
             found.append(StoreDirectory(directory, NOT_A_STORE, _size(directory), None, ""))
             continue
         try:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from frame_store.codec import decode
-from frame_store.key import clip_identity, key_number, key_of_resolved, resolved
+from frame_store.key import StoreSettings, clip_identity, key_number, key_of_resolved, resolved
 from frame_store.shard import checksum, shard_name, unpack_entry
 
 LOGGER = logging.getLogger("frame_store")
@@ -50,6 +50,10 @@ class FrameStore:
         self.counts: Counter = Counter()
         self._warned: set[str] = set()
         self._maps: dict[int, mmap.mmap] = {}
+        try:
+            self.settings: StoreSettings | None = StoreSettings(**manifest["settings"])
+        except TypeError:  # a directory of another format version: no reader of this checkout matches it
+            self.settings = None
 
     @classmethod
     def open(cls, directory: str | os.PathLike) -> "FrameStore | None":

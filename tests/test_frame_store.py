@@ -166,3 +166,24 @@ def test_an_upgrade_of_the_decoding_libraries_reads_another_store(monkeypatch):
         reader_fingerprint.cache_clear()
     assert after.code != before.code and after.digest != before.digest
     assert StoreSettings.from_read_settings(plugin, READ) == before
+
+
+def test_a_store_of_another_format_version_is_passed_over(small_store, monkeypatch):
+    """A directory whose settings name a field this checkout does not know (a later format) is not read, nor fatal:
+    token metadata comes from the clip as without a store."""
+    import json
+
+    from frame_store.plugin_hook import stored_metadata
+
+    clips, target = small_store
+    plugin = exact_plugin()
+    use_store(monkeypatch, target.directory.parent)
+    assert stored_metadata(plugin, str(clips[0]), READ["video_fps"], READ["video_maxlen"]) is not None
+    manifest_path = target.directory / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["settings"]["frame_layout"] = "planar"  # a field from a later format version
+    written = manifest_path.stat().st_mtime_ns
+    manifest_path.write_text(json.dumps(manifest))
+    os.utime(manifest_path, ns=(written + 10**9, written + 10**9))  # a later write, even on a coarse-clock filesystem
+    assert open_store(target.directory).settings is None
+    assert stored_metadata(plugin, str(clips[0]), READ["video_fps"], READ["video_maxlen"]) is None
