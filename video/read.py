@@ -64,14 +64,17 @@ def _read(reference: str | os.PathLike, choose_indices) -> tuple[VideoInfo, list
     if span is None:
         return _read_file(path, choose_indices)
 
+    views = []  # (span view, its first frame's index) of each whole-video info read; the last is the one returned
+
     def choose_in_span(info: VideoInfo) -> list[int]:
-        view, first = span_view(info, span, os.fspath(reference))
+        views.append(span_view(info, span, os.fspath(reference)))
+        view, first = views[-1]
         chosen = choose_indices(view)
         _checked_targets(view, chosen)  # inside the span, not merely inside the whole video
         return [first + index for index in chosen]
 
-    info, indices, found = _read_file(path, choose_in_span)
-    view, first = span_view(info, span, os.fspath(reference))
+    _, indices, found = _read_file(path, choose_in_span)
+    view, first = views[-1]
     return view, [index - first for index in indices], {index - first: frame for index, frame in found.items()}
 
 
