@@ -157,6 +157,12 @@ def greedy_generation_config(tokenizer, bos_token_id: int, pad_token_id: int):
     )
 
 
+def vision_token_ids(ids: dict[str, int]) -> dict[str, int]:
+    """The config's image/video placeholder and vision start/end ids, from ``token_ids``' answer."""
+    return {"image_token_id": ids["<|image_pad|>"], "video_token_id": ids["<|video_pad|>"],
+            "vision_start_token_id": ids["<|vision_start|>"], "vision_end_token_id": ids["<|vision_end|>"]}  # fmt: skip
+
+
 def build_model_dir(out_dir: Path, model_class: type, processor, config, sizes, seed: int) -> Path:
     """A randomly initialised ``model_class(config)`` (seeded), greedy generation config, written with ``processor``
     and its sizes to ``out_dir`` (save_model_dir): the last step of every family's build()."""

@@ -116,10 +116,7 @@ def build_config(tokenizer, sizes: TinySizes = SIZES):
     return Qwen2_5_VLConfig(
         text_config=text_config,
         vision_config=vision_config,
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
+        **tiny_common.vision_token_ids(ids),
         tie_word_embeddings=False,
     )
 

@@ -71,28 +71,7 @@ def build_tokenizer(sizes: TinySizes = SIZES):
 
 def build_processor(sizes: TinySizes = SIZES):
     """Qwen3VLProcessor (what transformers pairs with qwen3_5) = offline tokenizer + Qwen3-VL's processors."""
-    from transformers import Qwen2VLImageProcessor, Qwen3VLProcessor, Qwen3VLVideoProcessor
-
-    patching = dict(
-        patch_size=sizes.patch_size,
-        temporal_patch_size=sizes.temporal_patch_size,
-        merge_size=sizes.spatial_merge_size,
-        image_mean=tiny_qwen3_vl.HALF,
-        image_std=tiny_qwen3_vl.HALF,
-    )
-    video_processor = Qwen3VLVideoProcessor(
-        size=dict(tiny_qwen3_vl.VIDEO_PIXELS),
-        fps=tiny_qwen3_vl.VIDEO_FPS,
-        min_frames=tiny_qwen3_vl.VIDEO_MIN_FRAMES,
-        max_frames=tiny_qwen3_vl.VIDEO_MAX_FRAMES,
-        **patching,
-    )
-    return Qwen3VLProcessor(
-        image_processor=Qwen2VLImageProcessor(size=dict(tiny_qwen3_vl.IMAGE_PIXELS), **patching),
-        video_processor=video_processor,
-        tokenizer=build_tokenizer(sizes),
-        chat_template=CHAT_TEMPLATE,
-    )
+    return tiny_qwen3_vl.processor_for(sizes, build_tokenizer(sizes), CHAT_TEMPLATE)
 
 
 def build_config(tokenizer, sizes: TinySizes = SIZES):
@@ -139,10 +118,7 @@ def build_config(tokenizer, sizes: TinySizes = SIZES):
     return Qwen3_5Config(
         text_config=text_config,
         vision_config=vision_config,
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
+        **tiny_common.vision_token_ids(ids),
         tie_word_embeddings=False,
     )
 

@@ -84,6 +84,12 @@ def build_tokenizer(sizes: TinySizes = SIZES):
 
 def build_processor(sizes: TinySizes = SIZES):
     """Qwen3VLProcessor = offline tokenizer + Qwen2-VL image processor + Qwen3VLVideoProcessor, real sizes."""
+    return processor_for(sizes, build_tokenizer(sizes), CHAT_TEMPLATE)
+
+
+def processor_for(sizes, tokenizer, chat_template: str):
+    """Qwen3VLProcessor around ``tokenizer`` with the image and video processors at ``sizes``' patching (Qwen3.5
+    pairs the same processors with its own tokenizer and template: models/tiny_qwen3_5.py)."""
     from transformers import Qwen2VLImageProcessor, Qwen3VLProcessor, Qwen3VLVideoProcessor
 
     patching = dict(
@@ -103,8 +109,8 @@ def build_processor(sizes: TinySizes = SIZES):
     return Qwen3VLProcessor(
         image_processor=Qwen2VLImageProcessor(size=dict(IMAGE_PIXELS), **patching),
         video_processor=video_processor,
-        tokenizer=build_tokenizer(sizes),
-        chat_template=CHAT_TEMPLATE,
+        tokenizer=tokenizer,
+        chat_template=chat_template,
     )
 
 
@@ -147,10 +153,7 @@ def build_config(tokenizer, sizes: TinySizes = SIZES):
     return Qwen3VLConfig(
         text_config=text_config,
         vision_config=vision_config,
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
+        **tiny_common.vision_token_ids(ids),
         tie_word_embeddings=False,
     )
 
