@@ -1,15 +1,12 @@
 """The decode check: damaged clips whose headers look fine fail it, good clips pass, a dead worker raises."""
 
-import multiprocessing
 import os
-import signal
-import threading
-import time
 
 import pytest
 
 from plugins.decode_check import DecodeCheck, DecodeCheckError, decode_clips
 from tests.damaged_clips import corrupt_bytes, cut_short, faststart_clip, zero_frames, zero_tail
+from tests.worker_kill import error_when_a_worker_is_killed
 from video import VideoReadError, probe_video, read_sampled_frames
 
 SETTINGS = {"video_fps": 8.0, "video_maxlen": 8}
@@ -84,23 +81,8 @@ def test_a_killed_worker_raises_instead_of_hanging(clips, tmp_path):
         link = tmp_path / f"clip{i}.mp4"
         os.symlink(clips["good"], link)
         links.append(str(link))
-    outcome = {}
-
-    def check():
-        try:
-            outcome["result"] = decode_clips(links, workers=2, **SETTINGS)
-        except DecodeCheckError as error:
-            outcome["error"] = error
-
-    thread = threading.Thread(target=check)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not multiprocessing.active_children() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)  # as the out-of-memory killer would
-    thread.join(timeout=60)
-    assert not thread.is_alive(), "the decode check hung after a worker died"
-    assert "worker process died" in str(outcome.get("error")) and "--decode-workers" in str(outcome["error"])
+    error = error_when_a_worker_is_killed(lambda: decode_clips(links, workers=2, **SETTINGS), DecodeCheckError, 60)
+    assert "worker process died" in str(error) and "--decode-workers" in str(error)
 
 
 def test_only_the_sampled_frames_count(clips, tmp_path):

@@ -3,7 +3,6 @@ included, in file order), its rate printed, a killed worker an error instead of 
 
 import dataclasses
 import json
-import multiprocessing
 import os
 import re
 import signal
@@ -18,6 +17,7 @@ from plugins.preflight import main, parse_options, run, split_preflight_options
 from plugins.preflight_report import CHAT_MARKUP, TEXT_TRUNCATED, UNREADABLE, VIDEO_TRUNCATED, PreflightError
 from tests.clips import make_clip
 from tests.preflight_fixtures import CAPTION, config, record, write_config, write_datasets
+from tests.worker_kill import error_when_a_worker_is_killed
 
 LONG_CAPTION = " ".join([CAPTION] * 40)  # a few hundred text tokens: over cutoff_len in its text
 N_KILL_SAMPLES = 4000  # seconds of work for two processes: time to kill one of them mid-run
@@ -104,23 +104,7 @@ def test_the_workers_option_reaches_the_preflight_from_a_training_command_line()
 
 def test_a_killed_worker_is_an_error_not_a_hang(tiny_model_dir, dataset_dir):
     args = config(tiny_model_dir, dataset_dir, dataset="clips_many")
-    outcome = {}
-
-    def preflight():
-        try:
-            outcome["report"] = run(args, decode_check=False, workers=2)
-        except PreflightError as error:
-            outcome["error"] = error
-
-    thread = threading.Thread(target=preflight)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not multiprocessing.active_children() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)  # as the out-of-memory killer would
-    thread.join(timeout=60)
-    assert not thread.is_alive(), "the preflight hung after a worker died"
-    message = str(outcome.get("error"))
+    message = str(error_when_a_worker_is_killed(lambda: run(args, decode_check=False, workers=2), PreflightError))
     assert "a preflight worker process died" in message and "clips_many samples" in message
     assert "--workers N, now 2" in message
 
