@@ -25,6 +25,25 @@ CONFIG_DIR = REPO_ROOT / "configs"
 YAML_CONFIGS = sorted([*CONFIG_DIR.rglob("*.yaml"), *CONFIG_DIR.rglob("*.yml")])
 DEEPSPEED_JSONS = sorted(CONFIG_DIR.rglob("*.json"))
 SEED_CONFIG = CONFIG_DIR / "qwen2vl_7b_lora_sft.yaml"
+# The configs this repository ships: held to its recipe and style. A config a user adds under configs/ is only
+# parsed (LLaMA-Factory's parser, the datasets it names); its recipe is the user's.
+SHIPPED_CONFIGS = (
+    "configs/qwen2vl_7b_lora_sft.yaml",
+    "configs/qwen2vl_2b_lora_sft.yaml",
+    "configs/tiny_qwen2vl_demo.yaml",
+    "configs/merge/qwen2vl_7b_lora_merge.yaml",
+    "configs/merge/tiny_qwen2vl_demo_merge.yaml",
+    "configs/qwen2_5vl_7b_lora_sft.yaml",
+    "configs/tiny_qwen2_5vl_demo.yaml",
+    "configs/merge/qwen2_5vl_7b_lora_merge.yaml",
+    "configs/merge/tiny_qwen2_5vl_demo_merge.yaml",
+    "configs/qwen3vl_8b_lora_sft.yaml",
+    "configs/tiny_qwen3vl_demo.yaml",
+    "configs/merge/qwen3vl_8b_lora_merge.yaml",
+    "configs/merge/tiny_qwen3vl_demo_merge.yaml",
+    "configs/tiny_qwen3_5_demo.yaml",
+    "configs/merge/tiny_qwen3_5_demo_merge.yaml",
+)
 
 # DeepSpeed keys whose value TrainingArguments (the YAML) sets; a number here would be a second home for it
 # (transformers' HfTrainerDeepSpeedConfig.trainer_config_process fills exactly these from the training args).
@@ -84,30 +103,18 @@ def _strict_parsing(monkeypatch):
 
 def test_the_expected_configs_exist():
     names = {_relative(path) for path in YAML_CONFIGS}
-    assert {
-        "configs/qwen2vl_7b_lora_sft.yaml",
-        "configs/qwen2vl_2b_lora_sft.yaml",
-        "configs/tiny_qwen2vl_demo.yaml",
-        "configs/merge/qwen2vl_7b_lora_merge.yaml",
-        "configs/merge/tiny_qwen2vl_demo_merge.yaml",
-        "configs/qwen2_5vl_7b_lora_sft.yaml",
-        "configs/tiny_qwen2_5vl_demo.yaml",
-        "configs/merge/qwen2_5vl_7b_lora_merge.yaml",
-        "configs/merge/tiny_qwen2_5vl_demo_merge.yaml",
-        "configs/qwen3vl_8b_lora_sft.yaml",
-        "configs/tiny_qwen3vl_demo.yaml",
-        "configs/merge/qwen3vl_8b_lora_merge.yaml",
-        "configs/merge/tiny_qwen3vl_demo_merge.yaml",
-        "configs/tiny_qwen3_5_demo.yaml",
-        "configs/merge/tiny_qwen3_5_demo_merge.yaml",
-    } <= names
+    assert set(SHIPPED_CONFIGS) <= names
     assert {"configs/deepspeed/ds_z2_config.json", "configs/deepspeed/ds_z3_config.json"} <= {
         _relative(path) for path in DEEPSPEED_JSONS
     }
 
 
-@pytest.mark.parametrize("path", YAML_CONFIGS, ids=_relative)
-def test_every_config_starts_with_the_command_that_runs_it(path):
+def shipped(paths: list[Path]) -> list[Path]:
+    return [path for path in paths if _relative(path) in SHIPPED_CONFIGS]
+
+
+@pytest.mark.parametrize("path", shipped(YAML_CONFIGS), ids=_relative)
+def test_every_shipped_config_starts_with_the_command_that_runs_it(path):
     header = path.read_text(encoding="utf-8").split("\n###")[0]
     assert header.startswith("#"), f"{_relative(path)} must start with a comment showing how to run it"
     commands = [line for line in header.splitlines() if re.search(r"\b(make \w+|python -m [\w.]+)", line)]
@@ -122,6 +129,8 @@ def test_training_config_parses_with_llamafactory(path):
 
     model_args, data_args, training_args, finetuning_args, _ = parse_training_config(path)
     assert data_args.template in TEMPLATES, f"{_relative(path)}: template {data_args.template!r} is not registered"
+    if _relative(path) not in SHIPPED_CONFIGS:
+        return  # a user's own config: LLaMA-Factory's parser accepted it; the recipe below is ours
     assert finetuning_args.finetuning_type == "lora"
     assert model_args.video_maxlen == 8 and model_args.video_fps >= model_args.video_maxlen
     # config stem = output directory name, so a run's files are found from the config's name
