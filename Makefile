@@ -19,6 +19,8 @@ $(SANDBOX_TARGETS): export TRITON_CACHE_DIR := $(CACHE_DIR)/triton
 $(SANDBOX_TARGETS): export XDG_CACHE_HOME := $(CACHE_DIR)
 $(SANDBOX_TARGETS): export TMPDIR := $(CACHE_DIR)/tmp
 $(SANDBOX_TARGETS): export HF_HUB_OFFLINE := 1
+# TMPDIR must exist (playwright, tempfile users): made here, so a moved CACHE_DIR or a deleted .cache still works.
+$(SANDBOX_TARGETS): | $(CACHE_DIR)/tmp
 $(SANDBOX_TARGETS): export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
@@ -87,8 +89,10 @@ $(SETUP_STAMP): requirements.txt constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
 	$(PY) -m pip check
 	$(PY) -c "import llamafactory, transformers, av, pycocoevalcap"
-	@mkdir -p $(CACHE_DIR)/tmp
 	touch $@
+
+$(CACHE_DIR)/tmp:
+	mkdir -p $@
 
 tiny-model: $(TINY_MODEL_CONFIGS)
 
