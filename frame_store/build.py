@@ -14,7 +14,8 @@ from), and is written with both into the shard its key hashes to. Clips already 
 clip as it is now, are not decoded again: a killed build resumes where its last fsync left it, and a complete
 store makes the pass a stat per clip. Without --shard-index every shard is built here and merged at the end;
 with it, only that shard (each machine of an array writes its own files), and frame_store.merge checks and
-indexes them all. Clip list and settings come from the config as training reads them (frame_store.run_target).
+indexes them all. Clip list and settings come from the config as training reads them (frame_store.run_target),
+plus the held-out test split `make eval` scores by default (frame_store.clip_list).
 """
 
 import contextlib
@@ -237,8 +238,9 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
     import sys
 
+    from frame_store.clip_list import run_clips
     from frame_store.codec import CODECS
-    from frame_store.run_target import config_clips, target_for_config
+    from frame_store.run_target import target_for_config
     from plugins.run_config import load_run_config
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -255,7 +257,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--shard-index I needs --num-shards N, with I in 0..N-1 and N >= 1 (got {args.num_shards})")
     target = target_for_config(args.config, args.overrides, codec=args.codec, num_shards=args.num_shards,
                                shard_index=args.shard_index)  # fmt: skip
-    clips = config_clips(load_run_config(args.config, args.overrides))
+    clips, held_out = run_clips(load_run_config(args.config, args.overrides))
+    print(f"frame store: {held_out}")
     try:
         result = build_store(clips, target, workers=args.workers)
     except StoreBuildError as error:
