@@ -32,6 +32,7 @@ import numpy as np
 
 from data.publish import write_text_atomic
 from frame_store.codec import DEFAULT_CODEC, encode
+from frame_store.disk import SpaceCheck, StoreFullError, directory_bytes, human
 from frame_store.key import (
     DISABLED,
     FRAME_STORE_ENV,
@@ -154,7 +155,13 @@ def shard_of(path: str, num_shards: int) -> int:
     return key_number(clip_key(path)) % num_shards
 
 
-def _record(results: list[tuple], writers, shard_by_path, failures, bar) -> None:
+def _stored(writers) -> tuple[int, int]:
+    """(bytes, entries) of the clips the shards being built hold."""
+    lengths = [line["length"] for writer in writers.values() for line in writer.latest.values() if "offset" in line]
+    return sum(lengths), len(lengths)
+
+
+def _record(results: list[tuple], writers, shard_by_path, failures, bar, space: SpaceCheck) -> None:
     for path, identity, entry, failure in results:
         if failure is not None:
             failures[path] = failure
@@ -163,9 +170,11 @@ def _record(results: list[tuple], writers, shard_by_path, failures, bar) -> None
         bar.update(1)
     for writer in writers.values():
         writer.flush()
+    stored_bytes, stored = _stored(writers)
+    space.after_write(stored_bytes=stored_bytes, stored=stored, remaining=bar.total - bar.n)
 
 
-def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar) -> None:
+def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar, space) -> None:
     tasks = [todo[start : start + MAX_CLIPS_PER_TASK] for start in range(0, len(todo), MAX_CLIPS_PER_TASK)]
     # spawn, not fork: the preflight has torch and tokenizers loaded, whose threads a forked child may deadlock on.
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
@@ -175,7 +184,7 @@ def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar) -> N
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                _record(future.result(), writers, shard_by_path, failures, bar)
+                _record(future.result(), writers, shard_by_path, failures, bar, space)
         finished = True
     except BrokenProcessPool:
         raise StoreBuildError(
@@ -189,14 +198,17 @@ def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar) -> N
 def build_store(paths, target: StoreTarget, workers: int | None = None) -> BuildResult:
     """Decode every clip of ``paths`` (each once) not yet in its shard, over ``workers`` processes, and write it.
 
-    Shows a progress bar with the rate; returns a BuildResult. Merges the index when every shard was built here.
-    Raises StoreBuildError if a worker dies (entries written so far are kept)."""
+    Prints the directory first, the estimated size of the rest and the disk's free space once there is an entry to
+    estimate from, and the directory's size at the end; shows a progress bar with the rate; returns a BuildResult.
+    Merges the index when every shard was built here. Raises StoreBuildError if a worker dies or the rest of the
+    build cannot fit on the disk (entries written so far are kept)."""
     from tqdm import tqdm
 
     from frame_store.merge import merge_store
 
     start = time.perf_counter()
     unique = list(dict.fromkeys(str(path) for path in paths))
+    print(f"frame store: writing {target.directory} (FRAME_STORE_DIR=off: no store)", flush=True)
     write_settings(target)
     shards = range(target.num_shards) if target.shard_index is None else [target.shard_index]
     shard_by_path = {path: shard_of(path, target.num_shards) for path in unique}
@@ -214,21 +226,28 @@ def build_store(paths, target: StoreTarget, workers: int | None = None) -> Build
             elif "failed" in line:
                 failures[path] = line["failed"]
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo))) if todo else 0
+        space = SpaceCheck(target.directory)
+        if todo:  # a resumed build estimates from what it stored before, and refuses to start if the rest cannot fit
+            stored_bytes, stored = _stored(writers)
+            space.after_write(stored_bytes=stored_bytes, stored=stored, remaining=len(todo))
         with tqdm(total=len(mine), initial=len(mine) - len(todo), desc="frame store", unit="clip") as bar:
             if len(todo) <= IN_PROCESS_UP_TO:
                 n_workers = 1 if todo else 0
                 for first in range(0, len(todo), 4):  # in this process, a few clips per fsync
                     chunk = _build_task(todo[first : first + 4], target.template, target.settings, target.codec)
-                    _record(chunk, writers, shard_by_path, failures, bar)
+                    _record(chunk, writers, shard_by_path, failures, bar, space)
             else:
-                _run_pool(todo, target, n_workers, writers, shard_by_path, failures, bar)
+                _run_pool(todo, target, n_workers, writers, shard_by_path, failures, bar, space)
         for index, writer in writers.items():
             writer.finish(sum(1 for path in mine if shard_by_path[path] == index))
+    except StoreFullError as error:
+        raise StoreBuildError(str(error)) from None
     finally:
         for writer in writers.values():
             writer.close()
     if target.shard_index is None:
         merge_store(target.directory)
+    print(f"frame store: {target.directory} holds {human(directory_bytes(target.directory))}", flush=True)
     return BuildResult(len(mine), len(todo), n_workers, time.perf_counter() - start, failures)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from data.publish import fsync_dir, write_text_atomic
+from frame_store.disk import directory_bytes, human
 from frame_store.shard import latest_by_path, read_lines, shard_name
 
 INDEX_DTYPE = np.dtype(
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> None:
         manifest = merge_store(directory)
     except MergeError as error:
         raise SystemExit(f"merge FAILED: {error}") from None
-    print(f"frame store {directory}: {manifest['entries']} clips indexed, {manifest['failures']} failed")
+    print(f"frame store {directory}: {manifest['entries']} clips indexed, {manifest['failures']} failed, "
+          f"{human(directory_bytes(directory))} on disk")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from frame_store.disk import directory_bytes, human
 from frame_store.key import FORMAT_VERSION, StoreSettings, built_with, reader_fingerprint
 
 READ, OTHER, STALE, NOT_A_STORE = "read by this config", "other settings", "stale", "not a store"
@@ -38,10 +39,6 @@ class StoreDirectory:
     bytes: int
     clips: int | None  # indexed entries (None: never merged)
     settings: str  # what it was built with, in words
-
-
-def _size(directory: Path) -> int:
-    return sum(entry.stat().st_size for entry in os.scandir(directory) if entry.is_file(follow_symlinks=False))
 
 
 def _plugin_class(family: str):
@@ -70,12 +67,12 @@ def survey(root: Path, read_by_config: Path) -> list[StoreDirectory]:
     found = []
     for directory in sorted(path for path in root.iterdir() if path.is_dir()) if root.is_dir() else ():
         if directory.name.startswith(DELETING):
-            found.append(StoreDirectory(directory, HALF_DELETED, _size(directory), None, ""))
+            found.append(StoreDirectory(directory, HALF_DELETED, directory_bytes(directory), None, ""))
             continue
         try:
             saved = StoreSettings(**built_with(directory)["settings"])
         except (OSError, ValueError, KeyError, TypeError):  # none (None is not subscriptable: TypeError), or damaged
-            found.append(StoreDirectory(directory, NOT_A_STORE, _size(directory), None, ""))
+            found.append(StoreDirectory(directory, NOT_A_STORE, directory_bytes(directory), None, ""))
             continue
         try:
             clips = json.loads((directory / "manifest.json").read_text())["entries"]
@@ -84,7 +81,7 @@ def survey(root: Path, read_by_config: Path) -> list[StoreDirectory]:
         words = (f"{saved.family.rpartition('.')[2]}, video_fps {saved.video_fps:g}, video_maxlen {saved.video_maxlen}"
                  f", video_max_pixels {saved.max_pixels}, video_min_pixels {saved.min_pixels}")  # fmt: skip
         status = _status(saved, directory, read_by_config)
-        found.append(StoreDirectory(directory, status, _size(directory), clips, words))
+        found.append(StoreDirectory(directory, status, directory_bytes(directory), clips, words))
     return found
 
 
@@ -94,14 +91,6 @@ def delete(directory: Path) -> None:
     if doomed != directory:
         os.replace(directory, doomed)
     shutil.rmtree(doomed)
-
-
-def _human(size: int) -> str:
-    """e.g. 1.23 TB, 3.00 MB (decimal units, as disks are sold)."""
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
-        if size >= scale:
-            return f"{size / scale:.2f} {unit}"
-    return f"{size / 1e3:.2f} kB"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -120,13 +109,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"frame store root {root}: {len(directories)} directories")
     for found in directories:
         clips = "not merged" if found.clips is None else f"{found.clips} clips"
-        print(f"  {found.path.name}  {_human(found.bytes):>10}  {clips:<12}  {found.status}  {found.settings}")
+        print(f"  {found.path.name}  {human(found.bytes):>10}  {clips:<12}  {found.status}  {found.settings}")
     doomed = [found for found in directories if args.delete and found.status in DELETABLE[args.delete]]
     for found in doomed:
         delete(found.path)
-        print(f"deleted {found.path} ({found.status}, {_human(found.bytes)})")
+        print(f"deleted {found.path} ({found.status}, {human(found.bytes)})")
     if args.delete:
-        print(f"freed {_human(sum(found.bytes for found in doomed))}")
+        print(f"freed {human(sum(found.bytes for found in doomed))}")
     elif any(found.status in DELETABLE["unread"] for found in directories):
         print("delete with --delete stale (no config can read them) or --delete unread (also other settings)")
 
