@@ -72,7 +72,7 @@ help:
 	@echo "                 (CSV= empty: captions from video2dataset shards in VIDEO_DIR)"
 	@echo "make preflight   check every sample of CONFIG=... fits cutoff_len and its clip's frames decode"
 	@echo "make frames      decode every clip of CONFIG=... (datasets + held-out test split) once into its frame store [ARGS='key=value ... --workers K']"
-	@echo "make frames-prune list CONFIG=...'s frame store directories; ARGS='--delete stale' removes unreadable old ones"
+	@echo "make frames-prune list CONFIG=...'s frame store directories; ARGS='--delete stale' removes unreadable old ones (asks; --yes off a terminal)"
 	@echo "                 (make train fills it through the preflight's decode check; FRAME_STORE_DIR=off: none)"
 	@echo "make train       train CONFIG=... [ARGS='key=value ...']"
 	@echo "make eval        evaluate CONFIG's adapter as it was trained [ARGS='key=value ...'] [EVAL_ARGS='--adapter-path ...']"

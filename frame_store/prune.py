@@ -3,6 +3,9 @@
     python -m frame_store.prune CONFIG.yaml [key=value ...]                  # list them: size, settings, status
     python -m frame_store.prune CONFIG.yaml [key=value ...] --delete stale   # those no config can read
     python -m frame_store.prune CONFIG.yaml [key=value ...] --delete unread  # also other settings' stores
+    python -m frame_store.prune CONFIG.yaml --delete stale --yes             # no question (scripts, no terminal)
+
+A delete lists what it removes first and asks on a terminal; off a terminal it needs --yes.
 
 A store directory is keyed by everything that decides the frames (frame_store.key), so a changed setting, a library
 upgrade or a fix to our reader starts a new directory and the old one is never read again by this config; at
@@ -93,8 +96,22 @@ def delete(directory: Path) -> None:
     shutil.rmtree(doomed)
 
 
+def confirmed(doomed: list[StoreDirectory], which: str, yes: bool) -> bool:
+    """List what ``--delete which`` removes, then: --yes, or the person's answer on a terminal; off a terminal
+    without --yes, exit naming the flag (a script must say it means it)."""
+    print(f"--delete {which} removes {len(doomed)} directories, {human(sum(found.bytes for found in doomed))}:")
+    for found in doomed:
+        print(f"  {found.path}  ({found.status}, {human(found.bytes)})")
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise SystemExit(f"frame store prune: not deleting these {len(doomed)} directories without a confirmation "
+                         f"(no terminal to ask on): rerun with --delete {which} --yes")  # fmt: skip
+    return input("delete them? [y/N] ").strip().lower() in ("y", "yes")
+
+
 def main(argv: list[str] | None = None) -> None:
-    """`python -m frame_store.prune CONFIG.yaml [key=value ...] [--delete stale|unread]`."""
+    """`python -m frame_store.prune CONFIG.yaml [key=value ...] [--delete stale|unread [--yes]]`."""
     from frame_store.run_target import target_for_config
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -102,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("overrides", nargs="*", help="key=value overrides, as for plugins.train")
     parser.add_argument("--delete", choices=sorted(DELETABLE), help="stale: what no config can read; unread: "
                         "also the stores of other settings (other configs may read them)")  # fmt: skip
+    parser.add_argument("--yes", action="store_true", help="delete without asking (needed off a terminal)")
     args = parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv)
     target = target_for_config(args.config, args.overrides)
     root = target.directory.parent
@@ -111,6 +129,9 @@ def main(argv: list[str] | None = None) -> None:
         clips = "not merged" if found.clips is None else f"{found.clips} clips"
         print(f"  {found.path.name}  {human(found.bytes):>10}  {clips:<12}  {found.status}  {found.settings}")
     doomed = [found for found in directories if args.delete and found.status in DELETABLE[args.delete]]
+    if doomed and not confirmed(doomed, args.delete, args.yes):
+        print("nothing deleted")
+        return
     for found in doomed:
         delete(found.path)
         print(f"deleted {found.path} ({found.status}, {human(found.bytes)})")
