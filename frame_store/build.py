@@ -32,7 +32,7 @@ import numpy as np
 
 from data.publish import write_text_atomic
 from frame_store.codec import DEFAULT_CODEC, encode
-from frame_store.disk import SpaceCheck, StoreFullError, directory_bytes, human
+from frame_store.disk import SpaceCheck, StoreFullError, directory_bytes, human, write_failure
 from frame_store.key import (
     DISABLED,
     FRAME_STORE_ENV,
@@ -45,7 +45,7 @@ from frame_store.key import (
     key_number,
     resolved,
 )
-from frame_store.shard import ShardWriter, pack_entry
+from frame_store.shard import ShardView, ShardWriter, known_line, pack_entry
 from video import VideoReadError
 
 MAX_CLIPS_PER_TASK = 16  # entries travel back to the parent: a few MB per task at most
@@ -195,6 +195,22 @@ def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar, spac
         executor.shutdown(wait=finished, cancel_futures=True)
 
 
+def _complete(target: StoreTarget, shards, mine: list[str], shard_by_path, failures: dict[str, str]) -> bool:
+    """Whether every shard holds its clips as they are now, is finished and (building all) merged: then nothing is
+    written, so a complete store on a read-only mount serves the decode check. Fills ``failures`` when it is."""
+    from frame_store.merge import is_merged
+
+    views = {index: ShardView(target.directory, index, target.num_shards) for index in shards}
+    lines = {path: known_line(views[shard_by_path[path]].latest, resolved(path), clip_identity(path)) for path in mine}
+    assigned = {index: sum(1 for path in mine if shard_by_path[path] == index) for index in shards}
+    if any(line is None for line in lines.values()) or not all(views[i].complete(assigned[i]) for i in shards):
+        return False
+    if target.shard_index is None and not is_merged(target.directory, target.num_shards):
+        return False
+    failures.update({path: line["failed"] for path, line in lines.items() if "failed" in line})
+    return True
+
+
 def build_store(paths, target: StoreTarget, workers: int | None = None) -> BuildResult:
     """Decode every clip of ``paths`` (each once) not yet in its shard, over ``workers`` processes, and write it.
 
@@ -202,18 +218,34 @@ def build_store(paths, target: StoreTarget, workers: int | None = None) -> Build
     estimate from, and the directory's size at the end; shows a progress bar with the rate; returns a BuildResult.
     Merges the index when every shard was built here. Raises StoreBuildError if a worker dies or the rest of the
     build cannot fit on the disk (entries written so far are kept)."""
+    try:
+        return _fill(paths, target, workers)
+    except StoreFullError as error:
+        raise StoreBuildError(str(error)) from None
+    except OSError as error:  # a store write: disk full, file too large, read-only mount (else not ours to word)
+        message = write_failure(error, target.directory)
+        if message is None:
+            raise
+        raise StoreBuildError(message) from None
+
+
+def _fill(paths, target: StoreTarget, workers: int | None) -> BuildResult:
+    """build_store's pass; its errors as raised."""
     from tqdm import tqdm
 
     from frame_store.merge import merge_store
 
     start = time.perf_counter()
     unique = list(dict.fromkeys(str(path) for path in paths))
-    print(f"frame store: writing {target.directory} (FRAME_STORE_DIR=off: no store)", flush=True)
+    print(f"frame store: {target.directory}", flush=True)
     write_settings(target)
     shards = range(target.num_shards) if target.shard_index is None else [target.shard_index]
     shard_by_path = {path: shard_of(path, target.num_shards) for path in unique}
     mine = [path for path in unique if shard_by_path[path] in shards]
     failures: dict[str, str] = {}
+    if _complete(target, shards, mine, shard_by_path, failures):  # read only: no lock taken, nothing written
+        print(f"frame store: {target.directory} holds every clip ({human(directory_bytes(target.directory))})")
+        return BuildResult(len(mine), 0, 0, time.perf_counter() - start, failures)
     writers = {}
     try:
         for index in shards:
@@ -240,8 +272,6 @@ def build_store(paths, target: StoreTarget, workers: int | None = None) -> Build
                 _run_pool(todo, target, n_workers, writers, shard_by_path, failures, bar, space)
         for index, writer in writers.items():
             writer.finish(sum(1 for path in mine if shard_by_path[path] == index))
-    except StoreFullError as error:
-        raise StoreBuildError(str(error)) from None
     finally:
         for writer in writers.values():
             writer.close()

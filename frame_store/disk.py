@@ -9,9 +9,27 @@ The estimate is bytes per clip of the entries stored so far (a resumed build's, 
 clips still to decode, against the free space of the store's file system (shutil.disk_usage).
 """
 
+import errno
 import os
 import shutil
 from pathlib import Path
+
+NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # disk full, quota, file-size limit (ulimit -f)
+NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}  # read-only mount, permissions
+
+
+def write_failure(error: OSError, directory: Path) -> str | None:
+    """One sentence for a store write that failed for lack of space or permission (None: another error), naming
+    the file and the fix."""
+    where = error.filename or directory
+    if error.errno in NO_SPACE:
+        fix = ("free space there (or raise the file-size limit, ulimit -f), or set FRAME_STORE_DIR to a folder on a "
+               "larger disk")  # fmt: skip
+    elif error.errno in NOT_WRITABLE:
+        fix = "set FRAME_STORE_DIR to a writable folder, or FRAME_STORE_DIR=off to decode clips at every step instead"
+    else:
+        return None
+    return f"cannot write the frame store at {where} ({error.strerror}): {fix}; what is stored is kept, a rerun resumes"
 
 
 class StoreFullError(Exception):
@@ -48,8 +66,8 @@ class SpaceCheck:
 
     def after_write(self, *, stored_bytes: int, stored: int, remaining: int) -> None:
         """Print the estimate (once), then raise StoreFullError if ``remaining`` clips will not fit."""
-        if stored == 0:
-            return  # nothing to estimate from yet (every clip so far failed, or none was decoded)
+        if stored == 0 or remaining == 0:
+            return  # nothing to estimate from yet (every clip so far failed), or nothing left to estimate
         per_clip = stored_bytes / stored
         needed, free = per_clip * remaining, free_bytes(self.directory)
         if not self.printed:

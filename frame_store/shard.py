@@ -11,6 +11,7 @@ both off when it reopens the shard, so a resumed build keeps every indexed entry
 One writer per shard at a time (an flock on shard-....lock); the second waits.
 """
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -64,6 +65,51 @@ def latest_by_path(lines: list[dict]) -> dict[str, dict]:
     return {line["path"]: line for line in lines}
 
 
+def known_line(latest: dict[str, dict], path: str, identity: tuple[int, int] | None) -> dict | None:
+    """The line for ``path`` if it was made from the clip as it is now (same size and mtime_ns), or the clip's entry
+    where the clip is gone (its entry is then the only copy of its frames; a failure is not)."""
+    line = latest.get(path)
+    if line is None:
+        return None
+    if identity is None:
+        return line if "offset" in line else None
+    return line if (line["size"], line["mtime_ns"]) == tuple(identity) else None
+
+
+def covered_lines(lines: list[dict], data_size: int) -> list[dict]:
+    """The lines whose entry lies within the data file (a killed build's last entry may not)."""
+    return [line for line in lines if line.get("offset", 0) + line.get("length", 0) <= data_size]
+
+
+def file_size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def read_done(path: Path) -> dict | None:
+    """A shard's done marker, or None where it has none."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+
+
+class ShardView:
+    """A shard as a reader sees it, taking no lock and writing nothing (a store on a read-only mount): its lines and
+    whether it is complete for ``assigned`` clips."""
+
+    def __init__(self, directory: Path, index: int, count: int):
+        base = Path(directory) / shard_name(index, count)
+        data_path, index_path, done_path = (base.with_suffix(suffix) for suffix in (".data", ".jsonl", ".done"))
+        self.latest = latest_by_path(covered_lines(read_lines(index_path), file_size(data_path)))
+        self.done = read_done(done_path)
+        self.sizes = (file_size(data_path), file_size(index_path))
+
+    def complete(self, assigned: int) -> bool:
+        """Finished with ``assigned`` clips and not changed since."""
+        return self.done is not None and (self.done.get("assigned"), self.done.get("data_bytes"),
+                                          self.done.get("index_bytes")) == (assigned, *self.sizes)  # fmt: skip
+
+
 class ShardWriter:
     """Appends entries to one shard; reopening a killed shard first cuts off what its index does not cover."""
 
@@ -78,11 +124,20 @@ class ShardWriter:
         self.latest = latest_by_path(self.lines)
         self._data = open(self.data_path, "ab")  # noqa: SIM115 - closed in close()
         self._pending: list[dict] = []
+        self._broken = False  # a write failed (disk full, file too large): write nothing more, reopen recovers
+
+    @contextlib.contextmanager
+    def _writing(self, path: Path):
+        """A failed write (ENOSPC, EFBIG, ...) raised as an OSError that names ``path`` (a file object's does not);
+        the writer then stops writing, so no line is appended after a torn one."""
+        try:
+            yield
+        except OSError as error:
+            self._broken, self._pending = True, []
+            raise OSError(error.errno, error.strerror, str(path)) from None
 
     def _recover(self) -> list[dict]:
-        data_size = self.data_path.stat().st_size if self.data_path.exists() else 0
-        lines = read_lines(self.index_path)
-        lines = [line for line in lines if line.get("offset", 0) + line.get("length", 0) <= data_size]
+        lines = covered_lines(read_lines(self.index_path), file_size(self.data_path))
         end = max((line["offset"] + line["length"] for line in lines if "offset" in line), default=0)
         with open(self.data_path, "ab") as data:
             data.truncate(end)
@@ -94,12 +149,7 @@ class ShardWriter:
     def known(self, path: str, identity: tuple[int, int] | None) -> dict | None:
         """The shard's line for ``path`` if it was made from the clip as it is now (same size and mtime_ns), or the
         clip's entry where the clip is gone."""
-        line = self.latest.get(path)
-        if line is None:
-            return None
-        if identity is None:  # the clip is gone: its entry is now the only copy of its frames (failures are not)
-            return line if "offset" in line else None
-        return line if (line["size"], line["mtime_ns"]) == tuple(identity) else None
+        return known_line(self.latest, path, identity)
 
     def add(self, path: str, identity: tuple[int, int], entry: bytes | None, failure: str | None) -> None:
         """Queue one clip's entry (or its failure); written by flush()."""
@@ -110,16 +160,18 @@ class ShardWriter:
             line["failed"] = failure
         else:
             line.update(offset=self._data.tell(), length=len(entry), checksum=checksum(entry))
-            self._data.write(entry)
+            with self._writing(self.data_path):
+                self._data.write(entry)
         self._pending.append(line)
 
     def flush(self) -> None:
         """Data to disk first, then the index lines that point at it."""
         if not self._pending:
             return
-        self._data.flush()
-        os.fsync(self._data.fileno())
-        with open(self.index_path, "a") as index:
+        with self._writing(self.data_path):
+            self._data.flush()
+            os.fsync(self._data.fileno())
+        with self._writing(self.index_path), open(self.index_path, "a") as index:
             index.write("".join(json.dumps(line, separators=(",", ":")) + "\n" for line in self._pending))
             index.flush()
             os.fsync(index.fileno())
@@ -138,7 +190,13 @@ class ShardWriter:
         fsync_dir(self.base.parent)
 
     def close(self) -> None:
-        self.flush()
-        self._data.close()
-        fcntl.flock(self._lock, fcntl.LOCK_UN)
-        self._lock.close()
+        try:
+            if not self._broken:
+                self.flush()
+                self._data.close()
+        finally:
+            if self._broken:  # its buffer holds bytes that failed to write: dropped (a reopen cuts off the rest)
+                with contextlib.suppress(OSError):
+                    self._data.close()
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()

@@ -27,8 +27,8 @@ def test_a_build_prints_its_directory_estimate_free_space_and_size(sample_dir, t
     target, result = build(tmp_path / "frames", sample_clips(sample_dir, 6), exact_plugin())
     printed = capsys.readouterr().out
     assert result.n_decoded == 6 and not result.failures
-    before, estimate, after = (printed.index(text) for text in (f"writing {target.directory}", "free on that disk",
-                                                                 f"{target.directory} holds"))  # fmt: skip
+    texts = (f"frame store: {target.directory}\n", "free on that disk", f"{target.directory} holds")
+    before, estimate, after = (printed.index(text) for text in texts)
     assert before < estimate < after
     assert "more for 2 clips" in printed  # estimated after the first 4 were stored, for the other 2
 
