@@ -37,6 +37,7 @@ from frame_store.key import (
     DISABLED,
     FRAME_STORE_ENV,
     SETTINGS_FILE,
+    StoreFileError,
     StoreSettings,
     StoreTarget,
     built_with,
@@ -140,7 +141,10 @@ def write_settings(target: StoreTarget) -> None:
     """settings.json of the directory; a store built with another codec or shard count is refused."""
     target.directory.mkdir(parents=True, exist_ok=True)
     wanted = {"settings": target.settings.as_dict(), "codec": target.codec, "num_shards": target.num_shards}
-    found = built_with(target.directory)
+    try:
+        found = built_with(target.directory)
+    except StoreFileError as error:
+        raise StoreBuildError(str(error)) from None
     if found is None:
         write_text_atomic(target.directory / SETTINGS_FILE, json.dumps(wanted, indent=1))
     elif found != wanted:

@@ -19,6 +19,7 @@ import numpy as np
 
 from data.publish import fsync_dir, write_text_atomic
 from frame_store.disk import directory_bytes, human
+from frame_store.key import StoreFileError
 from frame_store.shard import latest_by_path, read_done, read_lines, shard_name
 
 INDEX_DTYPE = np.dtype(
@@ -34,12 +35,11 @@ def _shard_problems(directory: Path, num_shards: int) -> list[str]:
     problems = []
     for index in range(num_shards):
         base = directory / shard_name(index, num_shards)
-        done = base.with_suffix(".done")
-        if not done.exists():
+        marker = read_done(base.with_suffix(".done"))
+        if marker is None:
             state = "unfinished" if base.with_suffix(".jsonl").exists() else "missing"
             problems.append(f"{base.name} is {state} (run: python -m frame_store.build ... --shard-index {index})")
             continue
-        marker = json.loads(done.read_text())
         sizes = (base.with_suffix(".data").stat().st_size, base.with_suffix(".jsonl").stat().st_size)
         if sizes != (marker["data_bytes"], marker["index_bytes"]):
             problems.append(f"{base.name} changed after it was finished (rerun its build)")
@@ -75,7 +75,7 @@ def _write_index(path: Path, index: np.ndarray) -> None:
 
 def merge_store(directory: str | os.PathLike) -> dict:
     """Index every complete shard of ``directory``; returns the manifest. Raises MergeError naming bad shards."""
-    from frame_store.key import built_with, clip_key, key_number
+    from frame_store.key import built_with, clip_key, key_number  # settings.json damaged: StoreFileError
 
     directory = Path(directory)
     settings = built_with(directory)
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         directory = target_for_config(args.config, args.overrides).directory
     try:
         manifest = merge_store(directory)
-    except MergeError as error:
+    except (MergeError, StoreFileError) as error:
         raise SystemExit(f"merge FAILED: {error}") from None
     print(f"frame store {directory}: {manifest['entries']} clips indexed, {manifest['failures']} failed, "
           f"{human(directory_bytes(directory))} on disk")  # fmt: skip

@@ -12,7 +12,8 @@ upgrade or a fix to our reader starts a new directory and the old one is never r
 WebVid-10M scale each holds terabytes. Statuses: "read by this config"; "other settings" (another config's frame
 count, rate, pixel budget or family: that config may still read it, so only ``--delete unread`` removes it);
 "stale" (built by another version of the reader, the decoding libraries or the store format: no config of this
-checkout can read it). A folder without a store's settings.json is listed as "not a store" and never touched.
+checkout can read it). A folder without a store's settings.json is listed as "not a store", one whose settings.json
+is damaged as such; neither is ever touched.
 A directory is renamed to .deleting-<name> before it is removed, so no reader opens it half deleted; one a killed
 delete left behind is listed and removed by the next --delete.
 """
@@ -27,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from frame_store.disk import directory_bytes, human
-from frame_store.key import FORMAT_VERSION, StoreSettings, built_with, reader_fingerprint
+from frame_store.key import FORMAT_VERSION, StoreFileError, StoreSettings, built_with, reader_fingerprint
 
 READ, OTHER, STALE, NOT_A_STORE = "read by this config", "other settings", "stale", "not a store"
 HALF_DELETED = "half deleted (a delete was killed)"
+DAMAGED = "settings.json damaged: builds stop on it; check and delete it by hand"
 DELETING = ".deleting-"  # the name a directory takes while it is removed; readers skip names starting with "."
 DELETABLE = {"stale": {STALE, HALF_DELETED}, "unread": {STALE, OTHER, HALF_DELETED}}
 
@@ -74,12 +76,15 @@ def survey(root: Path, read_by_config: Path) -> list[StoreDirectory]:
             continue
         try:
             saved = StoreSettings(**built_with(directory)["settings"])
+        except StoreFileError:  # not JSON: a store whose record of its settings is damaged
+            found.append(StoreDirectory(directory, DAMAGED, directory_bytes(directory), None, ""))
+            continue
         except (OSError, ValueError, KeyError, TypeError):  # none (None is not subscriptable: TypeError), or damaged
             found.append(StoreDirectory(directory, NOT_A_STORE, directory_bytes(directory), None, ""))
             continue
         try:
             clips = json.loads((directory / "manifest.json").read_text())["entries"]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError):
             clips = None
         words = (f"{saved.family.rpartition('.')[2]}, video_fps {saved.video_fps:g}, video_maxlen {saved.video_maxlen}"
                  f", video_max_pixels {saved.max_pixels}, video_min_pixels {saved.min_pixels}")  # fmt: skip

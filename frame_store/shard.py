@@ -15,12 +15,14 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import struct
 from pathlib import Path
 
 from data.publish import fsync_dir, write_text_atomic
 
+LOGGER = logging.getLogger("frame_store")
 MAGIC = b"FSE1"
 HEADER_LENGTH = struct.Struct("<I")
 
@@ -50,13 +52,34 @@ def unpack_entry(data: bytes | memoryview) -> tuple[dict, memoryview]:
     return json.loads(bytes(view[8 : 8 + length])), view[8 + length :]
 
 
+def _is_line(line) -> bool:
+    """An index line: a path, the clip's size and mtime_ns, and an entry's place or the failure."""
+    if not isinstance(line, dict) or not isinstance(line.get("path"), str):
+        return False
+    if not all(isinstance(line.get(key), int) for key in ("size", "mtime_ns")):
+        return False
+    place = all(isinstance(line.get(key), int) for key in ("offset", "length"))
+    return (place and isinstance(line.get("checksum"), str)) or isinstance(line.get("failed"), str)
+
+
 def read_lines(path: Path) -> list[dict]:
-    """The complete index lines of a shard (a torn last line, left by a kill, is not one)."""
+    """The complete index lines of a shard (a torn last line, left by a kill, is not one). A damaged line is
+    skipped, counted and warned about: its clip is then not in the shard, so the next build decodes it again."""
     if not path.exists():
         return []
-    lines = []
+    lines, skipped = [], 0
     for raw in path.read_bytes().split(b"\n")[:-1]:  # the part after the last newline is torn (or empty)
-        lines.append(json.loads(raw))
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            line = None
+        if _is_line(line):
+            lines.append(line)
+        else:
+            skipped += 1
+    if skipped:
+        LOGGER.warning("frame store: %s: skipped %d damaged index lines; their clips are decoded again by the next "
+                       "build (make frames, or the preflight)", path, skipped)  # fmt: skip
     return lines
 
 
@@ -86,11 +109,16 @@ def file_size(path: Path) -> int:
 
 
 def read_done(path: Path) -> dict | None:
-    """A shard's done marker, or None where it has none."""
+    """A shard's done marker, or None where it has none or it is damaged (the shard then counts as unfinished, and
+    the next build finishes it again)."""
     try:
-        return json.loads(path.read_text())
+        marker = json.loads(path.read_text())
     except FileNotFoundError:
         return None
+    except ValueError:
+        LOGGER.warning("frame store: %s is damaged; the shard counts as unfinished until a build finishes it", path)
+        return None
+    return marker if isinstance(marker, dict) else None
 
 
 class ShardView:
@@ -183,7 +211,7 @@ class ShardWriter:
     def finish(self, assigned: int) -> None:
         """Mark the shard complete: every one of its ``assigned`` clips has a line."""
         self.flush()
-        if self.done_path.exists() and json.loads(self.done_path.read_text()).get("assigned") == assigned:
+        if (read_done(self.done_path) or {}).get("assigned") == assigned:
             return  # nothing added since the shard was last complete
         done = {"assigned": assigned, "data_bytes": self._data.tell(), "index_bytes": self.index_path.stat().st_size}
         write_text_atomic(self.done_path, json.dumps(done))
