@@ -14,7 +14,8 @@ from), and is written with both into the shard its key hashes to. Clips already 
 clip as it is now, are not decoded again: a killed build resumes where its last fsync left it, and a complete
 store makes the pass a stat per clip. Without --shard-index every shard is built here and merged at the end;
 with it, only that shard (each machine of an array writes its own files), and frame_store.merge checks and
-indexes them all. Clip list and settings come from the config as training reads them (frame_store.run_target).
+indexes them all. Clip list and settings come from the config as training reads them (frame_store.run_target),
+plus the held-out test split `make eval` scores by default (frame_store.clip_list).
 """
 
 import contextlib
@@ -31,10 +32,12 @@ import numpy as np
 
 from data.publish import write_text_atomic
 from frame_store.codec import DEFAULT_CODEC, encode
+from frame_store.disk import SpaceCheck, StoreFullError, directory_bytes, human, write_failure
 from frame_store.key import (
     DISABLED,
     FRAME_STORE_ENV,
     SETTINGS_FILE,
+    StoreFileError,
     StoreSettings,
     StoreTarget,
     built_with,
@@ -43,7 +46,7 @@ from frame_store.key import (
     key_number,
     resolved,
 )
-from frame_store.shard import ShardWriter, pack_entry
+from frame_store.shard import ShardView, ShardWriter, known_line, pack_entry
 from video import VideoReadError
 
 MAX_CLIPS_PER_TASK = 16  # entries travel back to the parent: a few MB per task at most
@@ -138,7 +141,10 @@ def write_settings(target: StoreTarget) -> None:
     """settings.json of the directory; a store built with another codec or shard count is refused."""
     target.directory.mkdir(parents=True, exist_ok=True)
     wanted = {"settings": target.settings.as_dict(), "codec": target.codec, "num_shards": target.num_shards}
-    found = built_with(target.directory)
+    try:
+        found = built_with(target.directory)
+    except StoreFileError as error:
+        raise StoreBuildError(str(error)) from None
     if found is None:
         write_text_atomic(target.directory / SETTINGS_FILE, json.dumps(wanted, indent=1))
     elif found != wanted:
@@ -153,7 +159,13 @@ def shard_of(path: str, num_shards: int) -> int:
     return key_number(clip_key(path)) % num_shards
 
 
-def _record(results: list[tuple], writers, shard_by_path, failures, bar) -> None:
+def _stored(writers) -> tuple[int, int]:
+    """(bytes, entries) of the clips the shards being built hold."""
+    lengths = [line["length"] for writer in writers.values() for line in writer.latest.values() if "offset" in line]
+    return sum(lengths), len(lengths)
+
+
+def _record(results: list[tuple], writers, shard_by_path, failures, bar, space: SpaceCheck) -> None:
     for path, identity, entry, failure in results:
         if failure is not None:
             failures[path] = failure
@@ -162,9 +174,11 @@ def _record(results: list[tuple], writers, shard_by_path, failures, bar) -> None
         bar.update(1)
     for writer in writers.values():
         writer.flush()
+    stored_bytes, stored = _stored(writers)
+    space.after_write(stored_bytes=stored_bytes, stored=stored, remaining=bar.total - bar.n)
 
 
-def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar) -> None:
+def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar, space) -> None:
     tasks = [todo[start : start + MAX_CLIPS_PER_TASK] for start in range(0, len(todo), MAX_CLIPS_PER_TASK)]
     # spawn, not fork: the preflight has torch and tokenizers loaded, whose threads a forked child may deadlock on.
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
@@ -174,7 +188,7 @@ def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar) -> N
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                _record(future.result(), writers, shard_by_path, failures, bar)
+                _record(future.result(), writers, shard_by_path, failures, bar, space)
         finished = True
     except BrokenProcessPool:
         raise StoreBuildError(
@@ -185,22 +199,57 @@ def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar) -> N
         executor.shutdown(wait=finished, cancel_futures=True)
 
 
+def _complete(target: StoreTarget, shards, mine: list[str], shard_by_path, failures: dict[str, str]) -> bool:
+    """Whether every shard holds its clips as they are now, is finished and (building all) merged: then nothing is
+    written, so a complete store on a read-only mount serves the decode check. Fills ``failures`` when it is."""
+    from frame_store.merge import is_merged
+
+    views = {index: ShardView(target.directory, index, target.num_shards) for index in shards}
+    lines = {path: known_line(views[shard_by_path[path]].latest, resolved(path), clip_identity(path)) for path in mine}
+    assigned = {index: sum(1 for path in mine if shard_by_path[path] == index) for index in shards}
+    if any(line is None for line in lines.values()) or not all(views[i].complete(assigned[i]) for i in shards):
+        return False
+    if target.shard_index is None and not is_merged(target.directory, target.num_shards):
+        return False
+    failures.update({path: line["failed"] for path, line in lines.items() if "failed" in line})
+    return True
+
+
 def build_store(paths, target: StoreTarget, workers: int | None = None) -> BuildResult:
     """Decode every clip of ``paths`` (each once) not yet in its shard, over ``workers`` processes, and write it.
 
-    Shows a progress bar with the rate; returns a BuildResult. Merges the index when every shard was built here.
-    Raises StoreBuildError if a worker dies (entries written so far are kept)."""
+    Prints the directory first, the estimated size of the rest and the disk's free space once there is an entry to
+    estimate from, and the directory's size at the end; shows a progress bar with the rate; returns a BuildResult.
+    Merges the index when every shard was built here. Raises StoreBuildError if a worker dies or the rest of the
+    build cannot fit on the disk (entries written so far are kept)."""
+    try:
+        return _fill(paths, target, workers)
+    except StoreFullError as error:
+        raise StoreBuildError(str(error)) from None
+    except OSError as error:  # a store write: disk full, file too large, read-only mount (else not ours to word)
+        message = write_failure(error, target.directory)
+        if message is None:
+            raise
+        raise StoreBuildError(message) from None
+
+
+def _fill(paths, target: StoreTarget, workers: int | None) -> BuildResult:
+    """build_store's pass; its errors as raised."""
     from tqdm import tqdm
 
     from frame_store.merge import merge_store
 
     start = time.perf_counter()
     unique = list(dict.fromkeys(str(path) for path in paths))
+    print(f"frame store: {target.directory}", flush=True)
     write_settings(target)
     shards = range(target.num_shards) if target.shard_index is None else [target.shard_index]
     shard_by_path = {path: shard_of(path, target.num_shards) for path in unique}
     mine = [path for path in unique if shard_by_path[path] in shards]
     failures: dict[str, str] = {}
+    if _complete(target, shards, mine, shard_by_path, failures):  # read only: no lock taken, nothing written
+        print(f"frame store: {target.directory} holds every clip ({human(directory_bytes(target.directory))})")
+        return BuildResult(len(mine), 0, 0, time.perf_counter() - start, failures)
     writers = {}
     try:
         for index in shards:
@@ -213,14 +262,18 @@ def build_store(paths, target: StoreTarget, workers: int | None = None) -> Build
             elif "failed" in line:
                 failures[path] = line["failed"]
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo))) if todo else 0
+        space = SpaceCheck(target.directory)
+        if todo:  # a resumed build estimates from what it stored before, and refuses to start if the rest cannot fit
+            stored_bytes, stored = _stored(writers)
+            space.after_write(stored_bytes=stored_bytes, stored=stored, remaining=len(todo))
         with tqdm(total=len(mine), initial=len(mine) - len(todo), desc="frame store", unit="clip") as bar:
             if len(todo) <= IN_PROCESS_UP_TO:
                 n_workers = 1 if todo else 0
                 for first in range(0, len(todo), 4):  # in this process, a few clips per fsync
                     chunk = _build_task(todo[first : first + 4], target.template, target.settings, target.codec)
-                    _record(chunk, writers, shard_by_path, failures, bar)
+                    _record(chunk, writers, shard_by_path, failures, bar, space)
             else:
-                _run_pool(todo, target, n_workers, writers, shard_by_path, failures, bar)
+                _run_pool(todo, target, n_workers, writers, shard_by_path, failures, bar, space)
         for index, writer in writers.items():
             writer.finish(sum(1 for path in mine if shard_by_path[path] == index))
     finally:
@@ -228,6 +281,7 @@ def build_store(paths, target: StoreTarget, workers: int | None = None) -> Build
             writer.close()
     if target.shard_index is None:
         merge_store(target.directory)
+    print(f"frame store: {target.directory} holds {human(directory_bytes(target.directory))}", flush=True)
     return BuildResult(len(mine), len(todo), n_workers, time.perf_counter() - start, failures)
 
 
@@ -237,8 +291,9 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
     import sys
 
+    from frame_store.clip_list import run_clips
     from frame_store.codec import CODECS
-    from frame_store.run_target import config_clips, target_for_config
+    from frame_store.run_target import target_for_config
     from plugins.run_config import load_run_config
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -255,7 +310,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--shard-index I needs --num-shards N, with I in 0..N-1 and N >= 1 (got {args.num_shards})")
     target = target_for_config(args.config, args.overrides, codec=args.codec, num_shards=args.num_shards,
                                shard_index=args.shard_index)  # fmt: skip
-    clips = config_clips(load_run_config(args.config, args.overrides))
+    clips, held_out = run_clips(load_run_config(args.config, args.overrides))
+    print(f"frame store: {held_out}")
     try:
         result = build_store(clips, target, workers=args.workers)
     except StoreBuildError as error:

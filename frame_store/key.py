@@ -143,10 +143,23 @@ def clip_identity(path: str | os.PathLike) -> tuple[int, int] | None:
 def built_with(directory: str | os.PathLike) -> dict | None:
     """A store directory's settings.json ({"settings", "codec", "num_shards"}: what build wrote), or None where it
     has none."""
+    path = Path(directory) / SETTINGS_FILE
     try:
-        return json.loads((Path(directory) / SETTINGS_FILE).read_text())
+        found = json.loads(path.read_text())
     except FileNotFoundError:
         return None
+    except (ValueError, OSError) as error:
+        raise StoreFileError(
+            f"{path} cannot be read ({error}): delete {path.parent} (make frames-prune lists it; make frames "
+            "rebuilds it) or set FRAME_STORE_DIR to another folder"
+        ) from None
+    if not isinstance(found, dict):
+        raise StoreFileError(f"{path} is not a store's settings (a JSON object): delete {path.parent} and rebuild")
+    return found
+
+
+class StoreFileError(ValueError):
+    """A store file that cannot be read (settings.json not JSON); names it and what to do."""
 
 
 @dataclass(frozen=True)

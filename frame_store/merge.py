@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from data.publish import fsync_dir, write_text_atomic
-from frame_store.shard import latest_by_path, read_lines, shard_name
+from frame_store.disk import directory_bytes, human
+from frame_store.key import StoreFileError
+from frame_store.shard import latest_by_path, read_done, read_lines, shard_name
 
 INDEX_DTYPE = np.dtype(
     [("key", "<u8"), ("shard", "<u4"), ("offset", "<u8"), ("length", "<u8"), ("checksum", "u1", (16,))]
@@ -33,16 +35,33 @@ def _shard_problems(directory: Path, num_shards: int) -> list[str]:
     problems = []
     for index in range(num_shards):
         base = directory / shard_name(index, num_shards)
-        done = base.with_suffix(".done")
-        if not done.exists():
+        marker = read_done(base.with_suffix(".done"))
+        if marker is None:
             state = "unfinished" if base.with_suffix(".jsonl").exists() else "missing"
             problems.append(f"{base.name} is {state} (run: python -m frame_store.build ... --shard-index {index})")
             continue
-        marker = json.loads(done.read_text())
         sizes = (base.with_suffix(".data").stat().st_size, base.with_suffix(".jsonl").stat().st_size)
         if sizes != (marker["data_bytes"], marker["index_bytes"]):
             problems.append(f"{base.name} changed after it was finished (rerun its build)")
     return problems
+
+
+def _done_markers(directory: Path, num_shards: int) -> dict[str, dict | None]:
+    """Each shard's done marker: what the index was merged from."""
+    names = [shard_name(index, num_shards) for index in range(num_shards)]
+    return {name: read_done(directory / f"{name}.done") for name in names}
+
+
+def is_merged(directory: Path, num_shards: int) -> bool:
+    """Whether manifest.json and index.npy index the shards as they are now (nothing to merge, nothing to write)."""
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text())
+        index_bytes = (directory / "index.npy").stat().st_size
+    except (OSError, ValueError):
+        return False
+    if not isinstance(manifest, dict) or manifest.get("index_bytes") != index_bytes:
+        return False
+    return manifest.get("shards") == _done_markers(directory, num_shards)
 
 
 def _write_index(path: Path, index: np.ndarray) -> None:
@@ -56,7 +75,7 @@ def _write_index(path: Path, index: np.ndarray) -> None:
 
 def merge_store(directory: str | os.PathLike) -> dict:
     """Index every complete shard of ``directory``; returns the manifest. Raises MergeError naming bad shards."""
-    from frame_store.key import built_with, clip_key, key_number
+    from frame_store.key import built_with, clip_key, key_number  # settings.json damaged: StoreFileError
 
     directory = Path(directory)
     settings = built_with(directory)
@@ -81,7 +100,8 @@ def merge_store(directory: str | os.PathLike) -> dict:
     _write_index(directory / "index.npy", table)
     write_text_atomic(directory / "failures.jsonl", "".join(json.dumps(line) + "\n" for line in failures))
     manifest = {**settings, "entries": len(table), "failures": len(failures),
-                "index_bytes": (directory / "index.npy").stat().st_size}  # fmt: skip
+                "index_bytes": (directory / "index.npy").stat().st_size,
+                "shards": _done_markers(directory, num_shards)}  # fmt: skip
     write_text_atomic(directory / "manifest.json", json.dumps(manifest, indent=1))
     return manifest
 
@@ -102,9 +122,10 @@ def main(argv: list[str] | None = None) -> None:
         directory = target_for_config(args.config, args.overrides).directory
     try:
         manifest = merge_store(directory)
-    except MergeError as error:
+    except (MergeError, StoreFileError) as error:
         raise SystemExit(f"merge FAILED: {error}") from None
-    print(f"frame store {directory}: {manifest['entries']} clips indexed, {manifest['failures']} failed")
+    print(f"frame store {directory}: {manifest['entries']} clips indexed, {manifest['failures']} failed, "
+          f"{human(directory_bytes(directory))} on disk")  # fmt: skip
 
 
 if __name__ == "__main__":

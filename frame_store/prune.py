@@ -3,13 +3,17 @@
     python -m frame_store.prune CONFIG.yaml [key=value ...]                  # list them: size, settings, status
     python -m frame_store.prune CONFIG.yaml [key=value ...] --delete stale   # those no config can read
     python -m frame_store.prune CONFIG.yaml [key=value ...] --delete unread  # also other settings' stores
+    python -m frame_store.prune CONFIG.yaml --delete stale --yes             # no question (scripts, no terminal)
+
+A delete lists what it removes first and asks on a terminal; off a terminal it needs --yes.
 
 A store directory is keyed by everything that decides the frames (frame_store.key), so a changed setting, a library
 upgrade or a fix to our reader starts a new directory and the old one is never read again by this config; at
 WebVid-10M scale each holds terabytes. Statuses: "read by this config"; "other settings" (another config's frame
 count, rate, pixel budget or family: that config may still read it, so only ``--delete unread`` removes it);
 "stale" (built by another version of the reader, the decoding libraries or the store format: no config of this
-checkout can read it). A folder without a store's settings.json is listed as "not a store" and never touched.
+checkout can read it). A folder without a store's settings.json is listed as "not a store", one whose settings.json
+is damaged as such; neither is ever touched.
 A directory is renamed to .deleting-<name> before it is removed, so no reader opens it half deleted; one a killed
 delete left behind is listed and removed by the next --delete.
 """
@@ -23,10 +27,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from frame_store.key import FORMAT_VERSION, StoreSettings, built_with, reader_fingerprint
+from frame_store.disk import directory_bytes, human
+from frame_store.key import FORMAT_VERSION, StoreFileError, StoreSettings, built_with, reader_fingerprint
 
 READ, OTHER, STALE, NOT_A_STORE = "read by this config", "other settings", "stale", "not a store"
 HALF_DELETED = "half deleted (a delete was killed)"
+DAMAGED = "settings.json damaged: builds stop on it; check and delete it by hand"
 DELETING = ".deleting-"  # the name a directory takes while it is removed; readers skip names starting with "."
 DELETABLE = {"stale": {STALE, HALF_DELETED}, "unread": {STALE, OTHER, HALF_DELETED}}
 
@@ -38,10 +44,6 @@ class StoreDirectory:
     bytes: int
     clips: int | None  # indexed entries (None: never merged)
     settings: str  # what it was built with, in words
-
-
-def _size(directory: Path) -> int:
-    return sum(entry.stat().st_size for entry in os.scandir(directory) if entry.is_file(follow_symlinks=False))
 
 
 def _plugin_class(family: str):
@@ -70,21 +72,24 @@ def survey(root: Path, read_by_config: Path) -> list[StoreDirectory]:
     found = []
     for directory in sorted(path for path in root.iterdir() if path.is_dir()) if root.is_dir() else ():
         if directory.name.startswith(DELETING):
-            found.append(StoreDirectory(directory, HALF_DELETED, _size(directory), None, ""))
+            found.append(StoreDirectory(directory, HALF_DELETED, directory_bytes(directory), None, ""))
             continue
         try:
             saved = StoreSettings(**built_with(directory)["settings"])
+        except StoreFileError:  # not JSON: a store whose record of its settings is damaged
+            found.append(StoreDirectory(directory, DAMAGED, directory_bytes(directory), None, ""))
+            continue
         except (OSError, ValueError, KeyError, TypeError):  # none (None is not subscriptable: TypeError), or damaged
-            found.append(StoreDirectory(directory, NOT_A_STORE, _size(directory), None, ""))
+            found.append(StoreDirectory(directory, NOT_A_STORE, directory_bytes(directory), None, ""))
             continue
         try:
             clips = json.loads((directory / "manifest.json").read_text())["entries"]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError):
             clips = None
         words = (f"{saved.family.rpartition('.')[2]}, video_fps {saved.video_fps:g}, video_maxlen {saved.video_maxlen}"
                  f", video_max_pixels {saved.max_pixels}, video_min_pixels {saved.min_pixels}")  # fmt: skip
         status = _status(saved, directory, read_by_config)
-        found.append(StoreDirectory(directory, status, _size(directory), clips, words))
+        found.append(StoreDirectory(directory, status, directory_bytes(directory), clips, words))
     return found
 
 
@@ -96,16 +101,22 @@ def delete(directory: Path) -> None:
     shutil.rmtree(doomed)
 
 
-def _human(size: int) -> str:
-    """e.g. 1.23 TB, 3.00 MB (decimal units, as disks are sold)."""
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
-        if size >= scale:
-            return f"{size / scale:.2f} {unit}"
-    return f"{size / 1e3:.2f} kB"
+def confirmed(doomed: list[StoreDirectory], which: str, yes: bool) -> bool:
+    """List what ``--delete which`` removes, then: --yes, or the person's answer on a terminal; off a terminal
+    without --yes, exit naming the flag (a script must say it means it)."""
+    print(f"--delete {which} removes {len(doomed)} directories, {human(sum(found.bytes for found in doomed))}:")
+    for found in doomed:
+        print(f"  {found.path}  ({found.status}, {human(found.bytes)})")
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise SystemExit(f"frame store prune: not deleting these {len(doomed)} directories without a confirmation "
+                         f"(no terminal to ask on): rerun with --delete {which} --yes")  # fmt: skip
+    return input("delete them? [y/N] ").strip().lower() in ("y", "yes")
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m frame_store.prune CONFIG.yaml [key=value ...] [--delete stale|unread]`."""
+    """`python -m frame_store.prune CONFIG.yaml [key=value ...] [--delete stale|unread [--yes]]`."""
     from frame_store.run_target import target_for_config
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -113,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("overrides", nargs="*", help="key=value overrides, as for plugins.train")
     parser.add_argument("--delete", choices=sorted(DELETABLE), help="stale: what no config can read; unread: "
                         "also the stores of other settings (other configs may read them)")  # fmt: skip
+    parser.add_argument("--yes", action="store_true", help="delete without asking (needed off a terminal)")
     args = parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv)
     target = target_for_config(args.config, args.overrides)
     root = target.directory.parent
@@ -120,13 +132,16 @@ def main(argv: list[str] | None = None) -> None:
     print(f"frame store root {root}: {len(directories)} directories")
     for found in directories:
         clips = "not merged" if found.clips is None else f"{found.clips} clips"
-        print(f"  {found.path.name}  {_human(found.bytes):>10}  {clips:<12}  {found.status}  {found.settings}")
+        print(f"  {found.path.name}  {human(found.bytes):>10}  {clips:<12}  {found.status}  {found.settings}")
     doomed = [found for found in directories if args.delete and found.status in DELETABLE[args.delete]]
+    if doomed and not confirmed(doomed, args.delete, args.yes):
+        print("nothing deleted")
+        return
     for found in doomed:
         delete(found.path)
-        print(f"deleted {found.path} ({found.status}, {_human(found.bytes)})")
+        print(f"deleted {found.path} ({found.status}, {human(found.bytes)})")
     if args.delete:
-        print(f"freed {_human(sum(found.bytes for found in doomed))}")
+        print(f"freed {human(sum(found.bytes for found in doomed))}")
     elif any(found.status in DELETABLE["unread"] for found in directories):
         print("delete with --delete stale (no config can read them) or --delete unread (also other settings)")
 

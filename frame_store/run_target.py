@@ -12,7 +12,7 @@ workers, torchrun's children and evaluation's plugin find the store; a value the
 import os
 
 from frame_store.codec import DEFAULT_CODEC
-from frame_store.key import FRAME_STORE_ENV, StoreSettings, StoreTarget, built_with, store_dir
+from frame_store.key import FRAME_STORE_ENV, StoreFileError, StoreSettings, StoreTarget, built_with, store_dir
 from frame_store.plugin_hook import use_store_of
 
 IRRELEVANT_TO_LOADING = frozenset({"deepspeed", "bf16", "fp16", "pure_bf16"})
@@ -41,7 +41,10 @@ def target_for_run(
         min_pixels=video["video_min_pixels"],
     )
     directory = store_dir(root, settings)
-    built = built_with(directory) or {}
+    try:
+        built = built_with(directory) or {}
+    except StoreFileError:  # the build, which has to read it, names the file and the fix
+        built = {}
     codec = codec or built.get("codec", DEFAULT_CODEC)
     num_shards = num_shards or built.get("num_shards", 1)
     return StoreTarget(directory, config.get("template") or "", settings, codec, num_shards, shard_index)

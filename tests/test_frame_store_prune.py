@@ -2,6 +2,7 @@
 on request, never the one the config reads nor a folder that is not a store."""
 
 import dataclasses
+import io
 import json
 
 import pytest
@@ -58,7 +59,7 @@ def test_lists_each_directory_with_size_and_status_and_deletes_nothing(store_roo
 
 def test_delete_stale_keeps_every_store_a_config_can_read(store_root, capsys):
     config, _, directories = store_root
-    main([str(config), "--delete", "stale"])
+    main([str(config), "--delete", "stale", "--yes"])
     gone = {name for name, directory in directories.items() if not directory.exists()}
     assert gone == {"stale", "half deleted"}
     assert "freed 5.00 MB" in capsys.readouterr().out  # 5,000,010 bytes and two small settings files
@@ -66,8 +67,28 @@ def test_delete_stale_keeps_every_store_a_config_can_read(store_root, capsys):
 
 def test_delete_unread_keeps_only_the_config_s_store_and_what_is_not_a_store(store_root):
     config, root, directories = store_root
-    main([str(config), "--delete", "unread"])
+    main([str(config), "--delete", "unread", "--yes"])
     assert sorted(path.name for path in root.iterdir()) == sorted([directories["read"].name, "notes"])
+
+
+def test_a_delete_lists_what_goes_and_off_a_terminal_refuses_without_yes(store_root, monkeypatch, capsys):
+    config, _, directories = store_root
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # a script or CI: no terminal
+    with pytest.raises(SystemExit, match=r"not deleting these 3 directories .*: rerun with --delete unread --yes"):
+        main([str(config), "--delete", "unread"])
+    listed = capsys.readouterr().out.split("--delete unread removes 3 directories")[1]
+    assert all(str(directories[name]) in listed for name in ("other", "stale", "half deleted"))
+    assert all(directory.exists() for directory in directories.values())
+
+
+@pytest.mark.parametrize(("answer", "deleted"), [("y", True), ("", False), ("no", False)])
+def test_on_a_terminal_a_delete_asks_first(store_root, monkeypatch, answer, deleted):
+    config, _, directories = store_root
+    terminal = io.StringIO(answer + "\n")
+    terminal.isatty = lambda: True
+    monkeypatch.setattr("sys.stdin", terminal)
+    main([str(config), "--delete", "stale"])
+    assert directories["stale"].exists() is not deleted and directories["other"].exists()
 
 
 def test_readers_never_open_a_directory_being_deleted(store_root):
