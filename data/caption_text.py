@@ -23,6 +23,13 @@ MEDIA_PLACEHOLDERS = (IMAGE_PLACEHOLDER, VIDEO_PLACEHOLDER, AUDIO_PLACEHOLDER)
 _SPECIAL_TOKEN = re.compile(r"<[|｜][^\s<>|｜]{1,64}[|｜]>")
 
 
+def normalise_whitespace(text: str) -> str:
+    """Collapse runs of whitespace to one space, so a caption is one line (str.split also splits at CR, VT, FF,
+    U+001C-U+001F, NEL, U+2028 and U+2029, which Java's PTB tokenizer reads as line ends); keep every other
+    character."""
+    return " ".join(text.split())
+
+
 def chat_markup(text: str) -> str | None:
     """What in ``text`` the chat template would read as markup (first placeholder or special token), or None."""
     for placeholder in MEDIA_PLACEHOLDERS:

@@ -1,7 +1,8 @@
 """Decide whether a probed clip is fit for training: sane metadata and long enough.
 
-Unreadable clips (missing, empty, not a video, truncated: a file cut short is caught by ``probe_video``,
-which compares the samples present with what the header promises) never get here.
+Unreadable clips (missing, empty, not a video, truncated: a file cut short is caught by ``probe_video``, which
+checks the file reaches the size its container declares; a header's frame count alone refuses nothing) never get
+here.
 """
 
 import math

@@ -5,23 +5,28 @@
     python -m data.convert_benchmark --format msvd --annotations AllVideoDescriptions.txt \\
         --mapping youtube_mapping.txt --video-dir /data/msvd/YouTubeClips --out-dir data/msvd
     python -m data.convert_benchmark --format vatex --annotations vatex_public_test_english_v1.1.json \\
-        --video-dir /data/vatex/test --out-dir data/vatex
+        --video-dir /data/vatex/test --out-dir data/vatex      # the split (test) is read from the file's name
     python -m data.convert_benchmark --format youcook2 --annotations youcookii_annotations_trainval.json \\
         --video-dir /data/youcook2/raw_videos --out-dir data/youcook2 --split val
 
 Writes OUT/<format>_<split>.json (one ShareGPT record per kept clip: "<video>" + prompt -> the first reference,
 the clip path relative to --media-dir, the clip id as "id", and "references": every usable caption, for
-multi-reference scoring), OUT/report.json, OUT/skipped.csv (every skipped clip: line or record number, id,
-reason), OUT/dropped_references.csv (captions left out of a kept clip's references: chat markup, empty, unreadable)
-and OUT/dataset_info.json (registered as <format>_<split>), all published together when the run completes (a
-failed, interrupted or killed run leaves the previous ones as they were). Exits 1, publishing nothing, when no clip
+multi-reference scoring), OUT/<format>_<split>_report.json, OUT/<format>_<split>_skipped.csv (every skipped clip:
+line or record number, id, reason), OUT/<format>_<split>_dropped_references.csv (captions left out of a kept clip's
+references: chat markup, empty, unreadable) and OUT/dataset_info.json (registered as <format>_<split>; several
+splits converted into one OUT each keep theirs), all published together when the run completes (a failed,
+interrupted or killed run leaves the previous ones as they were). Exits 1, publishing nothing, when no clip
 is kept. Parsers: data/benchmarks/{msrvtt,msvd,vatex,youcook2}.py. A YouCook2 record is one captioned segment:
-its video entry is the span "{video}#t=START,END", which only the *_exact templates read (video/clip_span.py).
+its video entry is the span "{video}#t=START,END", which only the *_exact templates read (video/clip_span.py); a
+segment ending up to 1 s (or 2 % of the video) past its downloaded file's end is cut at that end and counted
+(report: segments_clamped).
 """
 
 import argparse
+import dataclasses
 import json
 import os
+import re
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -30,7 +35,7 @@ from pathlib import Path
 from data.benchmarks import screen_references
 from data.benchmarks.msrvtt import SPLIT_NAMES, read_msrvtt
 from data.benchmarks.msvd import SPLIT_RANGES, read_mapping, read_msvd
-from data.benchmarks.pipeline import DROPPED_NAME, BenchmarkPipeline
+from data.benchmarks.pipeline import CLAMP_TOLERANCE_FRACTION, CLAMP_TOLERANCE_S, DROPPED_NAME, BenchmarkPipeline
 from data.benchmarks.vatex import read_vatex
 from data.benchmarks.youcook2 import SUBSETS, read_youcook2
 from data.caption_text import check_prompt
@@ -44,7 +49,7 @@ from data.sharegpt import DEFAULT_PROMPT, JsonArrayWriter
 EXTENSIONS = {
     "msrvtt": (".mp4",),
     "msvd": (".avi", ".mp4"),
-    "vatex": (".mp4",),
+    "vatex": (".mp4", ".mkv", ".webm"),  # yt-dlp writes whichever container the stream came in
     "youcook2": (".mp4", ".mkv", ".webm"),
 }  # tried in this order; YouCook2's are YouTube downloads
 SPLITS = {"msrvtt": tuple(SPLIT_NAMES), "msvd": tuple(SPLIT_RANGES), "vatex": ("train", "val", "test"),
@@ -57,7 +62,7 @@ class BenchmarkOptions:
     annotations: Path
     video_dir: Path
     out_dir: Path
-    split: str = "test"  # MSR-VTT/MSVD: which clips; VATEX: only the output's name (its files are per split)
+    split: str | None = None  # MSR-VTT/MSVD/YouCook2: which clips (default test); VATEX: from the file's name
     mapping: Path | None = None  # MSVD's youtube_mapping.txt
     media_dir: Path = Path(".")
     prompt: str = DEFAULT_PROMPT
@@ -66,6 +71,36 @@ class BenchmarkOptions:
     workers: int = 2
     min_duration_s: float = 0.0  # a benchmark keeps every readable clip, so scores compare with papers'
     min_frames: int = 1
+
+
+# VATEX's files are per split: vatex_training_v1.0.json, vatex_validation_v1.0.json, vatex_public_test_english_v1.1.json
+VATEX_SPLIT_WORDS = {"training": "train", "train": "train", "validation": "val", "val": "val", "test": "test"}
+
+
+def _vatex_split(annotations: Path, split: str | None) -> str:
+    """The split a VATEX caption file holds, from its name; --split must agree with it, or name it when it cannot."""
+    words = {
+        VATEX_SPLIT_WORDS[w] for w in re.split(r"[^a-z]+", Path(annotations).name.lower()) if w in VATEX_SPLIT_WORDS
+    }
+    if len(words) == 1:
+        (derived,) = words
+        if split is not None and split != derived:
+            raise ValueError(
+                f"{Path(annotations).name} is VATEX's {derived} file but --split is {split}: drop --split (it is read "
+                "from the file name) or pass the caption file of that split"
+            )
+        return derived
+    if split is None:
+        raise ValueError(
+            f"cannot tell from its name which VATEX split {annotations} holds: pass --split train, val or test"
+        )
+    return split
+
+
+def _resolved_split(options: BenchmarkOptions) -> str:
+    if options.format == "vatex":
+        return _vatex_split(options.annotations, options.split)
+    return options.split or "test"
 
 
 def _items(options: BenchmarkOptions):
@@ -115,6 +150,7 @@ def convert(options: BenchmarkOptions) -> dict:
     """Run the whole conversion; returns the report (also written to OUT/report.json). Raises ConversionFailed
     (publishing nothing) when no clip is kept, ValueError/FileNotFoundError for a wrong file before any output."""
     check_prompt(options.prompt)
+    options = dataclasses.replace(options, split=_resolved_split(options))
     if options.split not in SPLITS[options.format]:
         hint = (
             " (its test captions are not published: papers report --split val)" if options.format == "youcook2" else ""
@@ -132,7 +168,7 @@ def convert(options: BenchmarkOptions) -> dict:
     if not (out_dir / ".gitignore").exists():  # generated data never shows up in `git status`
         (out_dir / ".gitignore").write_text("# written by data.convert_benchmark: generated data\n*\n")
     with StagedOutputs(out_dir) as staged, ExitStack() as stack:
-        report = ConversionReport(staged.dir)
+        report = ConversionReport(staged.dir, prefix=f"{name}_")
         writer = JsonArrayWriter(staged.path(f"{name}.json"))
         stack.callback(writer.close)
         cache = prober = None
@@ -142,7 +178,7 @@ def convert(options: BenchmarkOptions) -> dict:
         rules = ClipRules(options.min_duration_s, options.min_frames)
         pipeline = BenchmarkPipeline(
             options.video_dir, EXTENSIONS[options.format], rules, options.media_dir, options.prompt, report,
-            options.split, writer, cache, prober,
+            options.split, writer, cache, prober, f"{name}_{DROPPED_NAME}",
         )  # fmt: skip
         stack.callback(pipeline.close)
         for item in items:
@@ -167,6 +203,7 @@ def convert(options: BenchmarkOptions) -> dict:
             probe=options.probe,
             references=pipeline.references,
             references_dropped=dict(pipeline.dropped),
+            segments_clamped=pipeline.clamped,
             elapsed_s=round(time.perf_counter() - started, 3),
         )
         staged.publish()
@@ -186,9 +223,14 @@ def format_summary(report: dict) -> str:
         f"  registered  {report['dataset']} in {report['dataset_info']}",
     ]
     if report["skipped"]:
-        lines.append(f"  every skipped clip: {report['out_dir']}/skipped.csv")
+        lines.append(f"  every skipped clip: {report['out_dir']}/{report['dataset']}_skipped.csv")
     if report["references_dropped"]:
-        lines.append(f"  every dropped reference: {report['out_dir']}/{DROPPED_NAME}")
+        lines.append(f"  every dropped reference: {report['out_dir']}/{report['dataset']}_{DROPPED_NAME}")
+    if report["segments_clamped"]:
+        lines.append(
+            f"  {report['segments_clamped']:,} segments ended up to {CLAMP_TOLERANCE_S:g} s (or "
+            f"{CLAMP_TOLERANCE_FRACTION:.0%}) past their video file's end: cut at its end"
+        )
     return "\n".join(lines)
 
 
@@ -202,8 +244,8 @@ def parse_args(argv: list[str] | None = None) -> BenchmarkOptions:
     parser.add_argument(
         "--split",
         default=defaults.split,
-        help="msrvtt: train/val/test; msvd: train/val/test (needs --mapping) or all; vatex: names the output; "
-        "youcook2: val/train",
+        help="msrvtt: train/val/test (default test); msvd: train/val/test (needs --mapping) or all; vatex: read "
+        "from the file name (vatex_training_* is train), needed only for another name; youcook2: val/train",
     )
     parser.add_argument("--mapping", type=Path, help="MSVD's youtube_mapping.txt (VIDEONAME vidN per line)")
     parser.add_argument("--media-dir", type=Path, default=defaults.media_dir, help="clip paths relative to this")

@@ -33,8 +33,10 @@ SKIP_REASONS = {
 class ConversionReport:
     """Counts rows as they stream past and appends each skip to ``skipped.csv`` immediately."""
 
-    def __init__(self, out_dir: Path):
+    def __init__(self, out_dir: Path, prefix: str = ""):
+        """``prefix`` names the files (``{prefix}report.json``, ``{prefix}skipped.csv``): one pair per output."""
         self.out_dir = Path(out_dir)
+        self.prefix = prefix
         self.rows_read = 0
         self.kept = 0
         self.skipped: Counter[str] = Counter()
@@ -43,7 +45,7 @@ class ConversionReport:
         self.probed = 0
         self.probe_cache_hits = 0
         self.first_skip: dict[str, str] = {}  # reason -> the first row skipped for it, for error messages
-        self._skipped_file = open(self.out_dir / "skipped.csv", "w", newline="", encoding="utf-8")
+        self._skipped_file = open(self.out_dir / f"{prefix}skipped.csv", "w", newline="", encoding="utf-8")
         self._skipped_csv = csv.writer(self._skipped_file)
         self._skipped_csv.writerow(["row", "videoid", "reason", "detail"])
 
@@ -75,10 +77,10 @@ class ConversionReport:
         }
 
     def finish(self, **context) -> dict:
-        """Close skipped.csv, write report.json; returns the report."""
+        """Close the skipped csv, write the report json; returns the report."""
         self._skipped_file.close()
         report = self.as_dict(**context)
-        (self.out_dir / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        (self.out_dir / f"{self.prefix}report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         return report
 
 

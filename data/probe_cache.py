@@ -17,7 +17,7 @@ from pathlib import Path
 from data.clip_checks import ClipRules, ClipSummary, check_probed_clip
 from video import VideoReadError, probe_video
 
-PROBE_VERSION = 1  # bump when what a probe checks changes, so old cache rows are re-probed
+PROBE_VERSION = 2  # bump when what a probe checks changes, so old cache rows are re-probed
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.caption_text import chat_markup
+from data.caption_text import chat_markup, normalise_whitespace
 
 REQUIRED_COLUMNS = ("videoid", "name")
 OPTIONAL_COLUMNS = ("page_idx", "page_dir", "duration", "contentUrl")
@@ -75,11 +75,6 @@ def parse_iso8601_duration(text: str) -> float:
         raise ValueError(f"not an ISO-8601 duration: {text!r}")
     parts = {key: float(value) if value else 0.0 for key, value in match.groupdict().items()}
     return parts["days"] * 86400 + parts["hours"] * 3600 + parts["minutes"] * 60 + parts["seconds"]
-
-
-def normalise_whitespace(text: str) -> str:
-    """Collapse runs of whitespace (newlines, tabs, non-breaking spaces) to one space; keep every other character."""
-    return " ".join(text.split())
 
 
 def _lines(start: int, end: int) -> str:

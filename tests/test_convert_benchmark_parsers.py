@@ -102,3 +102,10 @@ def test_screening_drops_bad_captions_and_skips_clips_left_without_any():
     assert [(item.clip_id, item.reason) for item in items if isinstance(item, AnnotationSkip)] == [
         ("b", "no_captions"), ("a", "duplicate_id"), ("c", "no_captions"),
     ]  # fmt: skip
+
+
+def test_screening_makes_each_reference_one_line():
+    """As the WebVid converter does: every line break and whitespace control becomes one space."""
+    captions = ((1, "a man\r\ncuts\x0bbread"), (2, "a\x0cdog\x85runs\u2028fast\u2029now"), (3, "two\x1cspaces \t here"))
+    (clip,) = screen_references([AnnotatedClip(1, "a", ("a",), captions)])
+    assert clip.references == ("a man cuts bread", "a dog runs fast now", "two spaces here")

@@ -77,7 +77,7 @@ def test_youcook2_segments_become_span_records_with_counted_skips(tmp_path, long
     assert records[0] == {**expected, "references": ["crack the eggs into a bowl"]}
     assert records[1]["videos"] == ["raw_videos/vidB.mkv#t=0.0,2.5"] and records[1]["id"] == "vidB_0"
     assert records[1]["references"] == ["pour the batter into the pan"] and len(records) == 2
-    assert read_csv(out / "skipped.csv") == [
+    assert read_csv(out / "youcook2_val_skipped.csv") == [
         (3, "vidA_1", "no_captions"),
         (4, "vidA_2", "bad_span"),
         (5, "vidA_3", "bad_span"),
@@ -90,8 +90,11 @@ def test_youcook2_segments_become_span_records_with_counted_skips(tmp_path, long
         (14, "vidD", "malformed_row"),
         (11, "vidB_1", "bad_span"),  # found by probing, after the annotation's own checks
     ]
-    assert read_csv(out / "dropped_references.csv") == [(3, "vidA_1", "chat_markup"), (8, "vidA_5", "malformed_row")]
-    report = json.loads((out / "report.json").read_text())
+    assert read_csv(out / "youcook2_val_dropped_references.csv") == [
+        (3, "vidA_1", "chat_markup"),
+        (8, "vidA_5", "malformed_row"),
+    ]
+    report = json.loads((out / "youcook2_val_report.json").read_text())
     assert (report["rows_read"], report["kept"], report["references"]) == (13, 2, 2)
     assert report["skipped_by_reason"] == {
         "malformed_row": 3, "duplicate_id": 1, "no_captions": 2, "path_escape": 1, "missing": 1, "bad_span": 3,

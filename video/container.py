@@ -20,6 +20,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from video.cut_short import missing_bytes
 from video.errors import VideoReadError
 from video.mp4_tables import MP4_FIRST_BOXES, display_rotation, read_mp4_index
 
@@ -118,9 +119,16 @@ def _spans_are_safe(stream, frame_pts: tuple, keyframes: tuple, fps: float) -> b
 
 
 def _check_not_cut_short(container, path, n_frames, header_frames, n_discarded, duration_s, fps) -> None:
-    """A file that ends before its header says it does was cut short (a partial download)."""
+    """A file that ends before its own structure says it does was cut short (a partial download).
+
+    A header's frame count alone proves nothing (FFmpeg's AVI muxer counts one frame too many when there is an
+    audio track): where it promises more frames than are present, the file's declared size decides."""
     if header_frames > n_frames and n_discarded == 0:
-        raise VideoReadError(path, "truncated", f"header promises {header_frames} frames, {n_frames} present")
+        cut = missing_bytes(path)
+        if cut is not None:
+            raise VideoReadError(
+                path, "truncated", f"header promises {header_frames} frames, {n_frames} present; {cut}"
+            )
     # Matroska/WebM state no frame count, only a duration; audio may outlast video, so only video-only files.
     header_duration_s = container.duration / av.time_base if container.duration else 0.0
     slack_s = 2 / fps if fps else 0.1

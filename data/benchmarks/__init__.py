@@ -3,7 +3,8 @@
 Each parser (msrvtt.py, msvd.py, vatex.py, youcook2.py) streams its file as ``AnnotatedClip`` (one clip, the file
 stems its clip may have, every caption with the line or record number it came from, and for a segment of a longer
 video its span) or ``AnnotationSkip`` (a line or record that cannot be used). ``screen_references`` then applies
-the rules shared by all formats: captions holding chat markup (data/caption_text.py) or nothing at all leave the
+the rules shared by all formats: every caption becomes one line (whitespace runs -> one space, as for WebVid);
+captions holding chat markup (data/caption_text.py) or nothing at all leave the
 reference list and are counted; a clip left without any reference, or whose id came earlier, is skipped.
 ``python -m data.convert_benchmark`` writes what remains.
 """
@@ -11,7 +12,7 @@ reference list and are counted; a clip left without any reference, or whose id c
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from data.caption_text import chat_markup
+from data.caption_text import chat_markup, normalise_whitespace
 from video.clip_span import ClipSpan
 
 NO_CAPTIONS = "no_captions"
@@ -68,7 +69,7 @@ class ScreenedClip:
 def _usable(clip: AnnotatedClip, dropped: list[DroppedReference]) -> list[str]:
     references = []
     for line, caption in clip.captions:
-        text = caption.strip()
+        text = normalise_whitespace(caption)
         problem = chat_markup(text) if text else "empty or whitespace only"
         if problem is None:
             references.append(text)

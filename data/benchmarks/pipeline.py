@@ -6,6 +6,7 @@ longer video (YouCook2) is probed and written as its span, ``video.mp4#t=START,E
 """
 
 import csv
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +18,22 @@ from data.convert_pipeline import CHUNK_ROWS, MediaPaths
 from data.convert_report import ConversionReport
 from data.probe_cache import ProbeCache, Prober, probe_and_check
 from data.sharegpt import JsonArrayWriter, caption_record
-from video.clip_span import clip_reference
+from video.clip_span import ClipSpan, clip_reference
 
-DROPPED_NAME = "dropped_references.csv"
+DROPPED_NAME = "dropped_references.csv"  # written as {dataset}_dropped_references.csv, one per split
+# A segment may end this far past its video file's end (a download a little shorter than the annotated video):
+# it is cut at the file's end and counted, instead of being lost as a bad span.
+CLAMP_TOLERANCE_S = 1.0
+CLAMP_TOLERANCE_FRACTION = 0.02  # of the video's duration, when that is more than CLAMP_TOLERANCE_S
+
+
+def clamped_span(span: ClipSpan, video_duration_s: float) -> ClipSpan | None:
+    """``span`` cut at the video's end when it ends past it by at most the tolerance; None when it is not cut."""
+    over = span.end_s - video_duration_s
+    tolerance = max(CLAMP_TOLERANCE_S, CLAMP_TOLERANCE_FRACTION * video_duration_s)
+    if 0 < over <= tolerance and span.start_s < video_duration_s:
+        return ClipSpan(span.start_s, video_duration_s)
+    return None
 
 
 @dataclass(frozen=True)
@@ -54,14 +68,16 @@ class BenchmarkPipeline:
         writer: JsonArrayWriter,
         cache: ProbeCache | None = None,
         prober: Prober | None = None,
+        dropped_name: str = DROPPED_NAME,
     ):
         self.video_dir, self.extensions, self.rules = Path(video_dir), extensions, rules
         self.media_path, self.prompt = MediaPaths(media_dir), prompt
         self.report, self.split, self.writer, self.cache, self.prober = report, split, writer, cache, prober
         self.dropped: Counter[str] = Counter()
         self.references = 0
+        self.clamped = 0  # segments cut at their video's end (CLAMP_TOLERANCE_S)
         self.pending: list[tuple[ScreenedClip, FoundClip]] = []
-        self._dropped_file = open(report.out_dir / DROPPED_NAME, "w", newline="", encoding="utf-8")
+        self._dropped_file = open(report.out_dir / dropped_name, "w", newline="", encoding="utf-8")
         self._dropped_csv = csv.writer(self._dropped_file)
         self._dropped_csv.writerow(["row", "videoid", "reason", "detail"])
 
@@ -105,6 +121,7 @@ class BenchmarkPipeline:
 
     def flush(self) -> None:
         """Probe the pending clips (cache first, then in parallel) and keep or skip each."""
+        self._clamp_spans()
         # a segment's probe is its span's (video.probe_video): a span past the video's end is skipped as bad_span
         keys = [(clip_reference(found.path, clip.span), found.size, found.mtime_ns) for clip, found in self.pending]
         verdicts = probe_and_check(keys, self.cache, self.prober, self.rules)
@@ -116,6 +133,25 @@ class BenchmarkPipeline:
                 continue
             self._keep(clip, found)
         self.pending.clear()
+
+    def _clamp_spans(self) -> None:
+        """Cut each pending segment that ends just past its video file's end (probed whole, cached) at that end."""
+        files = {i: (str(found.path), found.size, found.mtime_ns) for i, (clip, found) in enumerate(self.pending)
+                 if clip.span is not None}  # fmt: skip
+        if not files:
+            return
+        keys = list(dict.fromkeys(files.values()))
+        verdicts = probe_and_check(keys, self.cache, self.prober, ClipRules(min_duration_s=0.0, min_frames=1))
+        self.report.probe_cache_hits += verdicts.cache_hits
+        self.report.probed += verdicts.probed
+        outcomes = self.cache.get_many(keys)
+        for i, key in files.items():
+            clip, found = self.pending[i]
+            summary = outcomes[key].summary
+            cut = clamped_span(clip.span, summary.duration_s) if summary is not None else None
+            if cut is not None:
+                self.pending[i] = (dataclasses.replace(clip, span=cut), found)
+                self.clamped += 1
 
     def _keep(self, clip: ScreenedClip, found: FoundClip) -> None:
         video = clip_reference(self.media_path(found.path), clip.span)  # a segment: video.mp4#t=START,END
