@@ -279,3 +279,16 @@ def test_demo_config_lora_leaves_the_vision_tower_frozen(config_name, request):
     assert not [name for name in trainable if "visual" in name], "lora_target all must skip the frozen vision tower"
     assert any("lm_head" in name for name in trainable)  # additional_target: the random lm_head is trained in full
     assert any("mlp.down_proj.lora_A" in name for name in trainable)
+
+
+# A stuck rank must fail the run within the hour, not hang it (LLaMA-Factory's examples wait 5.7 years, REFERENCE §9):
+# the preflight checks and decodes every clip before torchrun starts, so ranks wait at most for rank 0's tokenizing.
+MAX_DDP_TIMEOUT_S = 3600
+
+
+@pytest.mark.parametrize("path", training_configs(), ids=_relative)
+def test_training_config_times_out_a_stuck_rank(path):
+    _, _, training_args, _, _ = parse_training_config(path)
+    assert 0 < training_args.ddp_timeout <= MAX_DDP_TIMEOUT_S, (
+        f"{_relative(path)}: ddp_timeout {training_args.ddp_timeout} s; set at most {MAX_DDP_TIMEOUT_S} s"
+    )
