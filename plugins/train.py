@@ -105,33 +105,29 @@ def check_model(train_args: list[str]) -> dict:
     return settings
 
 
-def record_run_inputs(train_args: list[str], settings: dict) -> None:
-    """Write output_dir/run_inputs.json: the input settings as LLaMA-Factory parses them, for evaluation to reuse."""
-    from plugins.run_inputs import RunInputsError, input_settings, write_run_inputs
+def checked_inputs(settings: dict) -> tuple[dict, str | None]:
+    """The run's input settings as LLaMA-Factory parses them, and the "resuming from ..." line when it continues a
+    checkpoint; stops in one sentence when those inputs differ from the checkpoint's (plugins.resume_guard)."""
+    from plugins.resume_guard import ResumeRefused, check_resume
+    from plugins.run_inputs import RunInputsError, input_settings
 
     try:
-        write_run_inputs(settings["output_dir"], input_settings(settings), source=train_args)
-    except RunInputsError as error:
+        inputs = input_settings(settings)
+        return inputs, check_resume(settings, inputs)
+    except (RunInputsError, ResumeRefused) as error:
         raise SystemExit(f"cannot train: {error}") from None
+
+
+def record_run_inputs(train_args: list[str], settings: dict, inputs: dict) -> None:
+    """Write output_dir/run_inputs.json: the input settings as LLaMA-Factory parses them, for evaluation to reuse."""
+    from plugins.run_inputs import write_run_inputs
+
+    write_run_inputs(settings["output_dir"], inputs, source=train_args)
 
 
 def train_log_path(settings: dict) -> Path:
     """Where every process of a run appends the full library log."""
     return Path(settings.get("output_dir") or ".") / TRAIN_LOG_NAME
-
-
-def resume_note(settings: dict) -> str | None:
-    """Whether this run continues an earlier one, as the trainer will decide: an explicit resume_from_checkpoint,
-    or (overwrite_output_dir false) the last checkpoint in output_dir."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    if settings.get("resume_from_checkpoint"):
-        return f"resuming from {settings['resume_from_checkpoint']}"
-    output_dir = Path(settings.get("output_dir") or ".")
-    if settings.get("overwrite_output_dir") or not output_dir.is_dir():
-        return None
-    last = get_last_checkpoint(str(output_dir))
-    return f"resuming from {last} (the last checkpoint in output_dir; delete it to start over)" if last else None
 
 
 def run_training() -> None:
@@ -160,15 +156,19 @@ def main() -> None:
     if not train_args or not train_args[0].endswith((".yaml", ".yml")):
         raise SystemExit(USAGE)
     settings = check_model(train_args)
+    inputs, resume = checked_inputs(settings)  # a resume under other inputs stops here, before any long work
     if log_libraries_to(train_log_path(settings)):
         print(f"full log: {train_log_path(settings)}", flush=True)
 
     # Preflight: every sample fits cutoff_len, its text keeps the chat format, its clip's frames decode
     plugins.register()
     run_preflight(train_args, tuple(preflight_options))
-    record_run_inputs(train_args, settings)  # after the preflight (a refused run keeps the old record), before training
+    # after the preflight (a refused run keeps the old record), before training (a crashed run has it too)
+    record_run_inputs(train_args, settings, inputs)
 
     # Training: here, or in torchrun's processes
+    if resume:
+        print(resume, flush=True)
     if wants_torchrun():
         command = torchrun_command(train_args)
         print("launching:", " ".join(command), flush=True)
@@ -176,8 +176,6 @@ def main() -> None:
         # reaches torchrun, which stops its workers; a child torchrun would be orphaned and train on.
         os.execve(command[0], command, torchrun_env())
 
-    if note := resume_note(settings):
-        print(note, flush=True)
     run_training()
     print(f"adapter, checkpoints and trainer_log.jsonl: {Path(settings['output_dir']).resolve()}", flush=True)
 
