@@ -35,6 +35,7 @@ from frame_store.key import (
     DISABLED,
     FRAME_STORE_ENV,
     SETTINGS_FILE,
+    ClipIdentity,
     StoreSettings,
     StoreTarget,
     built_with,
@@ -42,7 +43,10 @@ from frame_store.key import (
     clip_key,
     key_number,
     resolved,
+    settings_difference,
+    settings_digest,
 )
+from frame_store.reader import damaged_entries
 from frame_store.shard import ShardWriter, pack_entry
 from video import VideoReadError
 
@@ -97,7 +101,7 @@ def store_reading_off():
             os.environ[FRAME_STORE_ENV] = saved
 
 
-def decode_entry(plugin, path: str, settings: StoreSettings, codec: str, identity: tuple[int, int]) -> bytes:
+def decode_entry(plugin, path: str, settings: StoreSettings, codec: str, identity: ClipIdentity) -> bytes:
     """One clip's entry: the frames and values the plugin's read_videos returns for it, and its token metadata."""
     metadata = plugin.clip_metadata(path, settings.video_fps, settings.video_maxlen)
     results = plugin.decode_videos([path], **settings.read_settings())
@@ -106,7 +110,7 @@ def decode_entry(plugin, path: str, settings: StoreSettings, codec: str, identit
         raise ValueError(f"{path}: the plugin returned non-RGB frames, which the store does not keep")
     array = np.stack([np.asarray(frame) for frame in frames])
     header = {
-        "path": resolved(path), "size": identity[0], "mtime_ns": identity[1], "codec": codec,
+        "path": resolved(path), **identity.fields(), "codec": codec,
         "shape": list(array.shape), "metadata": metadata,
         "results": {key: values[0] for key, values in results.items() if key != "videos"},
     }  # fmt: skip
@@ -141,6 +145,12 @@ def write_settings(target: StoreTarget) -> None:
     found = built_with(target.directory)
     if found is None:
         write_text_atomic(target.directory / SETTINGS_FILE, json.dumps(wanted, indent=1))
+    elif found.get("settings") != wanted["settings"]:  # e.g. another setting's directory copied under this name
+        other = found["settings"]
+        raise StoreBuildError(
+            f"{target.directory} holds another setting's frames: {settings_difference(other, wanted['settings'])}. "
+            f"Move it to {target.directory.with_name(settings_digest(other))} or delete it, then rebuild"
+        )
     elif found != wanted:
         raise StoreBuildError(
             f"{target.directory} was built with codec {found['codec']}, {found['num_shards']} shards; asked for "
@@ -205,10 +215,11 @@ def build_store(paths, target: StoreTarget, workers: int | None = None) -> Build
     try:
         for index in shards:
             writers[index] = ShardWriter(target.directory, index, target.num_shards)
+        damaged = set().union(*(damaged_entries(shard.data_path, shard.latest.values()) for shard in writers.values()))
         todo = []
         for path in mine:
             line = writers[shard_by_path[path]].known(resolved(path), clip_identity(path))
-            if line is None:
+            if line is None or line["path"] in damaged:  # a damaged entry is not stored: decoded again
                 todo.append(path)
             elif "failed" in line:
                 failures[path] = line["failed"]

@@ -9,8 +9,9 @@ the four video settings LLaMA-Factory hands the plugin and the decoder (video.FR
 of the frames our reader and plugins return, and the versions of the libraries that decide pixels), so a changed
 setting, upgrade or frame-changing fix reads another directory and never stale frames, while an edit that leaves
 frames alone (a comment, a refactor) keeps the store. tests/test_frames_golden.py fails until a change that alters
-frames bumps FRAMES_VERSION. Inside a directory, a clip is found by its resolved path; its size and mtime_ns, kept
-in the entry, must match the clip on disk (a rewritten or touched clip is decoded again).
+frames bumps FRAMES_VERSION. Inside a directory, a clip is found by its resolved path; its identity (size,
+mtime_ns and a hash of its first and last 64 KiB, kept in the entry) must match the clip on disk: a rewritten,
+touched or replaced clip is decoded again (docs/frame-store-format.md says exactly what is checked).
 """
 
 import functools
@@ -19,11 +20,12 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from frame_store.codec import DEFAULT_CODEC
 from video.clip_span import clip_file, clip_reference, split_clip_reference
 
-FORMAT_VERSION = 1  # bump when the entry layout or what a reader returns changes
+FORMAT_VERSION = 2  # bump when the entry layout or what a reader returns changes
 FRAME_STORE_ENV = "FRAME_STORE_DIR"  # the store root; "off" disables the store
 DISABLED = "off"
 SETTINGS_FILE = "settings.json"  # in each store directory: what it was built with (build.write_settings)
@@ -161,13 +163,44 @@ def key_number(key: bytes) -> int:
     return int.from_bytes(key[:8], "little")
 
 
-def clip_identity(path: str | os.PathLike) -> tuple[int, int] | None:
-    """(size, mtime_ns) of the clip's file on disk (a span's: the whole video's), or None where it is gone."""
+SAMPLE_BYTES = 64 * 1024  # hashed from each end of a clip: its header, first frames and (MP4) its sample tables
+
+
+class ClipIdentity(NamedTuple):
+    """What must match between a clip on disk and its stored entry for the entry to be served."""
+
+    size: int
+    mtime_ns: int
+    sample: str  # blake2b of the first and last SAMPLE_BYTES: catches a replaced file whose mtime was restored
+
+    def fields(self) -> dict:
+        """As kept in an entry's header and its shard line."""
+        return self._asdict()
+
+    @classmethod
+    def of(cls, record: dict) -> "ClipIdentity | None":
+        """The identity kept in an entry header or shard line (None for one written without it)."""
+        try:
+            return cls(record["size"], record["mtime_ns"], record["sample"])
+        except KeyError:
+            return None
+
+
+def clip_identity(path: str | os.PathLike) -> ClipIdentity | None:
+    """The identity of the clip's file on disk (a span's: the whole video's), or None where it is gone.
+
+    Costs a stat and at most two 64 KiB reads, of bytes the decoder reads anyway (the container header, the
+    first packets, MP4's moov at the end)."""
     try:
-        stat = os.stat(clip_file(path))
+        with open(clip_file(path), "rb") as clip:
+            stat = os.fstat(clip.fileno())
+            digest = hashlib.blake2b(clip.read(SAMPLE_BYTES), digest_size=16)
+            if stat.st_size > SAMPLE_BYTES:
+                clip.seek(max(SAMPLE_BYTES, stat.st_size - SAMPLE_BYTES))
+                digest.update(clip.read(SAMPLE_BYTES))
     except OSError:
         return None
-    return stat.st_size, stat.st_mtime_ns
+    return ClipIdentity(stat.st_size, stat.st_mtime_ns, digest.hexdigest())
 
 
 def built_with(directory: str | os.PathLike) -> dict | None:

@@ -1,8 +1,9 @@
 """One shard of a store directory: an append-only data file, its index lines, and a done marker.
 
     shard-00003-of-00016.data    entries back to back: b"FSE1", header length (u32), header JSON, frame bytes
-    shard-00003-of-00016.jsonl   one line per entry ({"path", "offset", "length", "checksum", "size", "mtime_ns"})
-                                 or failed clip ({"path", "failed", "size", "mtime_ns"}), written after the data
+    shard-00003-of-00016.jsonl   one line per entry ({"path", "offset", "length", "checksum", "size", "mtime_ns",
+                                 "sample"}) or failed clip ({"path", "failed", "size", "mtime_ns", "sample"}: the
+                                 clip's identity, frame_store.key.ClipIdentity), written after the data
                                  they point at is fsynced; a later line for a path replaces an earlier one
     shard-00003-of-00016.done    written (atomically) when every clip assigned to the shard is in it
 
@@ -19,6 +20,7 @@ import struct
 from pathlib import Path
 
 from data.publish import fsync_dir, write_text_atomic
+from frame_store.key import ClipIdentity
 
 MAGIC = b"FSE1"
 HEADER_LENGTH = struct.Struct("<I")
@@ -91,21 +93,21 @@ class ShardWriter:
             write_text_atomic(self.index_path, text)
         return lines
 
-    def known(self, path: str, identity: tuple[int, int] | None) -> dict | None:
-        """The shard's line for ``path`` if it was made from the clip as it is now (same size and mtime_ns), or the
-        clip's entry where the clip is gone."""
+    def known(self, path: str, identity: ClipIdentity | None) -> dict | None:
+        """The shard's line for ``path`` if it was made from the clip as it is now (same identity), or the clip's
+        entry where the clip is gone."""
         line = self.latest.get(path)
         if line is None:
             return None
         if identity is None:  # the clip is gone: its entry is now the only copy of its frames (failures are not)
             return line if "offset" in line else None
-        return line if (line["size"], line["mtime_ns"]) == tuple(identity) else None
+        return line if ClipIdentity.of(line) == identity else None
 
-    def add(self, path: str, identity: tuple[int, int], entry: bytes | None, failure: str | None) -> None:
+    def add(self, path: str, identity: ClipIdentity, entry: bytes | None, failure: str | None) -> None:
         """Queue one clip's entry (or its failure); written by flush()."""
         if self.done_path.exists():  # the shard grows: it is complete again only when finish() says so
             self.done_path.unlink()
-        line = {"path": path, "size": identity[0], "mtime_ns": identity[1]}
+        line = {"path": path, **identity.fields()}
         if entry is None:
             line["failed"] = failure
         else:
