@@ -11,8 +11,9 @@
 Each clip goes, in a worker process, through the template's own mm plugin (its decode_videos: the frames its
 read_videos hands the processor, after LLaMA-Factory's resize) and clip_metadata (what its tokens are counted
 from), and is written with both into the shard its key hashes to. Clips already in their shard, made from the
-clip as it is now, are not decoded again: a killed build resumes where its last fsync left it, and a complete
-store makes the pass a stat per clip. Without --shard-index every shard is built here and merged at the end;
+clip as it is now (frame_store.key.ClipIdentity) and intact (checksum), are not decoded again: a killed build
+resumes where its last fsync left it, and a complete store makes the pass an identity check per clip and one read
+of its shards. Without --shard-index every shard is built here and merged at the end;
 with it, only that shard (each machine of an array writes its own files), and frame_store.merge checks and
 indexes them all. Clip list and settings come from the config as training reads them (frame_store.run_target).
 """
