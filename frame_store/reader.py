@@ -7,11 +7,12 @@
     damaged_entries(shard_data_path, lines)  # the paths of a shard's entries whose bytes fail their checksum
 
 A directory is opened only if the settings it records are those its name is the key of (a directory copied or
-synced under another setting's name holds that setting's frames: refused, with a warning naming both). An entry is
-served only if its bytes match their checksum, its header names the same resolved path and, where the clip is still
-on disk, the same identity (frame_store.key.ClipIdentity: size, mtime_ns, a hash of both ends). Anything else
-returns None after one warning per clip (logger ``frame_store``, with the running count), and the caller decodes
-the clip instead. A damaged entry is not stored as far as the build is concerned: the next build decodes it again.
+synced under another setting's name holds that setting's frames: refused, with a warning naming the settings it
+holds and the directory it belongs in). An entry is served only if its bytes match their checksum, its header names
+the same resolved path and, where the clip is still on disk, the same identity (frame_store.key.ClipIdentity: size,
+mtime_ns, a hash of both ends). Anything else returns None after one warning per clip (logger ``frame_store``, with
+the running count), and the caller decodes the clip instead. A damaged entry is not stored as far as the build is
+concerned: the next build decodes it again.
 """
 
 import json
