@@ -7,7 +7,8 @@
 Layout: ``<root>/<settings hash>/`` (root: $FRAME_STORE_DIR, else ``<media_dir or dataset_dir>/frames``) holds
 settings.json, one ``shard-IIIII-of-NNNNN.{data,jsonl,done}`` set per shard and, after the merge, index.npy and
 manifest.json. Readers (our mm plugin: training collator, preflight, evaluation) look clips up by resolved path;
-an entry is served only when its checksum holds and, where the clip is still on disk, its size and mtime_ns match.
+an entry is served only when its checksum holds and, where the clip is still on disk, its identity matches (size,
+mtime_ns, a hash of both ends: docs/frame-store-format.md).
 One file per job: key.py (settings and clip keys), codec.py (frame bytes), shard.py (one shard's files),
 build.py (the parallel pass, also the decode check), merge.py (the index), reader.py (lookups), plugin_hook.py
 (what the mm plugin calls), prune.py (old directories listed, deleted on request).

@@ -11,8 +11,9 @@
 Each clip goes, in a worker process, through the template's own mm plugin (its decode_videos: the frames its
 read_videos hands the processor, after LLaMA-Factory's resize) and clip_metadata (what its tokens are counted
 from), and is written with both into the shard its key hashes to. Clips already in their shard, made from the
-clip as it is now, are not decoded again: a killed build resumes where its last fsync left it, and a complete
-store makes the pass a stat per clip. Without --shard-index every shard is built here and merged at the end;
+clip as it is now (frame_store.key.ClipIdentity) and intact (checksum), are not decoded again: a killed build
+resumes where its last fsync left it, and a complete store makes the pass an identity check per clip and one read
+of its shards. Without --shard-index every shard is built here and merged at the end;
 with it, only that shard (each machine of an array writes its own files), and frame_store.merge checks and
 indexes them all. Clip list and settings come from the config as training reads them (frame_store.run_target),
 plus the held-out test split `make eval` scores by default (frame_store.clip_list).
@@ -37,6 +38,7 @@ from frame_store.key import (
     DISABLED,
     FRAME_STORE_ENV,
     SETTINGS_FILE,
+    ClipIdentity,
     StoreFileError,
     StoreSettings,
     StoreTarget,
@@ -45,7 +47,10 @@ from frame_store.key import (
     clip_key,
     key_number,
     resolved,
+    settings_difference,
+    settings_digest,
 )
+from frame_store.reader import damaged_entries
 from frame_store.shard import ShardView, ShardWriter, known_line, pack_entry
 from video import VideoReadError
 
@@ -100,7 +105,7 @@ def store_reading_off():
             os.environ[FRAME_STORE_ENV] = saved
 
 
-def decode_entry(plugin, path: str, settings: StoreSettings, codec: str, identity: tuple[int, int]) -> bytes:
+def decode_entry(plugin, path: str, settings: StoreSettings, codec: str, identity: ClipIdentity) -> bytes:
     """One clip's entry: the frames and values the plugin's read_videos returns for it, and its token metadata."""
     metadata = plugin.clip_metadata(path, settings.video_fps, settings.video_maxlen)
     results = plugin.decode_videos([path], **settings.read_settings())
@@ -109,7 +114,7 @@ def decode_entry(plugin, path: str, settings: StoreSettings, codec: str, identit
         raise ValueError(f"{path}: the plugin returned non-RGB frames, which the store does not keep")
     array = np.stack([np.asarray(frame) for frame in frames])
     header = {
-        "path": resolved(path), "size": identity[0], "mtime_ns": identity[1], "codec": codec,
+        "path": resolved(path), **identity.fields(), "codec": codec,
         "shape": list(array.shape), "metadata": metadata,
         "results": {key: values[0] for key, values in results.items() if key != "videos"},
     }  # fmt: skip
@@ -147,6 +152,12 @@ def write_settings(target: StoreTarget) -> None:
         raise StoreBuildError(str(error)) from None
     if found is None:
         write_text_atomic(target.directory / SETTINGS_FILE, json.dumps(wanted, indent=1))
+    elif found.get("settings") != wanted["settings"]:  # e.g. another setting's directory copied under this name
+        other = found["settings"]
+        raise StoreBuildError(
+            f"{target.directory} holds another setting's frames: {settings_difference(other, wanted['settings'])}. "
+            f"Move it to {target.directory.with_name(settings_digest(other))} or delete it, then rebuild"
+        )
     elif found != wanted:
         raise StoreBuildError(
             f"{target.directory} was built with codec {found['codec']}, {found['num_shards']} shards; asked for "
@@ -254,10 +265,11 @@ def _fill(paths, target: StoreTarget, workers: int | None) -> BuildResult:
     try:
         for index in shards:
             writers[index] = ShardWriter(target.directory, index, target.num_shards)
+        damaged = set().union(*(damaged_entries(shard.data_path, shard.latest.values()) for shard in writers.values()))
         todo = []
         for path in mine:
             line = writers[shard_by_path[path]].known(resolved(path), clip_identity(path))
-            if line is None:
+            if line is None or line["path"] in damaged:  # a damaged entry is not stored: decoded again
                 todo.append(path)
             elif "failed" in line:
                 failures[path] = line["failed"]

@@ -5,24 +5,27 @@
     clip_key("videos/a.mp4")                       # 16 bytes: blake2b of the resolved path
 
 A store directory holds frames for one combination of format version, plugin class (the family's resize rule),
-the four video settings LLaMA-Factory hands the plugin and the decoding code (library versions and our reader's
-source), so a changed setting, upgrade or reader fix reads another directory and never stale frames. Inside it,
-a clip is found by its resolved path; its size and mtime_ns, kept in the entry, must match the clip on disk (a
-rewritten or touched clip is decoded again).
+the four video settings LLaMA-Factory hands the plugin and the decoder (video.FRAMES_VERSION, our declared version
+of the frames our reader and plugins return, and the versions of the libraries that decide pixels), so a changed
+setting, upgrade or frame-changing fix reads another directory and never stale frames, while an edit that leaves
+frames alone (a comment, a refactor) keeps the store. tests/test_frames_golden.py fails until a change that alters
+frames bumps FRAMES_VERSION. Inside a directory, a clip is found by its resolved path; its identity (size,
+mtime_ns and a hash of its first and last 64 KiB, kept in the entry) must match the clip on disk: a rewritten,
+touched or replaced clip is decoded again (docs/frame-store-format.md says exactly what is checked).
 """
 
 import functools
 import hashlib
-import inspect
 import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from frame_store.codec import DEFAULT_CODEC
 from video.clip_span import clip_file, clip_reference, split_clip_reference
 
-FORMAT_VERSION = 1  # bump when the entry layout or what a reader returns changes
+FORMAT_VERSION = 2  # bump when the entry layout or what a reader returns changes
 FRAME_STORE_ENV = "FRAME_STORE_DIR"  # the store root; "off" disables the store
 DISABLED = "off"
 SETTINGS_FILE = "settings.json"  # in each store directory: what it was built with (build.write_settings)
@@ -40,14 +43,14 @@ class StoreSettings:
     video_maxlen: int
     max_pixels: int  # video_max_pixels (LLaMA-Factory passes it to the resize as image_max_pixels)
     min_pixels: int  # video_min_pixels
-    code: str = ""  # the decoding code: reader_fingerprint()
+    code: str = ""  # the decoder: reader_fingerprint()
     version: int = FORMAT_VERSION
 
     @classmethod
     def for_plugin(cls, plugin, *, video_fps, video_maxlen, max_pixels, min_pixels) -> "StoreSettings":
         kind = type(plugin) if not isinstance(plugin, type) else plugin
         return cls(f"{kind.__module__}.{kind.__qualname__}", float(video_fps), int(video_maxlen), int(max_pixels),
-                   int(min_pixels), reader_fingerprint(kind))  # fmt: skip
+                   int(min_pixels), reader_fingerprint())  # fmt: skip
 
     @classmethod
     def from_read_settings(cls, plugin, settings: dict) -> "StoreSettings":
@@ -66,8 +69,7 @@ class StoreSettings:
 
     @property
     def digest(self) -> str:
-        text = json.dumps(self.as_dict(), sort_keys=True)
-        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+        return settings_digest(self.as_dict())
 
     def same_sampling(self, other: "StoreSettings") -> bool:
         """Whether both sample the same frame indices (token counts do not depend on the pixel budget)."""
@@ -75,23 +77,53 @@ class StoreSettings:
         return all(getattr(self, name) == getattr(other, name) for name in fields)
 
 
-@functools.lru_cache(maxsize=8)
-def reader_fingerprint(kind: type) -> str:
-    """What else decides the pixels: the versions of LLaMA-Factory (its resize), Pillow (the resampling) and PyAV
-    (FFmpeg's decoders), and the source of our reader (the video package and the plugin's own modules)."""
+def settings_digest(settings: dict) -> str:
+    """The store directory's name for a StoreSettings.as_dict() (also for a settings dict this checkout cannot
+    parse: a later format's)."""
+    text = json.dumps(settings, sort_keys=True)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+SETTING_WORDS = {"family": "family", "video_fps": "video_fps", "video_maxlen": "video_maxlen",
+                 "max_pixels": "video_max_pixels", "min_pixels": "video_min_pixels", "code": "decoder",
+                 "version": "format version"}  # fmt: skip
+
+
+def settings_in_words(settings: dict, only=None) -> str:
+    """e.g. "video_maxlen 4, video_fps 8.0" (the fields named in ``only``, else all)."""
+    names = [name for name in SETTING_WORDS if only is None or name in only]
+    return ", ".join(f"{SETTING_WORDS[name]} {settings.get(name)}" for name in names)
+
+
+def settings_difference(found: dict, wanted: dict) -> str:
+    """The fields in which two settings dicts differ, each side in words: "video_maxlen 4 (asked for: 8)"."""
+    differ = [name for name in sorted(set(found) | set(wanted)) if found.get(name) != wanted.get(name)]
+    return ", ".join(f"{SETTING_WORDS.get(name, name)} {found.get(name)} (asked for: {wanted.get(name)})"
+                     for name in differ)  # fmt: skip
+
+
+def decoder_versions() -> dict[str, str]:
+    """What decides the pixels besides the settings: our declared FRAMES_VERSION (video/__init__.py), and the
+    versions of LLaMA-Factory (its resize), Pillow (the resampling), PyAV and the FFmpeg libraries it runs
+    (decoders, demuxers, the YUV-to-RGB conversion)."""
     from importlib.metadata import version
+
+    import av
 
     import video
 
-    digest = hashlib.blake2b(digest_size=8)
-    for package in ("llamafactory", "pillow", "av"):
-        digest.update(f"{package}=={version(package)};".encode())
-    sources = sorted(Path(video.__file__).parent.glob("*.py"))
-    ours = {Path(inspect.getsourcefile(cls)) for cls in kind.__mro__ if cls.__module__.startswith("plugins")}
-    sources += sorted(ours)
-    for source in sources:
-        digest.update(source.read_bytes())
-    return digest.hexdigest()
+    found = {"frames": str(video.FRAMES_VERSION)}
+    found.update({package: version(package) for package in ("llamafactory", "pillow", "av")})
+    for library in ("libavcodec", "libavformat", "libavutil", "libswscale"):
+        found[library] = ".".join(map(str, av.library_versions[library]))
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def reader_fingerprint() -> str:
+    """decoder_versions() as one string ("frames=1;llamafactory=0.9.5;..."): a store setting. Source text is not
+    part of it: an edit that leaves frames alone keeps every store."""
+    return ";".join(f"{name}={value}" for name, value in decoder_versions().items())
 
 
 def default_root(config: dict) -> Path | None:
@@ -131,13 +163,44 @@ def key_number(key: bytes) -> int:
     return int.from_bytes(key[:8], "little")
 
 
-def clip_identity(path: str | os.PathLike) -> tuple[int, int] | None:
-    """(size, mtime_ns) of the clip's file on disk (a span's: the whole video's), or None where it is gone."""
+SAMPLE_BYTES = 64 * 1024  # hashed from each end of a clip: its header, first frames and (MP4) its sample tables
+
+
+class ClipIdentity(NamedTuple):
+    """What must match between a clip on disk and its stored entry for the entry to be served."""
+
+    size: int
+    mtime_ns: int
+    sample: str  # blake2b of the first and last SAMPLE_BYTES: catches a replaced file whose mtime was restored
+
+    def fields(self) -> dict:
+        """As kept in an entry's header and its shard line."""
+        return self._asdict()
+
+    @classmethod
+    def of(cls, record: dict) -> "ClipIdentity | None":
+        """The identity kept in an entry header or shard line (None for one written without it)."""
+        try:
+            return cls(record["size"], record["mtime_ns"], record["sample"])
+        except KeyError:
+            return None
+
+
+def clip_identity(path: str | os.PathLike) -> ClipIdentity | None:
+    """The identity of the clip's file on disk (a span's: the whole video's), or None where it is gone.
+
+    Costs a stat and at most two 64 KiB reads, of bytes the decoder reads anyway (the container header, the
+    first packets, MP4's moov at the end)."""
     try:
-        stat = os.stat(clip_file(path))
+        with open(clip_file(path), "rb") as clip:
+            stat = os.fstat(clip.fileno())
+            digest = hashlib.blake2b(clip.read(SAMPLE_BYTES), digest_size=16)
+            if stat.st_size > SAMPLE_BYTES:
+                clip.seek(max(SAMPLE_BYTES, stat.st_size - SAMPLE_BYTES))
+                digest.update(clip.read(SAMPLE_BYTES))
     except OSError:
         return None
-    return stat.st_size, stat.st_mtime_ns
+    return ClipIdentity(stat.st_size, stat.st_mtime_ns, digest.hexdigest())
 
 
 def built_with(directory: str | os.PathLike) -> dict | None:

@@ -62,7 +62,7 @@ def _status(saved: StoreSettings, directory: Path, read_by_config: Path) -> str:
     if directory.resolve() == read_by_config.resolve():
         return READ
     kind = _plugin_class(saved.family)
-    if saved.version != FORMAT_VERSION or kind is None or saved.code != reader_fingerprint(kind):
+    if saved.version != FORMAT_VERSION or kind is None or saved.code != reader_fingerprint():
         return STALE
     return OTHER
 

@@ -3,27 +3,46 @@
     store = FrameStore.open("data/webvid/frames/0123456789abcdef")   # None until the merge wrote its index
     clip = store.get("videos/a.mp4")      # StoredClip, or None (not stored / stale / corrupt: counted, warned)
     store.counts                           # {"hits": 40, "not_stored": 2, "stale": 1, "corrupt": 0}
+    store.status("videos/a.mp4")           # "stored", "not_stored", "stale" or "damaged" (nothing counted)
+    damaged_entries(shard_data_path, lines)  # the paths of a shard's entries whose bytes fail their checksum
 
-An entry is served only if its bytes match their checksum, its header names the same resolved path and, where the
-clip is still on disk, the same size and mtime_ns. Anything else returns None after one warning per clip
-(logger ``frame_store``, with the running count), and the caller decodes the clip instead.
+A directory is opened only if the settings it records are those its name is the key of (a directory copied or
+synced under another setting's name holds that setting's frames: refused, with a warning naming the settings it
+holds and the directory it belongs in). An entry is served only if its bytes match their checksum, its header names
+the same resolved path and, where the clip is still on disk, the same identity (frame_store.key.ClipIdentity: size,
+mtime_ns, a hash of both ends). Anything else returns None after one warning per clip (logger ``frame_store``, with
+the running count), and the caller decodes the clip instead. A damaged entry is not stored as far as the build is
+concerned: the next build decodes it again.
 """
 
+import json
 import logging
 import mmap
 import os
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from frame_store.codec import decode
-from frame_store.key import StoreSettings, clip_identity, key_number, key_of_resolved, resolved
+from frame_store.key import (
+    ClipIdentity,
+    StoreSettings,
+    clip_identity,
+    key_number,
+    key_of_resolved,
+    resolved,
+    settings_digest,
+    settings_in_words,
+)
 from frame_store.shard import checksum, shard_name, unpack_entry
 
 LOGGER = logging.getLogger("frame_store")
 FALLBACKS = ("stale", "corrupt")  # what warns; "not_stored" (a clip the store was never built for) does not
+SETTINGS_PEOPLE_SET = ("family", "video_fps", "video_maxlen", "max_pixels", "min_pixels")
+STORED, NOT_STORED, STALE, DAMAGED = "stored", "not_stored", "stale", "damaged"  # status(); damaged counts corrupt
 
 
 @dataclass(frozen=True)
@@ -57,17 +76,21 @@ class FrameStore:
 
     @classmethod
     def open(cls, directory: str | os.PathLike) -> "FrameStore | None":
-        import json
-
+        """The merged store in ``directory``; None (with a warning, but for a directory never merged) where it
+        cannot be read or holds another setting's frames."""
         directory = Path(directory)
         try:
             manifest = json.loads((directory / "manifest.json").read_text())
             if (directory / "index.npy").stat().st_size != manifest["index_bytes"]:
                 raise ValueError("index.npy does not match manifest.json")
+            recorded = manifest["settings"]
+            if settings_digest(recorded) != directory.name:
+                LOGGER.warning("%s", foreign_settings(directory, recorded))
+                return None
             return cls(directory, manifest)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, TypeError) as error:
             LOGGER.warning("frame store %s cannot be read (%s): decoding clips instead; rebuild it", directory, error)
             return None
 
@@ -95,43 +118,48 @@ class FrameStore:
         end = np.searchsorted(self.index["key"], number, side="right")
         return self.index[start:end]
 
-    def holds(self, path: str | os.PathLike) -> bool:
-        """Whether an entry for ``path`` is indexed (its header read, its frames not checked)."""
-        real = resolved(path)
-        for row in self._rows(real):
-            data = self._shard_bytes(int(row["shard"]), int(row["offset"]), int(row["length"]))
-            try:
-                if data is not None and unpack_entry(data)[0]["path"] == real:
-                    return True
-            except ValueError:
-                continue
-        return False
-
-    def _entry(self, path: str) -> tuple[dict, memoryview] | None:
-        """The checked (header, payload) of ``path``'s entry, or None (counted; stale or corrupt warns)."""
+    def _check(self, path: str) -> tuple[str, str, dict | None, memoryview | None]:
+        """(status, why, header, payload) of ``path``'s entry; header and payload only where it is stored."""
         real = resolved(path)
         for row in self._rows(real):
             data = self._shard_bytes(int(row["shard"]), int(row["offset"]), int(row["length"]))
             if data is None:
-                self._fallback(path, "corrupt", "its entry is missing from the shard (truncated?)")
-                return None
+                return DAMAGED, "its entry is missing from the shard (truncated?)", None, None
             if checksum(data) != bytes(row["checksum"]).hex():
-                self._fallback(path, "corrupt", "its entry fails its checksum (damaged shard)")
-                return None
+                return DAMAGED, "its entry fails its checksum (damaged shard)", None, None
             try:
                 header, payload = unpack_entry(data)
             except ValueError as error:
-                self._fallback(path, "corrupt", str(error))
-                return None
+                return DAMAGED, str(error), None, None
             if header["path"] != real:
                 continue  # another clip whose key shares the first 8 bytes
             identity = clip_identity(path)
-            if identity is not None and (header["size"], header["mtime_ns"]) != identity:
-                self._fallback(path, "stale", "the clip changed since its frames were stored (rebuild: make frames)")
-                return None
+            if identity is not None and ClipIdentity.of(header) != identity:
+                return STALE, "the clip changed since its frames were stored (rebuild: make frames)", None, None
+            return STORED, "", header, payload
+        return NOT_STORED, "", None, None
+
+    def status(self, path: str | os.PathLike) -> str:
+        """STORED, NOT_STORED, STALE (the clip on disk is not the one stored) or DAMAGED (the entry's bytes fail
+        their checksum: make frames decodes the clip again); nothing counted or warned."""
+        return self._check(str(path))[0]
+
+    def holds(self, path: str | os.PathLike) -> bool:
+        """Whether ``path``'s entry would be served (checked: a damaged entry is not held)."""
+        return self.status(path) == STORED
+
+    def _entry(self, path: str) -> tuple[dict, memoryview] | None:
+        """The checked (header, payload) of ``path``'s entry, or None (counted; stale or damaged warns)."""
+        status, why, header, payload = self._check(path)
+        if status == STORED:
             self.counts["hits"] += 1
             return header, payload
-        self.counts["not_stored"] += 1
+        if status == NOT_STORED:
+            self.counts[NOT_STORED] += 1
+        elif status == STALE:
+            self._fallback(path, "stale", why)
+        else:
+            self._fallback(path, "corrupt", f"{why}; make frames decodes it again")
         return None
 
     def get(self, path: str | os.PathLike) -> StoredClip | None:
@@ -146,6 +174,34 @@ class FrameStore:
         """The stored token metadata of ``path`` (its frames are checked, not decompressed), or None as get()."""
         entry = self._entry(str(path))
         return entry[0]["metadata"] if entry is not None else None
+
+
+def foreign_settings(directory: Path, recorded: dict) -> str:
+    """Why a directory whose recorded settings are not those its name is the key of is not read."""
+    built_for = settings_in_words(recorded, SETTINGS_PEOPLE_SET)
+    belongs = directory.with_name(settings_digest(recorded))
+    return (f"frame store {directory} holds another setting's frames (a directory copied or synced under another "
+            f"name?): built for {built_for}, while its name is the key of other settings. Not read: "
+            f"decoding clips instead. Move it to {belongs} or delete it, then rebuild (make frames)")  # fmt: skip
+
+
+def damaged_entries(data_path: Path, lines: Iterable[dict]) -> set[str]:
+    """The paths of a shard's index ``lines`` whose entry in ``data_path`` is missing or fails its checksum: not
+    stored, so the build decodes them again. Reads every entry (the preflight's token count reads them anyway)."""
+    entries = [line for line in lines if "offset" in line]
+    if not entries:
+        return set()
+    damaged = set()
+    with open(data_path, "rb") as data:
+        size = os.fstat(data.fileno()).st_size
+        for line in sorted(entries, key=lambda line: line["offset"]):  # one forward pass over the file
+            if line["offset"] + line["length"] > size:
+                damaged.add(line["path"])
+                continue
+            data.seek(line["offset"])
+            if checksum(data.read(line["length"])) != line["checksum"]:
+                damaged.add(line["path"])
+    return damaged
 
 
 def read_counts(store: FrameStore | None) -> dict[str, int]:

@@ -1,8 +1,9 @@
 """One shard of a store directory: an append-only data file, its index lines, and a done marker.
 
     shard-00003-of-00016.data    entries back to back: b"FSE1", header length (u32), header JSON, frame bytes
-    shard-00003-of-00016.jsonl   one line per entry ({"path", "offset", "length", "checksum", "size", "mtime_ns"})
-                                 or failed clip ({"path", "failed", "size", "mtime_ns"}), written after the data
+    shard-00003-of-00016.jsonl   one line per entry ({"path", "offset", "length", "checksum", "size", "mtime_ns",
+                                 "sample"}) or failed clip ({"path", "failed", "size", "mtime_ns", "sample"}: the
+                                 clip's identity, frame_store.key.ClipIdentity), written after the data
                                  they point at is fsynced; a later line for a path replaces an earlier one
     shard-00003-of-00016.done    written (atomically) when every clip assigned to the shard is in it
 
@@ -21,6 +22,7 @@ import struct
 from pathlib import Path
 
 from data.publish import fsync_dir, write_text_atomic
+from frame_store.key import ClipIdentity
 
 LOGGER = logging.getLogger("frame_store")
 MAGIC = b"FSE1"
@@ -88,15 +90,15 @@ def latest_by_path(lines: list[dict]) -> dict[str, dict]:
     return {line["path"]: line for line in lines}
 
 
-def known_line(latest: dict[str, dict], path: str, identity: tuple[int, int] | None) -> dict | None:
-    """The line for ``path`` if it was made from the clip as it is now (same size and mtime_ns), or the clip's entry
-    where the clip is gone (its entry is then the only copy of its frames; a failure is not)."""
+def known_line(latest: dict[str, dict], path: str, identity: ClipIdentity | None) -> dict | None:
+    """The line for ``path`` if it was made from the clip as it is now (same identity), or the clip's entry where the
+    clip is gone (its entry is then the only copy of its frames; a failure is not)."""
     line = latest.get(path)
     if line is None:
         return None
     if identity is None:
         return line if "offset" in line else None
-    return line if (line["size"], line["mtime_ns"]) == tuple(identity) else None
+    return line if ClipIdentity.of(line) == identity else None
 
 
 def covered_lines(lines: list[dict], data_size: int) -> list[dict]:
@@ -174,16 +176,16 @@ class ShardWriter:
             write_text_atomic(self.index_path, text)
         return lines
 
-    def known(self, path: str, identity: tuple[int, int] | None) -> dict | None:
-        """The shard's line for ``path`` if it was made from the clip as it is now (same size and mtime_ns), or the
-        clip's entry where the clip is gone."""
+    def known(self, path: str, identity: ClipIdentity | None) -> dict | None:
+        """The shard's line for ``path`` if it was made from the clip as it is now (same identity), or the clip's
+        entry where the clip is gone."""
         return known_line(self.latest, path, identity)
 
-    def add(self, path: str, identity: tuple[int, int], entry: bytes | None, failure: str | None) -> None:
+    def add(self, path: str, identity: ClipIdentity, entry: bytes | None, failure: str | None) -> None:
         """Queue one clip's entry (or its failure); written by flush()."""
         if self.done_path.exists():  # the shard grows: it is complete again only when finish() says so
             self.done_path.unlink()
-        line = {"path": path, "size": identity[0], "mtime_ns": identity[1]}
+        line = {"path": path, **identity.fields()}
         if entry is None:
             line["failed"] = failure
         else:

@@ -173,6 +173,7 @@ def test_a_store_of_another_format_version_is_passed_over(small_store, monkeypat
     token metadata comes from the clip as without a store."""
     import json
 
+    from frame_store.key import settings_digest
     from frame_store.plugin_hook import stored_metadata
 
     clips, target = small_store
@@ -182,8 +183,9 @@ def test_a_store_of_another_format_version_is_passed_over(small_store, monkeypat
     manifest_path = target.directory / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["settings"]["frame_layout"] = "planar"  # a field from a later format version
-    written = manifest_path.stat().st_mtime_ns
     manifest_path.write_text(json.dumps(manifest))
-    os.utime(manifest_path, ns=(written + 10**9, written + 10**9))  # a later write, even on a coarse-clock filesystem
-    assert open_store(target.directory).settings is None
+    later = target.directory.rename(target.directory.with_name(settings_digest(manifest["settings"])))  # its name
+    written = later.parent.stat().st_mtime_ns
+    os.utime(later.parent, ns=(written + 10**9, written + 10**9))  # a later listing, even on a coarse-clock filesystem
+    assert open_store(later).settings is None
     assert stored_metadata(plugin, str(clips[0]), READ["video_fps"], READ["video_maxlen"]) is None

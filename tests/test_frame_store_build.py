@@ -12,7 +12,7 @@ import time
 import pytest
 
 from frame_store.build import build_store, shard_of
-from frame_store.key import StoreTarget, store_dir
+from frame_store.key import ClipIdentity, StoreTarget, store_dir
 from frame_store.merge import MergeError, merge_store
 from frame_store.merge import main as merge_main
 from frame_store.plugin_hook import open_store
@@ -69,7 +69,7 @@ def test_a_killed_build_resumes_with_nothing_lost_or_duplicated(clip_matrix, tin
 
 def test_a_torn_index_line_and_unindexed_bytes_are_cut_off_on_reopen(tmp_path):
     writer = ShardWriter(tmp_path, 0, 1)
-    writer.add("/a.mp4", (10, 1), b"entry-a", None)
+    writer.add("/a.mp4", ClipIdentity(10, 1, "ab"), b"entry-a", None)
     writer.flush()
     writer.close()
     with open(tmp_path / "shard-00000-of-00001.data", "ab") as data:
@@ -77,8 +77,8 @@ def test_a_torn_index_line_and_unindexed_bytes_are_cut_off_on_reopen(tmp_path):
     with open(tmp_path / "shard-00000-of-00001.jsonl", "a") as index:
         index.write('{"path": "/b.mp4", "off')
     reopened = ShardWriter(tmp_path, 0, 1)
-    assert list(reopened.latest) == ["/a.mp4"] and reopened.known("/a.mp4", (10, 1)) is not None
-    assert reopened.known("/a.mp4", (10, 2)) is None  # changed since: built again
+    assert list(reopened.latest) == ["/a.mp4"] and reopened.known("/a.mp4", ClipIdentity(10, 1, "ab")) is not None
+    assert reopened.known("/a.mp4", ClipIdentity(10, 2, "ab")) is None  # changed since: built again
     reopened.close()
     assert (tmp_path / "shard-00000-of-00001.data").read_bytes() == b"entry-a"
 
