@@ -58,8 +58,10 @@ MERGE_CONFIG ?= configs/merge/tiny_qwen2vl_demo_merge.yaml
 ARGS ?=
 EVAL_ARGS ?=
 PYTEST_ARGS ?=
+GPUS ?= 1
+GPU_MEMORY ?= 80
 
-.PHONY: help setup tiny-model sample-data data preflight frames frames-prune train eval merge demo lint test test-fast bench clean
+.PHONY: help setup tiny-model sample-data data preflight plan frames frames-prune train eval merge demo lint test test-fast bench clean
 
 help:
 	@echo "make demo        set up, then run the whole pipeline on the embedded tiny model (CPU)"
@@ -73,6 +75,8 @@ help:
 	@echo "make data        convert CSV=... VIDEO_DIR=... into ShareGPT splits in DATA_OUT=... [ARGS=...]"
 	@echo "                 (CSV= empty: captions from video2dataset shards in VIDEO_DIR)"
 	@echo "make preflight   check every sample of CONFIG=... fits cutoff_len and its clip's frames decode"
+	@echo "make plan        GPU memory per device for CONFIG=... on GPUS=N x GPU_MEMORY=GiB [ARGS='key=value ...']:"
+	@echo "                 every term, the verdict, the largest batch that fits and what to change"
 	@echo "make frames      decode every clip of CONFIG=... (datasets + held-out test split) once into its frame store [ARGS='key=value ... --workers K']"
 	@echo "make frames-prune list CONFIG=...'s frame store directories; ARGS='--delete stale' removes unreadable old ones (asks; --yes off a terminal)"
 	@echo "                 (make train fills it through the preflight's decode check; FRAME_STORE_DIR=off: none)"
@@ -120,6 +124,9 @@ data: $(SETUP_STAMP) $(if $(filter $(SAMPLE_CSV),$(CSV)),$(SAMPLE_CSV))
 
 preflight: $(SETUP_STAMP)
 	$(PY) -m plugins.preflight $(CONFIG) $(ARGS)
+
+plan: $(SETUP_STAMP)
+	$(PY) -m plugins.plan $(CONFIG) $(ARGS) --gpus $(GPUS) --gpu-memory $(GPU_MEMORY)
 
 frames: $(SETUP_STAMP)
 	$(PY) -m frame_store.build $(CONFIG) $(ARGS)
