@@ -9,7 +9,8 @@ The settings are the values LLaMA-Factory's own parser gives (its defaults inclu
 dataset names, ``dataset_dir`` and ``media_dir`` (LLaMA-Factory: ``dataset_dir`` when unset). Those folders, and a
 base model that is a local folder, are made absolute (LLaMA-Factory resolves them against the directory it ran in),
 so evaluation started from elsewhere finds the same files. ``plugins.train`` writes the record once the preflight
-passed, before training starts (a crashed run has it too); ``plugins.export`` copies it into the merged model's
+passed, before training starts (a crashed run has it too); ``llamafactory-cli train`` writes it as training starts
+(plugins.llamafactory_cli); ``plugins.export`` copies it into the merged model's
 folder; ``evaluate_model.py`` uses it by default.
 """
 
@@ -75,12 +76,15 @@ def input_settings(config: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
-def write_run_inputs(output_dir: str | Path, settings: dict[str, Any], source: list[str]) -> Path:
-    """``output_dir/run_inputs.json``, replaced atomically. Returns its path."""
+def write_run_inputs(
+    output_dir: str | Path, settings: dict[str, Any], source: list[str], written_by: str = "plugins.train"
+) -> Path:
+    """``output_dir/run_inputs.json``, replaced atomically; ``written_by`` names the command that trained. Returns its
+    path."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / RUN_INPUTS_FILE
-    record = {"version": RECORD_VERSION, "written_by": "plugins.train", "source": list(source), "settings": settings}
+    record = {"version": RECORD_VERSION, "written_by": written_by, "source": list(source), "settings": settings}
     write_text_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     return path
 
