@@ -19,6 +19,7 @@ trained with), or with --allow-guessed-settings, and then a warning names each s
 LLaMA-Factory default, not given on the command line). Otherwise it is refused (UnrecordedAdapterError).
 """
 
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,22 @@ def _check_against_record(explicit: dict[str, Any], record: RunInputs, allow: bo
     ]
 
 
+def _model_by_hub_id(record: RunInputs, values: dict[str, Any]) -> list[str]:
+    """Where the recorded base model folder does not exist here (a copied adapter) but the record names its hub id:
+    that hub id in ``values``, and the note saying so. Otherwise nothing changes (a missing folder is then refused
+    when the model is looked up, never swapped for another checkout's)."""
+    recorded, hub_id = str(values.get(MODEL_KEY) or ""), record.base_model.get("hub_id")
+    if not hub_id or not os.path.isabs(recorded) or os.path.exists(recorded):
+        return []
+    values[MODEL_KEY] = hub_id
+    commit = record.base_model.get("commit")
+    trained_at = f" (trained on its snapshot {commit})" if commit else ""
+    return [
+        f"base model {recorded} (recorded in {record.path}) does not exist here: using its hub id {hub_id}"
+        f"{trained_at} instead; pass --base-model to choose another copy"
+    ]
+
+
 def _guessed(adapter: str, explicit: dict[str, Any], allowed: bool) -> list[str]:
     """The warning naming each input setting guessed for an adapter without a record (one not given explicitly);
     UnrecordedAdapterError unless guessing is ``allowed``."""
@@ -240,6 +257,8 @@ def resolve_run(
                 f"(not the config's {', '.join(f'{k}={values.get(k)}' for k in differing)}): using those"
             )
         values.update(recorded)
+        if not of_base_model and MODEL_KEY not in explicit:
+            notes.extend(_model_by_hub_id(record, values))
         source = f"{record.path} (trained with: {' '.join(record.source)})"
         notes.extend(
             _check_against_record(

@@ -32,6 +32,7 @@ def preflight_note(train_args: list[str]) -> str:
 def record_training(train_args: list[str], local_rank: str | None) -> None:
     """Refuse a resume under other input settings (every rank); write the run record and the notes (local rank 0).
     A config given as flags instead of a YAML gets no record, said in one line."""
+    from plugins.model_identity import base_model_identity
     from plugins.resume_guard import ResumeRefused, check_resume
     from plugins.run_config import RunConfigError, load_run_config
     from plugins.run_inputs import RunInputsError, input_settings, write_run_inputs
@@ -49,7 +50,8 @@ def record_training(train_args: list[str], local_rank: str | None) -> None:
         raise SystemExit(f"cannot train: {error}") from None
     if first_rank:
         print(preflight_note(train_args), flush=True)
-        write_run_inputs(settings["output_dir"], inputs, source=train_args, written_by=WRITTEN_BY)
+        model = base_model_identity(str(settings["model_name_or_path"]), inputs["model_revision"])
+        write_run_inputs(settings["output_dir"], inputs, source=train_args, written_by=WRITTEN_BY, base_model=model)
         if resume:
             print(resume, flush=True)
 
