@@ -87,12 +87,13 @@ help:
 
 setup: $(SETUP_STAMP)
 
-$(SETUP_STAMP): requirements.txt constraints.txt
+$(SETUP_STAMP): requirements.txt constraints.txt plugins/install_autoload.py
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
 	$(PY) -m pip check
 	$(PY) -c "import llamafactory, transformers, av, pycocoevalcap"
+	$(PY) -m plugins.install_autoload
 	touch $@
 
 $(CACHE_DIR)/tmp:

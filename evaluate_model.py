@@ -117,6 +117,7 @@ def evaluate(args: argparse.Namespace) -> dict | None:
         template=args.template,
         allow_setting_mismatch=args.allow_setting_mismatch,
         allow_base_mismatch=args.allow_base_mismatch,
+        allow_guessed_settings=args.allow_guessed_settings,
     )
     settings = resolved.settings
     if args.compare_base and not settings.adapter_path:

@@ -50,6 +50,12 @@ def parse_args(argv: list[str] | None, description: str) -> argparse.Namespace:
         "adapter_config.json or run_inputs.json names another base model than the one given",
     )
     model.add_argument(
+        "--allow-guessed-settings",
+        action="store_true",
+        help="evaluate an adapter that has no run_inputs.json without --config: settings not given are guessed "
+        "(project defaults), each named in a warning",
+    )
+    model.add_argument(
         "--allow-setting-mismatch",
         action="store_true",
         help="evaluate with explicit values that "

@@ -13,8 +13,13 @@ Each layer wins over the one before it:
 3. explicit command-line values: --base-model, --template and ``key=value`` overrides. One that contradicts the
    adapter's record is refused (RunMismatchError) unless --allow-setting-mismatch (--allow-base-mismatch: the base
    model only).
+
+An adapter without a record is evaluated only under settings someone vouches for: with --config (the config it was
+trained with), or with --allow-guessed-settings, and then a warning names each setting that was guessed (a project or
+LLaMA-Factory default, not given on the command line). Otherwise it is refused (UnrecordedAdapterError).
 """
 
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -35,6 +40,11 @@ class SettingsError(ValueError):
 
 class RunMismatchError(SettingsError):
     """An explicit value contradicts what the adapter was trained with; the message names both and the way out."""
+
+
+class UnrecordedAdapterError(SettingsError):
+    """An adapter without run_inputs.json, and nothing that says what it was trained with; the message says what to
+    pass."""
 
 
 @dataclass(frozen=True)
@@ -170,6 +180,41 @@ def _check_against_record(explicit: dict[str, Any], record: RunInputs, allow: bo
     ]
 
 
+def _model_by_hub_id(record: RunInputs, values: dict[str, Any]) -> list[str]:
+    """Where the recorded base model folder does not exist here (a copied adapter) but the record names its hub id:
+    that hub id in ``values``, and the note saying so. Otherwise nothing changes (a missing folder is then refused
+    when the model is looked up, never swapped for another checkout's)."""
+    recorded, hub_id = str(values.get(MODEL_KEY) or ""), record.base_model.get("hub_id")
+    if not hub_id or not os.path.isabs(recorded) or os.path.exists(recorded):
+        return []
+    values[MODEL_KEY] = hub_id
+    commit = record.base_model.get("commit")
+    trained_at = f" (trained on its snapshot {commit})" if commit else ""
+    return [
+        f"base model {recorded} (recorded in {record.path}) does not exist here: using its hub id {hub_id}"
+        f"{trained_at} instead; pass --base-model to choose another copy"
+    ]
+
+
+def _guessed(adapter: str, explicit: dict[str, Any], allowed: bool) -> list[str]:
+    """The warning naming each input setting guessed for an adapter without a record (one not given explicitly);
+    UnrecordedAdapterError unless guessing is ``allowed``."""
+    if not allowed:
+        raise UnrecordedAdapterError(
+            f"{adapter} has no {RUN_INPUTS_FILE}, so the settings it was trained with (template, frames, pixels, "
+            "cutoff_len) are unknown: pass --config CONFIG.yaml, the config it was trained with, or "
+            "--allow-guessed-settings to evaluate with defaults (each one is then named)"
+        )
+    defaults = {**asdict(ModelSettings(base_model="")), "template": DEFAULT_TEMPLATE, **DEFAULT_VIDEO_SETTINGS}
+    guessed = [f"{key} {defaults[key]}" for key in INPUT_KEYS if key not in explicit and key != "infer_dtype"]
+    if not guessed:
+        return []
+    return [
+        f"WARNING: {adapter} has no {RUN_INPUTS_FILE}; evaluating with guessed settings, not what it was trained "
+        f"with: {', '.join(guessed)} (--allow-guessed-settings)"
+    ]
+
+
 def _read_record(adapter_path: str | None, base_model: str | None) -> tuple[RunInputs | None, bool]:
     """(the record of the adapter, else of a merged model folder given as the base model; whether it is the base
     model's own record, whose model_name_or_path is the model it was merged from)."""
@@ -189,6 +234,7 @@ def resolve_run(
     template: str | None = None,
     allow_setting_mismatch: bool = False,
     allow_base_mismatch: bool = False,
+    allow_guessed_settings: bool = False,
 ) -> ResolvedRun:
     """Layer project defaults or the config, the adapter's record and the explicit values (module docstring)."""
     explicit = _explicit_values(list(overrides), base_model, template)
@@ -211,6 +257,8 @@ def resolve_run(
                 f"(not the config's {', '.join(f'{k}={values.get(k)}' for k in differing)}): using those"
             )
         values.update(recorded)
+        if not of_base_model and MODEL_KEY not in explicit:
+            notes.extend(_model_by_hub_id(record, values))
         source = f"{record.path} (trained with: {' '.join(record.source)})"
         notes.extend(
             _check_against_record(
@@ -220,11 +268,10 @@ def resolve_run(
                 allow_base_mismatch,
             )
         )
+    elif adapter and config:
+        notes.append(f"{adapter} has no {RUN_INPUTS_FILE}: settings from the {source}, not checked against training")
     elif adapter:
-        notes.append(
-            f"{adapter} has no {RUN_INPUTS_FILE} (an adapter trained before the record existed?): "
-            f"settings from the {source}, not checked against training"
-        )
+        notes.extend(_guessed(adapter, explicit, allow_guessed_settings))
     values.update(explicit)
     if not values.get(MODEL_KEY):
         raise SettingsError(

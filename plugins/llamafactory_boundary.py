@@ -305,3 +305,33 @@ def encode_sample(encoder: SupervisedDatasetProcessor, sample: AlignedSample) ->
         audios=sample.audios,
     )
     return input_ids
+
+
+CLI_SCRIPTS = ("llamafactory-cli", "lmf")  # LLaMA-Factory's console scripts
+INTERPRETER_OPTIONS_WITH_VALUE = ("-X", "-W", "-Q")
+
+
+def llamafactory_cli_command(argv: list[str]) -> tuple[str | None, list[str]]:
+    """(command, its arguments) when ``argv`` (an interpreter's ``sys.orig_argv``) runs LLaMA-Factory's CLI:
+    ``llamafactory-cli CMD ...`` / ``lmf CMD ...`` / ``python -m llamafactory.cli CMD ...``, or a worker of the
+    torchrun job ``llamafactory-cli train`` launches (``python -u .../llamafactory/launcher.py CONFIG ...``: 'train');
+    (None, []) for any other program. LLaMA-Factory pops the command from sys.argv, hence the original argv."""
+    from importlib.util import find_spec
+
+    words = list(argv[1:])
+    while words and words[0].startswith("-") and words[0] not in ("-m", "-c", "-"):
+        words = words[2:] if words[0] in INTERPRETER_OPTIONS_WITH_VALUE else words[1:]
+    if len(words) >= 2 and words[0] == "-m":
+        module, rest = words[1], words[2:]
+        if module == "llamafactory.cli":
+            return (rest[0] if rest else "help"), rest[1:]
+        return ("train", rest) if module == "llamafactory.launcher" else (None, [])
+    if not words or words[0] in ("-c", "-"):
+        return None, []
+    script, rest = words[0], words[1:]
+    if os.path.basename(script) in CLI_SCRIPTS:
+        return (rest[0] if rest else "help"), rest[1:]
+    launcher = find_spec("llamafactory.launcher").origin
+    if os.path.isfile(script) and os.path.samefile(script, launcher):
+        return "train", rest
+    return None, []

@@ -5,17 +5,19 @@
     read_run_inputs("saves/tiny_qwen2vl_demo")   # -> RunInputs, or None when the folder has no record
 
 The settings are the values LLaMA-Factory's own parser gives (its defaults included): the base model
-(``model_name_or_path``), ``template``, every ``video_*`` key, the ``image_*_pixels`` budget, ``cutoff_len``, the
-dataset names, ``dataset_dir`` and ``media_dir`` (LLaMA-Factory: ``dataset_dir`` when unset). Those folders, and a
-base model that is a local folder, are made absolute (LLaMA-Factory resolves them against the directory it ran in),
-so evaluation started from elsewhere finds the same files. ``plugins.train`` writes the record once the preflight
-passed, before training starts (a crashed run has it too); ``plugins.export`` copies it into the merged model's
-folder; ``evaluate_model.py`` uses it by default.
+(``model_name_or_path``, ``model_revision``), ``template``, every ``video_*`` key, the ``image_*_pixels`` budget,
+``cutoff_len``, the dataset names, ``dataset_dir`` and ``media_dir`` (LLaMA-Factory: ``dataset_dir`` when unset).
+Those folders, and a base model that is a local folder, are made absolute (LLaMA-Factory resolves them against the
+directory it ran in), so evaluation started from elsewhere finds the same files. Beside the settings, ``base_model``
+names the model as the user named it (hub id, revision and snapshot commit where known: plugins.model_identity).
+``plugins.train`` writes the record once the preflight passed, before training starts (a crashed run has it too);
+``llamafactory-cli train`` writes it as training starts (plugins.llamafactory_cli); ``plugins.export`` copies it into
+the merged model's folder; ``evaluate_model.py`` uses it by default.
 """
 
 import json
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -35,18 +37,20 @@ class RunInputsError(ValueError):
 
 @dataclass(frozen=True)
 class RunInputs:
-    """A record read back: its file, the settings (LLaMA-Factory key -> value) and what produced them."""
+    """A record read back: its file, the settings (LLaMA-Factory key -> value), what produced them and the base model
+    as the user named it (plugins.model_identity; empty in records written before it was kept)."""
 
     path: Path
     settings: dict[str, Any]
     source: list[str]
+    base_model: dict[str, Any] = field(default_factory=dict)
 
 
 def _model_keys() -> list[str]:
     from llamafactory.hparams import ModelArguments
 
     names = [field.name for field in fields(ModelArguments)]
-    return ["model_name_or_path", *(name for name in names if name.startswith("video_")), *IMAGE_KEYS]
+    return ["model_name_or_path", "model_revision", *(name for name in names if name.startswith("video_")), *IMAGE_KEYS]
 
 
 def input_setting_keys() -> list[str]:
@@ -75,12 +79,21 @@ def input_settings(config: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
-def write_run_inputs(output_dir: str | Path, settings: dict[str, Any], source: list[str]) -> Path:
-    """``output_dir/run_inputs.json``, replaced atomically. Returns its path."""
+def write_run_inputs(
+    output_dir: str | Path,
+    settings: dict[str, Any],
+    source: list[str],
+    written_by: str = "plugins.train",
+    base_model: dict[str, Any] | None = None,
+) -> Path:
+    """``output_dir/run_inputs.json``, replaced atomically; ``written_by`` names the command that trained,
+    ``base_model`` the model as the user named it (plugins.model_identity). Returns its path."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / RUN_INPUTS_FILE
-    record = {"version": RECORD_VERSION, "written_by": "plugins.train", "source": list(source), "settings": settings}
+    record = {"version": RECORD_VERSION, "written_by": written_by, "source": list(source), "settings": settings}
+    if base_model is not None:
+        record["base_model"] = base_model
     write_text_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     return path
 
@@ -96,4 +109,5 @@ def read_run_inputs(folder: str | Path) -> RunInputs | None:
         raise RunInputsError(f"{path} cannot be read ({error}): fix or delete it") from None
     if not isinstance(record, dict) or not isinstance(record.get("settings"), dict):
         raise RunInputsError(f"{path} is not a run_inputs.json written by plugins.train (no 'settings' object)")
-    return RunInputs(path, record["settings"], [str(item) for item in record.get("source") or []])
+    base_model = record.get("base_model") if isinstance(record.get("base_model"), dict) else {}
+    return RunInputs(path, record["settings"], [str(item) for item in record.get("source") or []], base_model)

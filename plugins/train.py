@@ -120,9 +120,11 @@ def checked_inputs(settings: dict) -> tuple[dict, str | None]:
 
 def record_run_inputs(train_args: list[str], settings: dict, inputs: dict) -> None:
     """Write output_dir/run_inputs.json: the input settings as LLaMA-Factory parses them, for evaluation to reuse."""
+    from plugins.model_identity import base_model_identity
     from plugins.run_inputs import write_run_inputs
 
-    write_run_inputs(settings["output_dir"], inputs, source=train_args)
+    model = base_model_identity(str(settings["model_name_or_path"]), inputs["model_revision"])
+    write_run_inputs(settings["output_dir"], inputs, source=train_args, base_model=model)
 
 
 def train_log_path(settings: dict) -> Path:

@@ -219,6 +219,7 @@ def test_adapter_of_another_base_model_is_refused_before_loading(tmp_path):
         str(tmp_path),
         "--output-dir",
         str(tmp_path / "out"),
+        "--allow-guessed-settings",  # a bare adapter folder, no run_inputs.json
     ]
     with pytest.raises(SystemExit) as error:
         evaluate_model.main(args)

@@ -36,6 +36,7 @@ def evaluation_run(tiny_model_dir, sample_dir, tmp_path_factory):
         str(REPO_ROOT),
         "--compare-base",
         "--allow-errors",
+        "--allow-guessed-settings",  # make_lora_adapter writes no run_inputs.json
         *DECODING,
     ]
     output_dir = work / "results"
@@ -172,5 +173,7 @@ def test_clear_errors_before_any_generation(tiny_model_dir, sample_dir, tmp_path
     broken = tmp_path / "broken_adapter"
     shutil.copytree(make_lora_adapter(tiny_model_dir, tmp_path / "adapter"), broken)
     (broken / "adapter_model.safetensors").unlink()
-    assert "no adapter weights" in _run_failing(*common, "--test-data", str(test_data), "--adapter-path", str(broken))
+    unrecorded = ("--allow-guessed-settings",)  # make_lora_adapter writes no run_inputs.json
+    assert "no adapter weights" in _run_failing(*common, *unrecorded, "--test-data", str(test_data), "--adapter-path",
+                                                str(broken))  # fmt: skip
     assert not (tmp_path / "o" / "predictions.jsonl").exists()

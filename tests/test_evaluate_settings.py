@@ -10,7 +10,7 @@ import pytest
 import evaluate_model
 from evaluation.held_out import held_out_test_set
 from evaluation.samples import InvalidTestSetError
-from evaluation.settings import RunMismatchError, SettingsError, resolve_run
+from evaluation.settings import RunMismatchError, SettingsError, UnrecordedAdapterError, resolve_run
 from plugins.run_inputs import write_run_inputs
 from tests.evaluation_fixtures import sharegpt_record
 from tests.training_fixtures import REPO_ROOT, write_dataset
@@ -127,9 +127,21 @@ def test_a_merged_model_folder_brings_its_record(tmp_path, tiny_model_dir):
     assert run.settings.video_maxlen == 4
 
 
-def test_an_adapter_without_a_record_is_said(tmp_path, tiny_model_dir):
-    run = resolve_run(None, base_model=str(tiny_model_dir), adapter_path=str(tmp_path))
-    assert run.settings.video_maxlen == 8 and any("has no run_inputs.json" in note for note in run.notes)
+def test_an_adapter_without_a_record_is_refused_unless_its_config_or_a_flag_says_how(tmp_path, tiny_model_dir):
+    with pytest.raises(UnrecordedAdapterError, match="has no run_inputs.json.*--config.*--allow-guessed-settings"):
+        resolve_run(None, base_model=str(tiny_model_dir), adapter_path=str(tmp_path))
+
+    config = _training_config(tmp_path, tiny_model_dir)
+    from_config = resolve_run(config, adapter_path=str(tmp_path))
+    assert from_config.settings.video_maxlen == 6 and any("has no run_inputs.json" in n for n in from_config.notes)
+
+    guessed = resolve_run(None, ["video_maxlen=4"], base_model=str(tiny_model_dir), adapter_path=str(tmp_path),
+                          allow_guessed_settings=True)  # fmt: skip
+    assert guessed.settings.video_maxlen == 4
+    (warning,) = [note for note in guessed.notes if note.startswith("WARNING")]
+    for setting in ("template qwen2_vl_exact", "video_fps 8.0", "video_max_pixels 50176", "cutoff_len 2048"):
+        assert setting in warning
+    assert "video_maxlen" not in warning and "infer_dtype" not in warning  # given, or not a training input
 
 
 @pytest.mark.parametrize(("overrides", "message"), [

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.overlay_venv import make_overlay_venv
 from tests.training_fixtures import REPO_ROOT, log_of, run_entry_point, write_train_config
 
 
@@ -26,9 +27,11 @@ def test_two_cpu_processes_under_torchrun_both_have_the_plugin(tiny_model_dir, s
 
 @pytest.mark.slow
 def test_a_config_naming_our_template_fails_loudly_without_the_plugin(tiny_model_dir, sample_dir, tmp_path):
+    """In a venv without the start-up hook (`make setup` installs it: tests/test_autoload.py)."""
     config = write_train_config(tmp_path, tiny_model_dir, sample_dir)
+    bin_dir = make_overlay_venv(tmp_path / "venv", with_hook=False)
     result = subprocess.run(
-        [sys.executable, "-m", "llamafactory.cli", "train", str(config)],
+        [str(bin_dir / "python"), "-m", "llamafactory.cli", "train", str(config)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert result.returncode != 0

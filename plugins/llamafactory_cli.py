@@ -1,0 +1,64 @@
+"""Our plugin inside LLaMA-Factory's own processes: `llamafactory-cli train|export|chat|webui|api CONFIG`.
+
+    make setup                                          # once: installs the start-up hook (plugins/autoload.py)
+    llamafactory-cli train configs/tiny_qwen2vl_demo.yaml video_maxlen=4
+
+plugins/autoload.py calls ``on_llamafactory_import()`` as soon as such a process has imported LLaMA-Factory's
+registries: every command then knows our ``*_exact`` templates and reads video through our exact path. For
+``train`` (and each worker of the torchrun job it launches) it also does what ``python -m plugins.train`` does
+around training, except the preflight: a resume under other input settings than the checkpoint's is refused
+(plugins.resume_guard), and the run's run_inputs.json is written (local rank 0) so evaluation follows the adapter.
+One line says the preflight did not run and which command runs it.
+"""
+
+import os
+import sys
+
+import plugins
+from plugins.llamafactory_boundary import llamafactory_cli_command
+
+WRITTEN_BY = "llamafactory-cli train"
+
+
+def preflight_note(train_args: list[str]) -> str:
+    """The one line: no preflight here, and the command that trains with one."""
+    args = " ".join(train_args)
+    return (
+        f"llamafactory-cli train runs no preflight (samples over cutoff_len, clips that do not decode); "
+        f"`make train CONFIG={train_args[0]}` or `python -m plugins.train {args}` checks first"
+    )
+
+
+def record_training(train_args: list[str], local_rank: str | None) -> None:
+    """Refuse a resume under other input settings (every rank); write the run record and the notes (local rank 0).
+    A config given as flags instead of a YAML gets no record, said in one line."""
+    from plugins.model_identity import base_model_identity
+    from plugins.resume_guard import ResumeRefused, check_resume
+    from plugins.run_config import RunConfigError, load_run_config
+    from plugins.run_inputs import RunInputsError, input_settings, write_run_inputs
+
+    first_rank = local_rank in (None, "0")
+    if not train_args or not train_args[0].endswith((".yaml", ".yml")):
+        if first_rank:
+            print("no run_inputs.json written: give llamafactory-cli train a CONFIG.yaml", flush=True)
+        return
+    try:
+        settings = load_run_config(train_args[0], train_args[1:])
+        inputs = input_settings(settings)
+        resume = check_resume(settings, inputs)
+    except (RunConfigError, RunInputsError, ResumeRefused) as error:
+        raise SystemExit(f"cannot train: {error}") from None
+    if first_rank:
+        print(preflight_note(train_args), flush=True)
+        model = base_model_identity(str(settings["model_name_or_path"]), inputs["model_revision"])
+        write_run_inputs(settings["output_dir"], inputs, source=train_args, written_by=WRITTEN_BY, base_model=model)
+        if resume:
+            print(resume, flush=True)
+
+
+def on_llamafactory_import() -> None:
+    """Register our templates; in `llamafactory-cli train` and its workers, also check and record the run."""
+    plugins.register()
+    command, args = llamafactory_cli_command(sys.orig_argv)
+    if command == "train":
+        record_training(args, os.environ.get("LOCAL_RANK"))

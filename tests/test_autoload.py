@@ -1,0 +1,98 @@
+"""`llamafactory-cli` in a venv set up by `make setup` knows our templates (plugins/autoload.py, installed by
+plugins/install_autoload.py), records its training runs (plugins/llamafactory_cli.py) and costs other start-ups
+nothing but the hook itself."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from plugins.install_autoload import AUTOLOAD, PTH_NAME, install
+from tests.overlay_venv import make_overlay_venv
+from tests.training_fixtures import REPO_ROOT, log_of, write_train_config
+
+
+def test_the_pth_runs_this_checkouts_hook_and_installing_twice_changes_nothing(tmp_path):
+    path, written = install(tmp_path)
+    assert written and path == tmp_path / PTH_NAME
+    text = path.read_text()
+    assert text.count("\n") == 1 and repr(str(AUTOLOAD)) in text and AUTOLOAD.parent.parent == REPO_ROOT
+    before = path.stat()
+    assert install(tmp_path) == (path, False)
+    assert path.stat().st_mtime_ns == before.st_mtime_ns and path.stat().st_ino == before.st_ino
+
+
+def test_a_start_up_with_the_hook_imports_nothing_and_adds_nothing_to_sys_path(tmp_path):
+    (tmp_path / "site").mkdir()
+    install(tmp_path / "site")
+    probe = (
+        "import sys, site; modules, path = set(sys.modules), list(sys.path); site.addsitedir(sys.argv[1]); "
+        "print(sorted(set(sys.modules) - modules), [p for p in sys.path if p not in path and p != sys.argv[1]], "
+        "type(sys.meta_path[0]).__name__)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "site")], cwd=tmp_path, capture_output=True,
+                            text=True, check=True)  # fmt: skip
+    assert result.stdout.split() == ["[]", "[]", "RegisterOnImport"], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["/v/bin/python", "/v/bin/llamafactory-cli", "train", "a.yaml", "k=v"], ("train", ["a.yaml", "k=v"])),
+    (["/v/bin/python", "/v/bin/lmf", "webui"], ("webui", [])),
+    (["/v/bin/python", "-m", "llamafactory.cli", "export", "m.yaml"], ("export", ["m.yaml"])),
+    (["/v/bin/python", "-X", "importtime", "/v/bin/llamafactory-cli"], ("help", [])),
+    (["/v/bin/python", "-m", "plugins.train", "a.yaml"], (None, [])),
+    (["/v/bin/python", "-c", "import llamafactory"], (None, [])),
+    (["/v/bin/python", "evaluate_model.py", "--config", "a.yaml"], (None, [])),
+])  # fmt: skip
+def test_llamafactory_cli_commands_are_told_from_other_programs(argv, expected):
+    from plugins.llamafactory_boundary import llamafactory_cli_command
+
+    assert llamafactory_cli_command(argv) == expected
+
+
+def test_a_torchrun_worker_of_llamafactory_cli_train_is_a_training_process():
+    from importlib.util import find_spec
+
+    from plugins.llamafactory_boundary import llamafactory_cli_command
+
+    launcher = find_spec("llamafactory.launcher").origin  # what LLaMA-Factory hands torchrun
+    assert llamafactory_cli_command(["/v/bin/python", "-u", launcher, "a.yaml", "k=v"]) == ("train", ["a.yaml", "k=v"])
+
+
+@pytest.mark.slow
+def test_importing_llamafactory_from_elsewhere_registers_this_checkouts_templates(tmp_path):
+    (tmp_path / "site").mkdir()
+    install(tmp_path / "site")
+    probe = (
+        "import sys, site; site.addsitedir(sys.argv[1]); from llamafactory.data import TEMPLATES; import plugins; "
+        "print(plugins.__file__); print(' '.join(name for name in TEMPLATES if name.endswith('_exact')))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "site")], cwd=tmp_path, capture_output=True,
+                            text=True, check=False)  # fmt: skip
+    assert result.returncode == 0, log_of(result)[-4000:]
+    plugins_file, templates = result.stdout.strip().splitlines()[-2:]
+    assert plugins_file == str(REPO_ROOT / "plugins" / "__init__.py")
+    assert {"qwen2_vl_exact", "qwen3_vl_exact", "qwen3_5_exact"} <= set(templates.split())
+
+
+@pytest.mark.slow
+def test_llamafactory_cli_train_uses_our_template_and_writes_the_run_record(tiny_model_dir, sample_dir, tmp_path):
+    bin_dir = make_overlay_venv(tmp_path / "venv", with_hook=True)
+    config = write_train_config(tmp_path, tiny_model_dir, sample_dir, max_steps=2)  # template qwen2_vl_exact
+    workdir = tmp_path / "elsewhere"  # not the checkout: nothing of the project is on sys.path
+    workdir.mkdir()
+    result = subprocess.run(
+        [str(bin_dir / "llamafactory-cli"), "train", str(config), "video_maxlen=4"], cwd=workdir,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}, capture_output=True, text=True,
+        timeout=900, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, log_of(result)[-4000:]
+    saves = tmp_path / "saves"
+    assert json.loads((saves / "trainer_state.json").read_text())["global_step"] == 2
+    record = json.loads((saves / "run_inputs.json").read_text())
+    assert record["written_by"] == "llamafactory-cli train" and record["source"] == [str(config), "video_maxlen=4"]
+    assert record["settings"]["template"] == "qwen2_vl_exact" and record["settings"]["video_maxlen"] == 4
+    notes = [line for line in result.stdout.splitlines() if "runs no preflight" in line]
+    assert len(notes) == 1 and f"python -m plugins.train {config} video_maxlen=4" in notes[0]
