@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.base_model import same_base_model
-from plugins.run_config import RunConfigError, load_run_config
+from plugins.run_config import RunConfigError, llamafactory_fields, load_run_config
 from plugins.run_inputs import DATA_LOCATION_KEYS, RUN_INPUTS_FILE, RunInputs, input_settings, read_run_inputs
 
 DEFAULT_TEMPLATE = "qwen2_vl_exact"
@@ -83,27 +83,13 @@ class ResolvedRun:
     notes: list[str] = field(default_factory=list)
 
 
-def _known_keys() -> set[str]:
-    """Every key LLaMA-Factory's train/infer parsers know: an override outside them is a typo."""
-    from llamafactory.hparams import (
-        DataArguments,
-        FinetuningArguments,
-        GeneratingArguments,
-        ModelArguments,
-        TrainingArguments,
-    )
-
-    classes = (ModelArguments, DataArguments, FinetuningArguments, GeneratingArguments, TrainingArguments)
-    return {f.name for cls in classes for f in fields(cls)}
-
-
 def _explicit_values(overrides: list[str], base_model: str | None, template: str | None) -> dict[str, Any]:
     """key=value overrides and the --base-model/--template flags as one dict of LLaMA-Factory keys."""
     try:
-        explicit = load_run_config(None, overrides)
+        explicit = load_run_config(None, overrides, check_keys=False)  # unknown keys: named below, for evaluation
     except RunConfigError as error:
         raise SettingsError(str(error)) from None
-    unknown = sorted(set(explicit) - _known_keys())
+    unknown = sorted(set(explicit) - set(llamafactory_fields()))
     if unknown:
         raise SettingsError(
             f"unknown setting {', '.join(unknown)}: not a LLaMA-Factory key (evaluation reads "

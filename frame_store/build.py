@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
     from frame_store.clip_list import run_clips
     from frame_store.codec import CODECS
     from frame_store.run_target import target_for_config
-    from plugins.run_config import load_run_config
+    from plugins.run_config import RunConfigError, load_run_config
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", type=Path, help="LLaMA-Factory training YAML")
@@ -320,9 +320,13 @@ def main(argv: list[str] | None = None) -> None:
     shards = args.num_shards or 1
     if shards < 1 or (args.shard_index is not None and (args.num_shards is None or not 0 <= args.shard_index < shards)):
         parser.error(f"--shard-index I needs --num-shards N, with I in 0..N-1 and N >= 1 (got {args.num_shards})")
+    try:
+        config = load_run_config(args.config, args.overrides)
+    except RunConfigError as error:
+        parser.error(str(error))
     target = target_for_config(args.config, args.overrides, codec=args.codec, num_shards=args.num_shards,
                                shard_index=args.shard_index)  # fmt: skip
-    clips, held_out = run_clips(load_run_config(args.config, args.overrides))
+    clips, held_out = run_clips(config)
     print(f"frame store: {held_out}")
     try:
         result = build_store(clips, target, workers=args.workers)

@@ -4,6 +4,10 @@ A hub id is resolved exactly as transformers resolves it, from the user's own en
 ``HF_HUB_CACHE``, ``HF_HUB_OFFLINE``, ``HF_TOKEN``): a cached snapshot is used, otherwise it is downloaded.
 This module only turns the failures a user can fix into one sentence each, instead of a library traceback:
 the embedded tiny model not built yet, a local folder that does not exist, a hub id that offline mode cannot find.
+Where HF_HUB_OFFLINE is not set, one short request tells whether the hub answers at all: on a node without internet
+a cached model would otherwise be looked up online (and retried) for minutes, so the fix is named at once.
+
+    python -c "from plugins.model_source import describe_model_source as d; print(d('Qwen/Qwen2-VL-7B-Instruct'))"
 """
 
 import os
@@ -17,6 +21,9 @@ TINY_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "tiny-qwen2vl"
 FAMILY_TINY_MODEL_DIRS = tuple(
     TINY_MODEL_DIR.parent / name for name in ("tiny-qwen2_5vl", "tiny-qwen3vl", "tiny-qwen3_5")
 )
+
+
+HUB_PROBE_SECONDS = 3.0  # one connection attempt; transformers' own retries take minutes on a node without internet
 
 
 class ModelSourceError(ValueError):
@@ -51,12 +58,42 @@ def describe_model_source(name_or_path: str, key: str = "model_name_or_path") ->
             "such as Qwen/Qwen2-VL-7B-Instruct"
         )
     cached = try_to_load_from_cache(name_or_path, "config.json")
-    if isinstance(cached, str):
-        return f"hub id {name_or_path} (cached in {constants.HF_HUB_CACHE})"
-    if constants.HF_HUB_OFFLINE:
+    snapshot = Path(cached).parent if isinstance(cached, str) else None
+    if snapshot is None and constants.HF_HUB_OFFLINE:
         raise ModelSourceError(
             f"{key}={name_or_path}: not in the Hugging Face cache {constants.HF_HUB_CACHE} and HF_HUB_OFFLINE is "
-            f"set; download it first (`hf download {name_or_path}`), point HF_HOME/HF_HUB_CACHE at the cache that "
-            "holds it, or unset HF_HUB_OFFLINE"
+            f"set; {_download_fix(name_or_path)}, or unset HF_HUB_OFFLINE"
         )
-    return f"hub id {name_or_path} (downloaded into {constants.HF_HUB_CACHE} on first use)"
+    if not constants.HF_HUB_OFFLINE and not hub_reachable():
+        # transformers would retry the hub for minutes before falling back to the cache (or failing)
+        if snapshot is not None:
+            raise ModelSourceError(
+                f"{key}={name_or_path}: the hub {constants.ENDPOINT} cannot be reached; the model is in the cache "
+                f"({snapshot}), so set HF_HUB_OFFLINE=1 to load it from there"
+            )
+        raise ModelSourceError(
+            f"{key}={name_or_path}: not in the Hugging Face cache {constants.HF_HUB_CACHE} and the hub "
+            f"{constants.ENDPOINT} cannot be reached; {_download_fix(name_or_path)}"
+        )
+    if snapshot is not None:
+        return f"hub id {name_or_path}, cached snapshot {snapshot}"
+    return f"hub id {name_or_path}, downloaded into {constants.HF_HUB_CACHE} on first use"
+
+
+def _download_fix(name: str) -> str:
+    return (
+        f"download it first where the hub is reachable (`hf download {name}`), or point HF_HOME/HF_HUB_CACHE at "
+        "the cache that holds it"
+    )
+
+
+def hub_reachable(timeout_s: float = HUB_PROBE_SECONDS) -> bool:
+    """One short request to the hub (HF_ENDPOINT, through the user's proxy settings): does anything answer?"""
+    import httpx
+    from huggingface_hub.utils import get_session
+
+    try:
+        get_session().head(constants.ENDPOINT, timeout=timeout_s)
+    except httpx.TransportError:  # refused, unreachable, timed out, DNS failure
+        return False
+    return True

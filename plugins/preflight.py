@@ -75,8 +75,13 @@ def run(
     ``decode_check=False`` reads clip headers only; ``decode_workers`` processes decode and ``workers`` processes
     count tokens (default: one per CPU each)."""
     # Imported here: measuring loads LLaMA-Factory, and decode-check processes re-import the __main__ module.
+    from plugins.dataset_files import DatasetFileError, check_dataset_files
     from plugins.preflight_measure import measure
 
+    try:
+        check_dataset_files(args)  # an empty or unreadable file, named before HF datasets fails on it
+    except DatasetFileError as error:
+        raise PreflightError(str(error)) from None
     measured = measure(args, decode_check=decode_check, decode_workers=decode_workers, workers=workers)
     report = measured.report
     if report.offenders:
@@ -210,7 +215,14 @@ def parse_cli(argv: list[str]) -> tuple[dict, PreflightOptions]:
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m plugins.preflight CONFIG.yaml [key=value ...] [options]`; exit 1 if a sample would break training."""
+    from plugins.model_source import ModelSourceError, describe_model_source
+
     args, options = parse_cli(sys.argv[1:] if argv is None else argv)
+    try:  # before LLaMA-Factory loads the tokenizer: a model that cannot be found is one sentence, not a traceback
+        print(f"model: {describe_model_source(str(args.get('model_name_or_path', '')))}", flush=True)
+    except ModelSourceError as error:
+        print(f"preflight FAILED: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
     log_path = Path(args.get("output_dir") or ".") / PREFLIGHT_LOG_NAME
     if log_libraries_to(log_path):
         print(f"full log: {log_path}", flush=True)

@@ -152,13 +152,15 @@ def run_training() -> None:
 
 def main() -> None:
     from plugins.preflight import split_preflight_options
+    from plugins.run_config import llamafactory_argv
 
     train_args, preflight_options = split_preflight_options(sys.argv[1:])
-    sys.argv[1:] = train_args  # LLaMA-Factory (run_exp, torchrun's workers) reads the config from sys.argv
     if not train_args or not train_args[0].endswith((".yaml", ".yml")):
         raise SystemExit(USAGE)
     settings = check_model(train_args)
     inputs, resume = checked_inputs(settings)  # a resume under other inputs stops here, before any long work
+    train_args = llamafactory_argv(train_args[0], train_args[1:])  # eval_strategy=no stays text, as we read it
+    sys.argv[1:] = train_args  # LLaMA-Factory (run_exp, torchrun's workers) reads the config from sys.argv
     if log_libraries_to(train_log_path(settings)):
         print(f"full log: {train_log_path(settings)}", flush=True)
 

@@ -8,8 +8,10 @@ The hub is simulated: the tiny model is put into a standard hub-cache layout
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -43,12 +45,49 @@ def describe_in(env: dict[str, str], name: str) -> subprocess.CompletedProcess:
 
 
 def test_hub_id_resolves_from_the_users_cache(tiny_model_dir, tmp_path):
-    hub_cache_with_tiny_model(tmp_path / "hf", tiny_model_dir)
+    repo = hub_cache_with_tiny_model(tmp_path / "hf", tiny_model_dir)
     found = describe_in(user_env(tmp_path / "hf"), HUB_ID)
-    assert found.returncode == 0 and f"hub id {HUB_ID} (cached in {tmp_path / 'hf' / 'hub'})" in found.stdout
+    assert found.returncode == 0 and f"hub id {HUB_ID}, cached snapshot {repo / 'snapshots' / REVISION}" in found.stdout
     missing = describe_in(user_env(tmp_path / "empty"), HUB_ID)
     assert missing.returncode != 0 and "not in the Hugging Face cache" in missing.stderr
     assert "hf download tiny-org/tiny-qwen2vl-hub" in missing.stderr
+
+
+@pytest.fixture
+def silent_hub():
+    """HF_ENDPOINT of a hub that accepts connections and never answers (a blackholed address, on this machine)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)  # connections complete in the kernel's backlog; nothing ever replies
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+
+
+def online_env(hf_home: Path, endpoint: str) -> dict[str, str]:
+    """A user without HF_HUB_OFFLINE whose hub is ``endpoint``."""
+    env = {key: value for key, value in user_env(hf_home).items() if key != "HF_HUB_OFFLINE"}
+    return {**env, "HF_ENDPOINT": endpoint}
+
+
+def test_unreachable_hub_and_a_cached_model_says_set_hf_hub_offline_in_seconds(tiny_model_dir, tmp_path, silent_hub):
+    repo = hub_cache_with_tiny_model(tmp_path / "hf", tiny_model_dir)
+    started = time.monotonic()
+    cached = describe_in(online_env(tmp_path / "hf", silent_hub), HUB_ID)
+    assert time.monotonic() - started < 30  # one short probe, not transformers' minutes of retries
+    assert cached.returncode != 0
+    assert f"the hub {silent_hub} cannot be reached" in cached.stderr and "set HF_HUB_OFFLINE=1" in cached.stderr
+    assert str(repo / "snapshots" / REVISION) in cached.stderr
+    missing = describe_in(online_env(tmp_path / "empty", silent_hub), HUB_ID)
+    assert missing.returncode != 0 and "not in the Hugging Face cache" in missing.stderr
+    assert f"hf download {HUB_ID}" in missing.stderr
+
+
+def test_preflight_names_its_model_source_and_a_missing_hub_model_in_one_sentence(tiny_model_dir, sample_dir, tmp_path):
+    config = write_train_config(tmp_path, tiny_model_dir, sample_dir, n_clips=1, model_name_or_path=HUB_ID)
+    result = subprocess.run([sys.executable, "-m", "plugins.preflight", str(config)], cwd=REPO_ROOT,
+                            env=user_env(tmp_path / "empty"), capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"preflight FAILED: model_name_or_path={HUB_ID}: not in the Hugging Face cache" in result.stderr
+    assert f"hf download {HUB_ID}" in result.stderr
 
 
 def test_unbuilt_tiny_model_says_make_tiny_model(tmp_path, monkeypatch):
@@ -116,7 +155,7 @@ def test_make_targets_and_evaluation_run_on_a_hub_id_from_the_users_cache(tiny_m
     assert "ok: every sample fits" in preflight.stdout
     trained = make("train", f"CONFIG={config}")
     assert trained.returncode == 0, log_of(trained)[-3000:]
-    assert f"model: hub id {HUB_ID} (cached in {hf_home / 'hub'})" in trained.stdout
+    assert f"model: hub id {HUB_ID}, cached snapshot {hf_home / 'hub'}" in trained.stdout
     assert (tmp_path / "saves" / "adapter_config.json").is_file()
 
     test_data = tmp_path / "test.json"

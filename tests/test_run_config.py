@@ -6,7 +6,7 @@ import json
 import pytest
 
 from plugins.export import copy_run_inputs
-from plugins.run_config import RunConfigError, load_run_config
+from plugins.run_config import RunConfigError, llamafactory_argv, load_run_config
 from plugins.run_inputs import RUN_INPUTS_FILE, RunInputsError, input_settings, read_run_inputs, write_run_inputs
 from tests.training_fixtures import REPO_ROOT
 
@@ -48,6 +48,61 @@ def test_a_yaml_that_is_not_a_mapping_of_settings_is_named(tmp_path, text, messa
         load_run_config(config)
     with pytest.raises(RunConfigError, match="overrides: while parsing"):
         load_run_config(None, ["video_maxlen=[8"])
+
+
+def llamafactory_parse(settings: dict):
+    """LLaMA-Factory's training parser on a settings dict (as its get_train_args parses them)."""
+    from llamafactory.hparams import (
+        DataArguments,
+        FinetuningArguments,
+        GeneratingArguments,
+        ModelArguments,
+        TrainingArguments,
+    )
+    from transformers import HfArgumentParser
+
+    classes = [ModelArguments, DataArguments, TrainingArguments, FinetuningArguments, GeneratingArguments]
+    return HfArgumentParser(classes).parse_dict(settings)
+
+
+def test_no_is_text_where_llamafactory_wants_text_and_a_boolean_where_it_wants_one(tmp_path):
+    settings = load_run_config(DEMO_CONFIG, ["eval_strategy=no", "save_strategy=no", "overwrite_output_dir=yes"])
+    assert settings["eval_strategy"] == "no" and settings["save_strategy"] == "no"
+    assert settings["overwrite_output_dir"] is True  # a boolean field keeps YAML's reading
+    training_args = llamafactory_parse(settings)[2]
+    assert training_args.eval_strategy.value == "no" and training_args.save_strategy.value == "no"
+    config = tmp_path / "c.yaml"
+    config.write_text(DEMO_CONFIG.read_text().replace("save_strategy: epoch", "save_strategy: off"))
+    assert load_run_config(config, ["eval_strategy=no"])["save_strategy"] == "off"  # the YAML's text, as written
+
+
+def test_llamafactorys_own_reader_gets_the_same_text(tmp_path, monkeypatch):
+    from llamafactory.hparams.parser import read_args
+
+    config = tmp_path / "c.yaml"
+    config.write_text(DEMO_CONFIG.read_text().replace("eval_strategy: steps", "eval_strategy: no"))
+    argv = llamafactory_argv(config, ["save_strategy=no", "logging_steps=2"])
+    assert argv[:3] == [str(config), "save_strategy=no", "logging_steps=2"]
+    monkeypatch.setattr("sys.argv", ["llamafactory-cli", *argv])
+    read = read_args()
+    assert read == load_run_config(config, ["save_strategy=no", "logging_steps=2"])
+    assert read["eval_strategy"] == "no" and read["save_strategy"] == "no" and read["logging_steps"] == 2
+
+
+@pytest.mark.parametrize(("config", "overrides", "message"), [
+    (DEMO_CONFIG, ["cutof_len=4"], r"unknown setting cutof_len \(a key=value\)"),
+    (None, ["=4"], "override =4 has no key"),
+])  # fmt: skip
+def test_unknown_and_empty_keys_are_named(config, overrides, message):
+    with pytest.raises(RunConfigError, match=message):
+        load_run_config(config, overrides)
+
+
+def test_an_unknown_key_in_the_yaml_names_the_file(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("video_maxln: 4\n")
+    with pytest.raises(RunConfigError, match=f"unknown setting video_maxln \\(in {config}\\)"):
+        load_run_config(config)
 
 
 def test_input_settings_are_llamafactorys_parse_with_its_defaults(tmp_path, tiny_model_dir):
