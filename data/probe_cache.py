@@ -5,18 +5,17 @@ clip's metadata with ``video.probe_video`` (MP4 sample tables or a demux pass, n
 also catches files cut short.
 """
 
-import signal
 import sqlite3
 import sys
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
+from common.pool import WorkerDied, WorkerPool
 from data.clip_checks import ClipRules, ClipSummary, check_probed_clip
 from video import VideoReadError, probe_video
 
+MAX_CLIPS_PER_TASK = 16  # probes handed to a worker at once: few round trips, a fine-grained progress
 PROBE_VERSION = 2  # bump when what a probe checks changes, so old cache rows are re-probed
 
 
@@ -127,13 +126,13 @@ class ProbeWorkerDied(RuntimeError):
     """A probe worker process died (the out-of-memory killer, a signal): the run stops instead of waiting forever."""
 
 
-def _ignore_interrupts() -> None:
-    """Worker initializer: Ctrl-C reaches the whole process group; only the parent handles it, by shutting down."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def probe_clips(paths: list[str]) -> list[ProbeOutcome]:
+    """A worker's task: a few clips, probed one after another."""
+    return [probe_clip(path) for path in paths]
 
 
 class Prober:
-    """Probes many clips at once on ``workers`` processes (inline when workers is 1).
+    """Probes many clips at once on ``workers`` processes (inline when workers is 1), a common.pool.WorkerPool.
 
     A worker that dies raises ProbeWorkerDied; leaving the block on an exception (Ctrl-C included) cancels the
     probes not started and does not wait for the workers.
@@ -141,7 +140,8 @@ class Prober:
 
     def __init__(self, workers: int):
         self.workers = workers
-        self._executor = ProcessPoolExecutor(workers, initializer=_ignore_interrupts) if workers > 1 else None
+        # fork: the converter runs no library threads a child could deadlock on, and a worker starts in milliseconds
+        self._pool = WorkerPool(workers, start_method="fork") if workers > 1 else None
 
     def __enter__(self) -> "Prober":
         return self
@@ -151,22 +151,25 @@ class Prober:
 
     def close(self, cancel: bool = True) -> None:
         """Stop the workers; with ``cancel`` (an interrupted or failed run) drop queued probes and do not wait."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=not cancel, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.close(cancel)
 
     def probe(self, paths: list[str]) -> Iterator[ProbeOutcome]:
         """Outcomes in the order of ``paths``. Raises ProbeWorkerDied if a worker process dies."""
-        if self._executor is None:
+        if self._pool is None:
             return map(probe_clip, paths)
         return self._pooled(paths)
 
     def _pooled(self, paths: list[str]) -> Iterator[ProbeOutcome]:
-        chunksize = max(1, min(16, len(paths) // (4 * self.workers)))
+        size = max(1, min(MAX_CLIPS_PER_TASK, len(paths) // (4 * self.workers)))
+        tasks = (paths[start : start + size] for start in range(0, len(paths), size))
         try:
-            yield from self._executor.map(probe_clip, paths, chunksize=chunksize)
-        except BrokenProcessPool:
+            for _, outcomes in self._pool.results(probe_clips, tasks, ordered=True):
+                yield from outcomes
+        except WorkerDied as died:
             raise ProbeWorkerDied(
-                f"a probe worker died (out of memory?) while probing {len(paths):,} clips from {paths[0]}: "
+                f"a probe worker died (out of memory?) with {died.task[0]} and {len(died.task) - 1} more of "
+                f"{len(paths):,} clips unprobed: "
                 "rerun the same command; probes done so far are cached. If it happens again, lower --workers."
             ) from None
 

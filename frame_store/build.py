@@ -21,16 +21,15 @@ plus the held-out test split `make eval` scores by default (frame_store.clip_lis
 
 import contextlib
 import json
-import multiprocessing
 import os
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from common.pool import WorkerDied, WorkerPool
 from data.publish import write_text_atomic
 from frame_store.codec import DEFAULT_CODEC, encode
 from frame_store.disk import SpaceCheck, StoreFullError, directory_bytes, human, write_failure
@@ -191,23 +190,18 @@ def _record(results: list[tuple], writers, shard_by_path, failures, bar, space: 
 
 def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar, space) -> None:
     tasks = [todo[start : start + MAX_CLIPS_PER_TASK] for start in range(0, len(todo), MAX_CLIPS_PER_TASK)]
-    # spawn, not fork: the preflight has torch and tokenizers loaded, whose threads a forked child may deadlock on.
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-    finished = False
+    build = partial(_build_task, template=target.template, settings=target.settings, codec=target.codec)
     try:
-        pending = {executor.submit(_build_task, task, target.template, target.settings, target.codec) for task in tasks}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                _record(future.result(), writers, shard_by_path, failures, bar, space)
-        finished = True
-    except BrokenProcessPool:
+        # spawn, not fork: the preflight has torch and tokenizers loaded, whose threads a forked child may deadlock on
+        with WorkerPool(workers, start_method="spawn") as pool:
+            for _, results in pool.results(build, tasks, ordered=False):
+                _record(results, writers, shard_by_path, failures, bar, space)
+    except WorkerDied as died:
         raise StoreBuildError(
-            "a frame-store worker process died (killed, e.g. by the out-of-memory killer?): the pass did not "
-            f"finish (what it wrote is kept). Rerun with fewer processes (now {workers}) or more memory."
+            f"a frame-store worker process died (killed, e.g. by the out-of-memory killer?) with {died.task[0]} and "
+            f"{len(died.task) - 1} more clips unstored: the pass did not finish (what it wrote is kept). Rerun with "
+            f"fewer processes (now {workers}) or more memory."
         ) from None
-    finally:
-        executor.shutdown(wait=finished, cancel_futures=True)
 
 
 def _complete(target: StoreTarget, shards, mine: list[str], shard_by_path, failures: dict[str, str]) -> bool:

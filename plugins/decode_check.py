@@ -19,13 +19,12 @@ here decodes the same frames in training. A worker process that dies (e.g. the o
 DecodeCheckError instead of leaving the check waiting.
 """
 
-import multiprocessing
 import os
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import partial
 
+from common.pool import WorkerDied, WorkerPool
 from video import read_sampled_frames
 
 MAX_CLIPS_PER_TASK = 64  # one task per few dozen clips: cheap to hand out, fine-grained enough for the bar
@@ -110,25 +109,20 @@ def decode_clips(paths, *, video_fps: float, video_maxlen: int, workers: int | N
     workers = max(1, min(workers or default_workers(), len(unique)))
     start = time.perf_counter()
     failures: dict[str, str] = {}
-    # spawn, not fork: the preflight has torch and tokenizers loaded, whose threads a forked child may deadlock on.
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-    finished = False
+    decode = partial(_decode_task, video_fps=video_fps, video_maxlen=video_maxlen)
     try:
-        pending = {
-            executor.submit(_decode_task, task, video_fps, video_maxlen): len(task) for task in _tasks(unique, workers)
-        }
-        with tqdm(total=len(unique), desc="decode check", unit="clip") as bar:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    failures.update(future.result())
-                    bar.update(pending.pop(future))
-        finished = True
-    except BrokenProcessPool:
+        # spawn, not fork: the preflight has torch and tokenizers loaded, whose threads a forked child may deadlock on
+        with (
+            WorkerPool(workers, start_method="spawn") as pool,
+            tqdm(total=len(unique), desc="decode check", unit="clip") as bar,
+        ):
+            for task, task_failures in pool.results(decode, _tasks(unique, workers), ordered=False):
+                failures.update(task_failures)
+                bar.update(len(task))
+    except WorkerDied as died:
         raise DecodeCheckError(
-            "a decode-check worker process died (killed, e.g. by the out-of-memory killer?): the check did not "
-            f"finish. Rerun with fewer processes (--decode-workers N, now {workers}) or more memory."
+            f"a decode-check worker process died (killed, e.g. by the out-of-memory killer?) with {died.task[0]} and "
+            f"{len(died.task) - 1} more clips undecoded: the check did not finish. Rerun with fewer processes "
+            f"(--decode-workers N, now {workers}) or more memory."
         ) from None
-    finally:
-        executor.shutdown(wait=finished, cancel_futures=True)
     return DecodeCheck(len(unique), workers, time.perf_counter() - start, failures)

@@ -14,32 +14,27 @@ milliseconds instead of re-importing torch and transformers, and reads its own s
 datasets, so the parent only hands out index ranges and collects lengths. At most a few ranges per worker are in
 flight, so memory stays flat on millions of samples. A streamed dataset (no length, no random access) is measured
 in the parent. A worker that dies (e.g. the out-of-memory killer) raises PreflightError naming the samples and the
-fix; Ctrl-C stops the run at once (workers ignore it, the parent cancels what is queued).
+fix; Ctrl-C stops the run at once (workers ignore it, the parent cancels what is queued); a killed preflight takes
+its workers with it (common/pool.py).
 """
 
-import multiprocessing
-import signal
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 
 import torch
 
 import plugins
+from common.pool import WorkerDied, WorkerPool
 from plugins.preflight_encode import SampleEncoder, SampleMeasure
 from plugins.preflight_report import PreflightError
 
 MAX_SAMPLES_PER_TASK = 64  # ~0.1 s of work: cheap to hand out; Ctrl-C waits for the few ranges already handed out
-TASKS_IN_FLIGHT_PER_WORKER = 4  # keeps every worker busy while bounding what waits in memory
 
 _worker_state: tuple[SampleEncoder, dict] | None = None  # in a worker process only: set once by _start_worker
 
 
 def _start_worker(encoder: SampleEncoder, datasets: dict) -> None:
-    """Worker initializer: Ctrl-C reaches the whole process group, only the parent handles it (by cancelling)."""
+    """Worker initializer (after common.pool's own: Ctrl-C ignored, exit when the parent dies)."""
     global _worker_state  # noqa: PLW0603 - per-process state of a pool worker, set once at its start
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A forked child cannot use the OpenMP thread pool its parent started (any torch op before the fork does): its
     # first parallel torch op would wait forever. One thread per worker, as torch's own DataLoader workers do.
     torch.set_num_threads(1)
@@ -47,10 +42,12 @@ def _start_worker(encoder: SampleEncoder, datasets: dict) -> None:
     _worker_state = (encoder, datasets)
 
 
-def _measure_range(dataset: str, start: int, ids: list[str]) -> list[SampleMeasure]:
-    """Samples ``start`` .. ``start + len(ids)`` of ``dataset``, read and measured in this worker."""
+def _measure_range(task: tuple[str, int, list[str]]) -> list[SampleMeasure]:
+    """Task (dataset, start, ids): samples ``start`` .. ``start + len(ids)`` of ``dataset``, read and measured in
+    this worker."""
     from plugins.llamafactory_boundary import AlignedSamples
 
+    dataset, start, ids = task
     encoder, datasets = _worker_state
     samples = AlignedSamples(datasets[dataset].dataset.select(range(start, start + len(ids))))
     return [encoder.measure(dataset, start + n, ids[n], sample) for n, sample in enumerate(samples)]
@@ -76,12 +73,11 @@ class SampleMeasurer:
         self.encoder = encoder
         self.datasets = datasets
         self.workers = workers
-        self._executor = None
+        self._pool = None
         if workers > 1:
             # fork: the workers inherit the loaded libraries, this encoder and the datasets instead of loading them
-            context = multiprocessing.get_context("fork")
-            self._executor = ProcessPoolExecutor(
-                workers, mp_context=context, initializer=_start_worker, initargs=(encoder, datasets)
+            self._pool = WorkerPool(
+                workers, start_method="fork", initializer=_start_worker, initargs=(encoder, datasets)
             )
 
     def __enter__(self) -> "SampleMeasurer":
@@ -92,8 +88,8 @@ class SampleMeasurer:
 
     def close(self, cancel: bool = True) -> None:
         """Stop the workers; with ``cancel`` (an interrupted or failed run) drop queued ranges and do not wait."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=not cancel, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.close(cancel)
 
     def measure(self, dataset: str, ids: list[str]) -> Iterator[tuple[int, str, SampleMeasure]]:
         """(index, id, SampleMeasure) for each sample of ``dataset`` in file order, with a progress bar and its rate.
@@ -107,7 +103,7 @@ class SampleMeasurer:
         except TypeError:  # streamed: no length, no random access
             total = None
         with tqdm(total=total, desc=f"preflight {dataset}", unit="sample") as bar:
-            if self._executor is None or total is None:
+            if self._pool is None or total is None:
                 results = self._measured_here(dataset, samples, ids)
             else:
                 results = self._measured_in_workers(dataset, total, ids)
@@ -122,23 +118,15 @@ class SampleMeasurer:
 
     def _measured_in_workers(self, dataset: str, total: int, ids: list[str]):
         size = _task_size(total, self.workers)
-        in_flight: deque[tuple[int, list[str], Future]] = deque()
-        for start in range(0, total, size):
-            range_ids = _sample_ids(ids, start, min(total, start + size))
-            in_flight.append((start, range_ids, self._executor.submit(_measure_range, dataset, start, range_ids)))
-            if len(in_flight) >= self.workers * TASKS_IN_FLIGHT_PER_WORKER:
-                yield from self._collect(dataset, *in_flight.popleft())
-        while in_flight:
-            yield from self._collect(dataset, *in_flight.popleft())
-
-    def _collect(self, dataset: str, start: int, ids: list[str], future: Future):
+        tasks = ((dataset, start, _sample_ids(ids, start, min(total, start + size))) for start in range(0, total, size))
         try:
-            measured = future.result()
-        except BrokenProcessPool:
+            for (_, start, range_ids), measured in self._pool.results(_measure_range, tasks, ordered=True):
+                for offset, result in enumerate(measured):
+                    yield start + offset, range_ids[offset], result
+        except WorkerDied as died:
+            _, start, range_ids = died.task
             raise PreflightError(
                 f"a preflight worker process died (killed, e.g. by the out-of-memory killer?) while counting the "
-                f"tokens of {dataset} samples {start}-{start + len(ids) - 1}: the preflight did not finish. Rerun "
-                f"with fewer processes (--workers N, now {self.workers}) or more memory."
+                f"tokens of {dataset} samples {start}-{start + len(range_ids) - 1}: the preflight did not finish. "
+                f"Rerun with fewer processes (--workers N, now {self.workers}) or more memory."
             ) from None
-        for offset, result in enumerate(measured):
-            yield start + offset, ids[offset], result
