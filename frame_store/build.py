@@ -204,31 +204,47 @@ def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar, spac
         ) from None
 
 
-def _complete(target: StoreTarget, shards, mine: list[str], shard_by_path, failures: dict[str, str]) -> bool:
-    """Whether every shard holds its clips as they are now, is finished and (building all) merged: then nothing is
-    written, so a complete store on a read-only mount serves the decode check. Fills ``failures`` when it is."""
+def _complete(target: StoreTarget, shards, mine: list[str], shard_by_path, failures: dict[str, str], verify: bool
+              ) -> bool:  # fmt: skip
+    """Whether every shard holds its clips as they are now (and, with ``verify``, intact), is finished and (building
+    all) merged: then nothing is written, so a complete store on a read-only mount serves the decode check. Fills
+    ``failures`` when it is."""
     from frame_store.merge import is_merged
 
     views = {index: ShardView(target.directory, index, target.num_shards) for index in shards}
-    lines = {path: known_line(views[shard_by_path[path]].latest, resolved(path), clip_identity(path)) for path in mine}
+    identities = {path: clip_identity(path) for path in mine}
+    lines = {path: known_line(views[shard_by_path[path]].latest, resolved(path), identities[path]) for path in mine}
     assigned = {index: sum(1 for path in mine if shard_by_path[path] == index) for index in shards}
     if any(line is None for line in lines.values()) or not all(views[i].complete(assigned[i]) for i in shards):
         return False
+    for index, view in views.items():
+        if _damaged(view, [path for path in mine if shard_by_path[path] == index], identities, verify):
+            return False
     if target.shard_index is None and not is_merged(target.directory, target.num_shards):
         return False
     failures.update({path: line["failed"] for path, line in lines.items() if "failed" in line})
     return True
 
 
-def build_store(paths, target: StoreTarget, workers: int | None = None) -> BuildResult:
+def _damaged(shard, paths: list[str], identities: dict, verify: bool) -> set[str]:
+    """The resolved paths among ``paths`` whose entry in ``shard`` fails its checksum: every entry with ``verify``,
+    else only those of clips moved away."""
+    wanted = {resolved(path) for path in paths if verify or identities[path] is None}
+    return damaged_entries(shard.data_path, [line for line in shard.latest.values() if line["path"] in wanted])
+
+
+def build_store(paths, target: StoreTarget, workers: int | None = None, verify: bool = False) -> BuildResult:
     """Decode every clip of ``paths`` (each once) not yet in its shard, over ``workers`` processes, and write it.
 
     Prints the directory first, the estimated size of the rest and the disk's free space once there is an entry to
     estimate from, and the directory's size at the end; shows a progress bar with the rate; returns a BuildResult.
-    Merges the index when every shard was built here. Raises StoreBuildError if a worker dies or the rest of the
-    build cannot fit on the disk (entries written so far are kept)."""
+    Merges the index when every shard was built here. ``verify`` (what `make frames` asks for) reads every stored
+    entry against its checksum and decodes damaged ones again. Without it (the preflight's decode check) only the
+    entries of clips moved away are read (they are the only copy); for the rest the clip's identity decides, and a
+    damaged entry is decoded at read time with a warning. Raises StoreBuildError if a worker dies or the rest of
+    the build cannot fit on the disk (entries written so far are kept)."""
     try:
-        return _fill(paths, target, workers)
+        return _fill(paths, target, workers, verify)
     except StoreFullError as error:
         raise StoreBuildError(str(error)) from None
     except OSError as error:  # a store write: disk full, file too large, read-only mount (else not ours to word)
@@ -238,7 +254,7 @@ def build_store(paths, target: StoreTarget, workers: int | None = None) -> Build
         raise StoreBuildError(message) from None
 
 
-def _fill(paths, target: StoreTarget, workers: int | None) -> BuildResult:
+def _fill(paths, target: StoreTarget, workers: int | None, verify: bool) -> BuildResult:
     """build_store's pass; its errors as raised."""
     from tqdm import tqdm
 
@@ -252,17 +268,21 @@ def _fill(paths, target: StoreTarget, workers: int | None) -> BuildResult:
     shard_by_path = {path: shard_of(path, target.num_shards) for path in unique}
     mine = [path for path in unique if shard_by_path[path] in shards]
     failures: dict[str, str] = {}
-    if _complete(target, shards, mine, shard_by_path, failures):  # read only: no lock taken, nothing written
+    if _complete(target, shards, mine, shard_by_path, failures, verify):  # read only: no lock taken, nothing written
         print(f"frame store: {target.directory} holds every clip ({human(directory_bytes(target.directory))})")
         return BuildResult(len(mine), 0, 0, time.perf_counter() - start, failures)
     writers = {}
     try:
         for index in shards:
             writers[index] = ShardWriter(target.directory, index, target.num_shards)
-        damaged = set().union(*(damaged_entries(shard.data_path, shard.latest.values()) for shard in writers.values()))
+        identities = {path: clip_identity(path) for path in mine}
+        damaged = set().union(*(
+            _damaged(writer, [path for path in mine if shard_by_path[path] == index], identities, verify)
+            for index, writer in writers.items()
+        ))  # fmt: skip
         todo = []
         for path in mine:
-            line = writers[shard_by_path[path]].known(resolved(path), clip_identity(path))
+            line = writers[shard_by_path[path]].known(resolved(path), identities[path])
             if line is None or line["path"] in damaged:  # a damaged entry is not stored: decoded again
                 todo.append(path)
             elif "failed" in line:
@@ -323,7 +343,7 @@ def main(argv: list[str] | None = None) -> None:
     clips, held_out = run_clips(config)
     print(f"frame store: {held_out}")
     try:
-        result = build_store(clips, target, workers=args.workers)
+        result = build_store(clips, target, workers=args.workers, verify=True)  # rebuilds damaged entries
     except StoreBuildError as error:
         raise SystemExit(f"frame store FAILED: {error}") from None
     print(result.summary())

@@ -129,10 +129,10 @@ class ShardView:
 
     def __init__(self, directory: Path, index: int, count: int):
         base = Path(directory) / shard_name(index, count)
-        data_path, index_path, done_path = (base.with_suffix(suffix) for suffix in (".data", ".jsonl", ".done"))
-        self.latest = latest_by_path(covered_lines(read_lines(index_path), file_size(data_path)))
+        self.data_path, index_path, done_path = (base.with_suffix(suffix) for suffix in (".data", ".jsonl", ".done"))
+        self.latest = latest_by_path(covered_lines(read_lines(index_path), file_size(self.data_path)))
         self.done = read_done(done_path)
-        self.sizes = (file_size(data_path), file_size(index_path))
+        self.sizes = (file_size(self.data_path), file_size(index_path))
 
     def complete(self, assigned: int) -> bool:
         """Finished with ``assigned`` clips and not changed since."""

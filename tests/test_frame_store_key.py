@@ -141,7 +141,7 @@ def _flip_byte_of_entry(target, index: int = 0) -> None:
     data_file.write_bytes(bytes(data))
 
 
-def test_a_damaged_entry_is_not_stored_and_the_next_build_repairs_it(stored, monkeypatch, caplog):
+def test_a_damaged_entry_is_not_stored_and_make_frames_repairs_it(stored, monkeypatch, caplog):
     clips, target = stored
     plugin = exact_plugin()
     expected = _decoded(plugin, clips[0], monkeypatch)
@@ -151,8 +151,11 @@ def test_a_damaged_entry_is_not_stored_and_the_next_build_repairs_it(stored, mon
     damaged = [clip for clip in clips if store.status(str(clip)) == "damaged"]
     assert len(damaged) == 1 and not store.holds(str(damaged[0]))  # not "stored", not "available without the clip"
     settings = settings_for(plugin)
-    result = build_store([str(clip) for clip in clips], StoreTarget(target.directory, TEMPLATE, settings), workers=1)
-    assert (result.n_decoded, result.failures) == (1, {})  # make frames / the preflight decode it again
+    target = StoreTarget(target.directory, TEMPLATE, settings)
+    unverified = build_store([str(clip) for clip in clips], target, workers=1)  # the preflight's pass: identity only
+    assert unverified.n_decoded == 0
+    result = build_store([str(clip) for clip in clips], target, workers=1, verify=True)  # make frames' pass
+    assert (result.n_decoded, result.failures) == (1, {})  # decoded again
     store = open_store(target.directory)  # the merge wrote a new index
     assert all(store.status(str(clip)) == "stored" for clip in clips)
     with caplog.at_level(logging.WARNING, logger="frame_store"):
