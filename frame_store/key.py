@@ -16,12 +16,16 @@ touched or replaced clip is decoded again (docs/frame-store-format.md says exact
 
 import functools
 import hashlib
+import importlib.metadata
 import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import av
+
+import video
 from frame_store.codec import DEFAULT_CODEC
 from video.clip_span import clip_file, clip_reference, split_clip_reference
 
@@ -106,14 +110,8 @@ def decoder_versions() -> dict[str, str]:
     """What decides the pixels besides the settings: our declared FRAMES_VERSION (video/__init__.py), and the
     versions of LLaMA-Factory (its resize), Pillow (the resampling), PyAV and the FFmpeg libraries it runs
     (decoders, demuxers, the YUV-to-RGB conversion)."""
-    from importlib.metadata import version
-
-    import av
-
-    import video
-
     found = {"frames": str(video.FRAMES_VERSION)}
-    found.update({package: version(package) for package in ("llamafactory", "pillow", "av")})
+    found.update({package: importlib.metadata.version(package) for package in ("llamafactory", "pillow", "av")})
     for library in ("libavcodec", "libavformat", "libavutil", "libswscale"):
         found[library] = ".".join(map(str, av.library_versions[library]))
     return found
