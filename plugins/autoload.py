@@ -24,7 +24,8 @@ import os
 import sys
 
 TRIGGER = "llamafactory.data"  # holds TEMPLATES and the mm plugin registry, filled as it is imported
-PROJECT_PACKAGES = frozenset({"plugins", "video", "frame_store", "data"})  # what our plugin imports
+# every top-level package of the checkout but tests/ (tests/test_autoload.py holds the list to the folders)
+PROJECT_PACKAGES = frozenset({"bench", "common", "data", "evaluation", "frame_store", "models", "plugins", "video"})
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUR_BOUNDARY = "plugins.llamafactory_boundary"  # imported: our own entry point is at work, it registers itself
 

@@ -96,3 +96,12 @@ def test_llamafactory_cli_train_uses_our_template_and_writes_the_run_record(tiny
     assert record["settings"]["template"] == "qwen2_vl_exact" and record["settings"]["video_maxlen"] == 4
     notes = [line for line in result.stdout.splitlines() if "runs no preflight" in line]
     assert len(notes) == 1 and f"python -m plugins.train {config} video_maxlen=4" in notes[0]
+
+
+def test_the_hook_serves_every_package_of_the_checkout():
+    """A package the plugin imports (common/, evaluation/) but the hook does not serve breaks llamafactory-cli when it
+    runs outside the checkout."""
+    from plugins.autoload import PROJECT_PACKAGES
+
+    packages = {path.name for path in REPO_ROOT.iterdir() if (path / "__init__.py").is_file()}
+    assert PROJECT_PACKAGES == packages - {"tests"}
