@@ -57,6 +57,7 @@ def test_the_preflight_names_every_bad_span_by_its_dataset_index(tiny_model_dir,
     assert "id=good" not in message
 
 
+@pytest.mark.slow  # the `make frames` entry point: LLaMA-Factory loads the dataset
 def test_make_frames_stores_the_good_spans_and_lists_the_bad_ones(span_dir, tmp_path, capsys):
     from frame_store.build import main
 
