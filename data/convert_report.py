@@ -22,7 +22,8 @@ SKIP_REASONS = {
     "path_escape": "videoid/page_dir is not a plain file name (could leave the video dir)",
     "ambiguous_clip": "video2dataset: the row's videoid/url names several clips (a clipped video); use clip keys",
     "duplicate_id": "videoid seen on an earlier row (first wins)",
-    "no_captions": "benchmark clip without a usable reference (none given, or all dropped: see dropped_references.csv)",
+    "no_captions": "benchmark clip without a usable reference (none given, or all dropped: see "
+    "{dataset}_dropped_references.csv)",
     "not_in_mapping": "MSVD clip name absent from --mapping (youtube_mapping.txt): its split and vidN are unknown",
     **REASONS,
     BAD_METADATA: "impossible size, frame rate or duration",

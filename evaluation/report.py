@@ -10,9 +10,12 @@ report.md is the same content as plain text. Frame strips stay where the run sav
 pages); per-sample scores come from evaluation.sample_scores.
 """
 
+import html
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from data.publish import write_text_atomic
 from evaluation.diagnostics import DIAGNOSTIC_KEYS
@@ -23,6 +26,30 @@ from evaluation.run_identity import RunIdentity
 from evaluation.sample_scores import SAMPLE_SCORE_NOTE, sample_scores
 from evaluation.scoring import COUNT_KEYS
 from evaluation.summary_table import format_value
+
+# ASCII controls, and backslashes (which browsers read as '/'): never in a path we write, often in a crafted link
+_NOT_IN_LINKS = re.compile(r"[\x00-\x1f\x7f\\]")
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+
+
+def safe_link(value: Any) -> str | None:
+    """``value`` when it may become a link or image source: an http(s) URL or a relative path; else None.
+
+    The pages come from a predictions file, which --score-only reads from anywhere: a ``javascript:``, ``data:``
+    or protocol-relative value must not become a link."""
+    if not isinstance(value, str) or not value or _NOT_IN_LINKS.search(value) or value != value.strip():
+        return None
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https"):
+        return value if parts.netloc else None
+    relative = not parts.scheme and not parts.netloc and not value.startswith("/") and ":" not in value.split("/")[0]
+    return value if relative else None
+
+
+def _md_text(value: Any) -> str:
+    """``value`` as one line of markdown text: HTML escaped, markdown's own markup characters backslash-escaped."""
+    one_line = " ".join(str(value).split())
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", html.escape(one_line, quote=False))
 
 
 def _answer(record: dict[str, Any], scores: Mapping[str, float] | None) -> dict[str, Any]:
@@ -51,12 +78,12 @@ def sample_rows(
                 "n": len(rows) + 1,
                 "id": sample_id,
                 "video": record.get("video"),
-                "frames": record.get("frames"),
+                "frames": safe_link(record.get("frames")),
                 "refs": list(record.get("references") or [record["reference"]]),
                 "answers": [],
                 "error": False,
             }
-        row["frames"] = row["frames"] or record.get("frames")
+        row["frames"] = row["frames"] or safe_link(record.get("frames"))
         row["answers"].append(_answer(record, scores.get((record.get("model", "model"), sample_id))))
         row["error"] = row["error"] or record["status"] != "ok"
     return list(rows.values())
@@ -67,19 +94,20 @@ def _percent(value: float | None) -> str:
 
 
 def _answer_line(answer: dict[str, Any]) -> str:
+    model = _md_text(answer["model"])
     if answer["error"] is not None:
-        return f"- **{answer['model']}**: ERROR: {answer['error']}"
-    flags = f"  [{', '.join(answer['flags'])}]" if answer["flags"] else ""
+        return f"- **{model}**: ERROR: {_md_text(answer['error'])}"
+    flags = f"  \\[{', '.join(answer['flags'])}\\]" if answer["flags"] else ""
     scores = f"(CIDEr-D {_percent(answer['cider'])}, BLEU-4 {_percent(answer['bleu_4'])})"
-    return f"- **{answer['model']}**: {answer['text'] or '(empty)'}{flags}  {scores}"
+    return f"- **{model}**: {_md_text(answer['text']) if answer['text'] else '(empty)'}{flags}  {scores}"
 
 
 def _markdown(summary: Mapping[str, Any], identity: Sequence[tuple[str, Any]], rows: Sequence[dict[str, Any]]) -> str:
     results, models = summary["results"], list(summary["results"])
     lines = ["# Evaluation report", ""]
-    lines += [f"- **{label}**: {'n/a' if value in (None, '') else value}" for label, value in identity]
+    lines += [f"- **{label}**: {'n/a' if value in (None, '') else _md_text(value)}" for label, value in identity]
     lines += ["", f"Scores ×100, {summary['metric_tool']}.", ""]
-    lines += ["| metric | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
+    lines += ["| metric | " + " | ".join(map(_md_text, models)) + " |", "|---|" + "---|" * len(models)]
     for group, keys in (("metrics", METRIC_KEYS), ("diagnostics", DIAGNOSTIC_KEYS), ("counts", COUNT_KEYS)):
         lines += [
             f"| {key} | " + " | ".join(format_value(key, results[m].get(group, {}).get(key)) for m in models) + " |"
@@ -87,11 +115,12 @@ def _markdown(summary: Mapping[str, Any], identity: Sequence[tuple[str, Any]], r
         ]
     lines += ["", "## Samples", "", SAMPLE_SCORE_NOTE, ""]
     for row in rows:
-        lines += [f"### {row['id']}  `{row['video']}`", ""]
-        if row["frames"]:
-            lines += [f"![frames the model saw]({row['frames']})", ""]
-        lines += [f"- **reference**: {row['refs'][0]}"] if len(row["refs"]) == 1 else ["- **references**:"]
-        lines += [f"  {index}. {ref}" for index, ref in enumerate(row["refs"], 1)] if len(row["refs"]) > 1 else []
+        lines += [f"### {_md_text(row['id'])}  {_md_text(row['video'])}", ""]
+        if row["frames"]:  # safe_link'ed; percent-encoded so that no character of it is markdown
+            lines += [f"![frames the model saw]({quote(row['frames'], safe='/:.-_~')})", ""]
+        refs = [_md_text(ref) for ref in row["refs"]]
+        lines += [f"- **reference**: {refs[0]}"] if len(refs) == 1 else ["- **references**:"]
+        lines += [f"  {index}. {ref}" for index, ref in enumerate(refs, 1)] if len(refs) > 1 else []
         lines += [_answer_line(answer) for answer in row["answers"]]
         lines.append("")
     return "\n".join(lines)

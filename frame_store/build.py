@@ -52,6 +52,7 @@ from frame_store.key import (
 from frame_store.reader import damaged_entries
 from frame_store.shard import ShardView, ShardWriter, known_line, pack_entry
 from video import VideoReadError
+from video.clip_span import BadSpanError
 
 MAX_CLIPS_PER_TASK = 16  # entries travel back to the parent: a few MB per task at most
 IN_PROCESS_UP_TO = 16  # clips: starting a worker (importing LLaMA-Factory, 3-9 s) costs more than decoding them
@@ -265,9 +266,14 @@ def _fill(paths, target: StoreTarget, workers: int | None, verify: bool) -> Buil
     print(f"frame store: {target.directory}", flush=True)
     write_settings(target)
     shards = range(target.num_shards) if target.shard_index is None else [target.shard_index]
-    shard_by_path = {path: shard_of(path, target.num_shards) for path in unique}
-    mine = [path for path in unique if shard_by_path[path] in shards]
     failures: dict[str, str] = {}
+    shard_by_path = {}
+    for path in unique:
+        try:
+            shard_by_path[path] = shard_of(path, target.num_shards)
+        except BadSpanError as error:  # no clip to key or decode: that clip's failure, as an unreadable one is
+            failures[path] = str(error)
+    mine = [path for path in shard_by_path if shard_by_path[path] in shards]
     if _complete(target, shards, mine, shard_by_path, failures, verify):  # read only: no lock taken, nothing written
         print(f"frame store: {target.directory} holds every clip ({human(directory_bytes(target.directory))})")
         return BuildResult(len(mine), 0, 0, time.perf_counter() - start, failures)
@@ -348,8 +354,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"frame store FAILED: {error}") from None
     print(result.summary())
     print(f"store: {target.directory}" + ("" if target.shard_index is None else " (merge when every shard is done)"))
-    for reason in list(result.failures.values())[:20]:
-        print(f"  failed: {reason}")
+    for path, reason in list(result.failures.items())[:20]:
+        print(f"  failed: {clips.get(path, path)}: {reason}")  # the first sample naming the clip, and why
     if result.failures:
         raise SystemExit(1)
 

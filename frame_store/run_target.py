@@ -2,7 +2,7 @@
 
     target = target_for_run(config, plugin)            # StoreTarget, or None (disabled, or a stock plugin)
     target = target_for_config("configs/tiny_qwen2vl_demo.yaml", ["video_maxlen=4"])
-    clips = config_clips(config)                       # every clip of dataset + eval_dataset, as training resolves it
+    clips = config_clips(config)                       # {clip: "dataset[index]"} over dataset + eval_dataset
 
 Settings are the config's (LLaMA-Factory's defaults where it has none, as plugins.video_settings fills them), the
 family is the template's plugin class. Setting $FRAME_STORE_DIR (absolute) here is what lets the collator's data
@@ -74,8 +74,9 @@ def target_for_config(config_path, overrides=(), **options) -> StoreTarget:
     return target
 
 
-def config_clips(config: dict) -> list[str]:
-    """Every clip path of the config's dataset and eval_dataset, resolved against media_dir as training does."""
+def config_clips(config: dict) -> dict[str, str]:
+    """Every clip path of the config's dataset and eval_dataset, resolved against media_dir as training does, with
+    the first sample naming it (``dataset[index]``, for messages about that clip)."""
     from llamafactory.data.parser import get_dataset_list
     from llamafactory.hparams import get_train_args
 
@@ -84,8 +85,10 @@ def config_clips(config: dict) -> list[str]:
     loading = {key: value for key, value in config.items() if key not in IRRELEVANT_TO_LOADING}
     model_args, data_args, training_args, _, _ = get_train_args(loading)
     names = list(dict.fromkeys((data_args.dataset or []) + (data_args.eval_dataset or [])))
-    clips = []
-    for attr in get_dataset_list(names, data_args.dataset_dir):
-        for sample in load_aligned_samples(attr, model_args, data_args, training_args):
-            clips += [str(video) for video in sample.videos if isinstance(video, (str, os.PathLike))]
-    return list(dict.fromkeys(clips))
+    clips: dict[str, str] = {}
+    for name, attr in zip(names, get_dataset_list(names, data_args.dataset_dir), strict=True):
+        for index, sample in enumerate(load_aligned_samples(attr, model_args, data_args, training_args)):
+            for video in sample.videos:
+                if isinstance(video, (str, os.PathLike)):
+                    clips.setdefault(str(video), f"{name}[{index}]")
+    return clips

@@ -210,3 +210,23 @@ def test_screenshot_tool_writes_the_page_as_png(browser, small_report, tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     with Image.open(out) as png:
         assert png.format == "PNG" and png.size == (1280, 900)
+
+
+def test_enlarged_frames_fit_the_window_in_a_grid(browser, small_report):
+    """At 1280x800 the 8 enlarged frames are a grid of several columns, every one inside the window (no scrolling),
+    each still at least twice the size the model saw."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto((small_report[0] / "report.html").as_uri())
+    page.wait_for_selector(".sample")
+    page.locator(".frames img").first.click()
+    boxes = page.locator("#lightbox .tile").evaluate_all(
+        "ts => ts.map(t => { const r = t.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })"
+    )
+    assert len(boxes) == 8
+    assert all(left >= 0 and top >= 0 and right <= 1280 and bottom <= 800 for left, top, right, bottom in boxes), boxes
+    columns, grid_rows = {round(left) for left, *_ in boxes}, {round(top) for _, top, *_ in boxes}
+    assert len(columns) >= 3 and len(grid_rows) >= 2, boxes
+    assert min(bottom - top for _, top, _, bottom in boxes) >= 2 * FRAME_SIZE[0]
+    assert page.evaluate(
+        "() => { const l = document.getElementById('lightbox'); return l.scrollHeight <= l.clientHeight; }"
+    )

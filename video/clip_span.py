@@ -6,12 +6,14 @@
     clip_reference("cooking/abc.mp4", ClipSpan(12.5, 31.0))   # "cooking/abc.mp4#t=12.5,31.0"
     probe_video("cooking/abc.mp4#t=12.5,31")            # the span described as if it were its own clip
 
-This is the only parser of the fragment. A span holds the frames whose presentation time (seconds from the video's
-first frame shown, video.frame_times) lies in [START, END); ``span_view`` describes them as a clip of their own:
-frame indices, times and duration count from the span's first frame, so sampling, token counts and the times given
-to the model are those of a clip cut at exactly [START, END). video/read.py decodes the span's frames from the
-whole video. A path that exists as written is a plain path even if it holds '#'. YouCook2's segments use it
-(data/benchmarks/youcook2.py); LLaMA-Factory's stock plugins cannot read such a reference (only *_exact templates).
+This is the only parser of the fragment; a fragment that is no span raises BadSpanError (a VideoReadError, reason
+``bad_span``), which every path reports as that one sample's error. A span holds the frames whose presentation
+time (seconds from the video's first frame shown, video.frame_times) lies in [START, END); ``span_view`` describes
+them as a clip of their own: frame indices, times and duration count from the span's first frame, so sampling,
+token counts and the times given to the model are those of a clip cut at exactly [START, END). video/read.py
+decodes the span's frames from the whole video. A path that exists as written is a plain path even if it holds
+'#'. YouCook2's segments use it (data/benchmarks/youcook2.py); LLaMA-Factory's stock plugins cannot read such a
+reference (only *_exact templates).
 """
 
 import dataclasses
@@ -49,21 +51,38 @@ class ClipSpan:
         return f"{FRAGMENT}{self.start_s!r},{self.end_s!r}"
 
 
-def split_clip_reference(text: str | os.PathLike) -> tuple[str, ClipSpan | None]:
-    """``(file path, span or None)``. Raises ValueError, naming the reference, for a malformed ``#t=`` fragment."""
-    text = os.fspath(text)
+class BadSpanError(VideoReadError, ValueError):
+    """A ``#t=`` fragment that is no span: malformed, reversed, empty, negative, not finite, or in exponent form.
+
+    A VideoReadError of reason ``bad_span`` naming the reference, so every path that reports an unreadable clip as
+    one sample's error (preflight, frame store build, evaluation) reports this one alike."""
+
+    def __init__(self, reference: str, detail: str):
+        super().__init__(reference, "bad_span", detail)
+
+
+def _fragment_of(text: str) -> tuple[str, str] | None:
+    """``(file path, fragment after '#')`` when ``text`` names a ``#t=`` span (it does not exist as written)."""
     path, hash_sign, fragment = text.rpartition("#")
     if not hash_sign or not fragment.startswith("t=") or os.path.exists(text):
+        return None
+    return path, fragment
+
+
+def split_clip_reference(text: str | os.PathLike) -> tuple[str, ClipSpan | None]:
+    """``(file path, span or None)``. Raises BadSpanError, naming the reference, for a fragment that is no span."""
+    text = os.fspath(text)
+    parts = _fragment_of(text)
+    if parts is None:
         return text, None
+    path, fragment = parts
     match = TEMPORAL.fullmatch(fragment)
     if match is None:
-        raise ValueError(
-            f"{text}: the fragment #{fragment} is not a time span; write {path}#t=START,END (seconds, e.g. #t=12,31.5)"
-        )
+        raise BadSpanError(text, f"#{fragment} is not a time span; write {path}#t=START,END (seconds, e.g. #t=12,31.5)")
     try:
         return path, ClipSpan(float(match["start"]), float(match["end"]))
     except ValueError as error:
-        raise ValueError(f"{text}: {error}") from None
+        raise BadSpanError(text, str(error)) from None
 
 
 def clip_reference(path: str | os.PathLike, span: ClipSpan | None) -> str:
@@ -72,8 +91,11 @@ def clip_reference(path: str | os.PathLike, span: ClipSpan | None) -> str:
 
 
 def clip_file(text: str | os.PathLike) -> str:
-    """The file a clip reference reads (the reference without its span): what to check exists, stat, or key."""
-    return split_clip_reference(text)[0]
+    """The file a clip reference reads (the reference without its span): what to check exists or stat. A malformed
+    span still names its file here; reading, probing or keying the reference raises BadSpanError."""
+    text = os.fspath(text)
+    parts = _fragment_of(text)
+    return text if parts is None else parts[0]
 
 
 def span_view(info: VideoInfo, span: ClipSpan, reference: str) -> tuple[VideoInfo, int]:

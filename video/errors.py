@@ -19,7 +19,8 @@ REASONS = {
     "corrupt": "the container header is corrupt; download the file again",
     "truncated": "the file is cut short or corrupt; download it again",
     "no_frames": "the video stream has no frames",
-    "bad_span": "the #t=START,END span is not inside the video; fix the segment's times or use the full video",
+    "bad_span": "the #t=START,END span is malformed or not inside the video; write #t=START,END in seconds with "
+    "0 <= START < END within the video, or use the full video",
 }
 
 

@@ -144,18 +144,38 @@
   $("next").onclick = () => update({ page: state.page + 1 });
 
   const lightbox = $("lightbox");
+  const TILE_GAP = 3;  // px, as .frames .tiles' gap in report.css
+
+  // Twice the size the model saw (at least 320 px high), but no larger than lets every frame of the strip fit the
+  // window at once: the best of every column count (a grid), so 8 frames at 1280x800 show as 3 columns of 3 rows.
+  function enlargedHeight(row, img) {
+    const natural = row.layout ? row.layout[2] : img.naturalHeight;
+    const wanted = Math.max(2 * natural, 320);
+    const style = getComputedStyle(lightbox);
+    const link = $("lightbox-open");
+    const width = lightbox.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 1;
+    const height = lightbox.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom) -
+      link.offsetHeight - parseFloat(getComputedStyle(link).marginBottom) - 1;
+    if (!row.layout) return Math.max(1, Math.min(height, wanted));  // one strip, scrolling sideways
+    const [count, frameWidth, frameHeight] = row.layout;
+    let best = 1;
+    for (let columns = 1; columns <= count; columns++) {
+      const rows = Math.ceil(count / columns);
+      const byWidth = ((width - (columns - 1) * TILE_GAP) / columns) * (frameHeight / frameWidth);
+      const byHeight = (height - (rows - 1) * TILE_GAP) / rows;
+      best = Math.max(best, Math.floor(Math.min(byWidth, byHeight)));
+    }
+    return Math.min(best, wanted);
+  }
   $("samples").addEventListener("click", (event) => {
     const img = event.target.closest(".frames img");
     if (!img) return;
     event.preventDefault();
     const row = img.closest(".sample").row;
-    // twice the size the model saw (at least 320 px high), within the window's height
-    const natural = row.layout ? row.layout[2] : img.naturalHeight;
-    const height = Math.min(window.innerHeight * 0.8, Math.max(2 * natural, 320));
     lightbox.querySelector(".frames")?.remove();
-    lightbox.append(framesNode(row, height));
     $("lightbox-open").href = row.frames;
-    lightbox.hidden = false;
+    lightbox.hidden = false;  // shown first: the room for the frames is measured on it
+    lightbox.append(framesNode(row, enlargedHeight(row, img)));
   });
   lightbox.addEventListener("click", (event) => {
     if (event.target.id === "lightbox-open") return;  // opens the image file
