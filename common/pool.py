@@ -20,6 +20,7 @@ to start them in milliseconds. A spawn pool also starts multiprocessing's resour
 parent and the last worker are gone.
 """
 
+import contextlib
 import multiprocessing
 import os
 import reprlib
@@ -41,8 +42,27 @@ class WorkerDied(RuntimeError):
         self.task = task
 
 
+@contextlib.contextmanager
+def _ctrl_c_held_back():
+    """Ctrl-C (SIGINT) delivered when the block ends rather than inside it (POSIX; elsewhere no effect).
+
+    The first ProcessPoolExecutor.submit starts the workers, then the thread that later stops them: a
+    KeyboardInterrupt between the two leaves workers that nothing stops, and the interpreter's exit waits for them
+    forever."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _start_worker(parent_pid: int, initializer: Callable | None, initargs: tuple) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # started inside _ctrl_c_held_back; ignored from now on instead
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     exit_when_parent_dies(parent_pid)
     if initializer is not None:
         initializer(*initargs)
@@ -85,7 +105,8 @@ class WorkerPool:
         ``ordered``, else as each finishes. Raises WorkerDied if a worker process dies."""
         pending: dict[Future, object] = {}  # in the order submitted
         for task in tasks:
-            pending[self._executor.submit(function, task)] = task
+            with _ctrl_c_held_back():
+                pending[self._executor.submit(function, task)] = task
             if len(pending) >= self.workers * TASKS_IN_FLIGHT_PER_WORKER:
                 yield from self._collect(pending, ordered)
         while pending:

@@ -4,7 +4,6 @@ import json
 import os
 from pathlib import Path
 
-from data.publish import write_text_atomic
 from data.splits import SPLITS
 
 DATASET_NAME_PREFIX = "webvid_"
@@ -58,10 +57,3 @@ def registered_splits(dataset_info_path: Path, out_dir: Path) -> tuple[dict, dic
 
 def dataset_info_text(info: dict) -> str:
     return json.dumps(info, indent=2, ensure_ascii=False) + "\n"
-
-
-def register_splits(dataset_info_path: Path, out_dir: Path) -> dict[str, dict]:
-    """Add or replace webvid_train/val/test in ``dataset_info_path`` (created if absent, replaced atomically)."""
-    merged, entries = registered_splits(dataset_info_path, out_dir)
-    write_text_atomic(Path(dataset_info_path), dataset_info_text(merged))
-    return entries

@@ -53,11 +53,6 @@ def _model_keys() -> list[str]:
     return ["model_name_or_path", "model_revision", *(name for name in names if name.startswith("video_")), *IMAGE_KEYS]
 
 
-def input_setting_keys() -> list[str]:
-    """The keys a record holds, in order."""
-    return [*_model_keys(), *DATA_KEYS]
-
-
 def input_settings(config: dict[str, Any]) -> dict[str, Any]:
     """The input settings of a run config (``load_run_config``'s dict) as LLaMA-Factory parses them."""
     from llamafactory.hparams import DataArguments, ModelArguments

@@ -16,6 +16,7 @@ import pytest
 import data.probe_cache as probe_cache
 from data.convert_webvid import ConversionFailed, ConvertOptions, convert, main
 from tests.clips import make_clip
+from tests.process_tree import children, frozen, kill_session, session_processes, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HEADER = "videoid,name,page_idx,page_dir,duration,contentUrl\n"
@@ -52,7 +53,7 @@ def snapshot(out_dir: Path) -> dict[str, bytes]:
     return files
 
 
-def cli_args(csv_path: Path, videos: Path, out_dir: Path) -> list[str]:
+def cli_args(csv_path: Path, videos: Path, out_dir: Path, workers: int = 1) -> list[str]:
     return [
         "--csv",
         str(csv_path),
@@ -61,7 +62,7 @@ def cli_args(csv_path: Path, videos: Path, out_dir: Path) -> list[str]:
         "--out-dir",
         str(out_dir),
         "--workers",
-        "1",
+        str(workers),
         "--val-ratio",
         "0.2",
         "--test-ratio",
@@ -95,24 +96,20 @@ def test_a_failing_run_leaves_the_previous_outputs_untouched(tmp_path, good_clip
 
 
 def _start_busy_conversion(args: list[str]) -> subprocess.Popen:
-    """The converter CLI, returned once it is well inside its run (its progress bar has started)."""
+    """The converter CLI in its own session, returned once its two probe workers are running."""
     process = subprocess.Popen(
         [sys.executable, "-m", "data.convert_webvid", *args],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     seen = []
-    reader = threading.Thread(target=lambda: seen.extend(iter(lambda: process.stderr.read(1), "")), daemon=True)
+    reader = threading.Thread(target=lambda: seen.extend(iter(process.stderr.readline, "")), daemon=True)
     reader.start()
-    deadline = time.monotonic() + 120
-    while "converting:" not in "".join(seen):
-        assert process.poll() is None, "".join(seen)
-        assert time.monotonic() < deadline, "the conversion never started"
-        time.sleep(0.05)
-    time.sleep(0.5)
-    assert process.poll() is None, "the run must still be busy when it is stopped"
+    wait_for(lambda: process.poll() is not None or len(children(process.pid)) == 2, "the probe workers")
+    assert process.poll() is None, "".join(seen)
     process.stderr_text = lambda: (reader.join(timeout=10), "".join(seen))[1]
     return process
 
@@ -124,22 +121,31 @@ def test_interrupted_or_killed_run_keeps_previous_outputs_and_a_rerun_completes(
     main(cli_args(csv_path, videos, out_dir))
     before = snapshot(out_dir)
 
-    # 3,000 more clips to probe (hard links: distinct paths, no disk) keep one probe worker busy for seconds.
+    # 3,000 more clips to probe (hard links: distinct paths, no disk) keep two probe workers busy for seconds.
     rows = [f"busy{i},busy clip {i},1,p,PT00H00M02S,b{i}" for i in range(3000)]
     for i in range(3000):
         os.link(good_clip, videos / f"busy{i}.mp4")
     busy_csv = tmp_path / "busy.csv"
     busy_csv.write_text(csv_path.read_text() + "\n".join(rows) + "\n", encoding="utf-8")
 
-    process = _start_busy_conversion(cli_args(busy_csv, videos, out_dir))
-    process.send_signal(signal.SIGINT if how == "ctrl-c" else signal.SIGKILL)
-    started = time.monotonic()
-    process.wait(timeout=30)
-    if how == "ctrl-c":
-        assert time.monotonic() - started < 10, "Ctrl-C stops promptly"
-        assert process.returncode == 130 and "nothing published" in process.stderr_text()
-    else:
-        assert process.returncode == -signal.SIGKILL
+    process = _start_busy_conversion(cli_args(busy_csv, videos, out_dir, workers=2))
+    try:
+        with frozen(process.pid):  # its probe pool is open, so it cannot have published when the signal lands
+            assert process.poll() is None and len(children(process.pid)) == 2, "the run must still be busy"
+            if how == "ctrl-c":
+                os.killpg(process.pid, signal.SIGINT)  # a terminal's Ctrl-C: the whole process group
+            else:
+                process.kill()
+        started = time.monotonic()
+        process.wait(timeout=30)
+        if how == "ctrl-c":
+            assert time.monotonic() - started < 10, "Ctrl-C stops promptly"
+            assert process.returncode == 130 and "nothing published" in process.stderr_text()
+        else:
+            assert process.returncode == -signal.SIGKILL
+        wait_for(lambda: not session_processes(process.pid), "the probe workers to exit", timeout=10)
+    finally:
+        kill_session(process.pid)
     assert snapshot(out_dir) == before
 
     report = convert(ConvertOptions(csv=csv_path, video_dir=videos, out_dir=out_dir, workers=1))

@@ -91,3 +91,20 @@ def test_only_the_sampled_frames_count(clips, tmp_path):
     damaged = zero_frames(clips["good"], tmp_path / "gop_48_zeroed.mp4", range(48, 60))
     assert decode_clips([damaged], video_fps=8.0, video_maxlen=4, workers=1).failures == {}
     assert list(decode_clips([damaged], video_fps=8.0, video_maxlen=8, workers=1).failures) == [str(damaged)]
+
+
+def test_a_killed_worker_of_the_store_build_raises_instead_of_hanging(clips, tmp_path):
+    """With a store the check is the frame store's build (its own pool): a dead worker is an error naming clips."""
+    from frame_store.key import StoreSettings, StoreTarget
+    from tests.frame_store_fixtures import TEMPLATE, exact_plugin
+
+    settings = StoreSettings.for_plugin(exact_plugin(), max_pixels=112 * 112, min_pixels=256, **SETTINGS)
+    target = StoreTarget(tmp_path / "frames", TEMPLATE, settings)
+    links = []
+    for i in range(40):  # more than the build decodes in its own process
+        links.append(str(tmp_path / f"clip{i}.mp4"))
+        os.link(clips["good"], links[-1])
+    call = lambda: decode_clips(links, workers=2, store=target, **SETTINGS)  # noqa: E731
+    message = str(error_when_a_worker_is_killed(call, DecodeCheckError, 60))
+    assert "a frame-store worker process died" in message and "clips unstored" in message, message
+    assert str(tmp_path / "clip") in message  # the first clip of a task it had

@@ -76,3 +76,36 @@ def test_a_watched_child_exits_when_its_parent_is_killed():
         assert parent.stdout.read() == b""  # the pipe is closed: `| tee` would return
     finally:
         kill_session(parent.pid)
+
+
+CTRL_C_AS_THE_POOL_STARTS = """
+import os, signal
+from concurrent.futures import ProcessPoolExecutor
+from common.pool import WorkerPool
+
+launch = ProcessPoolExecutor._launch_processes
+
+def launch_then_ctrl_c(executor):  # Ctrl-C once the workers exist, before the thread that stops them does
+    launch(executor)
+    os.kill(os.getpid(), signal.SIGINT)
+
+ProcessPoolExecutor._launch_processes = launch_then_ctrl_c
+pool = WorkerPool(2, start_method="fork")
+try:
+    list(pool.results(abs, [-1], ordered=True))
+except KeyboardInterrupt:
+    pool.close(cancel=True)
+    print("interrupted", flush=True)
+"""
+
+
+def test_ctrl_c_as_the_pool_starts_its_workers_still_lets_the_run_exit():
+    """Ctrl-C landing inside the first submit, between the workers' start and their manager thread's, used to leave
+    the interpreter's exit waiting forever on workers nothing would stop."""
+    process = subprocess.Popen([sys.executable, "-c", CTRL_C_AS_THE_POOL_STARTS], cwd=REPO_ROOT,
+                               stdout=subprocess.PIPE, start_new_session=True)  # fmt: skip
+    try:
+        output, _ = process.communicate(timeout=60)
+    finally:
+        kill_session(process.pid)
+    assert output == b"interrupted\n" and process.returncode == 0

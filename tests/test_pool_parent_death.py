@@ -1,5 +1,5 @@
-"""kill -9 of a command that runs a process pool leaves nothing behind: its workers (and a spawn pool's resource
-tracker) exit within seconds, and the output pipe closes, so `python -m ... | tee log` returns."""
+"""kill -9 (or SIGTERM) of a command that runs a process pool leaves nothing behind: its workers (and a spawn pool's
+resource tracker) exit within seconds, and the output pipe closes, so `python -m ... | tee log` returns."""
 
 import json
 import os
@@ -32,10 +32,12 @@ def _links(clip, directory, names: list[str]) -> None:
         (directory / f"{name}.mp4").symlink_to(clip)
 
 
-def _killed_while_its_workers_run(command: list[str], started, env: dict | None = None) -> None:
+def _killed_while_its_workers_run(
+    command: list[str], started, env: dict | None = None, how: signal.Signals = signal.SIGKILL
+) -> None:
     """Run ``command`` in its own session, its output to a pipe as `| tee` reads it; once ``started(pid)`` holds
-    (pid: the command's own process), kill -9 that process while its pool workers are alive; assert every process
-    it started exits and the pipe closes within seconds."""
+    (pid: the command's own process), send ``how`` to that process alone while its pool workers are alive; assert
+    every process it started exits and the pipe closes within seconds."""
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                start_new_session=True)  # fmt: skip
     output = bytearray()
@@ -53,7 +55,7 @@ def _killed_while_its_workers_run(command: list[str], started, env: dict | None 
             assert process.poll() is None, f"the run ended before it could be killed: {bytes(output[-2000:])}"
             workers = children(process.pid)
             assert len(workers) >= 2, describe(workers)
-            os.kill(process.pid, signal.SIGKILL)
+            os.kill(process.pid, how)
         process.wait(timeout=30)
         deadline = time.monotonic() + 20
         while (left := session_processes(process.pid)) and time.monotonic() < deadline:
@@ -68,14 +70,15 @@ def _two_workers(pid: int) -> bool:
     return len(children(pid)) >= 2
 
 
-def test_killing_the_webvid_converter_kills_its_probe_workers(clip, tmp_path):
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+def test_killing_the_webvid_converter_kills_its_probe_workers(clip, tmp_path, how):
     names = [str(videoid) for videoid in range(N_PROBED_CLIPS)]
     _links(clip, tmp_path / "videos", names)
     csv_path = tmp_path / "webvid.csv"
     csv_path.write_text("videoid,name\n" + "".join(f"{name},caption {name}\n" for name in names))
     command = [sys.executable, "-m", "data.convert_webvid", "--csv", str(csv_path), "--video-dir",
                str(tmp_path / "videos"), "--out-dir", str(tmp_path / "out"), "--workers", "2"]  # fmt: skip
-    _killed_while_its_workers_run(command, _two_workers)
+    _killed_while_its_workers_run(command, _two_workers, how=how)
 
 
 def test_killing_the_benchmark_converter_kills_its_probe_workers(clip, tmp_path):

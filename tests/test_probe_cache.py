@@ -15,6 +15,7 @@ from data import convert_webvid
 from data.convert_report import SKIP_REASONS
 from data.probe_cache import ProbeCache, ProbeOutcome, Prober, ProbeWorkerDied
 from tests.clips import make_clip
+from tests.process_tree import ON_LINUX, children, frozen, kill_session, session_processes, wait_for
 from video import REASONS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -58,30 +59,7 @@ def test_a_killed_worker_is_an_error_not_a_hang(clip):
     assert "a probe worker died (out of memory?)" in str(result["error"]) and "rerun" in str(result["error"])
 
 
-def _children(pid: int) -> list[int]:
-    with open(f"/proc/{pid}/task/{pid}/children") as f:
-        return [int(child) for child in f.read().split()]
-
-
-def _cpu_ticks(pid: int) -> int:
-    """User + system CPU time of ``pid`` in clock ticks (0 once it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0
-    return int(fields[11]) + int(fields[12])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(), reason="needs Linux /proc")
+@pytest.mark.skipif(not ON_LINUX, reason="watches the process tree through /proc")
 def test_ctrl_c_stops_the_converter_promptly(clip, tmp_path):
     """Ctrl-C in a terminal (SIGINT to the whole process group) while probing: out within seconds, workers gone."""
     videos = tmp_path / "videos"
@@ -113,21 +91,18 @@ def test_ctrl_c_stops_the_converter_promptly(clip, tmp_path):
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + 60
-            while sum(map(_cpu_ticks, workers := _children(process.pid))) < 20:  # workers busy probing
-                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.05)
-            os.killpg(process.pid, signal.SIGINT)
+            wait_for(lambda: process.poll() is not None or len(children(process.pid)) == 2, "the probe workers")
+            with frozen(process.pid):  # the pool is open, so the run cannot have published when the signal lands
+                assert process.poll() is None and len(children(process.pid)) == 2, log.read_text()
+                os.killpg(process.pid, signal.SIGINT)
             started = time.monotonic()
             process.wait(timeout=15)
             assert time.monotonic() - started < 10
+            wait_for(lambda: not session_processes(process.pid), "the probe workers to exit", timeout=10)
         finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
+            kill_session(process.pid)
     assert process.returncode == 130, log.read_text()
     assert "interrupted" in log.read_text()
-    time.sleep(0.5)
-    assert [pid for pid in workers if _alive(pid)] == []
 
 
 class _DiesAfterTwo(Prober):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from data.dataset_info import register_splits
+from data.dataset_info import registered_splits
 from data.splits import assign_split, check_ratios
 
 
@@ -30,13 +30,12 @@ def test_bad_ratios_rejected(val, test):
         check_ratios(val, test)
 
 
-def test_register_splits_keeps_other_entries(tmp_path):
+def test_registered_splits_keep_other_entries(tmp_path):
     info_path = tmp_path / "dataset_info.json"
     other = {"mllm_demo": {"file_name": "mllm_demo.json", "formatting": "sharegpt"}}
     stale = {"webvid_train": {"file_name": "old.json"}}
     info_path.write_text(json.dumps({**other, **stale}))
-    register_splits(info_path, tmp_path / "data" / "webvid")
-    merged = json.loads(info_path.read_text())
+    merged, _ = registered_splits(info_path, tmp_path / "data" / "webvid")
     assert merged["mllm_demo"] == other["mllm_demo"]
     assert set(merged) == {"mllm_demo", "webvid_train", "webvid_val", "webvid_test"}
     assert merged["webvid_train"]["file_name"] == "data/webvid/webvid_train.json"  # relative to dataset_dir
@@ -44,19 +43,18 @@ def test_register_splits_keeps_other_entries(tmp_path):
     assert merged["webvid_test"]["tags"]["assistant_tag"] == "assistant"
 
 
-def test_register_splits_outside_dataset_dir_uses_absolute_paths(tmp_path):
+def test_registered_splits_outside_dataset_dir_use_absolute_paths(tmp_path):
     info_path = tmp_path / "repo" / "dataset_info.json"
     info_path.parent.mkdir()
-    entries = register_splits(info_path, tmp_path / "elsewhere")
+    _, entries = registered_splits(info_path, tmp_path / "elsewhere")
     assert entries["webvid_test"]["file_name"] == str(tmp_path / "elsewhere" / "webvid_test.json")
 
 
-def test_register_splits_refuses_broken_json(tmp_path):
+def test_registered_splits_refuse_broken_json(tmp_path):
     info_path = tmp_path / "dataset_info.json"
     info_path.write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
-        register_splits(info_path, tmp_path)
-    assert info_path.read_text() == "{not json"  # left as it was
+        registered_splits(info_path, tmp_path)
 
 
 def test_committed_dataset_info_registers_webvid(tmp_path):

@@ -5,7 +5,8 @@ import multiprocessing
 import os
 import signal
 import threading
-import time
+
+from tests.process_tree import wait_for
 
 
 def error_when_a_worker_is_killed(call, error_type: type[Exception], start_timeout: float = 120) -> Exception | None:
@@ -21,10 +22,8 @@ def error_when_a_worker_is_killed(call, error_type: type[Exception], start_timeo
 
     thread = threading.Thread(target=run)
     thread.start()
-    deadline = time.monotonic() + start_timeout
-    while not multiprocessing.active_children() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)
+    workers = wait_for(multiprocessing.active_children, "the call to start a worker process", timeout=start_timeout)
+    os.kill(workers[0].pid, signal.SIGKILL)
     thread.join(timeout=60)
     assert not thread.is_alive(), "the call hung after a worker died"
     return outcome.get("error")
