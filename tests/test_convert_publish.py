@@ -114,6 +114,7 @@ def _start_busy_conversion(args: list[str]) -> subprocess.Popen:
     return process
 
 
+@pytest.mark.slow  # a kill: make test-fast runs no kill, browser or training
 @pytest.mark.parametrize("how", ["ctrl-c", "kill-9"])
 def test_interrupted_or_killed_run_keeps_previous_outputs_and_a_rerun_completes(tmp_path, good_clip, how):
     csv_path, videos = small_dataset(tmp_path, good_clip, n_good=6)

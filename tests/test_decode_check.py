@@ -75,6 +75,7 @@ def test_frames_decoded_with_concealed_errors_are_a_read_error(clips, tmp_path):
     assert len(read_sampled_frames(clips["good_whole_gop"], **SETTINGS)[2]) == 8
 
 
+@pytest.mark.slow  # a kill: make test-fast runs no kill, browser or training
 def test_a_killed_worker_raises_instead_of_hanging(clips, tmp_path):
     links = []
     for i in range(600):
@@ -93,6 +94,7 @@ def test_only_the_sampled_frames_count(clips, tmp_path):
     assert list(decode_clips([damaged], video_fps=8.0, video_maxlen=8, workers=1).failures) == [str(damaged)]
 
 
+@pytest.mark.slow  # a kill: make test-fast runs no kill, browser or training
 def test_a_killed_worker_of_the_store_build_raises_instead_of_hanging(clips, tmp_path):
     """With a store the check is the frame store's build (its own pool): a dead worker is an error naming clips."""
     from frame_store.key import StoreSettings, StoreTarget

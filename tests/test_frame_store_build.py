@@ -35,6 +35,7 @@ def _entry_lines(directory, pattern: str = "shard-*.jsonl") -> list[dict]:
     return [line for path in sorted(directory.glob(pattern)) for line in read_lines(path)]
 
 
+@pytest.mark.slow  # a kill: make test-fast runs no kill, browser or training
 def test_a_killed_build_resumes_with_nothing_lost_or_duplicated(clip_matrix, tiny_model_dir, tmp_path):
     clips = _copies(clip_matrix["h264_25fps_60s_single_gop.mp4"][0], tmp_path / "videos", 14)
     config = write_train_config(tmp_path, tiny_model_dir, REPO_ROOT / "data" / "sample", video_max_pixels=112 * 112)

@@ -62,6 +62,7 @@ subprocess.run([sys.executable, "-c", watched])
 """
 
 
+@pytest.mark.slow  # a kill: make test-fast runs no kill, browser or training
 @pytest.mark.skipif(not ON_LINUX, reason="watches the process tree through /proc")
 def test_a_watched_child_exits_when_its_parent_is_killed():
     """The parent's kill -9 leaves no orphan running, and the output pipe they shared closes."""

@@ -102,6 +102,7 @@ def test_the_workers_option_reaches_the_preflight_from_a_training_command_line()
         parse_options(["--workers", "0"])
 
 
+@pytest.mark.slow  # a kill: make test-fast runs no kill, browser or training
 def test_a_killed_worker_is_an_error_not_a_hang(tiny_model_dir, dataset_dir):
     args = config(tiny_model_dir, dataset_dir, dataset="clips_many")
     message = str(error_when_a_worker_is_killed(lambda: run(args, decode_check=False, workers=2), PreflightError))
@@ -109,6 +110,7 @@ def test_a_killed_worker_is_an_error_not_a_hang(tiny_model_dir, dataset_dir):
     assert "--workers N, now 2" in message
 
 
+@pytest.mark.slow  # a kill: make test-fast runs no kill, browser or training
 def test_ctrl_c_stops_at_once_and_leaves_no_worker(tiny_model_dir, dataset_dir, tmp_path):
     path = write_config(tmp_path / "cfg.yaml", config(tiny_model_dir, dataset_dir, dataset="clips_many"))
     process = subprocess.Popen(

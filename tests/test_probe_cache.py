@@ -48,6 +48,7 @@ def _finishes_within(seconds: float, function) -> dict:
     return result
 
 
+@pytest.mark.slow  # a kill: make test-fast runs no kill, browser or training
 def test_a_killed_worker_is_an_error_not_a_hang(clip):
     """The out-of-memory killer's SIGKILL on one worker used to leave the run waiting forever."""
     with Prober(2) as prober:
@@ -59,6 +60,7 @@ def test_a_killed_worker_is_an_error_not_a_hang(clip):
     assert "a probe worker died (out of memory?)" in str(result["error"]) and "rerun" in str(result["error"])
 
 
+@pytest.mark.slow  # a kill: make test-fast runs no kill, browser or training
 @pytest.mark.skipif(not ON_LINUX, reason="watches the process tree through /proc")
 def test_ctrl_c_stops_the_converter_promptly(clip, tmp_path):
     """Ctrl-C in a terminal (SIGINT to the whole process group) while probing: out within seconds, workers gone."""
@@ -131,6 +133,7 @@ def test_probes_done_before_a_worker_died_are_cached(clip, tmp_path, monkeypatch
         assert len(cache.get_many(keys)) == 2  # a rerun probes only the three left
 
 
+@pytest.mark.slow  # a kill: make test-fast runs no kill, browser or training
 def test_the_converter_stops_with_a_clear_error_when_a_worker_is_killed(clip, tmp_path):
     videos = tmp_path / "videos"
     videos.mkdir()

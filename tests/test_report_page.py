@@ -18,6 +18,8 @@ from evaluation.predictions import Prediction
 from evaluation.report import write_report
 from tests.browser import headless_chromium
 
+pytestmark = pytest.mark.slow  # a real browser: make test-fast runs none
+
 COLOURS = ("red", "green", "blue", "yellow", "purple", "orange")
 SHAPES = ("circle", "square", "triangle", "star")
 MOTIONS = ("moves up", "moves down", "moves left", "moves right")
