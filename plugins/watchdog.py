@@ -76,12 +76,12 @@ def stall_summary(heartbeat: Heartbeat, idle_s: float, now: float) -> list[str]:
     return lines
 
 
-def thread_stacks() -> str:
-    """Every thread's stack, most recent call first (the watchdog's own thread left out)."""
+def thread_stacks(skip: int | None = None) -> str:
+    """Every thread's stack but thread ``skip``'s (the watchdog's own), most recent call first."""
     names = {thread.ident: thread.name for thread in threading.enumerate()}
     blocks = []
     for ident, frame in sys._current_frames().items():
-        if ident == threading.get_ident():
+        if ident == skip:
             continue
         frames = traceback.format_list(list(reversed(traceback.extract_stack(frame))))
         blocks.append(f"Thread {names.get(ident, '?')} (0x{ident:x}), most recent call first:\n" + "".join(frames))
@@ -117,7 +117,11 @@ class Watchdog:
         """Write rank-K.stacks.txt (atomically) and log where it is."""
         path = stacks_path(self.heartbeat)
         header = stall_summary(self.heartbeat, idle_s, time.time())
-        text = "\n".join(header) + f"\nmain thread: 0x{threading.main_thread().ident:x}\n\n" + thread_stacks()
+        text = (
+            "\n".join(header)
+            + f"\nmain thread: 0x{threading.main_thread().ident:x}\n\n"
+            + thread_stacks(skip=self._thread.ident)
+        )
         write_atomically(path, text)
         output_dir = self.heartbeat.path.parent.parent
         print(f"watchdog: {'; '.join(header)}; stacks: {path}; see: python -m plugins.diagnose {output_dir}",
