@@ -10,14 +10,19 @@ says why it does not move. A heartbeat older than the run's HANG_TIMEOUT_S (reco
 """
 
 import argparse
+import re
 import socket
+import sysconfig
 import time
 from pathlib import Path
 
 from plugins.heartbeat import READING_CLIP, heartbeat_dir, read_heartbeats
 from plugins.watchdog import DEFAULT_HANG_TIMEOUT_S
 
-TOP_FRAMES = 4  # frames shown per thread of a stack dump (most recent first)
+TOP_FRAMES = 6  # frames shown per thread of a stack dump (most recent first)
+FRAME_LINE = re.compile(r'File "(.*)", line (\d+), in (.*)$')
+STDLIB = sysconfig.get_paths()["stdlib"] + "/"
+REPO_ROOT = str(Path(__file__).resolve().parents[1])
 PROC_STATES = {"T": "stopped", "t": "stopped (traced)", "D": "disk sleep", "Z": "zombie", "R": "running",
                "S": "sleeping"}  # fmt: skip
 PHASE_ORDER = ("start", "data", "forward", "backward", "optimizer step", "evaluate", "save", "done")
@@ -103,9 +108,29 @@ def stack_summary(path: Path, top: int = TOP_FRAMES) -> list[str]:
     for block in threads:
         block_lines = block.removeprefix("Thread ").splitlines()
         lines.append(f"  thread {block_lines[0].split(',')[0]}:")
-        frames = [line.strip() for line in block_lines[1:] if line.startswith("  File ")][:top]
-        lines += [f"    {frame}" for frame in frames]
+        frames = [line.strip() for line in block_lines[1:] if line.startswith("  File ")]
+        lines += [f"    {frame}" for frame in top_frames(frames, top)]
     return lines
+
+
+def top_frames(frames: list[str], top: int) -> list[str]:
+    """The most recent frame, then the next ``top`` - 1 outside Python's standard library (where a thread waits is
+    stdlib; why it waits is the caller: the DataLoader, a collective), as ``function (file:line)``."""
+    shown, skipped = [], 0
+    for index, frame in enumerate(frames):
+        match = FRAME_LINE.match(frame)
+        if match is None:
+            continue
+        path, line, function = match.groups()
+        if index > 0 and path.startswith(STDLIB):
+            skipped += 1
+            continue
+        short = path.split("site-packages/", 1)[-1].removeprefix(f"{REPO_ROOT}/")
+        shown.append(f"{function} ({short}:{line})" + (f"  [{skipped} stdlib frames skipped]" if skipped else ""))
+        skipped = 0
+        if len(shown) == top:
+            break
+    return shown
 
 
 def render(output_dir: Path, now: float | None = None) -> str:

@@ -3,11 +3,12 @@
 import json
 import signal
 import subprocess
+import sysconfig
 import time
 
 import pytest
 
-from plugins.diagnose import main, render
+from plugins.diagnose import TOP_FRAMES, main, render, top_frames
 from plugins.heartbeat import Heartbeat, heartbeat_dir, write_atomically
 from plugins.watchdog import Watchdog
 from tests.training_fixtures import REPO_ROOT
@@ -65,10 +66,27 @@ def test_the_stack_dump_shows_its_header_and_the_main_threads_top_frames_first(t
     screen = render(tmp_path)
     dump = screen.split("rank-0.stacks.txt (written ", 1)[1]
     assert "rank 0 (pid" in dump and "no progress for 12 s" in dump and "at step 3 in phase 'forward'" in dump
-    first_thread = dump.split("  thread ", 1)[1].splitlines()
+    first_thread = dump.split("  thread ")[1].splitlines()
     assert first_thread[0].startswith("MainThread")
-    assert 1 <= len([line for line in first_thread[1:4] if line.startswith("    File ")]) <= 4
-    assert "test_the_stack_dump_shows_its_header" in dump.split("  thread ", 2)[1]
+    frames = first_thread[1:]
+    assert 1 <= len(frames) <= TOP_FRAMES
+    assert "test_the_stack_dump_shows_its_header_and_the_main_threads_top_frames_first (tests/test_diagnose.py:" in (
+        "\n".join(frames)
+    )
+
+
+def test_top_frames_skip_the_standard_library_below_where_the_thread_waits():
+    stdlib = sysconfig.get_paths()["stdlib"]
+    frames = [
+        f'File "{stdlib}/selectors.py", line 415, in select',
+        f'File "{stdlib}/multiprocessing/queues.py", line 113, in get',
+        'File "/venv/lib/python3.11/site-packages/torch/utils/data/dataloader.py", line 1310, in _try_get_data',
+        'File "/venv/lib/python3.11/site-packages/transformers/trainer.py", line 2105, in get_batch_samples',
+    ]
+    assert top_frames(frames, top=2) == [
+        f"select ({stdlib}/selectors.py:415)",
+        "_try_get_data (torch/utils/data/dataloader.py:1310)  [1 stdlib frames skipped]",
+    ]
 
 
 def test_no_heartbeat_and_a_wrong_folder_are_one_sentence_each(tmp_path, capsys):
