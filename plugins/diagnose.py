@@ -25,6 +25,7 @@ STDLIB = sysconfig.get_paths()["stdlib"] + "/"
 REPO_ROOT = str(Path(__file__).resolve().parents[1])
 PROC_STATES = {"T": "stopped", "t": "stopped (traced)", "D": "disk sleep", "Z": "zombie", "R": "running",
                "S": "sleeping"}  # fmt: skip
+STUCK_STATES = ("stopped", "stopped (traced)", "disk sleep", "zombie", "gone")  # a process that cannot move on
 PHASE_ORDER = ("start", "data", "forward", "backward", "optimizer step", "evaluate", "save", "done")
 
 
@@ -64,9 +65,10 @@ def heartbeat_line(beat: dict, now: float) -> str:
 
 
 def waits(beats: list[dict], now: float) -> list[str]:
-    """One sentence per stalled rank: what it waits on (its data, a clip, another rank) or where it is stuck."""
+    """One sentence per stalled rank: what it waits on (a clip, its data, another rank) or where it is stuck."""
     stale_after = _stale_after(beats)
     ranks = [beat for beat in beats if beat.get("worker") is None]
+    states = {rank["rank"]: process_state(rank) for rank in ranks}
     behind = min(ranks, key=_progress) if len(ranks) > 1 else None
     sentences = []
     for rank in ranks:
@@ -74,23 +76,26 @@ def waits(beats: list[dict], now: float) -> list[str]:
         if rank.get("phase") == "done" or idle < stale_after:
             continue
         where = f"rank {rank['rank']}: no progress for {idle:.0f} s at step {rank['step']} in phase {rank['phase']!r}"
-        state = process_state(rank)
         reads = [beat for beat in beats if beat["rank"] == rank["rank"] and beat.get("clip")]
-        if state in ("stopped", "stopped (traced)", "disk sleep", "gone", "zombie"):
-            sentences.append(f"{where}; its process is {state}")
+        blocked = [other for other in ranks if other is not rank and states[other["rank"]] in STUCK_STATES]
+        if states[rank["rank"]] in STUCK_STATES:
+            sentences.append(f"{where}; its process is {states[rank['rank']]}")
         elif reads:
             for beat in reads:
                 who = "itself" if beat.get("worker") is None else f"data worker {beat['worker']} (pid {beat['pid']})"
                 worker_state = process_state(beat)
                 sentences.append(
                     f"{where}: waits for {who}, reading clip {beat['clip']} for {now - beat['clip_started']:.0f} s"
-                    + (f" (process {worker_state})" if worker_state not in (None, "running", "sleeping") else "")
+                    + (f" (process {worker_state})" if worker_state in STUCK_STATES else "")
                 )
-        elif rank.get("phase") == "data":
-            sentences.append(f"{where}: waits for its data workers, none of which is reading a clip ({READING_CLIP!r})")
+        elif blocked:
+            names = ", ".join(f"rank {other['rank']} (process {states[other['rank']]})" for other in blocked)
+            sentences.append(f"{where}: waits in a collective for {names}")
         elif behind is not None and _progress(behind) < _progress(rank):
             sentences.append(f"{where}: waits in a collective for rank {behind['rank']}, which is behind "
                              f"(step {behind['step']}, phase {behind['phase']!r})")  # fmt: skip
+        elif rank.get("phase") == "data":
+            sentences.append(f"{where}: waits for its data workers, none of which is reading a clip ({READING_CLIP!r})")
         else:
             sentences.append(where)
     return sentences

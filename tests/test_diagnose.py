@@ -48,15 +48,30 @@ def test_a_stalled_rank_waiting_on_a_stopped_worker_names_the_clip(tmp_path, sto
     ) in screen
 
 
-def test_a_rank_ahead_waits_in_a_collective_for_the_rank_behind(tmp_path, stopped_process):
+def test_a_rank_waits_in_a_collective_for_a_stopped_rank(tmp_path, stopped_process):
     directory = heartbeat_dir(tmp_path)
     _beat(directory, 0, age_s=30, step=5, phase="backward")
     _beat(directory, 1, pid=stopped_process.pid, age_s=31, step=5, phase="forward")
     _beat(directory, 2, age_s=1, step=5, phase="backward")  # recent: not stalled
     screen = render(tmp_path)
-    assert "rank 0: no progress for 30 s at step 5 in phase 'backward': waits in a collective for rank 1" in screen
+    assert (
+        "rank 0: no progress for 30 s at step 5 in phase 'backward': waits in a collective for rank 1 (process "
+        "stopped)" in screen
+    )
     assert "rank 1: no progress for 31 s at step 5 in phase 'forward'; its process is stopped" in screen
     assert "rank 2: no progress" not in screen
+
+
+def test_a_rank_ahead_waits_in_a_collective_for_the_rank_behind(tmp_path):
+    directory = heartbeat_dir(tmp_path)
+    _beat(directory, 0, age_s=30, step=5, phase="data")  # this process: running, so neither is stopped
+    _beat(directory, 1, age_s=31, step=5, phase="backward")
+    _beat(directory, 2, age_s=30, step=4, phase="optimizer step")
+    screen = render(tmp_path)
+    behind = "waits in a collective for rank 2, which is behind (step 4, phase 'optimizer step')"
+    assert f"rank 0: no progress for 30 s at step 5 in phase 'data': {behind}" in screen
+    assert f"rank 1: no progress for 31 s at step 5 in phase 'backward': {behind}" in screen
+    assert "rank 2: no progress for 30 s at step 4 in phase 'optimizer step'\n" in screen + "\n"
 
 
 def test_the_stack_dump_shows_its_header_and_the_main_threads_top_frames_first(tmp_path):
