@@ -94,3 +94,48 @@ def test_a_data_worker_stopped_mid_read_is_named_by_the_watchdog_and_diagnose(ti
         except subprocess.TimeoutExpired:
             os.killpg(run.pid, signal.SIGKILL)
             run.wait()
+
+
+@pytest.mark.slow
+def test_a_stopped_rank_of_two_is_named_and_the_other_dumps_where_it_waits(tiny_model_dir, sample_dir, tmp_path):
+    config = write_train_config(tmp_path, tiny_model_dir, sample_dir, max_steps=100_000)
+    output_dir = tmp_path / "saves"
+    heartbeats = output_dir / "heartbeat"
+    log = tmp_path / "train.out"
+    env = {**os.environ, "HANG_TIMEOUT_S": HANG_TIMEOUT_S, "FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "2"}
+    with log.open("w") as out:
+        run = subprocess.Popen([sys.executable, "-m", "plugins.train", str(config), "--skip-decode-check"],
+                               cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                               start_new_session=True)  # fmt: skip
+    stopped = None
+    try:
+        deadline = time.monotonic() + 600
+        while stopped is None:  # both ranks have finished a step: rank 1 is stopped mid-training
+            assert run.poll() is None, log.read_text()[-4000:]
+            assert time.monotonic() < deadline, "the two ranks did not finish a step within ten minutes"
+            beats = [_beat(heartbeats / f"rank-{rank}.json") for rank in (0, 1)]
+            if all(beat is not None and beat["step"] >= 1 for beat in beats):
+                stopped = beats[1]
+                os.kill(stopped["pid"], signal.SIGSTOP)
+            time.sleep(0.1)
+        dump = heartbeats / "rank-0.stacks.txt"
+        dump.unlink(missing_ok=True)  # a slow step on a busy machine may have dumped before: wait for this stall's
+        while not dump.exists():  # rank 0 blocks in its next collective with rank 1
+            assert run.poll() is None, log.read_text()[-4000:]
+            assert time.monotonic() < deadline, "rank 0 wrote no stack dump after rank 1 stopped"
+            time.sleep(0.2)
+        assert "rank 0 (pid" in dump.read_text() and "Thread MainThread" in dump.read_text()
+        assert "NCCL flight recorder: a rank that times out in a collective dumps to" in log.read_text()
+        diagnosis = subprocess.run([sys.executable, "-m", "plugins.diagnose", str(output_dir)], cwd=REPO_ROOT,
+                                   capture_output=True, text=True, check=True, timeout=120).stdout  # fmt: skip
+        assert "; its process is stopped" in diagnosis.split("rank 1: no progress for ", 1)[1].splitlines()[0]
+        assert "waits in a collective for rank 1 (process stopped)" in diagnosis
+    finally:
+        if stopped is not None:
+            os.kill(stopped["pid"], signal.SIGCONT)
+        os.killpg(run.pid, signal.SIGTERM)
+        try:
+            run.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
