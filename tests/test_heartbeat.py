@@ -150,3 +150,12 @@ def test_the_nccl_flight_recorder_dumps_beside_the_heartbeats_unless_the_user_ch
     assert env["TORCH_NCCL_DUMP_ON_TIMEOUT"] == "1" and int(env["TORCH_NCCL_TRACE_BUFFER_SIZE"]) > 0
     assert env["TORCH_NCCL_DEBUG_INFO_TEMP_FILE"] == str(tmp_path.absolute() / "heartbeat" / "nccl-trace-rank-")
     assert nccl_trace_env(tmp_path, {"TORCH_NCCL_TRACE_BUFFER_SIZE": "0"})["TORCH_NCCL_TRACE_BUFFER_SIZE"] == "0"
+
+
+def test_a_read_slower_than_the_limit_is_logged_and_kept_in_the_heartbeat(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(heartbeat_module, "SLOW_CLIP_READ_S", 0.0)  # every read is over a limit of 0 s
+    heartbeat = start_process_heartbeat(tmp_path, hang_timeout_s=60)
+    with caplog.at_level("WARNING", logger="plugins.heartbeat"), reading_clip("clips/slow.mp4"):
+        pass
+    assert "slow clip read: clips/slow.mp4 took" in caplog.text
+    assert json.loads(heartbeat.path.read_text())["slow_read"]["clip"] == "clips/slow.mp4"
