@@ -60,8 +60,9 @@ EVAL_ARGS ?=
 PYTEST_ARGS ?=
 GPUS ?= 1
 GPU_MEMORY ?= 80
+OUTPUT_DIR ?= saves/tiny_qwen2vl_demo
 
-.PHONY: help setup tiny-model sample-data data preflight plan frames frames-prune train eval merge demo lint test test-fast bench clean
+.PHONY: help setup tiny-model sample-data data preflight plan frames frames-prune train eval merge diagnose demo lint test test-fast bench clean
 
 help:
 	@echo "make demo        set up, then run the whole pipeline on the embedded tiny model (CPU)"
@@ -83,6 +84,7 @@ help:
 	@echo "make train       train CONFIG=... [ARGS='key=value ...']"
 	@echo "make eval        evaluate CONFIG's adapter as it was trained [ARGS='key=value ...'] [EVAL_ARGS='--adapter-path ...']"
 	@echo "make merge       export base + adapter as one model (MERGE_CONFIG=...)"
+	@echo "make diagnose    a stuck run: each rank's last heartbeat, who waits on what, the clip being read (OUTPUT_DIR=...)"
 	@echo "make bench       run the benchmarks in bench/"
 
 setup: $(SETUP_STAMP)
@@ -143,6 +145,9 @@ eval: $(SETUP_STAMP)
 
 merge: $(SETUP_STAMP)
 	$(PY) -m plugins.export $(MERGE_CONFIG) $(ARGS)
+
+diagnose: $(SETUP_STAMP)
+	$(PY) -m plugins.diagnose $(OUTPUT_DIR)
 
 demo: $(SETUP_STAMP) $(DEMO_TINY_MODEL_$(MODEL))/config.json $(SAMPLE_CSV)
 	$(PY) demo.py --config $(DEMO_CONFIG_$(MODEL)) $(ARGS)

@@ -18,6 +18,7 @@ from transformers import Qwen2_5_VLProcessor, Qwen2VLProcessor
 from typing_extensions import override
 
 from frame_store.plugin_hook import read_through_store, stored_metadata
+from plugins.heartbeat import reading_clip
 from plugins.llamafactory_boundary import BasePlugin, QwenVideoPlugin, is_frame_list
 from video import VideoReadError, frame_times, probe_video, read_sampled_frames, sample_indices
 
@@ -120,8 +121,17 @@ class ExactVideoReading:
         }
 
     def read_videos(self, videos: list, **kwargs) -> dict[str, list]:
-        """Clips the run's frame store holds come from it (frame_store.plugin_hook); the others, decode_videos."""
-        return read_through_store(self, videos, kwargs, self.decode_videos)
+        """Clips the run's frame store holds come from it (frame_store.plugin_hook); the others, decode_videos.
+        Each clip is read on its own, named in this process's heartbeat while it is (plugins.heartbeat)."""
+        if not videos:
+            return read_through_store(self, videos, kwargs, self.decode_videos)
+        results: dict[str, list] = {}
+        for video in videos:
+            with reading_clip(video if isinstance(video, (str, os.PathLike)) else "<frames in memory>"):
+                part = read_through_store(self, [video], kwargs, self.decode_videos)
+            for key, values in part.items():
+                results.setdefault(key, []).extend(values)
+        return results
 
     def decode_videos(self, videos: list, **kwargs) -> dict[str, list]:
         video_fps, video_maxlen = kwargs.get("video_fps", 2.0), kwargs.get("video_maxlen", 128)

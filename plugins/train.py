@@ -12,6 +12,10 @@ launches torchrun on plugins.train_worker instead, which registers the plugin in
 NPROC_PER_NODE defaults to the number of accelerators, or 1 on a machine without any. Elastic jobs (RDZV_ID,
 MIN_NNODES/MAX_NNODES, MAX_RESTARTS) and OPTIM_TORCH work as with llamafactory-cli. This process becomes torchrun
 (exec), so killing it stops the workers too.
+
+Every rank writes output_dir/heartbeat/rank-K.json (its DataLoader workers rank-K-worker-J.json); a rank without
+progress for HANG_TIMEOUT_S seconds (default 600, 0 = off) dumps its stacks beside them, and under torchrun PyTorch's
+NCCL flight recorder dumps there on a collective timeout: `python -m plugins.diagnose OUTPUT_DIR` (docs/hangs.md).
 """
 
 import os
@@ -132,15 +136,27 @@ def train_log_path(settings: dict) -> Path:
     return Path(settings.get("output_dir") or ".") / TRAIN_LOG_NAME
 
 
-def run_training() -> None:
+def hang_callbacks(settings: dict, hang_timeout_s: float) -> list:
+    """This rank's heartbeat (output_dir/heartbeat/rank-K.json, plugins.heartbeat) moved by a trainer callback, and
+    its watchdog (plugins.watchdog: stacks dumped after ``hang_timeout_s`` without progress; 0 = no watchdog)."""
+    from plugins.heartbeat import start_process_heartbeat
+    from plugins.heartbeat_callback import HeartbeatCallback
+    from plugins.watchdog import Watchdog
+
+    heartbeat = start_process_heartbeat(settings.get("output_dir") or ".", hang_timeout_s)
+    return [HeartbeatCallback(heartbeat, Watchdog(heartbeat, hang_timeout_s))]
+
+
+def run_training(callbacks: list) -> None:
     """LLaMA-Factory's training (it reads CONFIG.yaml and key=value overrides from sys.argv, as llamafactory-cli
-    does). A clip that cannot be read mid-run stops it with the clip and the fix named, not a traceback."""
+    does), with ``callbacks`` added to the trainer's. A clip that cannot be read mid-run stops it with the clip and
+    the fix named, not a traceback."""
     from llamafactory.train.tuner import run_exp
 
     from plugins.mm_plugin import ClipReadError
 
     try:
-        run_exp()
+        run_exp(callbacks=callbacks)
     except ClipReadError as error:
         raise SystemExit(f"training stopped: {error}") from None
     except RuntimeError as error:  # raised in a DataLoader worker, it arrives as text in a RuntimeError
@@ -153,10 +169,12 @@ def run_training() -> None:
 def main() -> None:
     from plugins.preflight import split_preflight_options
     from plugins.run_config import llamafactory_argv
+    from plugins.watchdog import hang_timeout_from_env, nccl_trace_env
 
     train_args, preflight_options = split_preflight_options(sys.argv[1:])
     if not train_args or not train_args[0].endswith((".yaml", ".yml")):
         raise SystemExit(USAGE)
+    hang_timeout_s = hang_timeout_from_env()  # read once here; torchrun's workers read the same variable
     settings = check_model(train_args)
     inputs, resume = checked_inputs(settings)  # a resume under other inputs stops here, before any long work
     train_args = llamafactory_argv(train_args[0], train_args[1:])  # eval_strategy=no stays text, as we read it
@@ -175,12 +193,16 @@ def main() -> None:
         print(resume, flush=True)
     if wants_torchrun():
         command = torchrun_command(train_args)
+        env = torchrun_env()
+        env.update(nccl_trace_env(settings["output_dir"], env))
         print("launching:", " ".join(command), flush=True)
+        print(f"NCCL flight recorder: a rank that times out in a collective dumps to "
+              f"{env['TORCH_NCCL_DEBUG_INFO_TEMP_FILE']}<rank>", flush=True)  # fmt: skip
         # Become torchrun rather than start it: a signal sent to this launcher (kill, a scheduler's SIGTERM) then
         # reaches torchrun, which stops its workers; a child torchrun would be orphaned and train on.
-        os.execve(command[0], command, torchrun_env())
+        os.execve(command[0], command, env)
 
-    run_training()
+    run_training(hang_callbacks(settings, hang_timeout_s))
     print(f"adapter, checkpoints and trainer_log.jsonl: {Path(settings['output_dir']).resolve()}", flush=True)
 
 

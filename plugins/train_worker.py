@@ -2,9 +2,10 @@
 
     torchrun --nproc_per_node 2 -m plugins.train_worker CONFIG.yaml [key=value ...]
 
-Registers our plugin, then runs LLaMA-Factory's training exactly as its own torchrun worker does. Exits when its
-parent, torchrun's agent (the launcher, after its exec), is gone, even by kill -9: torchrun stops its workers on a
-signal it can catch, but nothing else would stop this one from training on, unattended.
+Registers our plugin, then runs LLaMA-Factory's training exactly as its own torchrun worker does, with this rank's
+heartbeat and watchdog (HANG_TIMEOUT_S, see plugins.watchdog). Exits when its parent, torchrun's agent (the
+launcher, after its exec), is gone, even by kill -9: torchrun stops its workers on a signal it can catch, but nothing
+else would stop this one from training on, unattended.
 """
 
 import sys
@@ -13,14 +14,17 @@ import plugins
 from common.parent_watch import exit_when_parent_dies
 from plugins.run_config import load_run_config
 from plugins.run_log import log_libraries_to
-from plugins.train import run_training, train_log_path
+from plugins.train import hang_callbacks, run_training, train_log_path
+from plugins.watchdog import hang_timeout_from_env
 
 
 def main() -> None:
     exit_when_parent_dies()
-    log_libraries_to(train_log_path(load_run_config(sys.argv[1], sys.argv[2:])))
+    hang_timeout_s = hang_timeout_from_env()
+    settings = load_run_config(sys.argv[1], sys.argv[2:])
+    log_libraries_to(train_log_path(settings))
     plugins.register()
-    run_training()
+    run_training(hang_callbacks(settings, hang_timeout_s))
 
 
 if __name__ == "__main__":
