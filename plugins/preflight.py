@@ -36,6 +36,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from plugins.pinned_bugs import pinned_bug_errors
 from plugins.preflight_drop import write_without_offenders
 from plugins.preflight_report import (
     MAX_LISTED,
@@ -77,6 +78,9 @@ def run(
     # Imported here: measuring loads LLaMA-Factory, and decode-check processes re-import the __main__ module.
     from plugins.preflight_measure import measure
 
+    refused = pinned_bug_errors(args)  # settings that hit a known bug of the pinned versions (flash_attn fa2)
+    if refused:
+        raise PreflightError("; ".join(refused))
     measured = measure(args, decode_check=decode_check, decode_workers=decode_workers, workers=workers)
     report = measured.report
     if report.offenders:
