@@ -22,6 +22,7 @@ from typing import Any
 from evaluation.base_model import same_base_model
 from plugins.run_config import RunConfigError, load_run_config
 from plugins.run_inputs import DATA_LOCATION_KEYS, RUN_INPUTS_FILE, RunInputs, input_settings, read_run_inputs
+from plugins.versions import version_note
 
 DEFAULT_TEMPLATE = "qwen2_vl_exact"
 DEFAULT_VIDEO_SETTINGS = {"video_maxlen": 8, "video_fps": 8.0, "video_max_pixels": 224 * 224}
@@ -212,6 +213,7 @@ def resolve_run(
             )
         values.update(recorded)
         source = f"{record.path} (trained with: {' '.join(record.source)})"
+        notes.extend(note for note in [version_note(record.versions)] if note)
         notes.extend(
             _check_against_record(
                 {k: v for k, v in explicit.items() if k in recorded},

@@ -15,11 +15,12 @@ folder; ``evaluate_model.py`` uses it by default.
 
 import json
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from data.publish import write_text_atomic
+from plugins.versions import versions
 
 RUN_INPUTS_FILE = "run_inputs.json"
 RECORD_VERSION = 1
@@ -40,6 +41,7 @@ class RunInputs:
     path: Path
     settings: dict[str, Any]
     source: list[str]
+    versions: dict[str, str | None] = field(default_factory=dict)  # plugins.versions at training ({}: not recorded)
 
 
 def _model_keys() -> list[str]:
@@ -81,6 +83,7 @@ def write_run_inputs(output_dir: str | Path, settings: dict[str, Any], source: l
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / RUN_INPUTS_FILE
     record = {"version": RECORD_VERSION, "written_by": "plugins.train", "source": list(source), "settings": settings}
+    record["versions"] = versions()
     write_text_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     return path
 
@@ -96,4 +99,6 @@ def read_run_inputs(folder: str | Path) -> RunInputs | None:
         raise RunInputsError(f"{path} cannot be read ({error}): fix or delete it") from None
     if not isinstance(record, dict) or not isinstance(record.get("settings"), dict):
         raise RunInputsError(f"{path} is not a run_inputs.json written by plugins.train (no 'settings' object)")
-    return RunInputs(path, record["settings"], [str(item) for item in record.get("source") or []])
+    return RunInputs(
+        path, record["settings"], [str(item) for item in record.get("source") or []], record.get("versions") or {}
+    )
