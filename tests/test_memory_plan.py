@@ -160,3 +160,29 @@ def test_plan_counts_token_lengths_with_the_preflight(tiny_model_dir, sample_dir
     assert code == 0
     line = next(line for line in out.splitlines() if "tokens per sample" in line)
     assert "preflight's token count over 3 samples" in line and "max 1024" not in line
+
+
+def test_counts_are_cached_by_what_decides_them(tmp_path, monkeypatch):
+    from plugins.plan_cache import cache_path, cached
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"saved": 7}
+
+    assert cached({"what": "x", "tokens": 1}, compute) == {"saved": 7}
+    assert cached({"what": "x", "tokens": 1}, compute) == {"saved": 7}
+    assert len(calls) == 1 and cache_path().is_file() and cache_path().parent == tmp_path / "qwen-video-plan"
+    cached({"what": "x", "tokens": 2}, compute)
+    assert len(calls) == 2
+
+
+def test_a_missing_deepspeed_json_is_one_clear_error(tmp_path, capsys):
+    from plugins.plan import main
+
+    with pytest.raises(SystemExit) as exit_code:
+        main([str(REPO_ROOT / "configs/tiny_qwen2vl_demo.yaml"), "deepspeed=no/such.json", f"output_dir={tmp_path}"])
+    assert exit_code.value.code == 2
+    assert capsys.readouterr().err.startswith("plan FAILED: deepspeed no/such.json: cannot read")
