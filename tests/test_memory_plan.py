@@ -64,6 +64,8 @@ def test_released_table_builds_the_published_models():
         assert placement.total_parameters == arch.parameters, arch.hub_id
         assert placement.trainable_parameters == arch.lora_r64_qv
     assert set(RELEASED) >= {arch.hub_id for arch in REAL_CONFIGS.values()}
+    two_b = lora_placement(released_config("Qwen/Qwen2-VL-2B-Instruct"), {"model_name_or_path": "Qwen/Qwen2-VL-2B"})
+    assert two_b.total_parameters == 2_208_985_600  # the hub's 2.21 B (tied embeddings)
 
 
 def test_per_layer_count_equals_the_whole_model_count(tiny_model_dir):
