@@ -15,6 +15,7 @@ from typing import Any
 
 from evaluation.diagnostics import caption_diagnostics
 from evaluation.metrics import METRIC_KEYS, caption_metrics
+from plugins.versions import versions
 
 METRICS_FILE = "metrics.json"
 COUNT_KEYS = ("samples", "scored", "empty", "repetitive", "errors")
@@ -79,6 +80,7 @@ def write_metrics(
         "CIDEr-D, corpus-level over the scored set",
         "settings": settings,
         "identity": identity,
+        "versions": versions(),
         **(extra or {}),
     }
     (output_dir / METRICS_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -27,6 +27,7 @@ from typing import Any
 from evaluation.base_model import same_base_model
 from plugins.run_config import RunConfigError, llamafactory_fields, load_run_config
 from plugins.run_inputs import DATA_LOCATION_KEYS, RUN_INPUTS_FILE, RunInputs, input_settings, read_run_inputs
+from plugins.versions import version_note
 
 DEFAULT_TEMPLATE = "qwen2_vl_exact"
 DEFAULT_VIDEO_SETTINGS = {"video_maxlen": 8, "video_fps": 8.0, "video_max_pixels": 224 * 224}
@@ -246,6 +247,7 @@ def resolve_run(
         if not of_base_model and MODEL_KEY not in explicit:
             notes.extend(_model_by_hub_id(record, values))
         source = f"{record.path} (trained with: {' '.join(record.source)})"
+        notes.extend(note for note in [version_note(record.versions)] if note)
         notes.extend(
             _check_against_record(
                 {k: v for k, v in explicit.items() if k in recorded},

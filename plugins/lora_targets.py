@@ -4,6 +4,7 @@ LLaMA-Factory's own adapter code places them on the weightless (meta) model.
     from plugins.lora_targets import lora_placement, format_placement
     placement = lora_placement(model_config, settings)   # settings: the run config as a dict
     print(format_placement(placement))                   # "LoRA adapts: language model 56 modules, 20.2 M ..."
+    lora_summary(settings)                               # that line for the config's model (the preflight prints it)
 
 LLaMA-Factory 0.9.5 resolves ``lora_target`` (``all``: every linear layer but lm_head and the merger; a list: every
 module whose name contains one of them) and, with ``freeze_vision_tower: true``, drops every module under the vision
@@ -90,6 +91,15 @@ def check_frozen_vision(placement: LoraPlacement, freeze_vision_tower: bool) -> 
             f"lora_target adapts {len(vision)} vision-tower modules ({shown}) although freeze_vision_tower is true: "
             "name only language-model modules in lora_target, or set freeze_vision_tower: false"
         )
+
+
+def lora_summary(settings: dict) -> str:
+    """The one line the preflight prints about LoRA; LoraTargetError if it adapts a vision tower the config freezes."""
+    from plugins.released_architectures import model_config
+
+    placement = lora_placement(model_config(settings["model_name_or_path"])[0], settings)
+    check_frozen_vision(placement, parse_lora_args(settings)[1].freeze_vision_tower)
+    return format_placement(placement)
 
 
 def _millions(count: int) -> str:

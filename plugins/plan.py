@@ -219,8 +219,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokens", type=int, help="plan for samples of this many tokens instead of counting them")
     parser.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, help="samples the token count reads")
     namespace = parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv)
-    if namespace.gpus < 1 or namespace.gpu_memory <= 0:
-        parser.error("--gpus must be >= 1 and --gpu-memory > 0")
+    if namespace.gpus < 1 or namespace.gpu_memory <= 0 or namespace.sample < 1 or (namespace.tokens or 1) < 1:
+        parser.error("--gpus, --tokens and --sample must be >= 1 and --gpu-memory > 0")
     try:
         settings = load_run_config(namespace.config, namespace.overrides)
         log_libraries_to(Path(settings.get("output_dir") or ".") / "plan.log")

@@ -36,6 +36,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from plugins.pinned_bugs import pinned_bug_errors
 from plugins.preflight_drop import write_without_offenders
 from plugins.preflight_report import (
     MAX_LISTED,
@@ -78,6 +79,9 @@ def run(
     from plugins.dataset_files import DatasetFileError, check_dataset_files
     from plugins.preflight_measure import measure
 
+    refused = pinned_bug_errors(args)  # settings that hit a known bug of the pinned versions (flash_attn fa2)
+    if refused:
+        raise PreflightError("; ".join(refused))
     try:
         check_dataset_files(args)  # an empty or unreadable file, named before HF datasets fails on it
     except DatasetFileError as error:
@@ -96,6 +100,7 @@ def check(args: dict, options: PreflightOptions | None = None) -> PreflightRepor
     samples dropped. Raises PreflightError, the verdict, for the caller to show: `python -m plugins.preflight`
     exits 1 with it, `python -m plugins.train` stops before training with it."""
     options = options or PreflightOptions()
+    lora = _lora_summary(args)
     if not options.decode_check:
         print(SKIPPED_DECODE_WARNING, flush=True)
     try:
@@ -111,6 +116,7 @@ def check(args: dict, options: PreflightOptions | None = None) -> PreflightRepor
             print(format_report(error.report), flush=True)
         raise
     print(format_report(report), flush=True)
+    print(f"  {lora}", flush=True)
     if report.offenders:
         for offender in report.offenders[:MAX_LISTED]:
             print(f"  dropped {describe(offender)}")
@@ -120,6 +126,17 @@ def check(args: dict, options: PreflightOptions | None = None) -> PreflightRepor
             f"  python -m plugins.train CONFIG.yaml dataset_dir={options.drop_offending} media_dir={media_dir}"
         )
     return report
+
+
+def _lora_summary(args: dict) -> str:
+    """What LoRA adapts, per part (plugins.lora_targets); PreflightError if it adapts a vision tower that is frozen."""
+    from plugins.lora_targets import LoraTargetError, lora_summary
+    from plugins.released_architectures import ModelConfigError
+
+    try:
+        return lora_summary(args)
+    except (LoraTargetError, ModelConfigError) as error:
+        raise PreflightError(str(error)) from None
 
 
 def split_preflight_options(argv: list[str]) -> tuple[list[str], list[str]]:

@@ -22,6 +22,7 @@ import plugins
 from plugins.decode_check import DecodeCheck, DecodeCheckError, decode_clips, default_workers
 from plugins.preflight_drop import raw_ids
 from plugins.preflight_report import UNDECODABLE, Offender, PreflightError, PreflightReport, token_count_summary
+from plugins.time_axis import collapsed_time_warning
 from plugins.video_settings import SettingsError, check_video_settings
 
 IRRELEVANT_TO_TOKENIZING = frozenset({"deepspeed", "bf16", "fp16", "pure_bf16"})
@@ -130,4 +131,6 @@ def measure(
     report.token_count = token_count_summary(report.n_samples, time.perf_counter() - start, workers)
     if check is not None:
         _add_decode_offenders(counted, check, report)
+    warning = collapsed_time_warning(args, [clip for sample in counted for clip in sample[3]])
+    report.warnings += [warning] if warning else []
     return Measurement(report, datasets, data_args, check)

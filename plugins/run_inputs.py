@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from data.publish import write_text_atomic
+from plugins.versions import versions
 
 RUN_INPUTS_FILE = "run_inputs.json"
 RECORD_VERSION = 1
@@ -44,6 +45,7 @@ class RunInputs:
     settings: dict[str, Any]
     source: list[str]
     base_model: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str | None] = field(default_factory=dict)  # plugins.versions at training ({}: not recorded)
 
 
 def _model_keys() -> list[str]:
@@ -89,6 +91,7 @@ def write_run_inputs(
     record = {"version": RECORD_VERSION, "written_by": written_by, "source": list(source), "settings": settings}
     if base_model is not None:
         record["base_model"] = base_model
+    record["versions"] = versions()
     write_text_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     return path
 
@@ -105,4 +108,6 @@ def read_run_inputs(folder: str | Path) -> RunInputs | None:
     if not isinstance(record, dict) or not isinstance(record.get("settings"), dict):
         raise RunInputsError(f"{path} is not a run_inputs.json written by plugins.train (no 'settings' object)")
     base_model = record.get("base_model") if isinstance(record.get("base_model"), dict) else {}
-    return RunInputs(path, record["settings"], [str(item) for item in record.get("source") or []], base_model)
+    versions_at_training = record.get("versions") if isinstance(record.get("versions"), dict) else {}
+    source = [str(item) for item in record.get("source") or []]
+    return RunInputs(path, record["settings"], source, base_model, versions_at_training)

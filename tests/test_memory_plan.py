@@ -64,6 +64,8 @@ def test_released_table_builds_the_published_models():
         assert placement.total_parameters == arch.parameters, arch.hub_id
         assert placement.trainable_parameters == arch.lora_r64_qv
     assert set(RELEASED) >= {arch.hub_id for arch in REAL_CONFIGS.values()}
+    two_b = lora_placement(released_config("Qwen/Qwen2-VL-2B-Instruct"), {"model_name_or_path": "Qwen/Qwen2-VL-2B"})
+    assert two_b.total_parameters == 2_208_985_600  # the hub's 2.21 B (tied embeddings)
 
 
 def test_per_layer_count_equals_the_whole_model_count(tiny_model_dir):
@@ -160,3 +162,29 @@ def test_plan_counts_token_lengths_with_the_preflight(tiny_model_dir, sample_dir
     assert code == 0
     line = next(line for line in out.splitlines() if "tokens per sample" in line)
     assert "preflight's token count over 3 samples" in line and "max 1024" not in line
+
+
+def test_counts_are_cached_by_what_decides_them(tmp_path, monkeypatch):
+    from plugins.plan_cache import cache_path, cached
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"saved": 7}
+
+    assert cached({"what": "x", "tokens": 1}, compute) == {"saved": 7}
+    assert cached({"what": "x", "tokens": 1}, compute) == {"saved": 7}
+    assert len(calls) == 1 and cache_path().is_file() and cache_path().parent == tmp_path / "qwen-video-plan"
+    cached({"what": "x", "tokens": 2}, compute)
+    assert len(calls) == 2
+
+
+def test_a_missing_deepspeed_json_is_one_clear_error(tmp_path, capsys):
+    from plugins.plan import main
+
+    with pytest.raises(SystemExit) as exit_code:
+        main([str(REPO_ROOT / "configs/tiny_qwen2vl_demo.yaml"), "deepspeed=no/such.json", f"output_dir={tmp_path}"])
+    assert exit_code.value.code == 2
+    assert capsys.readouterr().err.startswith("plan FAILED: deepspeed no/such.json: cannot read")
