@@ -16,6 +16,7 @@ BENCHMARKS = (
     "bench_eval",  # batched, overlapped evaluation vs the seed's one-at-a-time loop
     "bench_preflight",  # preflight token count on all CPUs vs one process, same report
     "bench_frame_store",  # frame store reads / collator inputs / build vs LLaMA-Factory's stock decode
+    "bench_autoload",  # `python -c pass` with the llamafactory-cli start-up hook vs without it
 )
 
 

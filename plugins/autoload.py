@@ -14,10 +14,10 @@ that never imports LLaMA-Factory pays for loading this file and one list insert 
 checks and records the run). Our own entry points (``python -m plugins.train`` ...) reach LLaMA-Factory through
 plugins/llamafactory_boundary.py and register explicitly, so the hook stands aside there.
 
-The project's packages (PROJECT_PACKAGES) are served from this checkout, by a second finder appended to the end of
+The project's packages (PROJECT_PACKAGES) are then served from one checkout, by a second finder put in front of
 ``sys.meta_path`` only then, in that process: the way an editable install maps a project's top-level packages to its
-source folder, without putting the checkout on every interpreter's sys.path. Anything sys.path finds first wins (the
-current directory's checkout under ``python -m``).
+source folder, without putting the checkout on every interpreter's sys.path. The checkout is the one whose
+``plugins`` the process already imported (``python -m`` from a checkout, whichever it is), else this one.
 """
 
 import os
@@ -45,7 +45,7 @@ class _RegisterAfter:
         self.loader.exec_module(module)
         module.__loader__ = module.__spec__.loader = self.loader  # leave no trace of the wrapper
         if OUR_BOUNDARY not in sys.modules:
-            sys.meta_path.append(ProjectPackages())
+            sys.meta_path.insert(0, ProjectPackages(_checkout_in_use()))
             from plugins.llamafactory_cli import on_llamafactory_import
 
             on_llamafactory_import()
@@ -67,15 +67,26 @@ class RegisterOnImport:
         return None
 
 
+def _checkout_in_use() -> str:
+    """The checkout whose ``plugins`` this process already imported (``python -m`` from a checkout), else this one."""
+    init = getattr(sys.modules.get("plugins"), "__file__", None)
+    return os.path.dirname(os.path.dirname(os.path.abspath(init))) if init else PROJECT_ROOT
+
+
 class ProjectPackages:
-    """Finder for the project's top-level packages in PROJECT_ROOT, consulted after every sys.path entry."""
+    """Finder for the project's top-level packages in one checkout, consulted before sys.path: a torchrun worker
+    of LLaMA-Factory runs llamafactory/launcher.py as a script, so sys.path[0] is LLaMA-Factory's own package folder,
+    where ``data`` is llamafactory.data."""
+
+    def __init__(self, root):
+        self.root = root
 
     def find_spec(self, name, path=None, target=None):
         if path is not None or name not in PROJECT_PACKAGES:
             return None
         from importlib.machinery import PathFinder
 
-        return PathFinder.find_spec(name, [PROJECT_ROOT])
+        return PathFinder.find_spec(name, [self.root])
 
 
 def install() -> None:

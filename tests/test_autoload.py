@@ -96,3 +96,20 @@ def test_llamafactory_cli_train_uses_our_template_and_writes_the_run_record(tiny
     assert record["settings"]["template"] == "qwen2_vl_exact" and record["settings"]["video_maxlen"] == 4
     notes = [line for line in result.stdout.splitlines() if "runs no preflight" in line]
     assert len(notes) == 1 and f"python -m plugins.train {config} video_maxlen=4" in notes[0]
+
+
+@pytest.mark.slow
+def test_llamafactory_cli_torchrun_workers_register_and_record_once(tiny_model_dir, sample_dir, tmp_path):
+    """FORCE_TORCHRUN=1: LLaMA-Factory relaunches itself under torchrun; each worker gets the hook at start-up."""
+    bin_dir = make_overlay_venv(tmp_path / "venv", with_hook=True)
+    config = write_train_config(tmp_path, tiny_model_dir, sample_dir, max_steps=1)
+    result = subprocess.run(
+        [str(bin_dir / "llamafactory-cli"), "train", str(config)], cwd=tmp_path,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FORCE_TORCHRUN": "1",
+             "NPROC_PER_NODE": "2"},
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, log_of(result)[-4000:]
+    assert "world size: 2" in log_of(result)
+    assert json.loads((tmp_path / "saves" / "run_inputs.json").read_text())["written_by"] == "llamafactory-cli train"
+    assert sum("runs no preflight" in line for line in result.stdout.splitlines()) == 1  # local rank 0 alone

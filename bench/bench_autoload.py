@@ -1,0 +1,74 @@
+"""What the start-up hook `make setup` installs (plugins/autoload.py) costs a Python start that never imports
+LLaMA-Factory: `python -c pass` in a venv with the .pth and in the same venv without it, interleaved.
+
+    python -m bench.bench_autoload                 # 25 rounds x 10 starts each
+    python -m bench.bench_autoload --rounds 5
+
+Both venvs are throw-away copies over this venv's packages (tests/overlay_venv.py), built in a temp folder; the
+bytecode cache is on (PYTHONDONTWRITEBYTECODE unset) as in a user's venv. Also timed: loading the hook file and
+installing its finder, in-process, as the .pth line does it.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from plugins.install_autoload import AUTOLOAD
+from tests.overlay_venv import make_overlay_venv
+
+STARTS_PER_ROUND = 10
+LOAD_HOOK = (
+    "import os, sys, time; t = time.perf_counter(); m = sys.modules['_frozen_importlib_external']; "
+    "a = type(os)('hook'); a.__file__ = sys.argv[1]; m.SourceFileLoader('hook', sys.argv[1]).exec_module(a); "
+    "a.install(); print((time.perf_counter() - t) * 1e3)"
+)
+
+
+def _start_times(python: Path, env: dict[str, str]) -> list[float]:
+    times = []
+    for _ in range(STARTS_PER_ROUND):
+        start = time.perf_counter()
+        subprocess.run([str(python), "-c", "pass"], env=env, check=True)
+        times.append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def _summary(times: list[float]) -> str:
+    ordered = sorted(times)
+    return (
+        f"min {ordered[0]:.2f} ms, p10 {ordered[len(ordered) // 10]:.2f} ms, median {statistics.median(ordered):.2f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=25)
+    args = parser.parse_args()
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    with tempfile.TemporaryDirectory() as folder:
+        pythons = {
+            "without the hook": make_overlay_venv(Path(folder) / "bare", with_hook=False) / "python",
+            "with the hook": make_overlay_venv(Path(folder) / "hook", with_hook=True) / "python",
+        }
+        for python in pythons.values():  # warm the bytecode caches
+            subprocess.run([str(python), "-c", "pass"], env=env, check=True)
+        times: dict[str, list[float]] = {name: [] for name in pythons}
+        for _ in range(args.rounds):
+            for name, python in pythons.items():
+                times[name] += _start_times(python, env)
+        load = [
+            float(subprocess.run([str(pythons["without the hook"]), "-c", LOAD_HOOK, str(AUTOLOAD)], env=env,
+                                 capture_output=True, text=True, check=True).stdout)
+            for _ in range(STARTS_PER_ROUND)
+        ]  # fmt: skip
+    for name, measured in times.items():
+        print(f"python -c pass, {name}: {_summary(measured)} ({len(measured)} starts)")
+    print(f"loading the hook and installing its finder, in-process: {_summary(load)}")
+
+
+if __name__ == "__main__":
+    main()
