@@ -4,15 +4,15 @@
     llamafactory-cli train configs/tiny_qwen2vl_demo.yaml   # now knows qwen2_vl_exact, from any directory
     FORCE_TORCHRUN=1 llamafactory-cli train CONFIG.yaml     # in the torchrun workers it launches, too
 
-Python runs the one-line .pth at every start of the venv's interpreter; it loads this file as a module of its own
-(from its cached bytecode; not as ``plugins.autoload``: at start-up nothing of the project is imported and nothing is
-added to sys.path) and calls ``install()``, which puts one finder at the front of ``sys.meta_path``. Until
-LLaMA-Factory's ``llamafactory.data`` is imported that finder only compares a module name per import: a start-up
-that never imports LLaMA-Factory pays for loading this file and one list insert (measured in docs/training.md). When
-``llamafactory.data`` has run (its template and multimodal plugin registries are then filled),
-``plugins.llamafactory_cli.on_llamafactory_import`` registers our templates (and, in ``llamafactory-cli train``,
-checks and records the run). Our own entry points (``python -m plugins.train`` ...) reach LLaMA-Factory through
-plugins/llamafactory_boundary.py and register explicitly, so the hook stands aside there.
+The one-line .pth (plugins/install_autoload.py) puts a finder at the front of ``sys.meta_path`` at every start of the
+venv's interpreter; it returns None for every module but ``llamafactory.data``, so a start-up that never imports
+LLaMA-Factory pays for one compiled line and one class (measured in docs/training.md), and imports nothing. When
+``llamafactory.data`` is imported, that finder runs this file (as a module of its own, not ``plugins.autoload``:
+nothing is added to sys.path) and hands over to ``find_spec_after``. Once ``llamafactory.data`` has run (its template
+and multimodal plugin registries are then filled), ``plugins.llamafactory_cli.on_llamafactory_import`` registers our
+templates (and, in ``llamafactory-cli train``, checks and records the run). Our own entry points
+(``python -m plugins.train`` ...) reach LLaMA-Factory through plugins/llamafactory_boundary.py and register
+explicitly, so the hook stands aside there.
 
 The project's packages (PROJECT_PACKAGES) are then served from one checkout, by a second finder put in front of
 ``sys.meta_path`` only then, in that process: the way an editable install maps a project's top-level packages to its
@@ -23,7 +23,6 @@ source folder, without putting the checkout on every interpreter's sys.path. The
 import os
 import sys
 
-TRIGGER = "llamafactory.data"  # holds TEMPLATES and the mm plugin registry, filled as it is imported
 PROJECT_PACKAGES = frozenset({"plugins", "video", "frame_store", "data"})  # what our plugin imports
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUR_BOUNDARY = "plugins.llamafactory_boundary"  # imported: our own entry point is at work, it registers itself
@@ -51,20 +50,17 @@ class _RegisterAfter:
             on_llamafactory_import()
 
 
-class RegisterOnImport:
-    """Finder that wraps the loader of ``llamafactory.data`` (found by the finders after it) in _RegisterAfter."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name != TRIGGER:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(name, path, target)
-            if spec is not None:
-                spec.loader = _RegisterAfter(spec.loader)
-                return spec
-        return None
+def find_spec_after(hook, name, path=None, target=None):
+    """The spec of ``llamafactory.data`` as the other finders give it (not ``hook``, the .pth's finder, nor another
+    such hook), its loader wrapped in _RegisterAfter."""
+    for finder in sys.meta_path:
+        if type(finder).__name__ == type(hook).__name__ or not hasattr(finder, "find_spec"):
+            continue
+        spec = finder.find_spec(name, path, target)
+        if spec is not None:
+            spec.loader = _RegisterAfter(spec.loader)
+            return spec
+    return None
 
 
 def _checkout_in_use() -> str:
@@ -87,9 +83,3 @@ class ProjectPackages:
         from importlib.machinery import PathFinder
 
         return PathFinder.find_spec(name, [self.root])
-
-
-def install() -> None:
-    """Put the finder in front of the import system, once per interpreter."""
-    if not any(type(finder).__name__ == RegisterOnImport.__name__ for finder in sys.meta_path):
-        sys.meta_path.insert(0, RegisterOnImport())

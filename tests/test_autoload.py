@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from plugins.install_autoload import AUTOLOAD, PTH_NAME, install
+from plugins.install_autoload import AUTOLOAD, HOOK_CLASS, PTH_NAME, install
 from tests.overlay_venv import make_overlay_venv
 from tests.training_fixtures import REPO_ROOT, log_of, write_train_config
 
@@ -27,14 +27,17 @@ def test_the_pth_runs_this_checkouts_hook_and_installing_twice_changes_nothing(t
 def test_a_start_up_with_the_hook_imports_nothing_and_adds_nothing_to_sys_path(tmp_path):
     (tmp_path / "site").mkdir()
     install(tmp_path / "site")
+    (tmp_path / "site64").symlink_to(tmp_path / "site")  # a venv's lib64 -> lib: its .pth files are read twice
     probe = (
         "import sys, site; modules, path = set(sys.modules), list(sys.path); site.addsitedir(sys.argv[1]); "
-        "print(sorted(set(sys.modules) - modules), [p for p in sys.path if p not in path and p != sys.argv[1]], "
-        "type(sys.meta_path[0]).__name__)"
+        "site.addsitedir(sys.argv[1] + '64'); "
+        "print(sorted(set(sys.modules) - modules), [p for p in sys.path if p not in path and p[:-2] != sys.argv[1] "
+        "and p != sys.argv[1]], type(sys.meta_path[0]).__name__, [type(f).__name__ for f in sys.meta_path].count("
+        "type(sys.meta_path[0]).__name__))"
     )
     result = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "site")], cwd=tmp_path, capture_output=True,
                             text=True, check=True)  # fmt: skip
-    assert result.stdout.split() == ["[]", "[]", "RegisterOnImport"], result.stdout + result.stderr
+    assert result.stdout.split() == ["[]", "[]", HOOK_CLASS, "1"], result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
