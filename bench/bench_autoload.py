@@ -11,6 +11,7 @@ installing its finder, in-process: the .pth line compiled and run.
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import tempfile
@@ -24,13 +25,20 @@ STARTS_PER_ROUND = 10
 LOAD_HOOK = "import sys, time; t = time.perf_counter(); exec(sys.argv[1]); print((time.perf_counter() - t) * 1e3)"
 
 
-def _start_times(python: Path, env: dict[str, str]) -> list[float]:
-    times = []
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _start_times(python: Path, env: dict[str, str]) -> tuple[list[float], float]:
+    """Wall-clock ms of each of STARTS_PER_ROUND starts, and the CPU ms they used in all (less disturbed by the
+    machine's other load than wall-clock time)."""
+    times, cpu_before = [], _children_cpu_s()
     for _ in range(STARTS_PER_ROUND):
         start = time.perf_counter()
         subprocess.run([str(python), "-c", "pass"], env=env, check=True)
         times.append((time.perf_counter() - start) * 1e3)
-    return times
+    return times, (_children_cpu_s() - cpu_before) * 1e3
 
 
 def _summary(times: list[float]) -> str:
@@ -53,16 +61,20 @@ def main() -> None:
         for python in pythons.values():  # warm the bytecode caches
             subprocess.run([str(python), "-c", "pass"], env=env, check=True)
         times: dict[str, list[float]] = {name: [] for name in pythons}
+        cpu_ms = dict.fromkeys(pythons, 0.0)
         for _ in range(args.rounds):
             for name, python in pythons.items():
-                times[name] += _start_times(python, env)
+                wall, cpu = _start_times(python, env)
+                times[name] += wall
+                cpu_ms[name] += cpu
         load = [
             float(subprocess.run([str(pythons["without the hook"]), "-c", LOAD_HOOK, pth_line()], env=env,
                                  capture_output=True, text=True, check=True).stdout)
             for _ in range(STARTS_PER_ROUND)
         ]  # fmt: skip
     for name, measured in times.items():
-        print(f"python -c pass, {name}: {_summary(measured)} ({len(measured)} starts)")
+        cpu = cpu_ms[name] / len(measured)
+        print(f"python -c pass, {name}: {_summary(measured)}; CPU {cpu:.2f} ms a start ({len(measured)} starts)")
     print(f"the .pth line (compile, one class, one insert), in-process: {_summary(load)}")
 
 
