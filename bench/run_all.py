@@ -17,6 +17,7 @@ BENCHMARKS = (
     "bench_preflight",  # preflight token count on all CPUs vs one process, same report
     "bench_frame_store",  # frame store reads / collator inputs / build vs LLaMA-Factory's stock decode
     "bench_store_formats",  # our shard format vs Parquet and WebDataset-style tar (LMDB where installed)
+    "bench_autoload",  # `python -c pass` with the llamafactory-cli start-up hook vs without it
 )
 
 

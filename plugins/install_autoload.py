@@ -2,10 +2,11 @@
 
     .venv/bin/python -m plugins.install_autoload      # into that interpreter's site-packages; idempotent
 
-The file (PTH_NAME) holds one line that runs this checkout's plugins/autoload.py by its absolute path and calls its
-``install()``; it adds nothing to sys.path. Running this again from the same checkout leaves the file untouched;
-from another checkout (or after moving this one) it points the venv there. A .pth whose target file is gone does
-nothing (llamafactory-cli then reports "Template ..._exact does not exist" until this is run again).
+The file (PTH_NAME) holds one line that installs a finder which, once LLaMA-Factory's registries are imported, runs
+this checkout's plugins/autoload.py by its absolute path; it adds nothing to sys.path. Running this again from the
+same checkout leaves the file untouched; from another checkout (or after moving this one) it points the venv there.
+A .pth whose target file is gone does nothing (llamafactory-cli then reports "Template ..._exact does not exist"
+until this is run again).
 """
 
 import argparse
@@ -15,20 +16,29 @@ from pathlib import Path
 from data.publish import write_text_atomic
 
 PTH_NAME = "llamafactory_exact_templates.pth"
+HOOK_CLASS = "LlamaFactoryExactTemplates"
+TRIGGER = "llamafactory.data"  # holds LLaMA-Factory's template and mm plugin registries, filled as it is imported
 AUTOLOAD = Path(__file__).resolve().with_name("autoload.py")
 
 
 def pth_line(autoload: Path = AUTOLOAD) -> str:
-    """The .pth line: load ``autoload`` as a module (from its cached bytecode, as an import would) and call its
-    install(); nothing when the file is gone. The loader is importlib.machinery's SourceFileLoader, taken from the
-    module CPython has already loaded at start-up for its own imports (``_frozen_importlib_external``, which
-    importlib.machinery re-exports): importing importlib.machinery itself measurably slowed every start-up."""
+    """The .pth line: put a finder (class HOOK_CLASS) at the front of sys.meta_path whose find_spec returns None for
+    every module but TRIGGER; for that one it runs ``autoload`` (then, not at start-up) and hands over to its
+    find_spec_after. Nothing happens when the file is gone. A start-up pays for compiling this line and creating one
+    class: loading even a small module here cost every Python start about a millisecond (bench/bench_autoload.py)."""
     path = str(autoload)
-    return (
-        "import os, sys; m = sys.modules.get('_frozen_importlib_external') or __import__('importlib.machinery')"
-        f".machinery; p = {path!r}; a = type(os)('llamafactory_exact_autoload'); a.__file__ = p; "
-        "os.path.isfile(p) and (m.SourceFileLoader(a.__name__, p).exec_module(a) or a.install())\n"
+    runs_autoload = (
+        "(lambda ns: (exec(compile(open(ns['__file__'], 'rb').read(), ns['__file__'], 'exec'), ns), "
+        "ns['find_spec_after'](self, name, path, target))[1])"
+        f"({{'__name__': 'llamafactory_exact_autoload', '__file__': {path!r}}})"
     )
+    find_spec = (
+        f"lambda self, name, path=None, target=None: None if name != {TRIGGER!r} or not "
+        f"__import__('os').path.isfile({path!r}) else {runs_autoload}"
+    )
+    installed = f"any(type(finder).__name__ == {HOOK_CLASS!r} for finder in sys.meta_path)"  # lib64 -> lib: read twice
+    hook = f"type({HOOK_CLASS!r}, (), {{'find_spec': {find_spec}}})()"
+    return f"import sys; {installed} or sys.meta_path.insert(0, {hook})\n"
 
 
 def install(site_packages: Path) -> tuple[Path, bool]:

@@ -22,10 +22,11 @@ WRITTEN_BY = "llamafactory-cli train"
 
 def preflight_note(train_args: list[str]) -> str:
     """The one line: no preflight here, and the command that trains with one."""
-    args = " ".join(train_args)
+    overrides = f' ARGS="{" ".join(train_args[1:])}"' if train_args[1:] else ""
     return (
         f"llamafactory-cli train runs no preflight (samples over cutoff_len, clips that do not decode); "
-        f"`make train CONFIG={train_args[0]}` or `python -m plugins.train {args}` checks first"
+        f"`make train CONFIG={train_args[0]}{overrides}` or `python -m plugins.train {' '.join(train_args)}` checks "
+        "first"
     )
 
 

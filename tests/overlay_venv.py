@@ -26,7 +26,8 @@ def make_overlay_venv(directory: Path, with_hook: bool) -> Path:
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
-    (Path(site_packages) / "project_venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # read first (site takes .pth files in name order), so other .pth lines may import from the project venv
+    (Path(site_packages) / "00_project_venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     for name in CONSOLE_SCRIPTS:
         body = (Path(sys.executable).parent / name).read_text().split("\n", 1)[1]
         script = bin_dir / name

@@ -2,6 +2,7 @@
 plugins/install_autoload.py), records its training runs (plugins/llamafactory_cli.py) and costs other start-ups
 nothing but the hook itself."""
 
+import ast
 import json
 import os
 import subprocess
@@ -9,7 +10,7 @@ import sys
 
 import pytest
 
-from plugins.install_autoload import AUTOLOAD, PTH_NAME, install
+from plugins.install_autoload import AUTOLOAD, HOOK_CLASS, PTH_NAME, install
 from tests.overlay_venv import make_overlay_venv
 from tests.training_fixtures import REPO_ROOT, log_of, write_train_config
 
@@ -27,14 +28,17 @@ def test_the_pth_runs_this_checkouts_hook_and_installing_twice_changes_nothing(t
 def test_a_start_up_with_the_hook_imports_nothing_and_adds_nothing_to_sys_path(tmp_path):
     (tmp_path / "site").mkdir()
     install(tmp_path / "site")
+    (tmp_path / "site64").symlink_to(tmp_path / "site")  # a venv's lib64 -> lib: its .pth files are read twice
     probe = (
         "import sys, site; modules, path = set(sys.modules), list(sys.path); site.addsitedir(sys.argv[1]); "
-        "print(sorted(set(sys.modules) - modules), [p for p in sys.path if p not in path and p != sys.argv[1]], "
-        "type(sys.meta_path[0]).__name__)"
+        "site.addsitedir(sys.argv[1] + '64'); "
+        "print(sorted(set(sys.modules) - modules), [p for p in sys.path if p not in path and p[:-2] != sys.argv[1] "
+        "and p != sys.argv[1]], type(sys.meta_path[0]).__name__, [type(f).__name__ for f in sys.meta_path].count("
+        "type(sys.meta_path[0]).__name__))"
     )
     result = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "site")], cwd=tmp_path, capture_output=True,
                             text=True, check=True)  # fmt: skip
-    assert result.stdout.split() == ["[]", "[]", "RegisterOnImport"], result.stdout + result.stderr
+    assert result.stdout.split() == ["[]", "[]", HOOK_CLASS, "1"], result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
@@ -98,10 +102,42 @@ def test_llamafactory_cli_train_uses_our_template_and_writes_the_run_record(tiny
     assert len(notes) == 1 and f"python -m plugins.train {config} video_maxlen=4" in notes[0]
 
 
-def test_the_hook_serves_every_package_of_the_checkout():
-    """A package the plugin imports (common/, evaluation/) but the hook does not serve breaks llamafactory-cli when it
-    runs outside the checkout."""
+def _imported_packages(package: str, packages: set[str]) -> set[str]:
+    """The checkout's top-level packages that ``package``'s modules import, directly or through each other."""
+    found, todo = {package}, [package]
+    while todo:
+        for path in (REPO_ROOT / todo.pop()).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                for top in {name.split(".")[0] for name in names} & packages - found:
+                    found.add(top)
+                    todo.append(top)
+    return found
+
+
+def test_the_hook_serves_every_package_the_plugin_imports():
+    """A package the plugin imports (common/ for its process pool) but the hook does not serve breaks llamafactory-cli
+    when it runs outside the checkout."""
     from plugins.autoload import PROJECT_PACKAGES
 
     packages = {path.name for path in REPO_ROOT.iterdir() if (path / "__init__.py").is_file()}
-    assert PROJECT_PACKAGES == packages - {"tests"}
+    assert _imported_packages("plugins", packages) <= PROJECT_PACKAGES
+
+
+@pytest.mark.slow
+def test_llamafactory_cli_torchrun_workers_register_and_record_once(tiny_model_dir, sample_dir, tmp_path):
+    """FORCE_TORCHRUN=1: LLaMA-Factory relaunches itself under torchrun; each worker gets the hook at start-up."""
+    bin_dir = make_overlay_venv(tmp_path / "venv", with_hook=True)
+    config = write_train_config(tmp_path, tiny_model_dir, sample_dir, max_steps=1)
+    result = subprocess.run(
+        [str(bin_dir / "llamafactory-cli"), "train", str(config)], cwd=tmp_path,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FORCE_TORCHRUN": "1",
+             "NPROC_PER_NODE": "2"},
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, log_of(result)[-4000:]
+    assert "world size: 2" in log_of(result)
+    assert json.loads((tmp_path / "saves" / "run_inputs.json").read_text())["written_by"] == "llamafactory-cli train"
+    assert sum("runs no preflight" in line for line in result.stdout.splitlines()) == 1  # local rank 0 alone
