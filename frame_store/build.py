@@ -50,6 +50,8 @@ from frame_store.shard import ShardView, ShardWriter, known_line, pack_entry
 from video import VideoReadError
 
 MAX_CLIPS_PER_TASK = 16  # entries travel back to the parent: a few MB per task at most
+TASKS_PER_WORKER = 8  # at least: the bar moves every few clips, not once per worker's 16 clips
+BAR_REFRESH_SECONDS = 1.0  # the bar's elapsed time and rate move while every worker is mid-task
 IN_PROCESS_UP_TO = 16  # clips: starting a worker (importing LLaMA-Factory, 3-9 s) costs more than decoding them
 
 
@@ -178,17 +180,25 @@ def _record(results: list[tuple], writers, shard_by_path, failures, bar, space: 
     space.after_write(stored_bytes=stored_bytes, stored=stored, remaining=bar.total - bar.n)
 
 
+def split_tasks(todo: list[str], workers: int) -> list[list[str]]:
+    """``todo`` in tasks of at most MAX_CLIPS_PER_TASK clips, at least TASKS_PER_WORKER per worker where there are
+    enough clips (each finished task moves the progress bar)."""
+    size = max(1, min(MAX_CLIPS_PER_TASK, len(todo) // (workers * TASKS_PER_WORKER)))
+    return [todo[start : start + size] for start in range(0, len(todo), size)]
+
+
 def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar, space) -> None:
-    tasks = [todo[start : start + MAX_CLIPS_PER_TASK] for start in range(0, len(todo), MAX_CLIPS_PER_TASK)]
+    tasks = split_tasks(todo, workers)
     # spawn, not fork: the preflight has torch and tokenizers loaded, whose threads a forked child may deadlock on.
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     finished = False
     try:
         pending = {executor.submit(_build_task, task, target.template, target.settings, target.codec) for task in tasks}
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done, pending = wait(pending, timeout=BAR_REFRESH_SECONDS, return_when=FIRST_COMPLETED)
             for future in done:
                 _record(future.result(), writers, shard_by_path, failures, bar, space)
+            bar.refresh()
         finished = True
     except BrokenProcessPool:
         raise StoreBuildError(
@@ -266,7 +276,8 @@ def _fill(paths, target: StoreTarget, workers: int | None) -> BuildResult:
         if todo:  # a resumed build estimates from what it stored before, and refuses to start if the rest cannot fit
             stored_bytes, stored = _stored(writers)
             space.after_write(stored_bytes=stored_bytes, stored=stored, remaining=len(todo))
-        with tqdm(total=len(mine), initial=len(mine) - len(todo), desc="frame store", unit="clip") as bar:
+        with tqdm(total=len(mine), initial=len(mine) - len(todo), desc="frame store", unit="clip",
+                  mininterval=BAR_REFRESH_SECONDS, smoothing=0.05) as bar:  # fmt: skip
             if len(todo) <= IN_PROCESS_UP_TO:
                 n_workers = 1 if todo else 0
                 for first in range(0, len(todo), 4):  # in this process, a few clips per fsync
