@@ -161,23 +161,18 @@ def shard_of(path: str, num_shards: int) -> int:
     return key_number(clip_key(path)) % num_shards
 
 
-def _stored(writers) -> tuple[int, int]:
-    """(bytes, entries) of the clips the shards being built hold."""
-    lengths = [line["length"] for writer in writers.values() for line in writer.latest.values() if "offset" in line]
-    return sum(lengths), len(lengths)
-
-
 def _record(results: list[tuple], writers, shard_by_path, failures, bar, space: SpaceCheck) -> None:
     for path, identity, entry, failure in results:
         if failure is not None:
             failures[path] = failure
         if identity is not None:
             writers[shard_by_path[path]].add(resolved(path), identity, entry, failure)
+        if entry is not None:
+            space.add(len(entry))
         bar.update(1)
     for writer in writers.values():
         writer.flush()
-    stored_bytes, stored = _stored(writers)
-    space.after_write(stored_bytes=stored_bytes, stored=stored, remaining=bar.total - bar.n)
+    space.check(remaining=bar.total - bar.n)
 
 
 def split_tasks(todo: list[str], workers: int) -> list[list[str]]:
@@ -272,10 +267,9 @@ def _fill(paths, target: StoreTarget, workers: int | None) -> BuildResult:
             elif "failed" in line:
                 failures[path] = line["failed"]
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo))) if todo else 0
-        space = SpaceCheck(target.directory)
-        if todo:  # a resumed build estimates from what it stored before, and refuses to start if the rest cannot fit
-            stored_bytes, stored = _stored(writers)
-            space.after_write(stored_bytes=stored_bytes, stored=stored, remaining=len(todo))
+        lengths = [line["length"] for writer in writers.values() for line in writer.latest.values() if "offset" in line]
+        space = SpaceCheck(target.directory, sum(lengths), len(lengths))
+        space.check(remaining=len(todo))  # a resumed build estimates from what it stored, and refuses if it cannot fit
         with tqdm(total=len(mine), initial=len(mine) - len(todo), desc="frame store", unit="clip",
                   mininterval=BAR_REFRESH_SECONDS, smoothing=0.05) as bar:  # fmt: skip
             if len(todo) <= IN_PROCESS_UP_TO:
