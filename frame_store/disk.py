@@ -24,12 +24,12 @@ def write_failure(error: OSError, directory: Path) -> str | None:
     where = error.filename or directory
     if error.errno in NO_SPACE:
         fix = ("free space there (or raise the file-size limit, ulimit -f), or set FRAME_STORE_DIR to a folder on a "
-               "larger disk")  # fmt: skip
+               "larger disk; what is stored is kept and a rerun resumes")  # fmt: skip
     elif error.errno in NOT_WRITABLE:
         fix = "set FRAME_STORE_DIR to a writable folder, or FRAME_STORE_DIR=off to decode clips at every step instead"
     else:
         return None
-    return f"cannot write the frame store at {where} ({error.strerror}): {fix}; what is stored is kept, a rerun resumes"
+    return f"cannot write the frame store at {where} ({error.strerror}): {fix}"
 
 
 class StoreFullError(Exception):
