@@ -55,6 +55,8 @@ from video import VideoReadError
 from video.clip_span import BadSpanError
 
 MAX_CLIPS_PER_TASK = 16  # entries travel back to the parent: a few MB per task at most
+TASKS_PER_WORKER = 8  # at least: the bar moves every few clips, not once per worker's 16 clips
+BAR_REFRESH_SECONDS = 1.0  # tqdm redraws at most this often
 IN_PROCESS_UP_TO = 16  # clips: starting a worker (importing LLaMA-Factory, 3-9 s) costs more than decoding them
 
 
@@ -170,27 +172,29 @@ def shard_of(path: str, num_shards: int) -> int:
     return key_number(clip_key(path)) % num_shards
 
 
-def _stored(writers) -> tuple[int, int]:
-    """(bytes, entries) of the clips the shards being built hold."""
-    lengths = [line["length"] for writer in writers.values() for line in writer.latest.values() if "offset" in line]
-    return sum(lengths), len(lengths)
-
-
 def _record(results: list[tuple], writers, shard_by_path, failures, bar, space: SpaceCheck) -> None:
     for path, identity, entry, failure in results:
         if failure is not None:
             failures[path] = failure
         if identity is not None:
             writers[shard_by_path[path]].add(resolved(path), identity, entry, failure)
+        if entry is not None:
+            space.add(len(entry))
         bar.update(1)
     for writer in writers.values():
         writer.flush()
-    stored_bytes, stored = _stored(writers)
-    space.after_write(stored_bytes=stored_bytes, stored=stored, remaining=bar.total - bar.n)
+    space.check(remaining=bar.total - bar.n)
+
+
+def split_tasks(todo: list[str], workers: int) -> list[list[str]]:
+    """``todo`` in tasks of at most MAX_CLIPS_PER_TASK clips, at least TASKS_PER_WORKER per worker where there are
+    enough clips (each finished task moves the progress bar)."""
+    size = max(1, min(MAX_CLIPS_PER_TASK, len(todo) // (workers * TASKS_PER_WORKER)))
+    return [todo[start : start + size] for start in range(0, len(todo), size)]
 
 
 def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar, space) -> None:
-    tasks = [todo[start : start + MAX_CLIPS_PER_TASK] for start in range(0, len(todo), MAX_CLIPS_PER_TASK)]
+    tasks = split_tasks(todo, workers)
     build = partial(_build_task, template=target.template, settings=target.settings, codec=target.codec)
     try:
         # spawn, not fork: the preflight has torch and tokenizers loaded, whose threads a forked child may deadlock on
@@ -294,11 +298,11 @@ def _fill(paths, target: StoreTarget, workers: int | None, verify: bool) -> Buil
             elif "failed" in line:
                 failures[path] = line["failed"]
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo))) if todo else 0
-        space = SpaceCheck(target.directory)
-        if todo:  # a resumed build estimates from what it stored before, and refuses to start if the rest cannot fit
-            stored_bytes, stored = _stored(writers)
-            space.after_write(stored_bytes=stored_bytes, stored=stored, remaining=len(todo))
-        with tqdm(total=len(mine), initial=len(mine) - len(todo), desc="frame store", unit="clip") as bar:
+        lengths = [line["length"] for writer in writers.values() for line in writer.latest.values() if "offset" in line]
+        space = SpaceCheck(target.directory, sum(lengths), len(lengths))
+        space.check(remaining=len(todo))  # a resumed build estimates from what it stored, and refuses if it cannot fit
+        with tqdm(total=len(mine), initial=len(mine) - len(todo), desc="frame store", unit="clip",
+                  mininterval=BAR_REFRESH_SECONDS, smoothing=0.05) as bar:  # fmt: skip
             if len(todo) <= IN_PROCESS_UP_TO:
                 n_workers = 1 if todo else 0
                 for first in range(0, len(todo), 4):  # in this process, a few clips per fsync

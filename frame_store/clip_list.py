@@ -30,4 +30,7 @@ def run_clips(config: dict) -> tuple[list[str], str]:
     from frame_store.run_target import config_clips
 
     test_clips, note = held_out_clips(config)
-    return list(dict.fromkeys(config_clips(config) + test_clips)), note
+    # Listing clips resumes nothing: without this LLaMA-Factory looks in output_dir for a checkpoint (and logs
+    # "Resuming training from ...", or refuses an output_dir holding a finished adapter).
+    listing = {**config, "overwrite_output_dir": True}
+    return list(dict.fromkeys(config_clips(listing) + test_clips)), note

@@ -2,8 +2,8 @@
 and how much, and a build that cannot fit stops before it fills the disk.
 
     human(directory_bytes(path))                       # "1.23 GB": a store directory's files
-    space = SpaceCheck(directory)                      # in build_store, after each batch of entries is written:
-    space.after_write(stored_bytes=..., stored=..., remaining=...)   # prints the estimate once; raises StoreFullError
+    space = SpaceCheck(directory, stored_bytes, stored)   # in build_store: what the shards already hold
+    space.add(len(entry)); space.check(remaining)         # after each batch: prints the estimate once; may raise
 
 The estimate is bytes per clip of the entries stored so far (a resumed build's, before decoding anything) times the
 clips still to decode, against the free space of the store's file system (shutil.disk_usage).
@@ -24,12 +24,12 @@ def write_failure(error: OSError, directory: Path) -> str | None:
     where = error.filename or directory
     if error.errno in NO_SPACE:
         fix = ("free space there (or raise the file-size limit, ulimit -f), or set FRAME_STORE_DIR to a folder on a "
-               "larger disk")  # fmt: skip
+               "larger disk; what is stored is kept and a rerun resumes")  # fmt: skip
     elif error.errno in NOT_WRITABLE:
         fix = "set FRAME_STORE_DIR to a writable folder, or FRAME_STORE_DIR=off to decode clips at every step instead"
     else:
         return None
-    return f"cannot write the frame store at {where} ({error.strerror}): {fix}; what is stored is kept, a rerun resumes"
+    return f"cannot write the frame store at {where} ({error.strerror}): {fix}"
 
 
 class StoreFullError(Exception):
@@ -60,21 +60,27 @@ def free_bytes(directory: Path) -> int | None:
 class SpaceCheck:
     """Estimates the rest of a build from its stored entries and stops it when the disk cannot hold it."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, stored_bytes: int = 0, stored: int = 0):
         self.directory = directory
+        self.stored_bytes, self.stored = stored_bytes, stored  # the entries the shards hold (a resumed build's)
         self.printed = False
 
-    def after_write(self, *, stored_bytes: int, stored: int, remaining: int) -> None:
+    def add(self, entry_bytes: int) -> None:
+        """Count one entry just written."""
+        self.stored_bytes += entry_bytes
+        self.stored += 1
+
+    def check(self, remaining: int) -> None:
         """Print the estimate (once), then raise StoreFullError if ``remaining`` clips will not fit."""
-        if stored == 0 or remaining == 0:
+        if self.stored == 0 or remaining == 0:
             return  # nothing to estimate from yet (every clip so far failed), or nothing left to estimate
-        per_clip = stored_bytes / stored
+        per_clip = self.stored_bytes / self.stored
         needed, free = per_clip * remaining, free_bytes(self.directory)
         if not self.printed:
             self.printed = True
             left = "unknown" if free is None else human(free)
             print(f"frame store: about {human(needed)} more for {remaining} clips ({human(per_clip)} a clip, from "
-                  f"{stored} stored); {left} free on that disk", flush=True)  # fmt: skip
+                  f"{self.stored} stored); {left} free on that disk", flush=True)  # fmt: skip
         if free is not None and needed > free:
             raise StoreFullError(
                 f"{self.directory} needs about {human(needed)} more for {remaining} clips but its disk has "

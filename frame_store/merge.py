@@ -61,6 +61,10 @@ def is_merged(directory: Path, num_shards: int) -> bool:
         return False
     if not isinstance(manifest, dict) or manifest.get("index_bytes") != index_bytes:
         return False
+    if "shards" not in manifest:  # merged before the manifest named its shards: no shard finished after it
+        written = (directory / "manifest.json").stat().st_mtime_ns
+        dones = [directory / f"{shard_name(index, num_shards)}.done" for index in range(num_shards)]
+        return all(done.exists() and done.stat().st_mtime_ns <= written for done in dones)
     return manifest.get("shards") == _done_markers(directory, num_shards)
 
 

@@ -112,7 +112,10 @@ def confirmed(doomed: list[StoreDirectory], which: str, yes: bool) -> bool:
     if not sys.stdin.isatty():
         raise SystemExit(f"frame store prune: not deleting these {len(doomed)} directories without a confirmation "
                          f"(no terminal to ask on): rerun with --delete {which} --yes")  # fmt: skip
-    return input("delete them? [y/N] ").strip().lower() in ("y", "yes")
+    try:
+        return input("delete them? [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:  # Ctrl-D: no
+        return False
 
 
 def main(argv: list[str] | None = None) -> None:

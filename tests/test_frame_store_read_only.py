@@ -1,6 +1,8 @@
 """A store on a read-only mount: a complete one serves the decode check (the preflight, `make train`) without taking
 the write lock; an empty one stops it with one sentence naming the path and the fix."""
 
+import json
+
 import pytest
 
 from frame_store.key import StoreTarget, store_dir
@@ -10,10 +12,15 @@ from tests.read_only import read_only
 from tests.training_fixtures import sample_clips
 
 
-def test_a_complete_store_on_a_read_only_mount_serves_the_decode_check(sample_dir, tmp_path):
+@pytest.mark.parametrize("merged_by", ["this checkout", "an earlier one"])
+def test_a_complete_store_on_a_read_only_mount_serves_the_decode_check(sample_dir, tmp_path, merged_by):
     clips = [str(clip) for clip in sample_clips(sample_dir, 3)]
     target, built = build(tmp_path / "frames", clips, exact_plugin())
     assert built.n_decoded == 3
+    if merged_by == "an earlier one":  # its manifest does not name the shards it indexed
+        manifest = json.loads((target.directory / "manifest.json").read_text())
+        del manifest["shards"]
+        (target.directory / "manifest.json").write_text(json.dumps(manifest))
     with read_only(tmp_path / "frames"):
         check = decode_clips(clips, video_fps=8.0, video_maxlen=8, store=target)
     assert (check.n_clips, check.already_stored, check.failures) == (3, 3, {})
