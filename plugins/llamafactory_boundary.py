@@ -17,6 +17,14 @@ fails at start-up, here, instead of in scattered places, some silently. The priv
   processor checks), ``_get_mm_token_metadata`` (grids counted from clip_metadata, None where a clip has none) and
   ``_get_mm_inputs`` (the decoding fallback), whose ``video_metadata`` carries ``frames_indices`` and ``fps``.
 - transformers' ``Qwen3VLProcessor._calculate_timestamps``: the seconds written before each temporal patch.
+- ``data.converter.DatasetConverter._find_medias``: joins ``media_dir`` to a media path where the joined string is a
+  file, else keeps the path as written. A span reference (``clip.mp4#t=START,END``, video/clip_span.py) never is a
+  file, so LLaMA-Factory would resolve a relative span against the current directory. ``join_media_dir_to_spans()``
+  (run by ``plugins.register()``) puts subclasses of its three converters (alpaca, sharegpt, openai) in their places
+  in ``DATASET_CONVERTERS``, whose ``_find_medias`` hands LLaMA-Factory the span's file part and puts the fragment
+  back: training and the preflight then find ``media_dir``'s clip from any directory. The names stay LLaMA-Factory's
+  (dataset_info.json files say ``"formatting": "sharegpt"``); every other path is joined exactly as LLaMA-Factory
+  joins it, and an entry that is neither LLaMA-Factory's class nor ours is refused (LlamaFactoryVersionError).
 
 Our plugins override the two video hooks. Rather than naming them in plugins/mm_plugin*.py, QwenVideoPlugin and
 Qwen3VideoPlugin below are LLaMA-Factory's ``Qwen2VLPlugin`` / ``Qwen3VLPlugin`` with those hooks routed to public
@@ -37,6 +45,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
+from llamafactory.data import converter as _converter
 from llamafactory.data import loader as _loader
 from llamafactory.data import mm_plugin as _mm_plugin
 from llamafactory.data.mm_plugin import (
@@ -52,6 +61,8 @@ from llamafactory.data.template import TEMPLATES, register_template
 from packaging.specifiers import SpecifierSet
 from transformers import Qwen3VLProcessor
 from typing_extensions import override
+
+from video.clip_span import clip_file
 
 SUPPORTED_VERSIONS = ">=0.9.5,<0.9.6"  # a pip version specifier
 VERIFIED_VERSION = "0.9.5"
@@ -71,6 +82,7 @@ __all__ = [
     "encode_sample",
     "get_mm_plugin",
     "is_frame_list",
+    "join_media_dir_to_spans",
     "load_aligned_samples",
     "processor_video_sampling",
     "register_mm_plugin",
@@ -114,6 +126,7 @@ HOOKS = (
     Hook(Qwen3VLPlugin, "_validate_messages", ("self", "messages", "images", "videos", "audios")),
     Hook(Qwen3VLPlugin, "_get_mm_token_metadata", ("self", "images", "videos", "audios", "processor")),
     Hook(Qwen3VLPlugin, "_get_mm_inputs", ("self", "images", "videos", "audios", "processor")),
+    Hook(_converter.DatasetConverter, "_find_medias", ("self", "medias")),
 )
 # Not LLaMA-Factory's, but private all the same (LLaMA-Factory 0.9.5 pins transformers<=5.6.0, verified 5.6.0).
 TRANSFORMERS_HOOKS = (Hook(Qwen3VLProcessor, "_calculate_timestamps", ("self", "indices", "video_fps", "merge_size")),)
@@ -225,6 +238,64 @@ class Qwen3VideoPlugin(RoutedVideoHooks, Qwen3VLPlugin):
         processor's own prompt building computes them (temporal patch from its video processor)."""
         patch = processor.video_processor.temporal_patch_size
         return processor._calculate_timestamps(list(frames_indices), fps, patch)
+
+
+def _file_and_fragment(media) -> tuple[Any, str]:
+    """``(the file part, its '#t=' fragment)`` of a span reference; ``(media, "")`` for anything else."""
+    if not isinstance(media, str):
+        return media, ""
+    path = clip_file(media)
+    return path, media[len(path) :]
+
+
+class SpanMediaPaths:
+    """Mixed into LLaMA-Factory's dataset converters: ``media_dir`` is joined to a span's file part."""
+
+    @override
+    def _find_medias(self, medias):
+        if isinstance(medias, str):
+            medias = [medias]
+        if not (isinstance(medias, list) and medias and isinstance(medias[0], str)):
+            return super()._find_medias(medias)  # frame lists, images given as data: LLaMA-Factory's own way
+        paths, fragments = zip(*(_file_and_fragment(media) for media in medias), strict=True)
+        found = super()._find_medias(list(paths))
+        return [f"{path}{fragment}" if fragment else path for path, fragment in zip(found, fragments, strict=True)]
+
+
+class SpanAlpacaDatasetConverter(SpanMediaPaths, _converter.AlpacaDatasetConverter):
+    """LLaMA-Factory's alpaca converter, joining media_dir to span references too."""
+
+
+class SpanSharegptDatasetConverter(SpanMediaPaths, _converter.SharegptDatasetConverter):
+    """LLaMA-Factory's sharegpt converter, joining media_dir to span references too."""
+
+
+class SpanOpenAIDatasetConverter(SpanMediaPaths, _converter.OpenAIDatasetConverter):
+    """LLaMA-Factory's openai converter, joining media_dir to span references too."""
+
+
+# dataset_info.json "formatting" -> (LLaMA-Factory's converter, ours in its place)
+SPAN_CONVERTERS = {
+    "alpaca": (_converter.AlpacaDatasetConverter, SpanAlpacaDatasetConverter),
+    "sharegpt": (_converter.SharegptDatasetConverter, SpanSharegptDatasetConverter),
+    "openai": (_converter.OpenAIDatasetConverter, SpanOpenAIDatasetConverter),
+}
+
+
+def join_media_dir_to_spans() -> None:
+    """Put our span-aware converters in LLaMA-Factory's DATASET_CONVERTERS (idempotent). Raises
+    LlamaFactoryVersionError where an entry is neither LLaMA-Factory's converter nor ours."""
+    for name, (stock, ours) in SPAN_CONVERTERS.items():
+        current = _converter.DATASET_CONVERTERS.get(name)
+        if current is ours:
+            continue
+        if current is not stock:
+            raise LlamaFactoryVersionError(
+                f"LLaMA-Factory's dataset converter {name!r} is {current!r}, not its own {stock.__name__}: something "
+                f"else replaced it, so span paths cannot be joined to media_dir (verified llamafactory "
+                f"{VERIFIED_VERSION}, whose converter we subclass)"
+            )
+        _converter.DATASET_CONVERTERS[name] = ours
 
 
 def is_frame_list(video) -> bool:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import pytest
@@ -149,6 +150,34 @@ def test_check_video_is_nested_images_tells_frames_from_a_file(tmp_path):
     for video, is_frames in [(frames, True), (["a.png", "b.png"], True), ("clip.mp4", False), (tmp_path, False)]:
         assert lf_mm_plugin._check_video_is_nested_images(video) is is_frames, video
         assert boundary.is_frame_list(video) is is_frames, video
+
+
+def test_find_medias_joins_media_dir_where_the_joined_path_is_a_file_and_ours_joins_a_spans_file(tmp_path):
+    from llamafactory.data import converter as lf_converter
+    from llamafactory.data.parser import DatasetAttr
+
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    attr, data_args = DatasetAttr("file", "clips", formatting="sharegpt"), SimpleNamespace(media_dir=str(tmp_path))
+    joined = str(tmp_path / "clip.mp4")
+    medias = ["clip.mp4", "clip.mp4#t=1,2", "gone.mp4#t=1,2", "gone.mp4"]
+    stock = lf_converter.SharegptDatasetConverter(attr, data_args)
+    assert stock._find_medias(medias) == [joined, "clip.mp4#t=1,2", "gone.mp4#t=1,2", "gone.mp4"]
+    ours = boundary.SpanSharegptDatasetConverter(attr, data_args)
+    assert ours._find_medias(medias) == [joined, f"{joined}#t=1,2", "gone.mp4#t=1,2", "gone.mp4"]
+    assert ours._find_medias("clip.mp4#t=1,2") == [f"{joined}#t=1,2"] and ours._find_medias([]) is None
+    assert ours._find_medias([["clip.mp4", "gone.png"]]) == [[joined, "gone.png"]]  # frame lists: stock
+    plugins.register()
+    assert {name: lf_converter.DATASET_CONVERTERS[name] for name in boundary.SPAN_CONVERTERS} == {
+        name: ours for name, (_, ours) in boundary.SPAN_CONVERTERS.items()
+    }
+
+
+def test_a_converter_replaced_by_something_else_is_refused_naming_it(monkeypatch):
+    from llamafactory.data import converter as lf_converter
+
+    monkeypatch.setitem(lf_converter.DATASET_CONVERTERS, "openai", dict)
+    with pytest.raises(boundary.LlamaFactoryVersionError, match=r"dataset converter 'openai' is <class 'dict'>, not"):
+        boundary.join_media_dir_to_spans()
 
 
 def test_stock_sample_indices_equal_ours_where_the_header_is_right(clip_matrix):
