@@ -1,11 +1,16 @@
 """`make demo`, shortened: the real demo script end to end in a scratch workspace; assert on what it writes."""
 
 import json
+import os
+import select
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
+from demo import split_overrides
 from evaluation.metrics import METRIC_KEYS
 from tests.training_fixtures import REPO_ROOT
 
@@ -59,3 +64,62 @@ def test_short_demo_writes_summary_metrics_loss_plot_and_report(tiny_model_dir, 
     # everything went to the workspace: the checkout's own data and adapter were not touched
     assert (workspace / "dataset_info.json").is_file() and (workspace / "saves" / "tiny_qwen2vl_demo").is_dir()
     assert "workspace" not in (REPO_ROOT / "dataset_info.json").read_text()
+
+
+def test_clips_below_one_are_refused_in_one_sentence(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "demo.py", "--clips", "0", "--workspace", str(tmp_path), "--out-dir", str(tmp_path / "o")],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "argument --clips: expected a number of clips of at least 1, got '0'" in result.stderr
+    assert not (tmp_path / "data").exists()  # nothing ran
+
+
+def write_splits(data_dir, val: int, test: int) -> None:
+    data_dir.mkdir(parents=True)
+    for split, count in (("val", val), ("test", test)):
+        (data_dir / f"webvid_{split}.json").write_text(json.dumps([{"id": str(i)} for i in range(count)]))
+
+
+def test_an_empty_val_split_trains_without_validation_and_an_empty_test_split_stops(tmp_path, capsys):
+    config = {"eval_dataset": "webvid_val", "eval_strategy": "steps"}
+    write_splits(tmp_path / "full", val=1, test=2)
+    assert split_overrides(tmp_path / "full", 30, config) == []
+    write_splits(tmp_path / "no_val", val=0, test=1)
+    assert split_overrides(tmp_path / "no_val", 3, config) == ["eval_dataset=", "eval_strategy=no"]
+    assert "the val split" in capsys.readouterr().out
+    assert split_overrides(tmp_path / "no_val", 3, {"eval_dataset": None}) == []  # nothing to turn off
+    write_splits(tmp_path / "no_test", val=0, test=0)
+    with pytest.raises(SystemExit, match=r"demo stopped: the held-out split .*webvid_test.json is empty \(3 clips\)"):
+        split_overrides(tmp_path / "no_test", 3, config)
+
+
+def output_until(process: subprocess.Popen, marker: str, deadline_s: float = 600) -> str:
+    """What ``process`` printed to stdout (a binary pipe) up to and including ``marker``. Read from the file
+    descriptor, unbuffered, so select() sees every byte; fails after ``deadline_s`` (a bound, not a wait)."""
+    seen, deadline = b"", time.monotonic() + deadline_s
+    while marker.encode() not in seen:
+        assert time.monotonic() < deadline, f"{marker!r} not printed within {deadline_s} s: {seen[-2000:]!r}"
+        ready, _, _ = select.select([process.stdout], [], [], 1.0)
+        if ready:
+            chunk = os.read(process.stdout.fileno(), 65536)
+            assert chunk, f"the process ended before printing {marker!r}: {seen[-2000:]!r}"
+            seen += chunk
+    return seen.decode()
+
+
+def test_ctrl_c_stops_the_running_stage_with_one_line_and_exit_130(tmp_path):
+    demo = subprocess.Popen(
+        [sys.executable, "demo.py", "--workspace", str(tmp_path / "w"), "--out-dir", str(tmp_path / "o")],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        output_until(demo, "$ ")  # stage 1's command: the stage is starting
+        demo.send_signal(signal.SIGINT)  # what the terminal sends to the demo's process group
+        out, err = (stream.decode() for stream in demo.communicate(timeout=120))
+    finally:
+        demo.kill()
+    assert demo.returncode == 130
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
+    assert err.strip().splitlines() == ["demo interrupted (Ctrl-C): the running stage was stopped"]
