@@ -25,7 +25,8 @@ adapter_config.json names another base model is refused (--allow-base-mismatch t
 
 Exit status: 0 when every sample was scored. 1 when no clip exists under --video-dir (before loading the model,
 naming the folder the paths look relative to), when every sample errored, or when some errored (outputs are written,
-the count and reasons printed) unless --allow-errors; 2 for a bad command line. See evaluation.outcome.
+the count and reasons printed) unless --allow-errors; 2 for a bad command line; 130 on Ctrl-C (one line; a rerun
+continues). See evaluation.outcome.
 """
 
 import argparse
@@ -90,6 +91,15 @@ def main(argv: list[str] | None = None) -> dict | None:
         command_line.OutputDirError,
     ) as error:
         raise SystemExit(f"error: {error}") from None
+    except KeyboardInterrupt:
+        if args.score_only:
+            note("scoring interrupted (Ctrl-C): nothing was written")
+        else:
+            note(
+                f"evaluation interrupted (Ctrl-C): the answers made so far are kept in {args.output_dir}; "
+                "the same command continues them"
+            )
+        raise SystemExit(130) from None
 
 
 def note(message: str) -> None:

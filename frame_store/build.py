@@ -21,6 +21,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -48,6 +49,7 @@ from video import VideoReadError
 
 MAX_CLIPS_PER_TASK = 16  # entries travel back to the parent: a few MB per task at most
 IN_PROCESS_UP_TO = 16  # clips: starting a worker (importing LLaMA-Factory, 3-9 s) costs more than decoding them
+INTERRUPTED = "frame store interrupted (Ctrl-C): the clips decoded so far are kept"
 
 
 class StoreBuildError(Exception):
@@ -164,10 +166,17 @@ def _record(results: list[tuple], writers, shard_by_path, failures, bar) -> None
         writer.flush()
 
 
+def _leave_ctrl_c_to_the_parent() -> None:
+    """Worker initializer: Ctrl-C reaches the whole process group; only the parent handles it (one line, exit 130)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar) -> None:
     tasks = [todo[start : start + MAX_CLIPS_PER_TASK] for start in range(0, len(todo), MAX_CLIPS_PER_TASK)]
     # spawn, not fork: the preflight has torch and tokenizers loaded, whose threads a forked child may deadlock on.
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    executor = ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_leave_ctrl_c_to_the_parent
+    )
     finished = False
     try:
         pending = {executor.submit(_build_task, task, target.template, target.settings, target.codec) for task in tasks}
@@ -259,11 +268,13 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(error))
     target = target_for_config(args.config, args.overrides, codec=args.codec, num_shards=args.num_shards,
                                shard_index=args.shard_index)  # fmt: skip
-    clips = config_clips(config)
     try:
-        result = build_store(clips, target, workers=args.workers)
+        result = build_store(config_clips(config), target, workers=args.workers)
     except StoreBuildError as error:
         raise SystemExit(f"frame store FAILED: {error}") from None
+    except KeyboardInterrupt:
+        print(f"{INTERRUPTED}; the same command continues", file=sys.stderr)
+        raise SystemExit(130) from None
     print(result.summary())
     print(f"store: {target.directory}" + ("" if target.shard_index is None else " (merge when every shard is done)"))
     for reason in list(result.failures.values())[:20]:

@@ -1,17 +1,14 @@
 """`make demo`, shortened: the real demo script end to end in a scratch workspace; assert on what it writes."""
 
 import json
-import os
-import select
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from demo import split_overrides
 from evaluation.metrics import METRIC_KEYS
+from tests.interrupts import output_until, press_ctrl_c, start_in_own_group
 from tests.training_fixtures import REPO_ROOT
 
 
@@ -95,31 +92,12 @@ def test_an_empty_val_split_trains_without_validation_and_an_empty_test_split_st
         split_overrides(tmp_path / "no_test", 3, config)
 
 
-def output_until(process: subprocess.Popen, marker: str, deadline_s: float = 600) -> str:
-    """What ``process`` printed to stdout (a binary pipe) up to and including ``marker``. Read from the file
-    descriptor, unbuffered, so select() sees every byte; fails after ``deadline_s`` (a bound, not a wait)."""
-    seen, deadline = b"", time.monotonic() + deadline_s
-    while marker.encode() not in seen:
-        assert time.monotonic() < deadline, f"{marker!r} not printed within {deadline_s} s: {seen[-2000:]!r}"
-        ready, _, _ = select.select([process.stdout], [], [], 1.0)
-        if ready:
-            chunk = os.read(process.stdout.fileno(), 65536)
-            assert chunk, f"the process ended before printing {marker!r}: {seen[-2000:]!r}"
-            seen += chunk
-    return seen.decode()
-
-
 def test_ctrl_c_stops_the_running_stage_with_one_line_and_exit_130(tmp_path):
-    demo = subprocess.Popen(
-        [sys.executable, "demo.py", "--workspace", str(tmp_path / "w"), "--out-dir", str(tmp_path / "o")],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        output_until(demo, "$ ")  # stage 1's command: the stage is starting
-        demo.send_signal(signal.SIGINT)  # what the terminal sends to the demo's process group
-        out, err = (stream.decode() for stream in demo.communicate(timeout=120))
-    finally:
-        demo.kill()
+    demo = start_in_own_group(
+        [sys.executable, "demo.py", "--workspace", str(tmp_path / "w"), "--out-dir", str(tmp_path / "o")], REPO_ROOT
+    )
+    output_until(demo.stdout, "$ ")  # stage 1's command: the stage is starting
+    out, err = press_ctrl_c(demo)  # the demo's group: its stage runs in a session of its own
     assert demo.returncode == 130
     assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
     assert err.strip().splitlines() == ["demo interrupted (Ctrl-C): the running stage was stopped"]
