@@ -128,7 +128,7 @@ train: $(SETUP_STAMP)
 	$(PY) -m plugins.train $(CONFIG) $(ARGS)
 
 eval: $(SETUP_STAMP)
-	$(PY) evaluate_model.py --config $(CONFIG) --compare-base $(EVAL_ARGS) $(ARGS)
+	$(PY) evaluate_model.py $(strip --config $(CONFIG) --compare-base $(EVAL_ARGS) $(ARGS))
 
 merge: $(SETUP_STAMP)
 	$(PY) -m plugins.export $(MERGE_CONFIG) $(ARGS)

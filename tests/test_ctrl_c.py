@@ -15,7 +15,7 @@ def assert_one_line(out: str, err: str, line_start: str) -> None:
     assert err.strip().splitlines()[-1].startswith(line_start)
 
 
-def test_ctrl_c_during_generation(tiny_model_dir, sample_dir, tmp_path):
+def test_ctrl_c_while_evaluation_loads_its_model(tiny_model_dir, sample_dir, tmp_path):
     test_data = write_test_set(tmp_path, sample_dir, 60, with_bad_clips=False)
     evaluation = start_in_own_group(
         [sys.executable, "evaluate_model.py", "--base-model", str(tiny_model_dir), "--test-data", str(test_data),
@@ -23,7 +23,7 @@ def test_ctrl_c_during_generation(tiny_model_dir, sample_dir, tmp_path):
          "--max-new-tokens", "32", "--num-workers", "2"],
         REPO_ROOT,
     )  # fmt: skip
-    output_until(evaluation.stderr, "generating")  # the progress bar: DataLoader workers are decoding clips
+    output_until(evaluation.stderr, "model: local folder")  # checks done: the model is being loaded
     out, err = press_ctrl_c(evaluation)
     assert evaluation.returncode == 130
     assert_one_line(out, err, f"evaluation interrupted (Ctrl-C): the answers made so far are kept in {tmp_path}")
