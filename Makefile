@@ -82,7 +82,8 @@ help:
 	@echo "make frames-prune list CONFIG=...'s frame store directories; ARGS='--delete stale' removes unreadable old ones (asks; --yes off a terminal)"
 	@echo "                 (make train fills it through the preflight's decode check; FRAME_STORE_DIR=off: none)"
 	@echo "make train       train CONFIG=... [ARGS='key=value ...']"
-	@echo "make eval        evaluate CONFIG's adapter as it was trained [ARGS='key=value ...'] [EVAL_ARGS='--adapter-path ...']"
+	@echo "make eval        evaluate CONFIG's adapter as it was trained, beside the base model [ARGS='key=value ...']"
+	@echo "                 EVAL_ARGS='--adapter-path ... --num-samples N' adds options to --config CONFIG --compare-base"
 	@echo "make merge       export base + adapter as one model (MERGE_CONFIG=...)"
 	@echo "make diagnose    a stuck run: each rank's last heartbeat, who waits on what, the clip being read (OUTPUT_DIR=...)"
 	@echo "make bench       run the benchmarks in bench/"
@@ -141,7 +142,7 @@ train: $(SETUP_STAMP)
 	$(PY) -m plugins.train $(CONFIG) $(ARGS)
 
 eval: $(SETUP_STAMP)
-	$(PY) evaluate_model.py $(if $(EVAL_ARGS),$(EVAL_ARGS),--config $(CONFIG) --compare-base) $(ARGS)
+	$(PY) evaluate_model.py $(strip --config $(CONFIG) --compare-base $(EVAL_ARGS) $(ARGS))
 
 merge: $(SETUP_STAMP)
 	$(PY) -m plugins.export $(MERGE_CONFIG) $(ARGS)

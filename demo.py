@@ -18,15 +18,18 @@ its frame strips (demo_report.py).
 """
 
 import argparse
+import json
+import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from demo_report import write_summary
-from plugins.run_config import load_run_config
+from plugins.run_config import RunConfigError, load_run_config
 
 DEFAULT_CONFIG = Path("configs/tiny_qwen2vl_demo.yaml")
 DEFAULT_OUT_DIR = Path("outputs/demo")
@@ -36,20 +39,68 @@ TEST_RATIO = 0.2
 
 
 def run_stage(title: str, command: list[str]) -> float:
-    """Print the stage and its exact command, run it, stop the demo if it fails; returns its wall time in s."""
+    """Print the stage and its exact command, run it, stop the demo if it fails; returns its wall time in s.
+
+    The stage runs in its own session, so Ctrl-C reaches only the demo, which stops the stage and says so once
+    (otherwise the stage and the demo would each print a KeyboardInterrupt traceback)."""
     print(f"\n=== {title}\n$ {shlex.join(command)}", flush=True)
     started = time.monotonic()
-    result = subprocess.run(command, check=False)
-    if result.returncode != 0:
-        raise SystemExit(f"demo stopped: stage '{title}' failed (exit {result.returncode}); its output is above")
+    stage = subprocess.Popen(command, start_new_session=True)
+    try:
+        returncode = stage.wait()
+    except KeyboardInterrupt:
+        os.killpg(stage.pid, signal.SIGTERM)  # the stage and its processes (decode pools, torchrun's workers)
+        stage.wait()
+        raise
+    if returncode != 0:
+        raise SystemExit(f"demo stopped: stage '{title}' failed (exit {returncode}); its output is above")
     seconds = time.monotonic() - started
     print(f"=== {title}: done in {seconds:.0f} s", flush=True)
     return seconds
 
 
+def clip_count(text: str) -> int:
+    """argparse type of --clips: a whole number of at least 1."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of clips of at least 1, got {text!r}")
+    return count
+
+
+def split_overrides(data_dir: Path, clips: int, config_and_overrides: dict) -> list[str]:
+    """Overrides the converted splits call for: none when every split has clips; without validation when the val
+    split is empty (a small --clips). Stops the demo in one sentence when the held-out split is empty."""
+    sizes = {split: len(json.loads((data_dir / f"webvid_{split}.json").read_text())) for split in ("val", "test")}
+    if sizes["test"] == 0:
+        raise SystemExit(
+            f"demo stopped: the held-out split {data_dir / 'webvid_test.json'} is empty ({clips} clips); pass more "
+            "--clips (e.g. --clips 30) or a larger --test-ratio"
+        )
+    if sizes["val"] == 0 and config_and_overrides.get("eval_dataset"):
+        print(
+            f"note: the val split {data_dir / 'webvid_val.json'} is empty ({clips} clips): training without "
+            "validation (eval_dataset= eval_strategy=no); more --clips give the validation loss",
+            flush=True,
+        )
+        return ["eval_dataset=", "eval_strategy=no"]
+    return []
+
+
 def main() -> None:
+    """`python demo.py [--clips N] [key=value ...]`; Ctrl-C stops the running stage and exits 130."""
+    try:
+        run_demo()
+    except KeyboardInterrupt:
+        print("\ndemo interrupted (Ctrl-C): the running stage was stopped", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def run_demo() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", type=int, default=DEFAULT_CLIPS, help="sample clips to generate and split")
+    parser.add_argument("--clips", type=clip_count, default=DEFAULT_CLIPS, help="sample clips to generate and split")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="training config (any model family)")
     parser.add_argument("--val-ratio", type=float, default=VAL_RATIO, help="share of clips in the val split")
     parser.add_argument("--test-ratio", type=float, default=TEST_RATIO, help="share of clips held out for testing")
@@ -71,14 +122,18 @@ def main() -> None:
     workspace = args.workspace
     sample_dir, data_dir = workspace / "data" / "sample", workspace / "data" / "webvid"
     overrides = list(args.overrides)
-    if workspace.resolve() != Path.cwd().resolve():
-        overrides = [
-            f"dataset_dir={workspace}",
-            f"media_dir={workspace}",
-            f"output_dir={workspace / load_run_config(args.config)['output_dir']}",
-            *overrides,
-        ]
-    train_dir = Path(load_run_config(args.config, overrides)["output_dir"])  # as plugins.train will read it
+    try:
+        if workspace.resolve() != Path.cwd().resolve():
+            overrides = [
+                f"dataset_dir={workspace}",
+                f"media_dir={workspace}",
+                f"output_dir={workspace / load_run_config(args.config)['output_dir']}",
+                *overrides,
+            ]
+        settings = load_run_config(args.config, overrides)  # as plugins.train will read it
+    except RunConfigError as error:
+        parser.error(str(error))
+    train_dir = Path(settings["output_dir"])
     eval_dir, reversed_eval_dir = args.out_dir / "eval", args.out_dir / "eval_reversed"
     test_data, reversed_dir = data_dir / "webvid_test.json", data_dir / "reversed"  # data/webvid/: git-ignored
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -94,6 +149,7 @@ def main() -> None:
         "--video-dir", str(sample_dir / "videos"), "--out-dir", str(data_dir), "--media-dir", str(workspace),
         "--dataset-info", str(workspace / "dataset_info.json"),
         "--val-ratio", str(args.val_ratio), "--test-ratio", str(args.test_ratio)])  # fmt: skip
+    overrides += split_overrides(data_dir, args.clips, settings)
     seconds["preflight + train"] = run_stage(
         "3/6 preflight + LoRA training", [python, "-m", "plugins.train", str(args.config), *overrides]
     )

@@ -25,7 +25,8 @@ adapter_config.json names another base model is refused (--allow-base-mismatch t
 
 Exit status: 0 when every sample was scored. 1 when no clip exists under --video-dir (before loading the model,
 naming the folder the paths look relative to), when every sample errored, or when some errored (outputs are written,
-the count and reasons printed) unless --allow-errors; 2 for a bad command line. See evaluation.outcome.
+the count and reasons printed) unless --allow-errors; 2 for a bad command line; 130 on Ctrl-C (one line; a rerun
+continues). See evaluation.outcome.
 """
 
 import argparse
@@ -49,7 +50,7 @@ from evaluation.predictions import (
     prepare_resume,
     read_existing,
 )
-from evaluation.report import write_report
+from evaluation.report import reports_line, write_report
 from evaluation.run_identity import RunIdentity, check_same_run, fingerprint_test_set
 from evaluation.runner import run_generation
 from evaluation.samples import InvalidTestSetError, load_test_set
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     """Parse the command line, then score only or evaluate; a problem with the user's input exits with a message."""
     args = parse_args(argv)
     try:
+        command_line.check_output_dir(args.output_dir)
         if args.score_only:
             return score_only(args.score_only, args.output_dir)
         return evaluate(args)
@@ -86,8 +88,18 @@ def main(argv: list[str] | None = None) -> dict | None:
         VideoSettingsError,
         ModelSourceError,
         RunInputsError,
+        command_line.OutputDirError,
     ) as error:
         raise SystemExit(f"error: {error}") from None
+    except KeyboardInterrupt:
+        if args.score_only:
+            note("scoring interrupted (Ctrl-C): nothing was written")
+        else:
+            note(
+                f"evaluation interrupted (Ctrl-C): the answers made so far are kept in {args.output_dir}; "
+                "the same command continues them"
+            )
+        raise SystemExit(130) from None
 
 
 def note(message: str) -> None:
@@ -211,8 +223,8 @@ def evaluate(args: argparse.Namespace) -> dict | None:
         }
         identity = {"base_model": settings.base_model, "adapter": asdict(adapter) if adapter else None}
         summary = write_metrics(args.output_dir, score_records(records), run_settings, identity)
-        markdown, _ = write_report(args.output_dir, records, summary)
-        print(f"{summary_table(summary['results'])}\nreport: {markdown}")
+        markdown, html = write_report(args.output_dir, records, summary)
+        print(f"{summary_table(summary['results'])}\n{reports_line(markdown, html)}")
         message, fail = exit_message(records, args.allow_errors)
         if message:
             print(f"{'ERROR' if fail else 'WARNING'}: {message}", file=sys.stderr)

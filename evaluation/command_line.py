@@ -1,12 +1,32 @@
 """evaluate_model.py's command line: model, data and decoding options, plus ``key=value`` settings anywhere."""
 
 import argparse
+import os
 from pathlib import Path
 
 from evaluation.generation import GenerationSettings
 from plugins.run_config import is_override
 
 DEFAULTS = GenerationSettings()
+
+
+class OutputDirError(ValueError):
+    """--output-dir cannot be created or written; the message names it."""
+
+
+def check_output_dir(output_dir: Path) -> None:
+    """Refuse an --output-dir that cannot take the outputs (under a file, or in a folder this user cannot write),
+    before any model is loaded and without creating anything: a refused run leaves no folder behind."""
+    existing = Path(os.path.abspath(output_dir))
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        problem = f"{existing} is a file, not a folder"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is not writable by this user"
+    else:
+        return
+    raise OutputDirError(f"--output-dir {output_dir} cannot be written ({problem}); pass a folder you can write to")
 
 
 def whole_number(minimum: int):

@@ -126,6 +126,11 @@ def _markdown(summary: Mapping[str, Any], identity: Sequence[tuple[str, Any]], r
     return "\n".join(lines)
 
 
+def reports_line(markdown_path: Path, html_path: Path) -> str:
+    """The line that ends a run: the page people open first, then the Markdown copy."""
+    return f"report: {html_path} (open it in a browser; Markdown: {markdown_path})"
+
+
 def write_report(output_dir: Path, records: Sequence[dict[str, Any]], summary: dict[str, Any]) -> tuple[Path, Path]:
     """report.md and report.html in ``output_dir`` (frame strips are referenced relative to it), written atomically.
 

@@ -69,7 +69,18 @@ def check_same_run(output_dir: Path, run: RunIdentity, write: bool, explain: Map
     path = output_dir / RUN_FILE
     current = run.to_json()
     if path.is_file():
-        previous = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            previous = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise SystemExit(
+                f"error: {path} cannot be read ({error}), so it is unknown which run made the predictions in "
+                f"{output_dir}; pass a new --output-dir, or delete {output_dir} to start over"
+            ) from None
+        if not isinstance(previous, dict):
+            raise SystemExit(
+                f"error: {path} is not a run.json evaluation wrote (no JSON object); pass a new --output-dir, or "
+                f"delete {output_dir} to start over"
+            )
         if previous != current:
             changed = sorted(key for key in previous.keys() | current.keys() if previous.get(key) != current.get(key))
             reasons = "".join(f" {explain[key]}." for key in changed if explain and key in explain)

@@ -16,7 +16,7 @@ from typing import Any
 
 from evaluation.outcome import errors_message
 from evaluation.predictions import Prediction, PredictionsFileError, read_jsonl_numbered
-from evaluation.report import write_report
+from evaluation.report import reports_line, write_report
 from evaluation.run_identity import RunIdentity
 from evaluation.scoring import METRICS_FILE, score_records, write_metrics
 from evaluation.summary_table import summary_table
@@ -91,10 +91,10 @@ def score_only(predictions_file: Path, output_dir: Path) -> dict[str, Any]:
     output_dir.mkdir(parents=True, exist_ok=True)
     extra = {"score_only": {"predictions": str(predictions_file), "skipped_lines": skipped}}
     summary = write_metrics(output_dir, score_records(to_score.records), settings, identity, extra)
-    markdown, _ = write_report(
+    markdown, html = write_report(
         output_dir, _frames_seen_from(to_score.records, predictions_file.parent, output_dir), summary
     )
-    print(f"{summary_table(summary['results'])}\nreport: {markdown}")
+    print(f"{summary_table(summary['results'])}\n{reports_line(markdown, html)}")
     return summary
 
 

@@ -58,6 +58,7 @@ MAX_CLIPS_PER_TASK = 16  # entries travel back to the parent: a few MB per task 
 TASKS_PER_WORKER = 8  # at least: the bar moves every few clips, not once per worker's 16 clips
 BAR_REFRESH_SECONDS = 1.0  # tqdm redraws at most this often
 IN_PROCESS_UP_TO = 16  # clips: starting a worker (importing LLaMA-Factory, 3-9 s) costs more than decoding them
+INTERRUPTED = "frame store interrupted (Ctrl-C): the clips decoded so far are kept"
 
 
 class StoreBuildError(Exception):
@@ -356,6 +357,9 @@ def main(argv: list[str] | None = None) -> None:
         result = build_store(clips, target, workers=args.workers, verify=True)  # rebuilds damaged entries
     except StoreBuildError as error:
         raise SystemExit(f"frame store FAILED: {error}") from None
+    except KeyboardInterrupt:
+        print(f"{INTERRUPTED}; the same command continues", file=sys.stderr)
+        raise SystemExit(130) from None
     print(result.summary())
     print(f"store: {target.directory}" + ("" if target.shard_index is None else " (merge when every shard is done)"))
     for path, reason in list(result.failures.items())[:20]:

@@ -7,7 +7,8 @@ Arguments are those of `llamafactory-cli export` (model_name_or_path, adapter_na
 export_size, export_device, infer_dtype, ...). The merge config names our template ``qwen2_vl_exact``, which only
 exists once ``plugins.register()`` ran, so `llamafactory-cli export` alone would fail on it. The adapter's
 run_inputs.json (the input settings it was trained with, see plugins.run_inputs) is copied into export_dir, so
-evaluating the merged model (``evaluate_model.py --base-model EXPORT_DIR``) uses them too.
+evaluating the merged model (``evaluate_model.py --base-model EXPORT_DIR``) uses them too. The console shows the
+model, where the merged model went and the log file; the libraries' chatter goes to export_dir/merge.log.
 """
 
 import shutil
@@ -18,7 +19,9 @@ import plugins
 from plugins.model_source import ModelSourceError, describe_model_source
 from plugins.run_config import RunConfigError, load_run_config
 from plugins.run_inputs import RUN_INPUTS_FILE
+from plugins.run_log import log_libraries_to
 
+MERGE_LOG_NAME = "merge.log"  # in export_dir, as train.log is in output_dir
 USAGE = "usage: python -m plugins.export CONFIG.yaml [key=value ...]"
 
 
@@ -58,6 +61,9 @@ def main() -> None:
         settings = check_export(sys.argv[1], sys.argv[2:])
     except (RunConfigError, ModelSourceError) as error:
         raise SystemExit(f"cannot export: {error}") from None
+    log_path = Path(settings["export_dir"]) / MERGE_LOG_NAME
+    if log_libraries_to(log_path):  # LLaMA-Factory's and transformers' INFO lines (hundreds) go to the file
+        print(f"full log: {log_path}", flush=True)
     plugins.register()
 
     from llamafactory.train.tuner import export_model

@@ -11,7 +11,10 @@ format, and its clip's sampled frames really decode.
     from plugins import preflight                                               # from Python (plugins.train)
     report = preflight.check(settings, preflight.PreflightOptions(decode_workers=8))   # raises PreflightError
 
-The frame, pixel and length settings are checked first (plugins.video_settings: an error names the key, the
+It first prints where the model comes from (plugins.model_source: local folder, cached hub snapshot or hub
+download; a model it cannot reach is one sentence) and checks the dataset files (plugins.dataset_files: an empty
+split, e.g. after --val-ratio 0, or a file that is not a JSON list is named with the fix). The frame, pixel and
+length settings are checked next (plugins.video_settings: an error names the key, the
 value and the valid range). Then every clip's sampled frames are decoded with the reader training uses and the
 same video_fps/video_maxlen (plugins.decode_check, one process per CPU), so a clip that passes cannot fail when
 training reads it; the pass fills the run's frame store with the frames and each clip's metadata. Samples are

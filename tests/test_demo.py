@@ -6,7 +6,9 @@ import sys
 
 import pytest
 
+from demo import split_overrides
 from evaluation.metrics import METRIC_KEYS
+from tests.interrupts import output_until, press_ctrl_c, start_in_own_group
 from tests.training_fixtures import REPO_ROOT
 
 
@@ -59,3 +61,43 @@ def test_short_demo_writes_summary_metrics_loss_plot_and_report(tiny_model_dir, 
     # everything went to the workspace: the checkout's own data and adapter were not touched
     assert (workspace / "dataset_info.json").is_file() and (workspace / "saves" / "tiny_qwen2vl_demo").is_dir()
     assert "workspace" not in (REPO_ROOT / "dataset_info.json").read_text()
+
+
+def test_clips_below_one_are_refused_in_one_sentence(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "demo.py", "--clips", "0", "--workspace", str(tmp_path), "--out-dir", str(tmp_path / "o")],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "argument --clips: expected a number of clips of at least 1, got '0'" in result.stderr
+    assert not (tmp_path / "data").exists()  # nothing ran
+
+
+def write_splits(data_dir, val: int, test: int) -> None:
+    data_dir.mkdir(parents=True)
+    for split, count in (("val", val), ("test", test)):
+        (data_dir / f"webvid_{split}.json").write_text(json.dumps([{"id": str(i)} for i in range(count)]))
+
+
+def test_an_empty_val_split_trains_without_validation_and_an_empty_test_split_stops(tmp_path, capsys):
+    config = {"eval_dataset": "webvid_val", "eval_strategy": "steps"}
+    write_splits(tmp_path / "full", val=1, test=2)
+    assert split_overrides(tmp_path / "full", 30, config) == []
+    write_splits(tmp_path / "no_val", val=0, test=1)
+    assert split_overrides(tmp_path / "no_val", 3, config) == ["eval_dataset=", "eval_strategy=no"]
+    assert "the val split" in capsys.readouterr().out
+    assert split_overrides(tmp_path / "no_val", 3, {"eval_dataset": None}) == []  # nothing to turn off
+    write_splits(tmp_path / "no_test", val=0, test=0)
+    with pytest.raises(SystemExit, match=r"demo stopped: the held-out split .*webvid_test.json is empty \(3 clips\)"):
+        split_overrides(tmp_path / "no_test", 3, config)
+
+
+def test_ctrl_c_stops_the_running_stage_with_one_line_and_exit_130(tmp_path):
+    demo = start_in_own_group(
+        [sys.executable, "demo.py", "--workspace", str(tmp_path / "w"), "--out-dir", str(tmp_path / "o")], REPO_ROOT
+    )
+    output_until(demo.stdout, "$ ")  # stage 1's command: the stage is starting
+    out, err = press_ctrl_c(demo)  # the demo's group: its stage runs in a session of its own
+    assert demo.returncode == 130
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
+    assert err.strip().splitlines() == ["demo interrupted (Ctrl-C): the running stage was stopped"]

@@ -92,6 +92,7 @@ def test_outputs_side_by_side_with_errors_recorded(evaluation_run):
     assert all((output_dir / strip).is_file() for strip in strips) and f"]({strips[0]})" in report
     assert f'"frames":"{strips[0]}"' in (output_dir / "report.html").read_text()  # drawn by the page's script
     assert "sample/s" in evaluation_run["stderr"]  # progress bar with throughput
+    assert f"report: {output_dir / 'report.html'} " in evaluation_run["stdout"]  # the page people open
     table = {line.split()[0]: line.split()[1:] for line in evaluation_run["stdout"].splitlines() if line.strip()}
     for key in (*METRIC_KEYS, *DIAGNOSTIC_KEYS):  # both models side by side, scores ×100
         expected = metrics["results"]["base"]["diagnostics" if key in DIAGNOSTIC_KEYS else "metrics"][key]

@@ -234,5 +234,5 @@ def test_make_eval_forwards_args_like_make_train():
         "evaluate_model.py --config configs/tiny_qwen2vl_demo.yaml --compare-base video_maxlen=4"
     )
     assert dry_run("EVAL_ARGS=--adapter-path a", "ARGS=video_maxlen=4").endswith(
-        "evaluate_model.py --adapter-path a video_maxlen=4"
-    )
+        "evaluate_model.py --config configs/tiny_qwen2vl_demo.yaml --compare-base --adapter-path a video_maxlen=4"
+    )  # EVAL_ARGS add to the defaults, never replace them

@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from tests.training_fixtures import log_of, run_entry_point, write_train_config
+from tests.evaluation_fixtures import make_lora_adapter
+from tests.training_fixtures import REPO_ROOT, log_of, run_entry_point, write_train_config
 
 MAX_CONSOLE_LINES = 120  # before: ~880 lines, the verdict buried under two model and processor dumps
 
@@ -48,3 +49,19 @@ def test_a_users_own_verbosity_is_left_alone(tmp_path, monkeypatch):
     monkeypatch.delenv(LOG_FILE_ENV, raising=False)
     assert log_libraries_to(tmp_path / "train.log") is None
     assert not (tmp_path / "train.log").exists()
+
+
+@pytest.mark.slow
+def test_merge_console_is_short_and_the_full_log_is_kept(tiny_model_dir, tmp_path):
+    adapter = make_lora_adapter(tiny_model_dir, tmp_path / "adapter")
+    merged = tmp_path / "merged"
+    env = {key: value for key, value in os.environ.items() if key != "LLAMAFACTORY_VERBOSITY"}
+    result = run_entry_point("plugins.export", REPO_ROOT / "configs" / "merge" / "tiny_qwen2vl_demo_merge.yaml",
+                             f"model_name_or_path={tiny_model_dir}", f"adapter_name_or_path={adapter}",
+                             f"export_dir={merged}", "infer_dtype=float32", env=env)  # fmt: skip
+    console = log_of(result)
+    assert result.returncode == 0, console[-3000:]
+    lines = [line for line in console.splitlines() if line.strip()]
+    assert len(lines) < 20, "\n".join(lines)  # before: ~450 INFO lines
+    assert f"merged model written to {merged}" in console and f"full log: {merged / 'merge.log'}" in console
+    assert "[INFO" not in console and "[INFO" in (merged / "merge.log").read_text()
