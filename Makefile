@@ -118,10 +118,10 @@ preflight: $(SETUP_STAMP)
 	$(PY) -m plugins.preflight $(CONFIG) $(ARGS)
 
 frames: $(SETUP_STAMP)
-	$(PY) -m frame_store.build $(CONFIG) $(ARGS)
+	$(PY) -m plugins.frames build $(CONFIG) $(ARGS)
 
 frames-prune: $(SETUP_STAMP)
-	$(PY) -m frame_store.prune $(CONFIG) $(ARGS)
+	$(PY) -m plugins.frames prune $(CONFIG) $(ARGS)
 
 train: $(SETUP_STAMP)
 	$(PY) -m plugins.train $(CONFIG) $(ARGS)

@@ -57,7 +57,7 @@ from evaluation.score_only import score_only
 from evaluation.scoring import score_records, write_metrics
 from evaluation.settings import SettingsError, resolve_run
 from evaluation.summary_table import summary_table
-from frame_store.plugin_hook import use_store_of
+from plugins.frame_source import frame_source, store_root
 from plugins.model_source import ModelSourceError, describe_model_source
 from plugins.run_inputs import RunInputsError
 from plugins.run_log import log_libraries_to
@@ -125,9 +125,9 @@ def evaluate(args: argparse.Namespace) -> dict | None:
     for settings_note in resolved.notes:
         note(settings_note)
     choose_test_set(args, resolved.data)
-    use_store_of(resolved.data)  # frames from the run's frame store where it holds the clip (frame_store)
+    frame_root = store_root(resolved.data)  # frames from the run's frame store where it holds the clip
     samples = load_test_set(args.test_data, args.video_dir, args.num_samples)
-    clips_warning = check_clips_exist(samples, args.video_dir, args.test_data)  # raises when none exists
+    clips_warning = check_clips_exist(samples, args.video_dir, args.test_data, frame_root)  # raises if none exists
     adapter = inspect_adapter(settings.adapter_path) if settings.adapter_path else None
     allow_base = args.allow_base_mismatch or args.allow_setting_mismatch
     base_warning = check_adapter_base(adapter, settings.base_model, allow_base) if adapter else None
@@ -173,6 +173,8 @@ def evaluate(args: argparse.Namespace) -> dict | None:
     # Load processor/template (base model only) and model; the adapter must fit before anything is generated
     log_libraries_to(Path(args.output_dir) / EVALUATE_LOG_NAME)
     pre = load_preprocessing(settings)
+    frames = frame_source(frame_root, {**resolved.data, **asdict(settings)}, pre.template.mm_plugin)
+    note(frames.attach(pre.template.mm_plugin).describe([sample.video_path for sample in samples]))
     model = load_base_model(settings, context.device)
     if adapter:
         model = attach_adapter(model, adapter, keep_base=args.compare_base)

@@ -10,9 +10,11 @@ from typing import Any
 
 import torch
 
+import plugins
 from evaluation.samples import Sample
 from evaluation.settings import ModelSettings
 from frame_store.plugin_hook import clip_available
+from plugins.frame_source import store_root_of
 
 
 class SampleInputError(RuntimeError):
@@ -34,8 +36,6 @@ class Preprocessing:
 
 def register_plugins() -> None:
     """Register our ``qwen2_vl_exact`` template (explicit, idempotent) so configs that name it resolve."""
-    import plugins
-
     plugins.register()
 
 
@@ -66,9 +66,9 @@ def build_inputs(sample: Sample, pre: Preprocessing, cutoff_len: int) -> dict[st
     Raises SampleInputError (missing clip, too long prompt, token/feature mismatch); decoding errors of a corrupt
     clip propagate as they are, and the caller records them.
     """
-    if not clip_available(sample.video_path):  # on disk, or in the run's frame store
-        raise SampleInputError(f"{sample.video_path}: missing (no such file)")
     plugin, videos = pre.template.mm_plugin, [sample.video_path]
+    if not clip_available(sample.video_path, store_root_of(plugin)):  # on disk, or in the run's frame store
+        raise SampleInputError(f"{sample.video_path}: missing (no such file)")
     messages = plugin.process_messages([{"role": "user", "content": sample.prompt}], [], videos, [], pre.processor)
     prompt_ids, _ = pre.template.encode_oneturn(pre.tokenizer, messages + [{"role": "assistant", "content": ""}])
     prompt_ids, _ = plugin.process_token_ids(prompt_ids, None, [], videos, [], pre.tokenizer, pre.processor)

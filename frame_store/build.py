@@ -1,23 +1,20 @@
 """Fill a store directory in one parallel pass that also proves every clip readable (the preflight's decode check).
 
-    python -m frame_store.build CONFIG.yaml [key=value ...] [--workers K] [--codec zlib]   # `make frames CONFIG=...`
-    python -m frame_store.build CONFIG.yaml --num-shards 64 --shard-index $SLURM_ARRAY_TASK_ID   # Slurm job array
-    python -m frame_store.merge CONFIG.yaml                                                       # then, once
-
     from frame_store.build import build_store
     from frame_store.key import StoreTarget
-    result = build_store(paths, StoreTarget(directory, "qwen2_vl_exact", settings))   # result.failures
+    result = build_store(paths, StoreTarget(directory, "qwen2_vl_exact", settings), plugin)   # result.failures
 
-Each clip goes, in a worker process, through the template's own mm plugin (its decode_videos: the frames its
-read_videos hands the processor, after LLaMA-Factory's resize) and clip_metadata (what its tokens are counted
-from), and is written with both into the shard its key hashes to. Clips already in their shard, made from the
-clip as it is now, are not decoded again: a killed build resumes where its last fsync left it, and a complete
-store makes the pass a stat per clip. Without --shard-index every shard is built here and merged at the end;
-with it, only that shard (each machine of an array writes its own files), and frame_store.merge checks and
-indexes them all. Clip list and settings come from the config as training reads them (frame_store.run_target).
+    python -m plugins.frames build CONFIG.yaml [key=value ...] [--workers K]   # from a config (`make frames`)
+
+Each clip goes, in a worker process, through the given mm plugin (one that reads no store: its decode_videos gives
+the frames its read_videos hands the processor, after LLaMA-Factory's resize; its clip_metadata what its tokens
+are counted from), and is written with both into the shard its key hashes to. Clips already in their shard, made
+from the clip as it is now, are not decoded again: a killed build resumes where its last fsync left it, and a
+complete store makes the pass a stat per clip. Without a shard index every shard is built here and merged at the
+end; with it, only that shard (each machine of an array writes its own files), and frame_store.merge checks and
+indexes them all.
 """
 
-import contextlib
 import json
 import multiprocessing
 import os
@@ -25,15 +22,12 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from data.publish import write_text_atomic
-from frame_store.codec import DEFAULT_CODEC, encode
+from frame_store.codec import encode
 from frame_store.key import (
-    DISABLED,
-    FRAME_STORE_ENV,
     SETTINGS_FILE,
     StoreSettings,
     StoreTarget,
@@ -74,29 +68,6 @@ def _plain(value):
     return value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
 
 
-def template_plugin(template: str):
-    """The template's mm plugin (our templates registered)."""
-    import plugins
-    from plugins.llamafactory_boundary import TEMPLATES
-
-    plugins.register()
-    return TEMPLATES[template].mm_plugin
-
-
-@contextlib.contextmanager
-def store_reading_off():
-    """Decode for real inside the block: the plugin reads no store (its own entries are being written)."""
-    saved = os.environ.get(FRAME_STORE_ENV)
-    os.environ[FRAME_STORE_ENV] = DISABLED
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ[FRAME_STORE_ENV]
-        else:
-            os.environ[FRAME_STORE_ENV] = saved
-
-
 def decode_entry(plugin, path: str, settings: StoreSettings, codec: str, identity: tuple[int, int]) -> bytes:
     """One clip's entry: the frames and values the plugin's read_videos returns for it, and its token metadata."""
     metadata = plugin.clip_metadata(path, settings.video_fps, settings.video_maxlen)
@@ -114,23 +85,21 @@ def decode_entry(plugin, path: str, settings: StoreSettings, codec: str, identit
     return pack_entry(header, encode(codec, array))
 
 
-def _build_task(paths: list[str], template: str, settings: StoreSettings, codec: str) -> list[tuple]:
+def _build_task(paths: list[str], plugin, settings: StoreSettings, codec: str) -> list[tuple]:
     """(path, identity, entry or None, failure or None) per clip; any error is one training would die of."""
-    plugin = template_plugin(template)
     done = []
-    with store_reading_off():
-        for path in paths:
-            identity = clip_identity(path)
-            try:
-                if identity is None:
-                    raise FileNotFoundError(f"{path}: no such file")
-                done.append((path, identity, decode_entry(plugin, path, settings, codec, identity), None))
-            except VideoReadError as error:  # the reason alone (not the plugin's "changed since preflight?" advice)
-                reason = str(VideoReadError(error.path, error.reason, error.detail))
-                done.append((path, identity, None, reason))
-            except Exception as error:  # noqa: BLE001 - recorded per clip, as the decode check reports it
-                reason = str(error) if path in str(error) else f"{path}: {type(error).__name__}: {error}"
-                done.append((path, identity, None, reason))
+    for path in paths:
+        identity = clip_identity(path)
+        try:
+            if identity is None:
+                raise FileNotFoundError(f"{path}: no such file")
+            done.append((path, identity, decode_entry(plugin, path, settings, codec, identity), None))
+        except VideoReadError as error:  # the reason alone (not the plugin's "changed since preflight?" advice)
+            reason = str(VideoReadError(error.path, error.reason, error.detail))
+            done.append((path, identity, None, reason))
+        except Exception as error:  # noqa: BLE001 - recorded per clip, as the decode check reports it
+            reason = str(error) if path in str(error) else f"{path}: {type(error).__name__}: {error}"
+            done.append((path, identity, None, reason))
     return done
 
 
@@ -164,13 +133,13 @@ def _record(results: list[tuple], writers, shard_by_path, failures, bar) -> None
         writer.flush()
 
 
-def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar) -> None:
+def _run_pool(todo, target, plugin, workers, writers, shard_by_path, failures, bar) -> None:
     tasks = [todo[start : start + MAX_CLIPS_PER_TASK] for start in range(0, len(todo), MAX_CLIPS_PER_TASK)]
     # spawn, not fork: the preflight has torch and tokenizers loaded, whose threads a forked child may deadlock on.
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     finished = False
     try:
-        pending = {executor.submit(_build_task, task, target.template, target.settings, target.codec) for task in tasks}
+        pending = {executor.submit(_build_task, task, plugin, target.settings, target.codec) for task in tasks}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
@@ -185,8 +154,9 @@ def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar) -> N
         executor.shutdown(wait=finished, cancel_futures=True)
 
 
-def build_store(paths, target: StoreTarget, workers: int | None = None) -> BuildResult:
-    """Decode every clip of ``paths`` (each once) not yet in its shard, over ``workers`` processes, and write it.
+def build_store(paths, target: StoreTarget, plugin, workers: int | None = None) -> BuildResult:
+    """Decode every clip of ``paths`` (each once) not yet in its shard through ``plugin`` (an mm plugin that reads
+    no store), over ``workers`` processes, and write it.
 
     Shows a progress bar with the rate; returns a BuildResult. Merges the index when every shard was built here.
     Raises StoreBuildError if a worker dies (entries written so far are kept)."""
@@ -217,10 +187,10 @@ def build_store(paths, target: StoreTarget, workers: int | None = None) -> Build
             if len(todo) <= IN_PROCESS_UP_TO:
                 n_workers = 1 if todo else 0
                 for first in range(0, len(todo), 4):  # in this process, a few clips per fsync
-                    chunk = _build_task(todo[first : first + 4], target.template, target.settings, target.codec)
+                    chunk = _build_task(todo[first : first + 4], plugin, target.settings, target.codec)
                     _record(chunk, writers, shard_by_path, failures, bar)
             else:
-                _run_pool(todo, target, n_workers, writers, shard_by_path, failures, bar)
+                _run_pool(todo, target, plugin, n_workers, writers, shard_by_path, failures, bar)
         for index, writer in writers.items():
             writer.finish(sum(1 for path in mine if shard_by_path[path] == index))
     finally:
@@ -229,44 +199,3 @@ def build_store(paths, target: StoreTarget, workers: int | None = None) -> Build
     if target.shard_index is None:
         merge_store(target.directory)
     return BuildResult(len(mine), len(todo), n_workers, time.perf_counter() - start, failures)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m frame_store.build CONFIG.yaml [key=value ...] [--num-shards N --shard-index I] [--workers K]`;
-    exit 1 if a clip cannot be decoded (listed) or the pass cannot finish."""
-    import argparse
-    import sys
-
-    from frame_store.codec import CODECS
-    from frame_store.run_target import config_clips, target_for_config
-    from plugins.run_config import load_run_config
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("config", type=Path, help="LLaMA-Factory training YAML")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides, as for plugins.train")
-    parser.add_argument("--workers", type=int, help="decode processes (default: CPUs)")
-    parser.add_argument("--codec", choices=CODECS, help=f"frame bytes (default: the store's, else {DEFAULT_CODEC})")
-    parser.add_argument("--num-shards", type=int, help="shards of the store (machines of a job array; default: the "
-                        "store's, else 1)")  # fmt: skip
-    parser.add_argument("--shard-index", type=int, help="build only this shard (0-based), e.g. $SLURM_ARRAY_TASK_ID")
-    args = parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv)  # options and key=value mixed
-    shards = args.num_shards or 1
-    if shards < 1 or (args.shard_index is not None and (args.num_shards is None or not 0 <= args.shard_index < shards)):
-        parser.error(f"--shard-index I needs --num-shards N, with I in 0..N-1 and N >= 1 (got {args.num_shards})")
-    target = target_for_config(args.config, args.overrides, codec=args.codec, num_shards=args.num_shards,
-                               shard_index=args.shard_index)  # fmt: skip
-    clips = config_clips(load_run_config(args.config, args.overrides))
-    try:
-        result = build_store(clips, target, workers=args.workers)
-    except StoreBuildError as error:
-        raise SystemExit(f"frame store FAILED: {error}") from None
-    print(result.summary())
-    print(f"store: {target.directory}" + ("" if target.shard_index is None else " (merge when every shard is done)"))
-    for reason in list(result.failures.values())[:20]:
-        print(f"  failed: {reason}")
-    if result.failures:
-        raise SystemExit(1)
-
-
-if __name__ == "__main__":
-    main()

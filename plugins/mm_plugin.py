@@ -11,7 +11,8 @@ from the frames really shown (video.frame_times): Qwen2.5-VL's ``second_per_grid
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 from PIL import Image
 from transformers import Qwen2_5_VLProcessor, Qwen2VLProcessor
@@ -79,16 +80,20 @@ class RefusedVideoPlugin(BasePlugin):
         raise UnsupportedFamily(self.refusal)
 
 
+@dataclass
 class ExactVideoReading:
     """clip_metadata and read_videos by our probe and frame-exact reader (mixed into each family's plugin).
 
     An unreadable clip raises VideoReadError (ClipReadError where frames are read: a clip that passed the
     preflight's decode check and fails now). ``SUPPORTED_PROCESSORS``: the processor classes this family's exact
-    path is verified with; any other is refused by name (check_processor).
+    path is verified with; any other is refused by name (check_processor). ``frame_store_root``: where frames and
+    token metadata are read first (plugins/frame_source.py sets it from the run config at each entry point; the
+    plugin travels inside the template into DataLoader workers); None: every clip is decoded.
     """
 
-    SUPPORTED_PROCESSORS: tuple[type, ...] = ()
-    FAMILY = ""
+    SUPPORTED_PROCESSORS: ClassVar[tuple[type, ...]] = ()
+    FAMILY: ClassVar[str] = ""
+    frame_store_root: Path | None = None
 
     def check_processor(self, processor) -> None:
         """Raise UnsupportedProcessor unless ``processor`` (None: text only) is one this family is verified with."""
@@ -105,7 +110,7 @@ class ExactVideoReading:
     def clip_metadata(self, video, video_fps: float, video_maxlen: int) -> dict[str, Any] | None:
         if not isinstance(video, (str, os.PathLike)):
             return None  # in-memory frames: LLaMA-Factory regularizes them to count tokens
-        stored = stored_metadata(self, video, video_fps, video_maxlen)  # the run's frame store, if it has the clip
+        stored = stored_metadata(self.frame_store_root, self, video, video_fps, video_maxlen)  # a store holds it?
         if stored is not None:
             return stored
         info = probe_video(video)
@@ -120,8 +125,8 @@ class ExactVideoReading:
         }
 
     def read_videos(self, videos: list, **kwargs) -> dict[str, list]:
-        """Clips the run's frame store holds come from it (frame_store.plugin_hook); the others, decode_videos."""
-        return read_through_store(self, videos, kwargs, self.decode_videos)
+        """Clips the frame store holds come from it (frame_store.plugin_hook); the others, decode_videos."""
+        return read_through_store(self.frame_store_root, self, videos, kwargs, self.decode_videos)
 
     def decode_videos(self, videos: list, **kwargs) -> dict[str, list]:
         video_fps, video_maxlen = kwargs.get("video_fps", 2.0), kwargs.get("video_maxlen", 128)

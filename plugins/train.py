@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 
 import plugins
+from plugins.frame_source import use_frame_source
+from plugins.registry import template_plugin
 from plugins.run_log import log_libraries_to
 
 USAGE = (
@@ -178,6 +180,7 @@ def main() -> None:
 
     if note := resume_note(settings):
         print(note, flush=True)
+    use_frame_source(template_plugin(settings.get("template")), settings)  # the store the preflight filled
     run_training()
     print(f"adapter, checkpoints and trainer_log.jsonl: {Path(settings['output_dir']).resolve()}", flush=True)
 
