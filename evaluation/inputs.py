@@ -15,6 +15,7 @@ from evaluation.samples import Sample
 from evaluation.settings import ModelSettings
 from frame_store.plugin_hook import clip_available
 from plugins.frame_source import store_root_of
+from plugins.video_tokens import video_token_count
 
 
 class SampleInputError(RuntimeError):
@@ -75,7 +76,7 @@ def build_inputs(sample: Sample, pre: Preprocessing, cutoff_len: int) -> dict[st
     mm_inputs = plugin.get_mm_inputs([], videos, [], [0], [1], [0], [prompt_ids], pre.processor)
 
     n_tokens = prompt_ids.count(pre.video_token_id)
-    n_features = int(mm_inputs["video_grid_thw"].prod()) // pre.processor.video_processor.merge_size**2
+    n_features = video_token_count(mm_inputs["video_grid_thw"][0], pre.processor)  # from the pixels read
     if n_tokens != n_features:
         raise SampleInputError(f"{sample.video_path}: {n_tokens} video tokens but {n_features} video features")
     if len(prompt_ids) > cutoff_len:

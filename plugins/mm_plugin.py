@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import torch
 from PIL import Image
 from transformers import Qwen2_5_VLProcessor, Qwen2VLProcessor
 from typing_extensions import override
 
 from frame_store.plugin_hook import read_through_store, stored_metadata
-from plugins.llamafactory_boundary import BasePlugin, QwenVideoPlugin, is_frame_list
+from plugins.llamafactory_boundary import BasePlugin, QwenVideoPlugin, is_frame_list, processor_video_sampling
+from plugins.video_tokens import video_grid
 from video import VideoReadError, frame_times, probe_video, read_sampled_frames, sample_indices
 
 FRAME_FIX = "pass a video file path, or frames as 8-bit RGB PIL images: the processor divides by 255 itself"
@@ -123,6 +125,22 @@ class ExactVideoReading:
             "sample_indices": indices,
             "frame_times": frame_times(info, indices),  # ours (LLaMA-Factory reads the others): Qwen3-VL's timestamps
         }
+
+    def video_token_metadata(self, videos: list, processor) -> dict[str, Any] | None:
+        """Each clip's grid from its clip_metadata (plugins.video_tokens: the one token count); None where a video
+        has none (frames given as images: LLaMA-Factory reads them all to count, as it does)."""
+        if not videos:
+            return super().video_token_metadata(videos, processor)
+        sampling = processor_video_sampling(processor)
+        clips = [self.clip_metadata(video, **sampling) for video in videos]
+        grids = [video_grid(self, metadata, processor) if metadata is not None else None for metadata in clips]
+        if None in grids:
+            return None
+        return self.token_metadata(grids, clips, sampling)
+
+    def token_metadata(self, grids: list, clips: list[dict], sampling: dict) -> dict[str, Any]:
+        """What the family's expansion reads besides the grids (nothing for Qwen2-VL)."""
+        return {"video_grid_thw": torch.tensor(grids, dtype=torch.long)}
 
     def read_videos(self, videos: list, **kwargs) -> dict[str, list]:
         """Clips the frame store holds come from it (frame_store.plugin_hook); the others, decode_videos."""
