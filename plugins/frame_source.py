@@ -6,7 +6,7 @@ again from the same config).
     print(source.describe(clips))    # "frames: store data/frames/0123abcd (40 of 42 clips)" / "frames: decoding clips"
     root = store_root(config)                                # where an entry point needs the root before the plugin
     source = frame_source(root, config, plugin).attach(plugin)
-    target = target_for_run(config, plugin)                  # the store directory to build (StoreTarget), or None
+    target = target_for_run(source, config, plugin)          # the store directory to build (StoreTarget), or None
 
 The store root is ``<media_dir or dataset_dir>/frames`` (LLaMA-Factory's dataset_dir default: data); the user may
 override it with $FRAME_STORE_DIR (a directory, or ``off``: decode every clip), read here at the entry point and
@@ -105,12 +105,16 @@ def builder_plugin(plugin):
 
 
 def target_for_run(
-    config: dict, plugin, codec: str | None = None, num_shards: int | None = None, shard_index: int | None = None
+    source: FrameSource,
+    config: dict,
+    plugin,
+    codec: str | None = None,
+    num_shards: int | None = None,
+    shard_index: int | None = None,
 ) -> StoreTarget | None:
-    """The store to build for ``plugin`` at ``config``'s settings; None where it reads none ($FRAME_STORE_DIR=off,
-    or a stock plugin). ``codec`` and ``num_shards`` not given: those the directory was built with (e.g. by a job
-    array), else zlib and 1 shard."""
-    source = frame_source(store_root(config), config, plugin)
+    """The store to build for ``plugin`` at ``config``'s settings under ``source`` (frame_source's answer); None
+    where it reads none ($FRAME_STORE_DIR=off, or a stock plugin). ``codec`` and ``num_shards`` not given: those the
+    directory was built with (e.g. by a job array), else zlib and 1 shard."""
     if source.directory is None:
         return None
     built = built_with(source.directory) or {}

@@ -24,7 +24,7 @@ from frame_store.codec import CODECS, DEFAULT_CODEC
 from frame_store.key import StoreTarget
 from frame_store.merge import MergeError, merge_store
 from frame_store.prune import DELETABLE, prune
-from plugins.frame_source import FRAME_STORE_ENV, builder_plugin, target_for_run
+from plugins.frame_source import FRAME_STORE_ENV, builder_plugin, frame_source, store_root, target_for_run
 from plugins.llamafactory_boundary import load_aligned_samples
 from plugins.registry import template_plugin
 from plugins.run_config import RunConfigError, load_run_config
@@ -64,7 +64,8 @@ def config_plugin(config: dict, config_path):
 
 def target_for_config(config: dict, config_path, **options) -> StoreTarget:
     """target_for_run for the config's template; exits naming why there is no store."""
-    target = target_for_run(config, config_plugin(config, config_path), **options)
+    plugin = config_plugin(config, config_path)
+    target = target_for_run(frame_source(store_root(config), config, plugin), config, plugin, **options)
     if target is None:
         raise SystemExit(f"no frame store for {config_path}: ${FRAME_STORE_ENV}=off, or template "
                          f"{config.get('template')!r} does not read one (use qwen2_vl_exact)")  # fmt: skip

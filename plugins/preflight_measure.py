@@ -96,7 +96,7 @@ def measure(
     # The template's plugin reads the run's store from here on (the token count; training in this process); the
     # decode check fills it through a copy that reads none.
     source = use_frame_source(template.mm_plugin, args)
-    store = target_for_run(args, template.mm_plugin)
+    store = target_for_run(source, args, template.mm_plugin)
     encoder = SampleEncoder(template, tokenizer, processor, data_args)
     report = PreflightReport(cutoff_len=data_args.cutoff_len, template=data_args.template)
     names = list(dict.fromkeys((data_args.dataset or []) + (data_args.eval_dataset or [])))

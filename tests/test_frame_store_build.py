@@ -17,7 +17,7 @@ from frame_store.merge import MergeError, merge_store
 from frame_store.plugin_hook import open_store
 from frame_store.shard import ShardWriter, read_lines
 from plugins.decode_check import decode_clips
-from plugins.frame_source import FRAME_STORE_ENV, builder_plugin, target_for_run
+from plugins.frame_source import FRAME_STORE_ENV, builder_plugin, frame_source, store_root, target_for_run
 from plugins.frames import main as frames_main
 from tests.frame_store_fixtures import READ, TEMPLATE, exact_plugin, settings_for
 from tests.training_fixtures import REPO_ROOT, write_train_config
@@ -106,7 +106,8 @@ def test_two_shards_merge_only_when_both_are_complete(clip_matrix, tmp_path, mon
     config = {"template": TEMPLATE, "video_fps": READ["video_fps"], "video_maxlen": READ["video_maxlen"],
               "video_max_pixels": READ["image_max_pixels"], "video_min_pixels": READ["image_min_pixels"]}  # fmt: skip
     monkeypatch.setenv(FRAME_STORE_ENV, str(tmp_path))  # the user's override of the root
-    training = target_for_run(config, plugin)  # what the preflight before training uses: the array's 2 shards
+    source = frame_source(store_root(config), config, plugin)
+    training = target_for_run(source, config, plugin)  # what the preflight before training uses: the array's 2 shards
     assert (training.directory, training.num_shards, training.shard_index) == (directory, 2, None)
     check = decode_clips(clips, video_fps=8.0, video_maxlen=8, store=training, plugin=builder)
     assert (check.already_stored, check.failures) == (len(clips), {})

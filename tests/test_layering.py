@@ -42,8 +42,11 @@ def _imported(path: Path) -> set[str]:
 
 
 def _graph() -> dict[str, set[str]]:
+    """module -> the modules of ours it imports."""
     modules = _modules()
-    return {name: {target for target in _imported(path) if target in modules} - {name} for name, path in modules.items()}
+    return {
+        name: {target for target in _imported(path) if target in modules} - {name} for name, path in modules.items()
+    }
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
