@@ -28,6 +28,7 @@ from plugins.frame_source import FRAME_STORE_ENV, builder_plugin, frame_source, 
 from plugins.llamafactory_boundary import load_aligned_samples
 from plugins.registry import template_plugin
 from plugins.run_config import RunConfigError, load_run_config
+from plugins.video_settings import SettingsError
 
 IRRELEVANT_TO_LOADING = frozenset({"deepspeed", "bf16", "fp16", "pure_bf16"})
 MAX_LISTED = 20  # failed clips printed
@@ -65,7 +66,10 @@ def config_plugin(config: dict, config_path):
 def target_for_config(config: dict, config_path, **options) -> StoreTarget:
     """target_for_run for the config's template; exits naming why there is no store."""
     plugin = config_plugin(config, config_path)
-    target = target_for_run(frame_source(store_root(config), config, plugin), config, plugin, **options)
+    try:
+        target = target_for_run(frame_source(store_root(config), config, plugin), config, plugin, **options)
+    except SettingsError as error:
+        raise SystemExit(f"{config_path}: {error}") from None
     if target is None:
         raise SystemExit(f"no frame store for {config_path}: ${FRAME_STORE_ENV}=off, or template "
                          f"{config.get('template')!r} does not read one (use qwen2_vl_exact)")  # fmt: skip

@@ -98,3 +98,12 @@ def test_the_preflight_points_the_template_at_the_store_and_leaves_the_environme
     monkeypatch.setenv(FRAME_STORE_ENV, "off")  # the user's override, read at the entry point
     report = measure(config(tiny_model_dir, preflight_dir), decode_workers=1, workers=1).report
     assert store_root_of(template_plugin(TEMPLATE)) is None and report.frames == "frames: decoding clips"
+
+
+def test_the_frames_command_names_a_bad_setting_in_one_sentence(tmp_path):
+    from plugins.frames import main
+
+    config = tmp_path / "run.yaml"
+    config.write_text(f"template: {TEMPLATE}\ndataset_dir: {tmp_path}\n")
+    with pytest.raises(SystemExit, match=r"run.yaml: video_maxlen = 0 is not valid: .*\(e.g. video_maxlen=8\)"):
+        main(["merge", str(config), "video_maxlen=0"])
