@@ -109,5 +109,5 @@ def test_killing_the_frame_store_build_kills_its_spawned_workers_and_their_resou
     def first_entries_stored(pid: int) -> bool:  # a worker finished a task: the pool is up and working
         return any(path.stat().st_size for path in frames.glob("*/shard-*.jsonl")) and _two_workers(pid)
 
-    command = [sys.executable, "-m", "frame_store.build", str(config), "--workers", "2"]
+    command = [sys.executable, "-m", "plugins.frames", "build", str(config), "--workers", "2"]
     _killed_while_its_workers_run(command, first_entries_stored, env={**os.environ, "FRAME_STORE_DIR": str(frames)})
