@@ -25,6 +25,7 @@ from frame_store.codec import DEFAULT_CODEC
 from frame_store.key import StoreFileError, StoreSettings, StoreTarget, built_with, store_dir
 from frame_store.plugin_hook import open_store
 from plugins.video_settings import check_video_settings
+from video.clip_span import BadSpanError
 
 FRAME_STORE_ENV = "FRAME_STORE_DIR"  # the user's override of the store root; "off": decode every clip
 DISABLED = "off"
@@ -50,8 +51,17 @@ class FrameSource:
         store = open_store(self.directory) if self.directory is not None else None
         if store is None:
             return "frames: decoding clips"
-        held = sum(1 for clip in dict.fromkeys(clips) if store.holds(clip))
+        held = sum(1 for clip in dict.fromkeys(clips) if _held(store, clip))
         return f"frames: store {self.directory} ({held} of {len(dict.fromkeys(clips))} clips)"
+
+
+def _held(store, clip) -> bool:
+    """Whether ``store`` holds ``clip``; a malformed ``#t=`` span is held by none (its sample's own error, reported
+    by the decode check and training)."""
+    try:
+        return store.holds(clip)
+    except BadSpanError:
+        return False
 
 
 def store_root(config: dict) -> Path | None:
