@@ -86,9 +86,10 @@ def test_killing_the_benchmark_converter_kills_its_probe_workers(clip, tmp_path)
     _links(clip, tmp_path / "videos", names)
     annotations = tmp_path / "vatex.json"
     annotations.write_text(json.dumps([{"videoID": name, "enCap": [f"caption {name}"]} for name in names]))
+    # --split: the file's name (vatex.json) does not say which VATEX split it holds
     command = [sys.executable, "-m", "data.convert_benchmark", "--format", "vatex", "--annotations",
-               str(annotations), "--video-dir", str(tmp_path / "videos"), "--out-dir", str(tmp_path / "out"),
-               "--workers", "2"]  # fmt: skip
+               str(annotations), "--split", "train", "--video-dir", str(tmp_path / "videos"), "--out-dir",
+               str(tmp_path / "out"), "--workers", "2"]  # fmt: skip
     _killed_while_its_workers_run(command, _two_workers)
 
 
