@@ -133,10 +133,10 @@ plan: $(SETUP_STAMP)
 	$(PY) -m plugins.plan $(CONFIG) $(ARGS) --gpus $(GPUS) --gpu-memory $(GPU_MEMORY)
 
 frames: $(SETUP_STAMP)
-	$(PY) -m frame_store.build $(CONFIG) $(ARGS)
+	$(PY) -m plugins.frames build $(CONFIG) $(ARGS)
 
 frames-prune: $(SETUP_STAMP)
-	$(PY) -m frame_store.prune $(CONFIG) $(ARGS)
+	$(PY) -m plugins.frames prune $(CONFIG) $(ARGS)
 
 train: $(SETUP_STAMP)
 	$(PY) -m plugins.train $(CONFIG) $(ARGS)

@@ -17,7 +17,7 @@ Settings (evaluation.settings): the adapter's run_inputs.json, written by plugin
 with (base model, template, video_*, cutoff_len, datasets); it is used by default and printed, and a key=value,
 --base-model or --template that contradicts it is refused unless --allow-setting-mismatch (--allow-base-mismatch: the
 base model only). Without --test-data the test set is the held-out split of the trained dataset (X_train -> X_test
-in its dataset_dir's dataset_info.json, clip paths relative to its media_dir; evaluation.held_out).
+in its dataset_dir's dataset_info.json, clip paths relative to its media_dir; data.held_out).
 
 A rerun into the same --output-dir continues the same run only (model, adapter weights, settings and the test set's
 content, see evaluation.run_identity): it keeps the answers made and retries samples that errored. An adapter whose
@@ -34,12 +34,13 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from data.eval_samples import InvalidTestSetError, load_test_set
+from data.held_out import held_out_test_set
 from evaluation import command_line
 from evaluation.adapter_files import AdapterError, inspect_adapter
 from evaluation.base_model import check_adapter_base
 from evaluation.distributed import init_distributed, is_main_process, shutdown_distributed
 from evaluation.generation import GenerationSettings
-from evaluation.held_out import held_out_test_set
 from evaluation.inputs import load_preprocessing
 from evaluation.model import attach_adapter, load_base_model
 from evaluation.outcome import check_clips_exist, exit_message
@@ -53,12 +54,11 @@ from evaluation.predictions import (
 from evaluation.report import reports_line, write_report
 from evaluation.run_identity import RunIdentity, check_same_run, fingerprint_test_set
 from evaluation.runner import run_generation
-from evaluation.samples import InvalidTestSetError, load_test_set
 from evaluation.score_only import score_only
 from evaluation.scoring import score_records, write_metrics
 from evaluation.settings import SettingsError, resolve_run
 from evaluation.summary_table import summary_table
-from frame_store.plugin_hook import use_store_of
+from plugins.frame_source import frame_source, store_root
 from plugins.model_source import ModelSourceError, describe_model_source
 from plugins.run_inputs import RunInputsError
 from plugins.run_log import log_libraries_to
@@ -138,9 +138,9 @@ def evaluate(args: argparse.Namespace) -> dict | None:
     for settings_note in resolved.notes:
         note(settings_note)
     choose_test_set(args, resolved.data)
-    use_store_of(resolved.data)  # frames from the run's frame store where it holds the clip (frame_store)
+    frame_root = store_root(resolved.data)  # frames from the run's frame store where it holds the clip
     samples = load_test_set(args.test_data, args.video_dir, args.num_samples)
-    clips_warning = check_clips_exist(samples, args.video_dir, args.test_data)  # raises when none exists
+    clips_warning = check_clips_exist(samples, args.video_dir, args.test_data, frame_root)  # raises if none exists
     adapter = inspect_adapter(settings.adapter_path) if settings.adapter_path else None
     allow_base = args.allow_base_mismatch or args.allow_setting_mismatch
     base_warning = check_adapter_base(adapter, settings.base_model, allow_base) if adapter else None
@@ -186,6 +186,8 @@ def evaluate(args: argparse.Namespace) -> dict | None:
     # Load processor/template (base model only) and model; the adapter must fit before anything is generated
     log_libraries_to(Path(args.output_dir) / EVALUATE_LOG_NAME)
     pre = load_preprocessing(settings)
+    frames = frame_source(frame_root, {**resolved.data, **asdict(settings)}, pre.template.mm_plugin)
+    note(frames.attach(pre.template.mm_plugin).describe([sample.video_path for sample in samples]))
     model = load_base_model(settings, context.device)
     if adapter:
         model = attach_adapter(model, adapter, keep_base=args.compare_base)

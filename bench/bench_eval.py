@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 
+from data.eval_samples import Sample
 from evaluation.generation import GenerationSettings, SampleInputs, collate_left_padded, generate_batch, make_loader
 from evaluation.inputs import build_inputs, load_preprocessing
 from evaluation.model import load_base_model
-from evaluation.samples import Sample
 from evaluation.settings import ModelSettings
 
 PROMPT = "<video>Describe this video in one sentence."

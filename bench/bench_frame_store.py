@@ -25,10 +25,12 @@ import numpy as np
 from tqdm import tqdm
 
 from bench.bench_video_sampling import generated_clips, geometric_mean, verdict
-from frame_store.build import build_store, decode_entry, store_reading_off, template_plugin
+from frame_store.build import build_store, decode_entry
 from frame_store.codec import CODECS, encode
-from frame_store.key import FRAME_STORE_ENV, StoreSettings, StoreTarget, clip_identity, store_dir
+from frame_store.key import StoreSettings, StoreTarget, clip_identity, store_dir
 from frame_store.plugin_hook import store_for
+from plugins.frame_source import FrameSource, builder_plugin
+from plugins.registry import template_plugin
 
 READ = {"video_fps": 8.0, "video_maxlen": 8, "image_max_pixels": 224 * 224, "image_min_pixels": 16 * 16}
 TARGET_FRAMES, TARGET_INPUTS = 20.0, 5.0
@@ -82,18 +84,18 @@ def build_rates(clips, stock, ours, settings: StoreSettings) -> tuple[float, flo
     """(store build clips/s on one core, plain full decode clips/s, {group: {codec: bytes per clip}})."""
     build_s = decode_s = 0.0
     sizes: dict[str, dict[str, list[int]]] = {}
-    with store_reading_off():
-        for group, path in tqdm(clips, desc="(c) build", unit="clip"):
-            start = time.perf_counter()
-            decode_entry(ours, str(path), settings, "zlib", clip_identity(path))
-            build_s += time.perf_counter() - start
-            start = time.perf_counter()
-            ours.stock_read_videos([str(path)], **READ)
-            decode_s += time.perf_counter() - start
-            array = np.stack([np.asarray(f) for f in ours.decode_videos([str(path)], **READ)["videos"][0]])
-            kind = "textured" if "textured" in group else "sample"
-            for codec in CODECS:
-                sizes.setdefault(kind, {}).setdefault(codec, []).append(len(encode(codec, array)))
+    builder = builder_plugin(ours)  # as the build: reads no store
+    for group, path in tqdm(clips, desc="(c) build", unit="clip"):
+        start = time.perf_counter()
+        decode_entry(builder, str(path), settings, "zlib", clip_identity(path))
+        build_s += time.perf_counter() - start
+        start = time.perf_counter()
+        builder.stock_read_videos([str(path)], **READ)
+        decode_s += time.perf_counter() - start
+        array = np.stack([np.asarray(f) for f in builder.decode_videos([str(path)], **READ)["videos"][0]])
+        kind = "textured" if "textured" in group else "sample"
+        for codec in CODECS:
+            sizes.setdefault(kind, {}).setdefault(codec, []).append(len(encode(codec, array)))
     means = {kind: {codec: statistics.mean(values) for codec, values in by.items()} for kind, by in sizes.items()}
     return len(clips) / build_s, len(clips) / decode_s, means
 
@@ -116,14 +118,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_frame_store.", dir=".cache") as root:
         target = StoreTarget(store_dir(root, settings), "qwen2_vl_exact", settings)
         start = time.perf_counter()
-        result = build_store([str(path) for _, path in clips], target, workers=os.cpu_count())
+        result = build_store([str(path) for _, path in clips], target, builder_plugin(ours), workers=os.cpu_count())
         wall = time.perf_counter() - start
         print(f"{result.summary()}\n  wall {wall:.1f} s with {result.workers} processes (worker start-up included)")
-        os.environ[FRAME_STORE_ENV] = root
-        store = store_for(ours, READ)
+        FrameSource(Path(root), target.directory).attach(ours)
+        store = store_for(Path(root), ours, READ)
         frames, inputs, breakdown = frames_and_inputs(clips, stock, ours, args.rounds)
         print(f"  store reads: {dict(store.counts)}")
         store_bytes = sum(p.stat().st_size for p in Path(target.directory).glob("shard-*.data")) / len(clips)
+        FrameSource(None, None).attach(ours)
     build_rate, decode_rate, sizes = build_rates(clips, stock, ours, settings)
 
     print(f"\n(a) frames for one sample, epoch >= 2: stock decode + resize / store read (median of {args.rounds})")

@@ -30,8 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from frame_store.key import DISABLED, FRAME_STORE_ENV
 from plugins.decode_check import default_workers
+from plugins.frame_source import DISABLED, FRAME_STORE_ENV
 from plugins.run_config import load_run_config
 from plugins.run_log import log_libraries_to
 
@@ -93,7 +93,7 @@ def timed(settings: dict, workers: int, store: str, decode_check: bool):
     none); with ``decode_check`` the check runs first, its wall time is left out and the CPU seconds are None."""
     from plugins.preflight_measure import measure
 
-    os.environ[FRAME_STORE_ENV] = store  # forked workers inherit it
+    os.environ[FRAME_STORE_ENV] = store  # the user's override, read by the preflight's entry point
     cpu, started = _cpu_seconds(), time.perf_counter()
     measured = measure(settings, decode_check=decode_check, workers=workers)
     elapsed, cpu = time.perf_counter() - started, _cpu_seconds() - cpu

@@ -3,7 +3,7 @@
     python -m bench.bench_store_formats                      # 400 entries of 8 frames at 224x224 (zlib), 3 rounds
     python -m bench.bench_store_formats --entries 1000 --rounds 5
 
-Each format holds the same entries (the header JSON and zlib frame bytes frame_store.build writes): ours (one shard
+Each format holds the same entries (the header JSON and zlib frame bytes frame_store/build.py writes): ours (one shard
 data file, the merged index, read by frame_store.reader.FrameStore with its checksum check), Parquet (pyarrow, one
 row per entry, row groups of 16), and a WebDataset-style tar (one member per entry, read at random through an
 offset index as wids does, and in order as a WebDataset pipeline does). LMDB is measured only where the lmdb module

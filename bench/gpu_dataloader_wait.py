@@ -106,7 +106,7 @@ def main() -> None:
 
     import plugins
     from frame_store.build import build_store
-    from frame_store.run_target import target_for_run
+    from plugins.frame_source import builder_plugin, target_for_run, use_frame_source
     from plugins.run_config import load_run_config
     from tests.training_fixtures import DATASET_NAME, write_dataset
 
@@ -137,9 +137,10 @@ def main() -> None:
                         output_dir=str(work / "out"), report_to="none", preprocessing_num_workers=8)  # fmt: skip
         template, loader = loader_for(settings, model, args.workers)
         if template_name == "qwen2_vl_exact":
-            os.environ["FRAME_STORE_DIR"] = str(work / "frames")
-            target = target_for_run(settings, template.mm_plugin)
-            print(build_store([str(clip) for clip in clips], target, workers=os.cpu_count()).summary())
+            source = use_frame_source(template.mm_plugin, settings)  # work/frames; before the loader's workers start
+            target = target_for_run(source, settings, template.mm_plugin)
+            builder = builder_plugin(template.mm_plugin)
+            print(build_store([str(clip) for clip in clips], target, builder, workers=os.cpu_count()).summary())
         results[path] = time_steps(model, loader, args.steps, args.warmup)
         row = results[path]
         print(f"{path:<14} step {row['step_s'] * 1e3:7.1f} ms  waiting for data {row['wait_s'] * 1e3:7.1f} ms "

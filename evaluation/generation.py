@@ -13,9 +13,9 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from data.eval_samples import Sample
 from evaluation.frames import frames_from_pixel_values, save_frame_strip
 from evaluation.inputs import Preprocessing, build_inputs, mm_token_type_ids
-from evaluation.samples import Sample
 
 MAX_STRIP_NAME = 80
 

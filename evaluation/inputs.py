@@ -10,9 +10,12 @@ from typing import Any
 
 import torch
 
-from evaluation.samples import Sample
+import plugins
+from data.eval_samples import Sample
 from evaluation.settings import ModelSettings
 from frame_store.plugin_hook import clip_available
+from plugins.frame_source import store_root_of
+from plugins.video_tokens import video_token_count
 
 
 class SampleInputError(RuntimeError):
@@ -34,8 +37,6 @@ class Preprocessing:
 
 def register_plugins() -> None:
     """Register our ``qwen2_vl_exact`` template (explicit, idempotent) so configs that name it resolve."""
-    import plugins
-
     plugins.register()
 
 
@@ -66,16 +67,16 @@ def build_inputs(sample: Sample, pre: Preprocessing, cutoff_len: int) -> dict[st
     Raises SampleInputError (missing clip, too long prompt, token/feature mismatch); decoding errors of a corrupt
     clip propagate as they are, and the caller records them.
     """
-    if not clip_available(sample.video_path):  # on disk, or in the run's frame store
-        raise SampleInputError(f"{sample.video_path}: missing (no such file)")
     plugin, videos = pre.template.mm_plugin, [sample.video_path]
+    if not clip_available(sample.video_path, store_root_of(plugin)):  # on disk, or in the run's frame store
+        raise SampleInputError(f"{sample.video_path}: missing (no such file)")
     messages = plugin.process_messages([{"role": "user", "content": sample.prompt}], [], videos, [], pre.processor)
     prompt_ids, _ = pre.template.encode_oneturn(pre.tokenizer, messages + [{"role": "assistant", "content": ""}])
     prompt_ids, _ = plugin.process_token_ids(prompt_ids, None, [], videos, [], pre.tokenizer, pre.processor)
     mm_inputs = plugin.get_mm_inputs([], videos, [], [0], [1], [0], [prompt_ids], pre.processor)
 
     n_tokens = prompt_ids.count(pre.video_token_id)
-    n_features = int(mm_inputs["video_grid_thw"].prod()) // pre.processor.video_processor.merge_size**2
+    n_features = video_token_count(mm_inputs["video_grid_thw"][0], pre.processor)  # from the pixels read
     if n_tokens != n_features:
         raise SampleInputError(f"{sample.video_path}: {n_tokens} video tokens but {n_features} video features")
     if len(prompt_ids) > cutoff_len:

@@ -8,6 +8,7 @@ fails here, with the module and the shapes named).
 import torch
 
 from evaluation.adapter_files import AdapterError, AdapterInfo
+from evaluation.inputs import parse_llamafactory_args
 from evaluation.settings import ModelSettings
 
 
@@ -51,8 +52,6 @@ def check_adapter_fits(model: torch.nn.Module, adapter: AdapterInfo) -> None:
 def load_base_model(settings: ModelSettings, device: torch.device):
     """The base model through LLaMA-Factory's loader (its patches included), frozen, on ``device``."""
     from llamafactory.model import load_model, load_tokenizer
-
-    from evaluation.inputs import parse_llamafactory_args
 
     model_args, _, finetuning_args, _ = parse_llamafactory_args(settings)
     model_args.device_map = {"": device}  # one full copy per process, also under torchrun

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evaluation.samples import InvalidTestSetError, Sample
+from data.eval_samples import InvalidTestSetError, Sample
 from frame_store.plugin_hook import clip_available
 from video.clip_span import clip_file
 
@@ -69,9 +69,12 @@ def missing_clips_message(
     )
 
 
-def check_clips_exist(samples: Sequence[Sample], video_dir: Path, test_data: Path) -> str | None:
-    """Raise when no clip exists (nothing could be evaluated); a warning when some are missing; else None."""
-    missing = [sample for sample in samples if not clip_available(sample.video_path)]  # on disk or in the store
+def check_clips_exist(
+    samples: Sequence[Sample], video_dir: Path, test_data: Path, store_root: Path | None
+) -> str | None:
+    """Raise when no clip exists (nothing could be evaluated); a warning when some are missing; else None. A clip
+    counts as there when it is on disk or a store under ``store_root`` (None: none) holds it."""
+    missing = [sample for sample in samples if not clip_available(sample.video_path, store_root)]
     if not missing:
         return None
     message = missing_clips_message(samples, missing, video_dir, test_data)

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Self
 
+from data.eval_samples import Sample
 from data.publish import write_text_atomic
 from evaluation.cleaning import clean_answer, is_repetitive
-from evaluation.samples import Sample
 
 PREDICTIONS_FILE = "predictions.jsonl"
 SHARD_GLOB = "predictions.rank*.jsonl"

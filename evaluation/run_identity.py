@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from data.eval_samples import Sample
 from data.publish import write_text_atomic
-from evaluation.samples import Sample
 
 RUN_FILE = "run.json"
 

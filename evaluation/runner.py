@@ -7,10 +7,10 @@ from typing import Any
 
 from tqdm import tqdm
 
+from data.eval_samples import Sample
 from evaluation.generation import GenerationSettings, SampleInputs, generate_batch, make_loader
 from evaluation.inputs import Preprocessing
 from evaluation.predictions import Prediction, PredictionWriter
-from evaluation.samples import Sample
 
 
 def _record(item: dict[str, Any], model_name: str, raw: str | None, special_tokens: Sequence[str]) -> Prediction:

@@ -1,41 +1,33 @@
 """Fill a store directory in one parallel pass that also proves every clip readable (the preflight's decode check).
 
-    python -m frame_store.build CONFIG.yaml [key=value ...] [--workers K] [--codec zlib]   # `make frames CONFIG=...`
-    python -m frame_store.build CONFIG.yaml --num-shards 64 --shard-index $SLURM_ARRAY_TASK_ID   # Slurm job array
-    python -m frame_store.merge CONFIG.yaml                                                       # then, once
-
     from frame_store.build import build_store
     from frame_store.key import StoreTarget
-    result = build_store(paths, StoreTarget(directory, "qwen2_vl_exact", settings))   # result.failures
+    result = build_store(paths, StoreTarget(directory, "qwen2_vl_exact", settings), plugin)   # result.failures
 
-Each clip goes, in a worker process, through the template's own mm plugin (its decode_videos: the frames its
-read_videos hands the processor, after LLaMA-Factory's resize) and clip_metadata (what its tokens are counted
-from), and is written with both into the shard its key hashes to. Clips already in their shard, made from the
-clip as it is now (frame_store.key.ClipIdentity) and intact (checksum), are not decoded again: a killed build
-resumes where its last fsync left it, and a complete store makes the pass an identity check per clip and one read
-of its shards. Without --shard-index every shard is built here and merged at the end;
-with it, only that shard (each machine of an array writes its own files), and frame_store.merge checks and
-indexes them all. Clip list and settings come from the config as training reads them (frame_store.run_target),
-plus the held-out test split `make eval` scores by default (frame_store.clip_list).
+    python -m plugins.frames build CONFIG.yaml [key=value ...] [--workers K]   # from a config (`make frames`)
+
+Each clip goes, in a worker process, through the given mm plugin (one that reads no store: its decode_videos gives
+the frames its read_videos hands the processor, after LLaMA-Factory's resize; its clip_metadata what its tokens
+are counted from), and is written with both into the shard its key hashes to. Clips already in their shard, made
+from the clip as it is now (frame_store.key.ClipIdentity) and intact (checksum), are not decoded again: a killed
+build resumes where its last fsync left it, and a complete store makes the pass an identity check per clip and one
+read of its shards. Without a shard index every shard is built here and merged at the end; with it, only that shard
+(each machine of an array writes its own files), and frame_store.merge checks and indexes them all.
 """
 
-import contextlib
 import json
 import os
 import time
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 
 from common.pool import WorkerDied, WorkerPool
 from data.publish import write_text_atomic
-from frame_store.codec import DEFAULT_CODEC, encode
+from frame_store.codec import encode
 from frame_store.disk import SpaceCheck, StoreFullError, directory_bytes, human, write_failure
 from frame_store.key import (
-    DISABLED,
-    FRAME_STORE_ENV,
     SETTINGS_FILE,
     ClipIdentity,
     StoreFileError,
@@ -85,29 +77,6 @@ def _plain(value):
     return value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
 
 
-def template_plugin(template: str):
-    """The template's mm plugin (our templates registered)."""
-    import plugins
-    from plugins.llamafactory_boundary import TEMPLATES
-
-    plugins.register()
-    return TEMPLATES[template].mm_plugin
-
-
-@contextlib.contextmanager
-def store_reading_off():
-    """Decode for real inside the block: the plugin reads no store (its own entries are being written)."""
-    saved = os.environ.get(FRAME_STORE_ENV)
-    os.environ[FRAME_STORE_ENV] = DISABLED
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ[FRAME_STORE_ENV]
-        else:
-            os.environ[FRAME_STORE_ENV] = saved
-
-
 def decode_entry(plugin, path: str, settings: StoreSettings, codec: str, identity: ClipIdentity) -> bytes:
     """One clip's entry: the frames and values the plugin's read_videos returns for it, and its token metadata."""
     metadata = plugin.clip_metadata(path, settings.video_fps, settings.video_maxlen)
@@ -125,23 +94,21 @@ def decode_entry(plugin, path: str, settings: StoreSettings, codec: str, identit
     return pack_entry(header, encode(codec, array))
 
 
-def _build_task(paths: list[str], template: str, settings: StoreSettings, codec: str) -> list[tuple]:
+def _build_task(paths: list[str], plugin, settings: StoreSettings, codec: str) -> list[tuple]:
     """(path, identity, entry or None, failure or None) per clip; any error is one training would die of."""
-    plugin = template_plugin(template)
     done = []
-    with store_reading_off():
-        for path in paths:
-            identity = clip_identity(path)
-            try:
-                if identity is None:
-                    raise FileNotFoundError(f"{path}: no such file")
-                done.append((path, identity, decode_entry(plugin, path, settings, codec, identity), None))
-            except VideoReadError as error:  # the reason alone (not the plugin's "changed since preflight?" advice)
-                reason = str(VideoReadError(error.path, error.reason, error.detail))
-                done.append((path, identity, None, reason))
-            except Exception as error:  # noqa: BLE001 - recorded per clip, as the decode check reports it
-                reason = str(error) if path in str(error) else f"{path}: {type(error).__name__}: {error}"
-                done.append((path, identity, None, reason))
+    for path in paths:
+        identity = clip_identity(path)
+        try:
+            if identity is None:
+                raise FileNotFoundError(f"{path}: no such file")
+            done.append((path, identity, decode_entry(plugin, path, settings, codec, identity), None))
+        except VideoReadError as error:  # the reason alone (not the plugin's "changed since preflight?" advice)
+            reason = str(VideoReadError(error.path, error.reason, error.detail))
+            done.append((path, identity, None, reason))
+        except Exception as error:  # noqa: BLE001 - recorded per clip, as the decode check reports it
+            reason = str(error) if path in str(error) else f"{path}: {type(error).__name__}: {error}"
+            done.append((path, identity, None, reason))
     return done
 
 
@@ -194,9 +161,9 @@ def split_tasks(todo: list[str], workers: int) -> list[list[str]]:
     return [todo[start : start + size] for start in range(0, len(todo), size)]
 
 
-def _run_pool(todo, target, workers, writers, shard_by_path, failures, bar, space) -> None:
+def _run_pool(todo, target, plugin, workers, writers, shard_by_path, failures, bar, space) -> None:
     tasks = split_tasks(todo, workers)
-    build = partial(_build_task, template=target.template, settings=target.settings, codec=target.codec)
+    build = partial(_build_task, plugin=plugin, settings=target.settings, codec=target.codec)
     try:
         # spawn, not fork: the preflight has torch and tokenizers loaded, whose threads a forked child may deadlock on
         with WorkerPool(workers, start_method="spawn") as pool:
@@ -239,8 +206,9 @@ def _damaged(shard, paths: list[str], identities: dict, verify: bool) -> set[str
     return damaged_entries(shard.data_path, [line for line in shard.latest.values() if line["path"] in wanted])
 
 
-def build_store(paths, target: StoreTarget, workers: int | None = None, verify: bool = False) -> BuildResult:
-    """Decode every clip of ``paths`` (each once) not yet in its shard, over ``workers`` processes, and write it.
+def build_store(paths, target: StoreTarget, plugin, workers: int | None = None, verify: bool = False) -> BuildResult:
+    """Decode every clip of ``paths`` (each once) not yet in its shard through ``plugin`` (an mm plugin that reads
+    no store), over ``workers`` processes, and write it.
 
     Prints the directory first, the estimated size of the rest and the disk's free space once there is an entry to
     estimate from, and the directory's size at the end; shows a progress bar with the rate; returns a BuildResult.
@@ -250,7 +218,7 @@ def build_store(paths, target: StoreTarget, workers: int | None = None, verify: 
     damaged entry is decoded at read time with a warning. Raises StoreBuildError if a worker dies or the rest of
     the build cannot fit on the disk (entries written so far are kept)."""
     try:
-        return _fill(paths, target, workers, verify)
+        return _fill(paths, target, plugin, workers, verify)
     except StoreFullError as error:
         raise StoreBuildError(str(error)) from None
     except OSError as error:  # a store write: disk full, file too large, read-only mount (else not ours to word)
@@ -260,7 +228,7 @@ def build_store(paths, target: StoreTarget, workers: int | None = None, verify: 
         raise StoreBuildError(message) from None
 
 
-def _fill(paths, target: StoreTarget, workers: int | None, verify: bool) -> BuildResult:
+def _fill(paths, target: StoreTarget, plugin, workers: int | None, verify: bool) -> BuildResult:
     """build_store's pass; its errors as raised."""
     from tqdm import tqdm
 
@@ -307,10 +275,10 @@ def _fill(paths, target: StoreTarget, workers: int | None, verify: bool) -> Buil
             if len(todo) <= IN_PROCESS_UP_TO:
                 n_workers = 1 if todo else 0
                 for first in range(0, len(todo), 4):  # in this process, a few clips per fsync
-                    chunk = _build_task(todo[first : first + 4], target.template, target.settings, target.codec)
+                    chunk = _build_task(todo[first : first + 4], plugin, target.settings, target.codec)
                     _record(chunk, writers, shard_by_path, failures, bar, space)
             else:
-                _run_pool(todo, target, n_workers, writers, shard_by_path, failures, bar, space)
+                _run_pool(todo, target, plugin, n_workers, writers, shard_by_path, failures, bar, space)
         for index, writer in writers.items():
             writer.finish(sum(1 for path in mine if shard_by_path[path] == index))
     finally:
@@ -320,53 +288,3 @@ def _fill(paths, target: StoreTarget, workers: int | None, verify: bool) -> Buil
         merge_store(target.directory)
     print(f"frame store: {target.directory} holds {human(directory_bytes(target.directory))}", flush=True)
     return BuildResult(len(mine), len(todo), n_workers, time.perf_counter() - start, failures)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m frame_store.build CONFIG.yaml [key=value ...] [--num-shards N --shard-index I] [--workers K]`;
-    exit 1 if a clip cannot be decoded (listed) or the pass cannot finish."""
-    import argparse
-    import sys
-
-    from frame_store.clip_list import run_clips
-    from frame_store.codec import CODECS
-    from frame_store.run_target import target_for_config
-    from plugins.run_config import RunConfigError, load_run_config
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("config", type=Path, help="LLaMA-Factory training YAML")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides, as for plugins.train")
-    parser.add_argument("--workers", type=int, help="decode processes (default: CPUs)")
-    parser.add_argument("--codec", choices=CODECS, help=f"frame bytes (default: the store's, else {DEFAULT_CODEC})")
-    parser.add_argument("--num-shards", type=int, help="shards of the store (machines of a job array; default: the "
-                        "store's, else 1)")  # fmt: skip
-    parser.add_argument("--shard-index", type=int, help="build only this shard (0-based), e.g. $SLURM_ARRAY_TASK_ID")
-    args = parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv)  # options and key=value mixed
-    shards = args.num_shards or 1
-    if shards < 1 or (args.shard_index is not None and (args.num_shards is None or not 0 <= args.shard_index < shards)):
-        parser.error(f"--shard-index I needs --num-shards N, with I in 0..N-1 and N >= 1 (got {args.num_shards})")
-    try:
-        config = load_run_config(args.config, args.overrides)
-    except RunConfigError as error:
-        parser.error(str(error))
-    target = target_for_config(args.config, args.overrides, codec=args.codec, num_shards=args.num_shards,
-                               shard_index=args.shard_index)  # fmt: skip
-    clips, held_out = run_clips(config)
-    print(f"frame store: {held_out}")
-    try:
-        result = build_store(clips, target, workers=args.workers, verify=True)  # rebuilds damaged entries
-    except StoreBuildError as error:
-        raise SystemExit(f"frame store FAILED: {error}") from None
-    except KeyboardInterrupt:
-        print(f"{INTERRUPTED}; the same command continues", file=sys.stderr)
-        raise SystemExit(130) from None
-    print(result.summary())
-    print(f"store: {target.directory}" + ("" if target.shard_index is None else " (merge when every shard is done)"))
-    for path, reason in list(result.failures.items())[:20]:
-        print(f"  failed: {clips.get(path, path)}: {reason}")  # the first sample naming the clip, and why
-    if result.failures:
-        raise SystemExit(1)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,22 +1,22 @@
 """Every clip a config's run reads, so one `make frames` stores them all.
 
-    clips, note = run_clips(config)   # {clip: "dataset[index]"}: dataset + eval_dataset (as training resolves them)
-                                      # + the held-out test split
+    clips, note = run_clips(dataset_clips, config)   # + the held-out test split; {clip: the first sample naming it}
 
-`make eval` without --test-data scores the held-out split of the trained dataset (``X_train`` -> ``X_test`` in
-dataset_dir's dataset_info.json, clip paths relative to media_dir: evaluation.held_out), so its clips are stored
-too; a run with no such split stores its training and eval datasets only (``notes`` says why).
+``dataset_clips`` is the config's dataset + eval_dataset as training resolves them (plugins.frames.config_clips:
+{clip: "dataset[index]"}). `make eval` without --test-data scores the held-out split of the trained dataset
+(``X_train`` -> ``X_test`` in dataset_dir's dataset_info.json, clip paths relative to media_dir: data.held_out), so
+its clips are stored too; a run with no such split stores its training and eval datasets only (``note`` says why).
 """
 
 from pathlib import Path
 
+from data.eval_samples import InvalidTestSetError, load_test_set
+from data.held_out import held_out_test_set
+
 
 def held_out_clips(config: dict) -> tuple[dict[str, str], str]:
-    """({clip path of the held-out test split as evaluation resolves it: "file[index]" of its first sample}, a line
-    saying which split or why none)."""
-    from evaluation.held_out import held_out_test_set
-    from evaluation.samples import InvalidTestSetError, load_test_set
-
+    """({clip path of the held-out test split as evaluation resolves it: "file.json[index]"}, a line saying which
+    split or why none)."""
     dataset_dir = config.get("dataset_dir")
     try:
         test_data = held_out_test_set(config.get("dataset"), dataset_dir)
@@ -26,17 +26,12 @@ def held_out_clips(config: dict) -> tuple[dict[str, str], str]:
                     "ask for --test-data): storing the training and eval datasets")  # fmt: skip
     clips: dict[str, str] = {}
     for index, sample in enumerate(samples):
-        clips.setdefault(sample.video_path, f"{Path(test_data).name}[{index}]")
+        clips.setdefault(str(sample.video_path), f"{Path(test_data).name}[{index}]")
     return clips, f"held-out test split {test_data}: {len(samples)} clips"
 
 
-def run_clips(config: dict) -> tuple[dict[str, str], str]:
-    """({every clip of the config's datasets and of its held-out test split: the first sample naming it}, a line
-    about the split)."""
-    from frame_store.run_target import config_clips
-
+def run_clips(dataset_clips: dict[str, str], config: dict) -> tuple[dict[str, str], str]:
+    """(every clip of ``dataset_clips`` and of the config's held-out test split, each once with the first sample
+    naming it; a line about the split)."""
     test_clips, note = held_out_clips(config)
-    # Listing clips resumes nothing: without this LLaMA-Factory looks in output_dir for a checkpoint (and logs
-    # "Resuming training from ...", or refuses an output_dir holding a finished adapter).
-    listing = {**config, "overwrite_output_dir": True}
-    return {**test_clips, **config_clips(listing)}, note
+    return {**test_clips, **dataset_clips}, note

@@ -1,7 +1,7 @@
 """What decides a clip's stored frames: the run's settings (one store directory each) and the clip's identity.
 
     settings = StoreSettings.for_plugin(plugin, video_fps=8.0, video_maxlen=8, max_pixels=50176, min_pixels=256)
-    store_dir(default_root(config), settings)      # <root>/<settings hash>/
+    store_dir(root, settings)                      # <root>/<settings hash>/ (root: plugins.frame_source)
     clip_key("videos/a.mp4")                       # 16 bytes: blake2b of the resolved path
 
 A store directory holds frames for one combination of format version, plugin class (the family's resize rule),
@@ -30,8 +30,6 @@ from frame_store.codec import DEFAULT_CODEC
 from video.clip_span import clip_file, clip_reference, split_clip_reference
 
 FORMAT_VERSION = 2  # bump when the entry layout or what a reader returns changes
-FRAME_STORE_ENV = "FRAME_STORE_DIR"  # the store root; "off" disables the store
-DISABLED = "off"
 SETTINGS_FILE = "settings.json"  # in each store directory: what it was built with (build.write_settings)
 # LLaMA-Factory 0.9.5's get_mm_inputs hands the plugin these, from the processor, with these defaults.
 LLAMAFACTORY_READ_DEFAULTS = {"image_max_pixels": 256 * 256, "image_min_pixels": 16 * 16, "video_fps": 2.0,
@@ -122,17 +120,6 @@ def reader_fingerprint() -> str:
     """decoder_versions() as one string ("frames=1;llamafactory=0.9.5;..."): a store setting. Source text is not
     part of it: an edit that leaves frames alone keeps every store."""
     return ";".join(f"{name}={value}" for name, value in decoder_versions().items())
-
-
-def default_root(config: dict) -> Path | None:
-    """$FRAME_STORE_DIR, else ``<media_dir or dataset_dir>/frames`` (LLaMA-Factory's dataset_dir default: data);
-    None when $FRAME_STORE_DIR is "off"."""
-    explicit = os.environ.get(FRAME_STORE_ENV)
-    if explicit == DISABLED:
-        return None
-    if explicit:
-        return Path(explicit)
-    return Path(config.get("media_dir") or config.get("dataset_dir") or "data") / "frames"
 
 
 def store_dir(root: str | os.PathLike, settings: StoreSettings) -> Path:

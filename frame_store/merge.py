@@ -1,25 +1,22 @@
 """Check every shard of a store directory is complete and write the index readers use.
 
-    python -m frame_store.merge CONFIG.yaml [key=value ...]                     # the config's store directory
-    python -m frame_store.merge --store-dir data/webvid/frames/0123456789abcdef   # a directory by name
+    python -m plugins.frames merge CONFIG.yaml [key=value ...]                     # the config's store directory
+    python -m plugins.frames merge --store-dir data/webvid/frames/0123456789abcdef   # a directory by name
+    merge_store(directory)                                                           # from Python
 
 Refuses (exit 1, naming the shards) when a shard is missing, unfinished (no .done) or changed after it was
 finished; otherwise writes index.npy (entries sorted by key: shard, offset, length, checksum) and manifest.json
 atomically, manifest last: readers see the old index or the new one. failures.jsonl lists the clips that failed.
 """
 
-import argparse
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from data.publish import fsync_dir, write_text_atomic
-from frame_store.disk import directory_bytes, human
-from frame_store.key import StoreFileError
 from frame_store.shard import latest_by_path, read_done, read_lines, shard_name
 
 INDEX_DTYPE = np.dtype(
@@ -38,7 +35,7 @@ def _shard_problems(directory: Path, num_shards: int) -> list[str]:
         marker = read_done(base.with_suffix(".done"))
         if marker is None:
             state = "unfinished" if base.with_suffix(".jsonl").exists() else "missing"
-            problems.append(f"{base.name} is {state} (run: python -m frame_store.build ... --shard-index {index})")
+            problems.append(f"{base.name} is {state} (run: python -m plugins.frames build ... --shard-index {index})")
             continue
         sizes = (base.with_suffix(".data").stat().st_size, base.with_suffix(".jsonl").stat().st_size)
         if sizes != (marker["data_bytes"], marker["index_bytes"]):
@@ -84,7 +81,8 @@ def merge_store(directory: str | os.PathLike) -> dict:
     directory = Path(directory)
     settings = built_with(directory)
     if settings is None:
-        raise MergeError(f"{directory}: no settings.json: not a frame store (build it: python -m frame_store.build)")
+        raise MergeError(f"{directory}: no settings.json: not a frame store (build it: python -m plugins.frames build "
+                         "CONFIG.yaml)")  # fmt: skip
     num_shards = settings["num_shards"]
     problems = _shard_problems(directory, num_shards)
     if problems:
@@ -108,29 +106,3 @@ def merge_store(directory: str | os.PathLike) -> dict:
                 "shards": _done_markers(directory, num_shards)}  # fmt: skip
     write_text_atomic(directory / "manifest.json", json.dumps(manifest, indent=1))
     return manifest
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m frame_store.merge CONFIG.yaml [key=value ...] | --store-dir DIR`; exit 1 if a shard is not done."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("config", nargs="?", type=Path, help="LLaMA-Factory training YAML")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides, as for plugins.train")
-    parser.add_argument("--store-dir", type=Path, help="the store directory itself (instead of a config)")
-    args = parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv)  # options and key=value mixed
-    if args.store_dir is None and args.config is None:
-        parser.error("give CONFIG.yaml or --store-dir DIR")
-    directory = args.store_dir
-    if directory is None:
-        from frame_store.run_target import target_for_config
-
-        directory = target_for_config(args.config, args.overrides).directory
-    try:
-        manifest = merge_store(directory)
-    except (MergeError, StoreFileError) as error:
-        raise SystemExit(f"merge FAILED: {error}") from None
-    print(f"frame store {directory}: {manifest['entries']} clips indexed, {manifest['failures']} failed, "
-          f"{human(directory_bytes(directory))} on disk")  # fmt: skip
-
-
-if __name__ == "__main__":
-    main()

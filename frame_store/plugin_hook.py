@@ -1,36 +1,21 @@
-"""What an mm plugin calls to read frames and token metadata from the run's store (every Qwen-VL family class).
+"""What an mm plugin calls to read frames and token metadata from a store root it was given (every Qwen-VL family).
 
     def read_videos(self, videos, **settings):
-        return read_through_store(self, videos, settings, self.decode_videos)
+        return read_through_store(self.frame_store_root, self, videos, settings, self.decode_videos)
     def clip_metadata(self, video, video_fps, video_maxlen):
-        return stored_metadata(self, video, video_fps, video_maxlen) or <probe the clip>
+        return stored_metadata(self.frame_store_root, self, video, video_fps, video_maxlen) or <probe the clip>
 
-The store root is $FRAME_STORE_DIR (the preflight, the store build and evaluation set it from the config:
-use_store_of), so the collator's data workers and torchrun's children find it too. No variable, no
-merged store or a clip not in it: the plugin decodes as before.
+The root is a value the caller passes (the plugin holds it, set from the run config: plugins/frame_source.py);
+nothing here reads the environment. No root, no merged store or a clip not in it: the plugin decodes as before.
 """
 
 import functools
 import os
 from pathlib import Path
 
-from frame_store.key import DISABLED, FRAME_STORE_ENV, StoreSettings, default_root, store_dir
+from frame_store.key import StoreSettings, store_dir
 from frame_store.reader import FrameStore
 from video.clip_span import clip_file
-
-
-def use_store_of(config: dict) -> Path | None:
-    """Point this process's readers (and its children) at the config's store root, unless $FRAME_STORE_DIR is set;
-    returns the root (None: the store is off)."""
-    root = default_root(config)
-    if root is not None:
-        os.environ.setdefault(FRAME_STORE_ENV, str(Path(root).absolute()))
-    return _root()
-
-
-def _root() -> Path | None:
-    root = os.environ.get(FRAME_STORE_ENV)
-    return Path(root) if root and root != DISABLED else None
 
 
 def _stamp(path: Path) -> int | None:
@@ -47,18 +32,20 @@ def _open(directory: Path, stamp: int | None) -> FrameStore | None:
 
 def open_store(directory: Path) -> FrameStore | None:
     """The merged store in ``directory``, opened once per process and again after a new merge."""
-    return _open(directory, _stamp(directory / "manifest.json"))
+    return _open(Path(directory), _stamp(Path(directory) / "manifest.json"))
 
 
-def store_for(plugin, settings: dict) -> FrameStore | None:
-    """The run's store for ``plugin`` at the read settings LLaMA-Factory passes read_videos, or None."""
-    root = _root()
-    return open_store(store_dir(root, StoreSettings.from_read_settings(plugin, settings))) if root else None
+def store_for(root: Path | None, plugin, settings: dict) -> FrameStore | None:
+    """The store under ``root`` for ``plugin`` at the read settings LLaMA-Factory passes read_videos, or None."""
+    if root is None:
+        return None
+    return open_store(store_dir(root, StoreSettings.from_read_settings(plugin, settings)))
 
 
-def read_through_store(plugin, videos: list, settings: dict, decode) -> dict[str, list]:
-    """``decode(videos, **settings)``'s result, with every clip the store holds read from it instead."""
-    store = store_for(plugin, settings)
+def read_through_store(root: Path | None, plugin, videos: list, settings: dict, decode) -> dict[str, list]:
+    """``decode(videos, **settings)``'s result, with every clip the store under ``root`` holds read from it
+    instead."""
+    store = store_for(root, plugin, settings)
     if store is None:
         return decode(videos, **settings)
     results: dict[str, list] = {}
@@ -80,24 +67,23 @@ def _listed(root: Path, stamp: int | None) -> tuple[Path, ...]:
 
 def _stores(root: Path):
     """The merged stores under ``root``; listed again when a directory is added or removed (the root's mtime)."""
-    for directory in _listed(root, _stamp(root)):
+    for directory in _listed(Path(root), _stamp(Path(root))):
         store = open_store(directory)
         if store is not None:
             yield store
 
 
-def clip_available(path: str | os.PathLike) -> bool:
-    """The clip is on disk (a span's whole video), or a store of the run holds its frames (it can be read without
-    it)."""
+def clip_available(path: str | os.PathLike, root: Path | None) -> bool:
+    """The clip is on disk (a span's whole video), or a store under ``root`` holds its frames (it can be read
+    without it)."""
     if os.path.isfile(clip_file(path)):
         return True
-    root = _root()
     return root is not None and any(store.holds(path) for store in _stores(root))
 
 
-def stored_metadata(plugin, video, video_fps: float, video_maxlen: int) -> dict | None:
-    """The clip's token metadata from any store of the run sampled alike (the pixel budget does not change it)."""
-    root = _root()
+def stored_metadata(root: Path | None, plugin, video, video_fps: float, video_maxlen: int) -> dict | None:
+    """The clip's token metadata from any store under ``root`` sampled alike (the pixel budget does not change
+    it)."""
     if root is None or not isinstance(video, (str, os.PathLike)):
         return None
     wanted = StoreSettings.for_plugin(plugin, video_fps=video_fps, video_maxlen=video_maxlen, max_pixels=0,

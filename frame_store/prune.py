@@ -1,9 +1,10 @@
 """List the store directories under a config's store root, and delete those it does not read.
 
-    python -m frame_store.prune CONFIG.yaml [key=value ...]                  # list them: size, settings, status
-    python -m frame_store.prune CONFIG.yaml [key=value ...] --delete stale   # those no config can read
-    python -m frame_store.prune CONFIG.yaml [key=value ...] --delete unread  # also other settings' stores
-    python -m frame_store.prune CONFIG.yaml --delete stale --yes             # no question (scripts, no terminal)
+    python -m plugins.frames prune CONFIG.yaml [key=value ...]                  # list them: size, settings, status
+    python -m plugins.frames prune CONFIG.yaml [key=value ...] --delete stale   # those no config can read
+    python -m plugins.frames prune CONFIG.yaml [key=value ...] --delete unread  # also other settings' stores
+    python -m plugins.frames prune CONFIG.yaml --delete stale --yes             # no question (scripts, no terminal)
+    prune(root, read_by_config, delete_kind="stale", yes=True)                  # from Python
 
 A delete lists what it removes first and asks on a terminal; off a terminal it needs --yes.
 
@@ -18,7 +19,6 @@ A directory is renamed to .deleting-<name> before it is removed, so no reader op
 delete left behind is listed and removed by the next --delete.
 """
 
-import argparse
 import importlib
 import json
 import os
@@ -118,36 +118,23 @@ def confirmed(doomed: list[StoreDirectory], which: str, yes: bool) -> bool:
         return False
 
 
-def main(argv: list[str] | None = None) -> None:
-    """`python -m frame_store.prune CONFIG.yaml [key=value ...] [--delete stale|unread [--yes]]`."""
-    from frame_store.run_target import target_for_config
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("config", type=Path, help="LLaMA-Factory training YAML whose store root is surveyed")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides, as for plugins.train")
-    parser.add_argument("--delete", choices=sorted(DELETABLE), help="stale: what no config can read; unread: "
-                        "also the stores of other settings (other configs may read them)")  # fmt: skip
-    parser.add_argument("--yes", action="store_true", help="delete without asking (needed off a terminal)")
-    args = parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv)
-    target = target_for_config(args.config, args.overrides)
-    root = target.directory.parent
-    directories = survey(root, target.directory)
+def prune(root: Path, read_by_config: Path, delete_kind: str | None = None, yes: bool = False) -> None:
+    """Print the directories under the store ``root`` (``read_by_config``: the one the config reads); with
+    ``delete_kind`` (a key of DELETABLE) list those of its statuses and delete them once confirmed (``yes``, or
+    the person's answer on a terminal; see confirmed)."""
+    directories = survey(root, read_by_config)
     print(f"frame store root {root}: {len(directories)} directories")
     for found in directories:
         clips = "not merged" if found.clips is None else f"{found.clips} clips"
         print(f"  {found.path.name}  {human(found.bytes):>10}  {clips:<12}  {found.status}  {found.settings}")
-    doomed = [found for found in directories if args.delete and found.status in DELETABLE[args.delete]]
-    if doomed and not confirmed(doomed, args.delete, args.yes):
+    doomed = [found for found in directories if delete_kind and found.status in DELETABLE[delete_kind]]
+    if doomed and not confirmed(doomed, delete_kind, yes):
         print("nothing deleted")
         return
     for found in doomed:
         delete(found.path)
         print(f"deleted {found.path} ({found.status}, {human(found.bytes)})")
-    if args.delete:
+    if delete_kind:
         print(f"freed {human(sum(found.bytes for found in doomed))}")
     elif any(found.status in DELETABLE["unread"] for found in directories):
         print("delete with --delete stale (no config can read them) or --delete unread (also other settings)")
-
-
-if __name__ == "__main__":
-    main()

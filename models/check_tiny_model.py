@@ -38,8 +38,8 @@ def check_clip(video_path: str, preprocessing, model) -> dict:
     """Tokens vs features for one clip (build_inputs raises if they differ), then a forward pass."""
     import torch
 
+    from data.eval_samples import Sample
     from evaluation.inputs import build_inputs, mm_token_type_ids
-    from evaluation.samples import Sample
 
     inputs = build_inputs(Sample(video_path, video_path, video_path, PROMPT, ""), preprocessing, cutoff_len=1 << 30)
     input_ids = torch.tensor([inputs.pop("input_ids")])

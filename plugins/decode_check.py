@@ -4,12 +4,13 @@
     check = decode_clips(paths, video_fps=8.0, video_maxlen=8)   # processes: one per CPU by default
     check.failures        # {clip path: why it cannot be read}
     check.summary()       # "decode check: 120 clips in 1.9 s (63.2 clips/s, 2 processes), 0 failed"
-    check = decode_clips(paths, video_fps=8.0, video_maxlen=8, store=target)   # and fill the run's frame store
+    check = decode_clips(paths, video_fps=8.0, video_maxlen=8, store=target, plugin=builder)   # and fill the store
 
-With ``store`` (a frame_store.key.StoreTarget: the preflight passes the run's, frame_store.run_target) the check
-is the frame store's build: each clip is decoded once, through the template's own plugin, and its frames written
-to the store, which training, preflight and evaluation then read instead of the clip; clips already stored from
-the clip as it is now are not decoded again (python -m frame_store.build runs the same pass from a config).
+With ``store`` (a frame_store.key.StoreTarget: the preflight passes the run's, plugins.frame_source.target_for_run)
+the check is the frame store's build: each clip is decoded once, through ``plugin`` (the template's own, copied to
+read no store: plugins.frame_source.builder_plugin), and its frames written to the store, which training, preflight
+and evaluation then read instead of the clip; clips already stored from the clip as it is now are not decoded
+again (python -m plugins.frames build runs the same pass from a config).
 
 The preflight runs this on every clip of the training config (python -m plugins.preflight; --skip-decode-check
 skips it). Metadata alone cannot tell a download preallocated and killed at 40 % (zeros after the header) from a
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from common.pool import WorkerDied, WorkerPool
+from frame_store.build import StoreBuildError, build_store
+from frame_store.merge import MergeError
 from video import read_sampled_frames
 
 MAX_CLIPS_PER_TASK = 64  # one task per few dozen clips: cheap to hand out, fine-grained enough for the bar
@@ -80,12 +83,9 @@ def _tasks(paths: list[str], workers: int) -> list[list[str]]:
     return [paths[start : start + size] for start in range(0, len(paths), size)]
 
 
-def _build_store(paths: list[str], store, workers: int | None) -> DecodeCheck:
-    from frame_store.build import StoreBuildError, build_store
-    from frame_store.merge import MergeError
-
+def _build_store(paths: list[str], store, plugin, workers: int | None) -> DecodeCheck:
     try:
-        result = build_store(paths, store, workers=workers or default_workers())
+        result = build_store(paths, store, plugin, workers=workers or default_workers())
     except (StoreBuildError, MergeError) as error:
         raise DecodeCheckError(str(error)) from None
     return DecodeCheck(
@@ -93,16 +93,19 @@ def _build_store(paths: list[str], store, workers: int | None) -> DecodeCheck:
     )
 
 
-def decode_clips(paths, *, video_fps: float, video_maxlen: int, workers: int | None = None, store=None) -> DecodeCheck:
+def decode_clips(
+    paths, *, video_fps: float, video_maxlen: int, workers: int | None = None, store=None, plugin=None
+) -> DecodeCheck:
     """Decode the sampled frames of every clip in ``paths`` (each once) over ``workers`` processes; with ``store``
-    (a frame_store StoreTarget at these video settings) write them into it, skipping clips already there.
+    (a frame_store StoreTarget at these video settings) decode them through ``plugin`` (one that reads no store)
+    and write them into it, skipping clips already there.
 
     Shows a progress bar; returns a DecodeCheck (failures, rate). Raises DecodeCheckError if a worker dies.
     """
     from tqdm import tqdm
 
     if store is not None:
-        return _build_store(list(dict.fromkeys(str(path) for path in paths)), store, workers)
+        return _build_store(list(dict.fromkeys(str(path) for path in paths)), store, plugin, workers)
     unique = list(dict.fromkeys(str(path) for path in paths))
     if not unique:  # e.g. a text-only dataset: no processes to start
         return DecodeCheck(0, 0, 0.0)

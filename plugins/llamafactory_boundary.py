@@ -10,7 +10,10 @@ fails at start-up, here, instead of in scattered places, some silently. The priv
 - ``data.loader._load_single_dataset``: one dataset aligned to LLaMA-Factory's columns (``_prompt``, ``_response``,
   ``_system``, ``_tools``, ``_images``, ``_videos``, ``_audios``) before tokenizing; the preflight measures that.
 - ``SupervisedDatasetProcessor._encode_data_example``: the token ids training builds for one aligned sample.
-- ``Qwen2VLPlugin._get_qwen_video_stream_metadata``: counts a clip's video tokens from its header, no decoding;
+- ``Qwen2VLPlugin._get_qwen_video_stream_metadata``: a clip's token metadata from its header, no decoding;
+  ``_get_video_token_metadata``: the grids (and, for Qwen3-VL, frame times) tokens are expanded from, None to count
+  from frames read; ``_get_qwen_video_size_after_regularization`` / ``_get_qwen_video_resize`` (Qwen3VLPlugin has
+  its own): a frame's size after LLaMA-Factory's resize, then the family's smart_resize (plugins/video_tokens.py);
   ``Qwen2VLPlugin._regularize_videos``: the frames the collator hands the processor; ``_regularize_images``:
   LLaMA-Factory's resize of those frames; ``data.mm_plugin._check_video_is_nested_images``: frames, not a file.
   Qwen3VLPlugin inherits those three and adds: ``_validate_input`` / ``_validate_messages`` (placeholder and
@@ -26,12 +29,13 @@ fails at start-up, here, instead of in scattered places, some silently. The priv
   (dataset_info.json files say ``"formatting": "sharegpt"``); every other path is joined exactly as LLaMA-Factory
   joins it, and an entry that is neither LLaMA-Factory's class nor ours is refused (LlamaFactoryVersionError).
 
-Our plugins override the two video hooks. Rather than naming them in plugins/mm_plugin*.py, QwenVideoPlugin and
+Our plugins override three video hooks. Rather than naming them in plugins/mm_plugin*.py, QwenVideoPlugin and
 Qwen3VideoPlugin below are LLaMA-Factory's ``Qwen2VLPlugin`` / ``Qwen3VLPlugin`` with those hooks routed to public
-methods (``clip_metadata``, ``read_videos``) and LLaMA-Factory's own behaviour reachable as ``stock_read_videos`` /
-``resize_frames``; Qwen3VideoPlugin also makes the steps of its process_messages public (``check_inputs``,
-``token_inputs``, ``timestamps``) so that ours can expand each video with its own grid and times (the stock one
-reads ``video_metadata`` by message index and every video's frame count from the first video's grid).
+methods (``clip_metadata``, ``read_videos``, ``video_token_metadata``) and LLaMA-Factory's own behaviour reachable as
+``stock_read_videos`` / ``resize_frames`` / ``regularized_frame_size`` / ``family_resize``; Qwen3VideoPlugin also
+makes the steps of its process_messages public (``check_inputs``, ``token_inputs``, ``timestamps``) so that ours can
+expand each video with its own grid and times (the stock one reads ``video_metadata`` by message index and every
+video's frame count from the first video's grid).
 plugins/mm_plugin*.py subclass them and override the public methods only. tests/test_llamafactory_boundary.py holds
 one contract test per hook and fails if any other file imports or references a LLaMA-Factory private name. Public API
 (``hparams.get_train_args``, ``model.load_tokenizer``, ``data.get_template_and_fix_tokenizer``, ...) is used
@@ -90,6 +94,8 @@ __all__ = [
     "regularized_videos",
 ]
 MM_PLUGINS = PLUGINS  # name -> plugin class, as LLaMA-Factory's get_mm_plugin looks them up
+RESIZE_PARAMETERS = ("self", "num_frames", "height", "width", "patch_size", "temporal_patch_size", "merge_size",
+                     "min_pixels", "max_pixels")  # fmt: skip
 
 
 class LlamaFactoryVersionError(ImportError):
@@ -121,6 +127,14 @@ HOOKS = (
     Hook(Qwen2VLPlugin, "_get_qwen_video_stream_metadata", ("self", "video", "video_fps", "video_maxlen")),
     Hook(Qwen2VLPlugin, "_regularize_videos", ("self", "videos", "**kwargs")),
     Hook(Qwen2VLPlugin, "_regularize_images", ("self", "images", "**kwargs")),
+    Hook(Qwen2VLPlugin, "_get_video_token_metadata", ("self", "videos", "processor")),
+    Hook(
+        Qwen2VLPlugin,
+        "_get_qwen_video_size_after_regularization",
+        ("self", "width", "height", "image_max_pixels", "image_min_pixels"),
+    ),
+    Hook(Qwen2VLPlugin, "_get_qwen_video_resize", RESIZE_PARAMETERS),
+    Hook(Qwen3VLPlugin, "_get_qwen_video_resize", RESIZE_PARAMETERS),
     Hook(_mm_plugin, "_check_video_is_nested_images", ("video",)),
     Hook(Qwen3VLPlugin, "_validate_input", ("self", "processor", "images", "videos", "audios")),
     Hook(Qwen3VLPlugin, "_validate_messages", ("self", "messages", "images", "videos", "audios")),
@@ -199,6 +213,21 @@ class RoutedVideoHooks:
         """LLaMA-Factory's resize of frames (PIL images) to the pixel budget in ``settings``."""
         return self._regularize_images(frames, **settings)["images"]
 
+    def video_token_metadata(self, videos: list, processor) -> dict[str, Any] | None:
+        """``{"video_grid_thw"}`` (Qwen3-VL: and ``video_metadata``) that placeholders are expanded from, counted
+        without decoding; None makes LLaMA-Factory read the frames (read_videos) to count."""
+        return super()._get_video_token_metadata(videos, processor)
+
+    def regularized_frame_size(self, width: int, height: int, max_pixels: int, min_pixels: int) -> tuple[int, int]:
+        """(width, height) of a frame after LLaMA-Factory's resize to the video pixel budget."""
+        return self._get_qwen_video_size_after_regularization(width, height, max_pixels, min_pixels)
+
+    def family_resize(self, num_frames: int, height: int, width: int, patch_size: int, temporal_patch_size: int,
+                      merge_size: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:  # fmt: skip
+        """(height, width) the family's video processor resizes such frames to (its smart_resize)."""
+        return self._get_qwen_video_resize(num_frames, height, width, patch_size, temporal_patch_size, merge_size,
+                                           min_pixels, max_pixels)  # fmt: skip
+
     @override
     def _get_qwen_video_stream_metadata(self, video, video_fps: float, video_maxlen: int) -> dict[str, Any] | None:
         return self.clip_metadata(video, video_fps, video_maxlen)
@@ -206,6 +235,10 @@ class RoutedVideoHooks:
     @override
     def _regularize_videos(self, videos: list, **kwargs) -> dict[str, list]:
         return self.read_videos(videos, **kwargs)
+
+    @override
+    def _get_video_token_metadata(self, videos: list, processor) -> dict[str, Any] | None:
+        return self.video_token_metadata(videos, processor)
 
 
 @dataclass

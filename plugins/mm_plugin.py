@@ -11,15 +11,18 @@ from the frames really shown (video.frame_times): Qwen2.5-VL's ``second_per_grid
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
+import torch
 from PIL import Image
 from transformers import Qwen2_5_VLProcessor, Qwen2VLProcessor
 from typing_extensions import override
 
 from frame_store.plugin_hook import read_through_store, stored_metadata
 from plugins.heartbeat import reading_clip
-from plugins.llamafactory_boundary import BasePlugin, QwenVideoPlugin, is_frame_list
+from plugins.llamafactory_boundary import BasePlugin, QwenVideoPlugin, is_frame_list, processor_video_sampling
+from plugins.video_tokens import video_grid
 from video import VideoReadError, frame_times, probe_video, read_sampled_frames, sample_indices
 
 FRAME_FIX = "pass a video file path, or frames as 8-bit RGB PIL images: the processor divides by 255 itself"
@@ -80,16 +83,20 @@ class RefusedVideoPlugin(BasePlugin):
         raise UnsupportedFamily(self.refusal)
 
 
+@dataclass
 class ExactVideoReading:
     """clip_metadata and read_videos by our probe and frame-exact reader (mixed into each family's plugin).
 
     An unreadable clip raises VideoReadError (ClipReadError where frames are read: a clip that passed the
     preflight's decode check and fails now). ``SUPPORTED_PROCESSORS``: the processor classes this family's exact
-    path is verified with; any other is refused by name (check_processor).
+    path is verified with; any other is refused by name (check_processor). ``frame_store_root``: where frames and
+    token metadata are read first (plugins/frame_source.py sets it from the run config at each entry point; the
+    plugin travels inside the template into DataLoader workers); None: every clip is decoded.
     """
 
-    SUPPORTED_PROCESSORS: tuple[type, ...] = ()
-    FAMILY = ""
+    SUPPORTED_PROCESSORS: ClassVar[tuple[type, ...]] = ()
+    FAMILY: ClassVar[str] = ""
+    frame_store_root: Path | None = None
 
     def check_processor(self, processor) -> None:
         """Raise UnsupportedProcessor unless ``processor`` (None: text only) is one this family is verified with."""
@@ -106,7 +113,7 @@ class ExactVideoReading:
     def clip_metadata(self, video, video_fps: float, video_maxlen: int) -> dict[str, Any] | None:
         if not isinstance(video, (str, os.PathLike)):
             return None  # in-memory frames: LLaMA-Factory regularizes them to count tokens
-        stored = stored_metadata(self, video, video_fps, video_maxlen)  # the run's frame store, if it has the clip
+        stored = stored_metadata(self.frame_store_root, self, video, video_fps, video_maxlen)  # a store holds it?
         if stored is not None:
             return stored
         info = probe_video(video)
@@ -120,15 +127,31 @@ class ExactVideoReading:
             "frame_times": frame_times(info, indices),  # ours (LLaMA-Factory reads the others): Qwen3-VL's timestamps
         }
 
-    def read_videos(self, videos: list, **kwargs) -> dict[str, list]:
-        """Clips the run's frame store holds come from it (frame_store.plugin_hook); the others, decode_videos.
-        Each clip is read on its own, named in this process's heartbeat while it is (plugins.heartbeat)."""
+    def video_token_metadata(self, videos: list, processor) -> dict[str, Any] | None:
+        """Each clip's grid from its clip_metadata (plugins.video_tokens: the one token count); None where a video
+        has none (frames given as images: LLaMA-Factory reads them all to count, as it does)."""
         if not videos:
-            return read_through_store(self, videos, kwargs, self.decode_videos)
+            return super().video_token_metadata(videos, processor)
+        sampling = processor_video_sampling(processor)
+        clips = [self.clip_metadata(video, **sampling) for video in videos]
+        grids = [video_grid(self, metadata, processor) if metadata is not None else None for metadata in clips]
+        if None in grids:
+            return None
+        return self.token_metadata(grids, clips, sampling)
+
+    def token_metadata(self, grids: list, clips: list[dict], sampling: dict) -> dict[str, Any]:
+        """What the family's expansion reads besides the grids (nothing for Qwen2-VL)."""
+        return {"video_grid_thw": torch.tensor(grids, dtype=torch.long)}
+
+    def read_videos(self, videos: list, **kwargs) -> dict[str, list]:
+        """Clips the frame store holds come from it (frame_store.plugin_hook); the others, decode_videos. Each clip
+        is read on its own, named in this process's heartbeat while it is (plugins.heartbeat)."""
+        if not videos:
+            return read_through_store(self.frame_store_root, self, videos, kwargs, self.decode_videos)
         results: dict[str, list] = {}
         for video in videos:
             with reading_clip(video if isinstance(video, (str, os.PathLike)) else "<frames in memory>"):
-                part = read_through_store(self, [video], kwargs, self.decode_videos)
+                part = read_through_store(self.frame_store_root, self, [video], kwargs, self.decode_videos)
             for key, values in part.items():
                 results.setdefault(key, []).extend(values)
         return results

@@ -4,22 +4,25 @@ Qwen3-VL writes a timestamp before each temporal patch of a video (``<0.7 second
 the frame times. Frames, token counts and pixels come from our probe and reader as for Qwen2-VL
 (plugins/mm_plugin.py, ExactVideoReading); the timestamps are the times of the frames really shown
 (video.frame_times: ``index / fps`` where the header is right, exactly the stock plugin's arithmetic, else the frames'
-presentation times), computed from the probe alone, so the preflight counts them without decoding. Each video is
+presentation times), computed from the probe alone, so the preflight counts them without decoding (the count and
+the text are plugins/video_tokens.py's, from each clip's metadata: token_metadata). Each video is
 expanded with its own grid and times: the stock process_messages reads ``video_metadata`` by message index (a video
 in any message but the first fails or takes another video's times) and every video's frame count from the first
 video's grid. The steps it calls are reached through plugins/llamafactory_boundary.py (Qwen3VideoPlugin).
 """
 
-import os
 from copy import deepcopy
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
 
 from llamafactory.extras.constants import IMAGE_PLACEHOLDER, VIDEO_PLACEHOLDER
 from transformers import Qwen3VLProcessor
 from typing_extensions import override
 
-from plugins.llamafactory_boundary import Qwen3VideoPlugin, processor_video_sampling
+from plugins.llamafactory_boundary import Qwen3VideoPlugin
 from plugins.mm_plugin import ExactVideoReading
+from plugins.video_tokens import clip_seconds, qwen3_video_text
 
 TOO_SMALL = (
     "a video is smaller than Qwen3-VL's 32-pixel grid on a side after LLaMA-Factory's resize (it fails the same way "
@@ -35,26 +38,16 @@ class ExactQwen3VLPlugin(ExactVideoReading, Qwen3VideoPlugin):
     SUPPORTED_PROCESSORS = (Qwen3VLProcessor,)
     FAMILY = "qwen3_vl"
 
-    def video_timestamps(self, video, stock_metadata, processor) -> list[float]:
-        """Seconds written before each temporal patch of ``video``: the ``frame_times`` of its clip_metadata (our
-        probe, no decoding); where it has none (frames given as images), those of the frames read to count them."""
-        sampling = processor_video_sampling(processor)
-        # what the token count read (a frame store may serve it); None: the frames were read (read_videos) to count
-        metadata = self.clip_metadata(video, **sampling) if isinstance(video, (str, os.PathLike)) else None
-        if metadata is None:
-            return self.timestamps(processor, stock_metadata.frames_indices, stock_metadata.fps)
+    def token_metadata(self, grids: list, clips: list[dict], sampling: dict) -> dict[str, Any]:
+        """The grids, and each clip's frame positions as LLaMA-Factory's ``video_metadata`` (``frames_indices``: the
+        times of the frames really shown x video_fps, ``fps``: video_fps) that its timestamps are written from."""
         video_fps = sampling["video_fps"]
-        seconds = metadata.get("frame_times")
-        if seconds is None:  # metadata without our frame times (e.g. stored by an older build): LLaMA-Factory's
-            seconds = [index / metadata["average_fps"] for index in metadata["sample_indices"]]
         # times x video_fps, then / video_fps in timestamps(): the stock plugin's arithmetic, bit for bit
-        return self.timestamps(processor, [time * video_fps for time in seconds], video_fps)
-
-    def video_text(self, grid, timestamps: list[float], merge_length: int) -> str:
-        """One video's expansion: per temporal patch, its time then its vision tokens."""
-        tokens_per_patch = int(grid[1:].prod()) // merge_length
-        patch = f"{self.vision_bos_token}{self.video_token * tokens_per_patch}{self.vision_eos_token}"
-        return "".join(f"<{timestamps[index]:.1f} seconds>{patch}" for index in range(int(grid[0])))
+        positions = [[time * video_fps for time in clip_seconds(metadata)] for metadata in clips]
+        return {
+            **super().token_metadata(grids, clips, sampling),
+            "video_metadata": [SimpleNamespace(frames_indices=indices, fps=video_fps) for indices in positions],
+        }
 
     @override
     def process_messages(self, messages, images, videos, audios, processor):
@@ -69,12 +62,11 @@ class ExactQwen3VLPlugin(ExactVideoReading, Qwen3VideoPlugin):
                 raise
             raise ValueError(f"{TOO_SMALL} ({error}; videos: {', '.join(map(str, videos))})") from None
         image_grids, video_grids = inputs.get("image_grid_thw", []), inputs.get("video_grid_thw", [])
-        stock_metadata = inputs.get("video_metadata") or [None] * len(videos)
         image_merge = processor.image_processor.merge_size**2
-        video_merge = processor.video_processor.merge_size**2
+        # counted from clip metadata (token_metadata), or from frames read where a video is given as frames
         video_texts = [
-            self.video_text(grid, self.video_timestamps(video, metadata, processor), video_merge)
-            for video, grid, metadata in zip(videos, video_grids, stock_metadata, strict=True)
+            qwen3_video_text(self, grid, self.timestamps(processor, metadata.frames_indices, metadata.fps), processor)
+            for grid, metadata in zip(video_grids, inputs.get("video_metadata", []), strict=True)
         ]
         image_texts = [
             f"{self.vision_bos_token}{self.image_token * (int(grid.prod()) // image_merge)}{self.vision_eos_token}"

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import av
 
+from data.caption_text import MEDIA_PLACEHOLDERS, chat_markup
+from plugins.llamafactory_boundary import encode_sample
 from plugins.preflight_report import CHAT_MARKUP, ENCODE_ERROR, TEXT_TRUNCATED, UNREADABLE, VIDEO_TRUNCATED, Offender
 from video import VideoReadError
 
@@ -37,9 +39,6 @@ class SampleMeasure:
 def chat_format_problem(sample) -> str | None:
     """A media placeholder in an answer (a caption) or a chat/special token in any turn of an AlignedSample, or
     None. The user's own placeholders are LLaMA-Factory's to count against the sample's media (it raises)."""
-    # Imported here: it loads LLaMA-Factory's constants.
-    from data.caption_text import MEDIA_PLACEHOLDERS, chat_markup
-
     turns = [("system", sample.system or "")]
     turns += [(message["role"], message["content"]) for message in [*sample.prompt, *sample.response]]
     for role, text in turns:
@@ -78,8 +77,6 @@ class SampleEncoder:
 
     def measure(self, dataset: str, index: int, sample_id: str, sample) -> SampleMeasure:
         """Measure one AlignedSample; what would break training is returned as its offender, never raised."""
-        from plugins.llamafactory_boundary import encode_sample
-
         videos = [str(video) for video in sample.videos]
 
         def offender(reason: str, detail: str) -> SampleMeasure:

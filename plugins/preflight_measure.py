@@ -18,9 +18,18 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from llamafactory.data import get_template_and_fix_tokenizer
+from llamafactory.data.parser import get_dataset_list
+from llamafactory.hparams import get_train_args
+from llamafactory.model import load_tokenizer
+
 import plugins
 from plugins.decode_check import DecodeCheck, DecodeCheckError, decode_clips, default_workers
+from plugins.frame_source import builder_plugin, target_for_run, use_frame_source
+from plugins.llamafactory_boundary import load_aligned_samples, processor_video_sampling
 from plugins.preflight_drop import raw_ids
+from plugins.preflight_encode import SampleEncoder
+from plugins.preflight_parallel import SampleMeasurer
 from plugins.preflight_report import UNDECODABLE, Offender, PreflightError, PreflightReport, token_count_summary
 from plugins.time_axis import collapsed_time_warning
 from plugins.video_settings import SettingsError, check_video_settings
@@ -40,10 +49,6 @@ class Measurement:
 
 def _load_llamafactory(args: dict):
     """(model_args, data_args, training_args, tokenizer, processor, template) as training builds them."""
-    from llamafactory.data import get_template_and_fix_tokenizer
-    from llamafactory.hparams import get_train_args
-    from llamafactory.model import load_tokenizer
-
     # Precision and DeepSpeed play no part in tokenizing; LLaMA-Factory refuses them here (bf16 without a GPU,
     # DeepSpeed outside a distributed launch), and the preflight runs in one process before torchrun starts.
     tokenizing_args = {key: value for key, value in args.items() if key not in IRRELEVANT_TO_TOKENIZING}
@@ -82,12 +87,6 @@ def measure(
     Raises PreflightError only when it cannot measure (invalid settings, a worker died). ``workers`` processes
     count tokens (default: one per CPU), ``decode_workers`` decode (default: one per CPU); ``decode_check=False``
     reads clip headers only."""
-    from llamafactory.data.parser import get_dataset_list
-
-    from frame_store.run_target import target_for_run
-    from plugins.llamafactory_boundary import load_aligned_samples, processor_video_sampling
-    from plugins.preflight_encode import SampleEncoder
-    from plugins.preflight_parallel import SampleMeasurer
 
     try:
         check_video_settings(args)
@@ -95,7 +94,10 @@ def measure(
         raise PreflightError(f"invalid settings: {error}") from None
     plugins.register()
     model_args, data_args, training_args, tokenizer, processor, template = _load_llamafactory(args)
-    store = target_for_run(args, template.mm_plugin)  # the decode check fills it; the token count reads it
+    # The template's plugin reads the run's store from here on (the token count; training in this process); the
+    # decode check fills it through a copy that reads none.
+    source = use_frame_source(template.mm_plugin, args)
+    store = target_for_run(source, args, template.mm_plugin)
     encoder = SampleEncoder(template, tokenizer, processor, data_args)
     report = PreflightReport(cutoff_len=data_args.cutoff_len, template=data_args.template)
     names = list(dict.fromkeys((data_args.dataset or []) + (data_args.eval_dataset or [])))
@@ -113,7 +115,7 @@ def measure(
         # reads instead of opening the clip again. The plugin reads frames with these processor settings (as
         # LLaMA-Factory's get_mm_inputs hands them over).
         clips = [clip for samples in aligned.values() for clip in samples.clip_paths()]
-        settings = {**processor_video_sampling(processor), "store": store}
+        settings = {**processor_video_sampling(processor), "store": store, "plugin": builder_plugin(template.mm_plugin)}
         decode_started = time.perf_counter()
         check = _decode_check(clips, settings, decode_workers, report)
         start += time.perf_counter() - decode_started  # the count's time and rate leave the decode check out
@@ -129,6 +131,7 @@ def measure(
                 if measured.offender is not None:
                     report.offenders.append(measured.offender)
     report.token_count = token_count_summary(report.n_samples, time.perf_counter() - start, workers)
+    report.frames = source.describe([clip for samples in aligned.values() for clip in samples.clip_paths()])
     if check is not None:
         _add_decode_offenders(counted, check, report)
     warning = collapsed_time_warning(args, [clip for sample in counted for clip in sample[3]])

@@ -45,6 +45,7 @@ class PreflightReport:
     decode_check: str | None = None  # the decode check's summary line; None when it was skipped
     token_count: str | None = None  # the token count's summary line (samples, seconds, rate, processes)
     warnings: list[str] = field(default_factory=list)  # lines a person should read; training still goes ahead
+    frames: str | None = None  # which frames training reads: plugins.frame_source.FrameSource.describe
 
     def distribution(self, values: list[int] | None = None) -> dict[str, float]:
         """min / median / p95 / max of the samples' token counts."""
@@ -66,6 +67,7 @@ def format_report(report: PreflightReport) -> str:
         f"  video tokens        {_fmt(report.distribution(report.video_token_counts))}",
         *([f"  {report.token_count}"] if report.token_count else []),
         f"  {report.decode_check}" if report.decode_check else f"  {SKIPPED_DECODE_WARNING}",
+        *([f"  {report.frames}"] if report.frames else []),
         *(f"  {warning}" for warning in report.warnings),
     ]
     if report.offenders:

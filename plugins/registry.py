@@ -109,3 +109,11 @@ def register_exact_templates() -> list[str]:
     for name, base_name in refused.items():
         _register_twin(name, base_name, REFUSED_PLUGIN, RefusedVideoPlugin, refusal=refusal_reason(base_name))
     return sorted(twins)
+
+
+def template_plugin(template: str | None):
+    """The mm plugin of the LLaMA-Factory template named ``template`` (ours registered first), or None where there
+    is no such template."""
+    register_exact_templates()
+    found = TEMPLATES.get(template)
+    return found.mm_plugin if found is not None else None

@@ -23,6 +23,8 @@ import sys
 from pathlib import Path
 
 import plugins
+from plugins.frame_source import use_frame_source
+from plugins.registry import template_plugin
 from plugins.run_log import log_libraries_to
 
 USAGE = (
@@ -202,6 +204,7 @@ def main() -> None:
         # reaches torchrun, which stops its workers; a child torchrun would be orphaned and train on.
         os.execve(command[0], command, env)
 
+    use_frame_source(template_plugin(settings.get("template")), settings)  # the store the preflight filled
     run_training(hang_callbacks(settings, hang_timeout_s))
     print(f"adapter, checkpoints and trainer_log.jsonl: {Path(settings['output_dir']).resolve()}", flush=True)
 

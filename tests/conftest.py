@@ -1,6 +1,7 @@
 """Shared fixtures: the embedded tiny model and the sample WebVid data, built once if missing."""
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,19 @@ def _environment_restored_after_each_test():
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def _frame_sources_reset_after_each_test():
+    """Entry points called in-process (the preflight, evaluation) point the registered templates' plugins at their
+    run's frame store; the next test starts from decoding."""
+    yield
+    registry = sys.modules.get("plugins.registry")  # not imported: no plugin to reset (and LLaMA-Factory not loaded)
+    if registry is not None:
+        from plugins.frame_source import FrameSource
+
+        for template in registry.TEMPLATES.values():
+            FrameSource(None, None).attach(template.mm_plugin)
 
 
 def pytest_configure(config):

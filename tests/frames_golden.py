@@ -4,9 +4,9 @@
 
 A store directory is keyed by video.FRAMES_VERSION, not by our source text (frame_store.key), so a change that
 alters frames must bump it. tests/test_frames_golden.py recomputes these hashes and fails until it is bumped and
-this file regenerated. Each clip of tests/video_matrix.py is read by each family's plugin with the store off, as
-frame_store.build stores it: sha256 of the uint8 frames, their shape, the plugin's other per-video values and the
-token metadata.
+this file regenerated. Each clip of tests/video_matrix.py is read by each family's plugin reading no store
+(plugins.frame_source.builder_plugin), as the frame store's build stores it: sha256 of the uint8 frames, their shape,
+the plugin's other per-video values and the token metadata.
 """
 
 import hashlib
@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from frame_store.build import store_reading_off, template_plugin
 from frame_store.key import decoder_versions
+from plugins.frame_source import builder_plugin
+from plugins.registry import template_plugin
 from tests.video_matrix import build_clip_matrix
 from video import FRAMES_VERSION
 
@@ -40,10 +41,9 @@ def clip_hashes(plugin, path: str) -> dict:
 def frame_hashes(clip_matrix: dict[str, tuple[Path, bool]]) -> dict:
     """{"frames_version", "decoder", "clips": {template: {clip name: clip_hashes}}} for the matrix's clips."""
     clips = {}
-    with store_reading_off():
-        for template in TEMPLATES:
-            plugin = template_plugin(template)
-            clips[template] = {name: clip_hashes(plugin, str(path)) for name, (path, _) in sorted(clip_matrix.items())}
+    for template in TEMPLATES:
+        plugin = builder_plugin(template_plugin(template))  # reads no store: decodes
+        clips[template] = {name: clip_hashes(plugin, str(path)) for name, (path, _) in sorted(clip_matrix.items())}
     return {"frames_version": FRAMES_VERSION, "decoder": decoder_versions(), "read": READ, "clips": clips}
 
 

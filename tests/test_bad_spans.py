@@ -59,13 +59,13 @@ def test_the_preflight_names_every_bad_span_by_its_dataset_index(tiny_model_dir,
 
 @pytest.mark.slow  # the `make frames` entry point: LLaMA-Factory loads the dataset
 def test_make_frames_stores_the_good_spans_and_lists_the_bad_ones(span_dir, tmp_path, capsys):
-    from frame_store.build import main
+    from plugins.frames import main
 
     args = config("unused", span_dir, dataset="clips_spans")
     path = tmp_path / "config.yaml"
     path.write_text(json.dumps({**args, "model_name_or_path": str(tmp_path)}))
     with pytest.raises(SystemExit) as caught:
-        main([str(path), f"media_dir={span_dir}", "--workers", "1"])
+        main(["build", str(path), f"media_dir={span_dir}", "--workers", "1"])
     assert caught.value.code == 1
     printed = capsys.readouterr().out
     for i, fragment in enumerate(BAD_FRAGMENTS):

@@ -67,7 +67,7 @@ def test_preflight_names_an_empty_eval_split_instead_of_a_datasets_traceback(tmp
 @pytest.mark.parametrize(("module", "shown"), [
     ("plugins.preflight", "error: unknown setting cutof_len (a key=value)"),
     ("plugins.train", "cannot train: unknown setting cutof_len (a key=value)"),
-    ("frame_store.build", "error: unknown setting cutof_len (a key=value)"),
+    ("plugins.frames build", "error: unknown setting cutof_len (a key=value)"),
 ])  # fmt: skip
 def test_an_unknown_key_is_one_sentence_in_every_entry_point(tmp_path, tiny_model_dir, sample_dir, module, shown):
     config = write_train_config(tmp_path, tiny_model_dir, sample_dir, n_clips=1)

@@ -28,9 +28,9 @@ def test_each_clip_of_a_batch_is_named_while_it_is_read(sample_dir, tmp_path, mo
     named_during_reads = []
     read = mm_plugin.read_through_store
 
-    def read_and_look(plugin, videos, settings, decode):
+    def read_and_look(root, plugin, videos, settings, decode):
         named_during_reads.append((videos, json.loads(rank_file.read_text())["clip"]))
-        return read(plugin, videos, settings, decode)
+        return read(root, plugin, videos, settings, decode)
 
     monkeypatch.setattr(mm_plugin, "read_through_store", read_and_look)
     frames = regularized_videos(TEMPLATES["qwen2_vl_exact"].mm_plugin, clips, **SETTINGS)

@@ -153,21 +153,18 @@ def test_the_exact_plugin_gives_the_span_the_cut_clips_tokens(loaded, videos):
     assert whole_ids.count(video_token_id) > n_features  # the whole 6 s video samples more frames than the span
 
 
-def test_the_frame_store_keeps_each_span_as_a_clip_of_its_own(videos, tmp_path, monkeypatch):
+def test_the_frame_store_keeps_each_span_as_a_clip_of_its_own(videos, tmp_path):
     """Keyed by file and span (any spelling of one span is one entry), stat'ed by the file; bit-identical frames."""
-    from frame_store.key import FRAME_STORE_ENV
     from frame_store.plugin_hook import clip_available, open_store
     from frame_store.reader import read_counts
-    from tests.frame_store_fixtures import READ, build, exact_plugin, use_store
+    from tests.frame_store_fixtures import READ, build, exact_plugin
 
     long = videos[0]
     clips = [str(long), f"{long}#t=1.5,4", f"{long}#t=3,5.5"]
     target, result = build(tmp_path / "frames", clips, exact_plugin())
     assert (result.failures, result.n_decoded) == ({}, 3)
-    plugin = exact_plugin()
-    monkeypatch.delenv(FRAME_STORE_ENV, raising=False)
-    decoded = [plugin.read_videos([clip], **READ) for clip in clips]
-    use_store(monkeypatch, tmp_path / "frames")
+    decoded = [exact_plugin().read_videos([clip], **READ) for clip in clips]
+    plugin = exact_plugin(tmp_path / "frames")
     store = open_store(target.directory)
     for clip, expected in zip([*clips, f"{long}#t=1.50,4.0"], [*decoded, decoded[1]], strict=True):
         stored = plugin.read_videos([clip], **READ)
@@ -177,23 +174,22 @@ def test_the_frame_store_keeps_each_span_as_a_clip_of_its_own(videos, tmp_path, 
         ]
     assert read_counts(store)["hits"] == 4
     assert _long_frame_numbers([np.asarray(decoded[2]["videos"][0][0])]) == [30]  # #t=3,5.5 starts at frame 30
-    assert clip_available(f"{long}#t=1.5,4") and store.holds(f"{long}#t=1.5,4") and not store.holds(f"{long}#t=1,4")
+    assert clip_available(f"{long}#t=1.5,4", tmp_path / "frames") and store.holds(f"{long}#t=1.5,4")
+    assert not store.holds(f"{long}#t=1,4")
 
 
 def test_evaluation_finds_a_spans_video_and_suggests_its_folder(videos, tmp_path, monkeypatch):
     """The model-free checks look for the span's video file, not for a file named with the fragment."""
+    from data.eval_samples import Sample
     from evaluation.outcome import check_clips_exist
-    from evaluation.samples import Sample
-    from frame_store.key import FRAME_STORE_ENV
 
-    monkeypatch.setenv(FRAME_STORE_ENV, "off")
     long = videos[0]
     here = [Sample("a", f"{long.name}#t=1.5,4", f"{long}#t=1.5,4", "p", "r")]
-    assert check_clips_exist(here, long.parent, tmp_path / "test.json") is None
+    assert check_clips_exist(here, long.parent, tmp_path / "test.json", None) is None
     monkeypatch.chdir(long.parent)  # the paths are relative to the current directory, not to --video-dir
     elsewhere = [Sample("a", f"{long.name}#t=1.5,4", str(tmp_path / f"{long.name}#t=1.5,4"), "p", "r")]
     with pytest.raises(ValueError, match=f"pass --video-dir {long.parent}"):
-        check_clips_exist(elsewhere, tmp_path, tmp_path / "test.json")
+        check_clips_exist(elsewhere, tmp_path, tmp_path / "test.json", None)
 
 
 def test_qwen3_vl_exact_writes_the_spans_own_timestamps(tiny_model_dir, videos):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from data.convert_benchmark import main
+from data.eval_samples import load_test_set
 from data.sharegpt import caption_record
-from evaluation.samples import load_test_set
 from tests.clips import make_clip
 
 

@@ -33,7 +33,7 @@ def test_ctrl_c_while_the_frame_store_is_built(tiny_model_dir, sample_dir, tmp_p
     config = write_train_config(tmp_path, tiny_model_dir, sample_dir, n_clips=120)
     env = {**os.environ, "FRAME_STORE_DIR": str(tmp_path / "store")}
     build = start_in_own_group(
-        [sys.executable, "-m", "frame_store.build", str(config), "--workers", "2"], REPO_ROOT, env=env
+        [sys.executable, "-m", "plugins.frames", "build", str(config), "--workers", "2"], REPO_ROOT, env=env
     )
     output_until(build.stderr, "frame store")  # the progress bar: the worker processes are decoding
     out, err = press_ctrl_c(build)

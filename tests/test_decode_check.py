@@ -40,18 +40,19 @@ def test_with_a_store_the_check_fails_the_same_clips_and_stores_the_good_ones(cl
     """The store build is the decode check: same verdicts; a second pass decodes nothing and keeps them."""
     from frame_store.key import StoreSettings, StoreTarget
     from frame_store.merge import merge_store
+    from plugins.frame_source import builder_plugin
     from tests.frame_store_fixtures import TEMPLATE, exact_plugin
 
     plugin = exact_plugin()
     settings = StoreSettings.for_plugin(plugin, max_pixels=112 * 112, min_pixels=256, **SETTINGS)
     target = StoreTarget(tmp_path / "frames", TEMPLATE, settings)
     paths = [str(path) for path in clips.values()]
-    check = decode_clips(paths, workers=2, store=target, **SETTINGS)
+    check = decode_clips(paths, workers=2, store=target, plugin=builder_plugin(plugin), **SETTINGS)
     assert sorted(check.failures) == sorted(str(clips[name]) for name in ("zero_tail", "cut_short", "corrupt_middle"))
     for path, reason in check.failures.items():
         assert reason.startswith(f"{path}: cannot read video (truncated)") and "preflight" not in reason, reason
     assert merge_store(target.directory)["entries"] == 2
-    again = decode_clips(paths, workers=2, store=target, **SETTINGS)
+    again = decode_clips(paths, workers=2, store=target, plugin=builder_plugin(plugin), **SETTINGS)
     assert again.failures == check.failures and again.workers == 0
     assert again.summary().endswith("3 failed, 5 already checked (frame store)")
 
@@ -106,7 +107,7 @@ def test_a_killed_worker_of_the_store_build_raises_instead_of_hanging(clips, tmp
     for i in range(40):  # more than the build decodes in its own process
         links.append(str(tmp_path / f"clip{i}.mp4"))
         os.link(clips["good"], links[-1])
-    call = lambda: decode_clips(links, workers=2, store=target, **SETTINGS)  # noqa: E731
+    call = lambda: decode_clips(links, workers=2, store=target, plugin=exact_plugin(), **SETTINGS)  # noqa: E731
     message = str(error_when_a_worker_is_killed(call, DecodeCheckError, 60))
     assert "a frame-store worker process died" in message and "clips unstored" in message, message
     assert str(tmp_path / "clip") in message  # the first clip of a task it had

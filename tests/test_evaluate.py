@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from data.eval_samples import InvalidTestSetError, Sample, load_test_set
 from evaluation.cleaning import clean_answer, is_repetitive
 from evaluation.generation import GenerationSettings, collate_left_padded, generate_batch
-from evaluation.samples import InvalidTestSetError, Sample, load_test_set
 from tests.evaluation_fixtures import PROMPT, make_lora_adapter, sharegpt_record
 
 # ---------- cleaning ----------

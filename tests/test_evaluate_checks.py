@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import evaluate_model
+from data.eval_samples import InvalidTestSetError, load_test_set
 from evaluation.generation import frame_strip_name
-from evaluation.samples import InvalidTestSetError, load_test_set
 from tests.evaluation_fixtures import sharegpt_record
 
 # ---------- --num-samples ----------

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
+from data.eval_samples import Sample, load_test_set
 from evaluation.predictions import Prediction, PredictionWriter, read_existing, read_jsonl
-from evaluation.samples import Sample, load_test_set
 from evaluation.score_only import read_predictions_for_scoring
 from tests.evaluation_fixtures import PROMPT, sharegpt_record
 

@@ -1,4 +1,4 @@
-"""What evaluation reads its inputs with (evaluation.settings) and what it scores by default (evaluation.held_out):
+"""What evaluation reads its inputs with (evaluation.settings) and what it scores by default (data.held_out):
 the config, the adapter's run_inputs.json, explicit values and the held-out split, fast and without a model."""
 
 import json
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import evaluate_model
-from evaluation.held_out import held_out_test_set
-from evaluation.samples import InvalidTestSetError
+from data.eval_samples import InvalidTestSetError
+from data.held_out import held_out_test_set
 from evaluation.settings import RunMismatchError, SettingsError, UnrecordedAdapterError, resolve_run
 from plugins.run_inputs import write_run_inputs
 from tests.evaluation_fixtures import sharegpt_record
@@ -214,7 +214,7 @@ def test_evaluation_scores_the_held_out_split_of_what_the_adapter_trained_on(tmp
 def test_overrides_mix_with_options_on_the_command_line():
     args = evaluate_model.parse_args(["--base-model", "B", "video_maxlen=4", "--num-samples", "2", "cutoff_len=64"])
     assert args.overrides == ["video_maxlen=4", "cutoff_len=64"] and args.num_samples == 2
-    assert args.test_data is None and args.video_dir is None  # decided from the run (evaluation.held_out)
+    assert args.test_data is None and args.video_dir is None  # decided from the run (data.held_out)
     with pytest.raises(SystemExit):
         evaluate_model.parse_args(["--base-model", "B", "video_maxlen"])
 

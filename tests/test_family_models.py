@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+from data.eval_samples import Sample
 from evaluation.frames import frames_from_pixel_values
 from evaluation.generation import GenerationSettings, collate_left_padded, generate_batch
 from evaluation.inputs import build_inputs, load_preprocessing
-from evaluation.samples import Sample
 from evaluation.settings import ModelSettings
 from tests.training_fixtures import DATASET_NAME, PROMPT, log_of, run_entry_point, write_dataset, write_train_config
 

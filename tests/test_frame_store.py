@@ -7,10 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-from frame_store.key import FRAME_STORE_ENV
 from frame_store.plugin_hook import open_store
 from frame_store.reader import read_counts
-from tests.frame_store_fixtures import READ, build, exact_plugin, use_store
+from tests.frame_store_fixtures import READ, build, exact_plugin
 
 
 def _same(stored: dict, decoded: dict) -> None:
@@ -32,14 +31,13 @@ def matrix_store(clip_matrix, tmp_path_factory):
     return root, target, result
 
 
-def test_store_is_bit_identical_to_decoding_on_the_clip_matrix(clip_matrix, matrix_store, monkeypatch):
+def test_store_is_bit_identical_to_decoding_on_the_clip_matrix(clip_matrix, matrix_store):
     root, target, result = matrix_store
     assert result.failures == {} and result.n_decoded == len(clip_matrix)
     plugin = exact_plugin()
-    monkeypatch.delenv(FRAME_STORE_ENV, raising=False)
     decoded = {name: plugin.read_videos([str(path)], **READ) for name, (path, _) in clip_matrix.items()}
     metadata = {name: plugin.clip_metadata(str(path), 8.0, 8) for name, (path, _) in clip_matrix.items()}
-    use_store(monkeypatch, root)
+    plugin = exact_plugin(root)
     store = open_store(target.directory)
     before = read_counts(store)["hits"]
     for name, (path, _) in clip_matrix.items():
@@ -67,15 +65,12 @@ def small_store(clip_matrix, tmp_path):
     return clips, target
 
 
-def test_a_changed_clip_is_decoded_again_never_served_stale(small_store, clip_matrix, monkeypatch, caplog):
+def test_a_changed_clip_is_decoded_again_never_served_stale(small_store, clip_matrix, caplog):
     clips, target = small_store
-    plugin = exact_plugin()
-    use_store(monkeypatch, target.directory.parent)
+    plugin = exact_plugin(target.directory.parent)
     shutil.copy2(clip_matrix["h264_2997fps_gop1.mp4"][0], clips[0])  # rewritten: other content under the same name
     os.utime(clips[1], ns=(os.stat(clips[1]).st_atime_ns, os.stat(clips[1]).st_mtime_ns + 1))  # touched only
-    monkeypatch.setenv(FRAME_STORE_ENV, "off")
-    decoded = [plugin.read_videos([str(clip)], **READ) for clip in clips]
-    use_store(monkeypatch, target.directory.parent)
+    decoded = [exact_plugin().read_videos([str(clip)], **READ) for clip in clips]
     with caplog.at_level(logging.WARNING, logger="frame_store"):
         for clip, expected in zip(clips, decoded, strict=True):
             _same(plugin.read_videos([str(clip)], **READ), expected)
@@ -87,16 +82,13 @@ def test_a_changed_clip_is_decoded_again_never_served_stale(small_store, clip_ma
     assert "changed since its frames were stored" in warnings[0] and "(1 clips so far)" in warnings[0]
 
 
-def test_a_changed_setting_reads_another_store(small_store, monkeypatch):
+def test_a_changed_setting_reads_another_store(small_store):
     clips, target = small_store
-    plugin = exact_plugin()
-    use_store(monkeypatch, target.directory.parent)
+    plugin = exact_plugin(target.directory.parent)
     for changed in ({"video_maxlen": 4}, {"image_max_pixels": 56 * 56}, {"video_fps": 4.0}, {"image_min_pixels": 0}):
         read = {**READ, **changed}
         stored = plugin.read_videos([str(clips[0])], **read)
-        monkeypatch.setenv(FRAME_STORE_ENV, "off")
-        _same(stored, plugin.read_videos([str(clips[0])], **read))
-        use_store(monkeypatch, target.directory.parent)
+        _same(stored, exact_plugin().read_videos([str(clips[0])], **read))
     assert read_counts(open_store(target.directory)) == {"hits": 0, "not_stored": 0, "stale": 0, "corrupt": 0}
 
 
@@ -110,13 +102,11 @@ def _damage(path, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", ["flip", "truncate"])
-def test_a_damaged_shard_falls_back_to_decoding_with_a_counted_warning(small_store, monkeypatch, caplog, how):
+def test_a_damaged_shard_falls_back_to_decoding_with_a_counted_warning(small_store, caplog, how):
     clips, target = small_store
-    plugin = exact_plugin()
-    monkeypatch.setenv(FRAME_STORE_ENV, "off")
-    decoded = [plugin.read_videos([str(clip)], **READ) for clip in clips]
+    decoded = [exact_plugin().read_videos([str(clip)], **READ) for clip in clips]
     _damage(target.directory / "shard-00000-of-00001.data", how)
-    use_store(monkeypatch, target.directory.parent)
+    plugin = exact_plugin(target.directory.parent)
     with caplog.at_level(logging.WARNING, logger="frame_store"):
         for clip, expected in zip(clips, decoded, strict=True):
             _same(plugin.read_videos([str(clip)], **READ), expected)
@@ -126,21 +116,24 @@ def test_a_damaged_shard_falls_back_to_decoding_with_a_counted_warning(small_sto
     assert any("checksum" in r.getMessage() or "truncated" in r.getMessage() for r in caplog.records)
 
 
-def test_every_family_reads_its_own_store_bit_identically(sample_dir, tmp_path, monkeypatch):
+def test_every_family_reads_its_own_store_bit_identically(sample_dir, tmp_path):
     """Qwen3-VL's plugin (its own class, so its own store directory) reads through the same hook."""
-    from frame_store.build import build_store, template_plugin
+    import dataclasses
+
+    from frame_store.build import build_store
     from frame_store.key import StoreSettings, StoreTarget, store_dir
+    from plugins.registry import template_plugin
 
     clips = [str(path) for path in sorted((sample_dir / "videos").rglob("*.mp4"))[:2]]
     read = {**READ, "image_max_pixels": 224 * 224}
     for template in ("qwen2_vl_exact", "qwen3_vl_exact"):
-        plugin = template_plugin(template)
+        plugin = dataclasses.replace(template_plugin(template), frame_store_root=None)  # decoding
         settings = StoreSettings.from_read_settings(plugin, read)
-        monkeypatch.setenv(FRAME_STORE_ENV, "off")
         decoded = [plugin.read_videos([clip], **read) for clip in clips]
         metadata = [plugin.clip_metadata(clip, 8.0, 8) for clip in clips]
-        assert build_store(clips, StoreTarget(store_dir(tmp_path, settings), template, settings)).failures == {}
-        use_store(monkeypatch, tmp_path)
+        target = StoreTarget(store_dir(tmp_path, settings), template, settings)
+        assert build_store(clips, target, plugin).failures == {}
+        plugin = dataclasses.replace(plugin, frame_store_root=tmp_path)
         for clip, expected, meta in zip(clips, decoded, metadata, strict=True):
             _same(plugin.read_videos([clip], **read), expected)
             assert plugin.clip_metadata(clip, 8.0, 8) == {**meta, "sample_indices": list(meta["sample_indices"])}
@@ -168,7 +161,7 @@ def test_an_upgrade_of_the_decoding_libraries_reads_another_store(monkeypatch):
     assert StoreSettings.from_read_settings(plugin, READ) == before
 
 
-def test_a_store_of_another_format_version_is_passed_over(small_store, monkeypatch):
+def test_a_store_of_another_format_version_is_passed_over(small_store):
     """A directory whose settings name a field this checkout does not know (a later format) is not read, nor fatal:
     token metadata comes from the clip as without a store."""
     import json
@@ -177,9 +170,8 @@ def test_a_store_of_another_format_version_is_passed_over(small_store, monkeypat
     from frame_store.plugin_hook import stored_metadata
 
     clips, target = small_store
-    plugin = exact_plugin()
-    use_store(monkeypatch, target.directory.parent)
-    assert stored_metadata(plugin, str(clips[0]), READ["video_fps"], READ["video_maxlen"]) is not None
+    plugin, root = exact_plugin(), target.directory.parent
+    assert stored_metadata(root, plugin, str(clips[0]), READ["video_fps"], READ["video_maxlen"]) is not None
     manifest_path = target.directory / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["settings"]["frame_layout"] = "planar"  # a field from a later format version
@@ -188,4 +180,4 @@ def test_a_store_of_another_format_version_is_passed_over(small_store, monkeypat
     written = later.parent.stat().st_mtime_ns
     os.utime(later.parent, ns=(written + 10**9, written + 10**9))  # a later listing, even on a coarse-clock filesystem
     assert open_store(later).settings is None
-    assert stored_metadata(plugin, str(clips[0]), READ["video_fps"], READ["video_maxlen"]) is None
+    assert stored_metadata(root, plugin, str(clips[0]), READ["video_fps"], READ["video_maxlen"]) is None

@@ -14,12 +14,12 @@ import pytest
 from frame_store.build import build_store, shard_of
 from frame_store.key import ClipIdentity, StoreTarget, store_dir
 from frame_store.merge import MergeError, merge_store
-from frame_store.merge import main as merge_main
 from frame_store.plugin_hook import open_store
-from frame_store.run_target import target_for_run
 from frame_store.shard import ShardWriter, read_lines
 from plugins.decode_check import decode_clips
-from tests.frame_store_fixtures import READ, TEMPLATE, exact_plugin, settings_for, use_store
+from plugins.frame_source import FRAME_STORE_ENV, builder_plugin, frame_source, store_root, target_for_run
+from plugins.frames import main as frames_main
+from tests.frame_store_fixtures import READ, TEMPLATE, exact_plugin, settings_for
 from tests.training_fixtures import REPO_ROOT, write_train_config
 
 
@@ -43,7 +43,7 @@ def test_a_killed_build_resumes_with_nothing_lost_or_duplicated(clip_matrix, tin
         {"messages": [{"role": "user", "content": "<video>Describe."}, {"role": "assistant", "content": "x"}],
          "videos": [str(clip)]} for clip in clips
     ]))  # fmt: skip
-    command = [sys.executable, "-m", "frame_store.build", str(config), "--workers", "1", "video_fps=8.0"]  # mixed
+    command = [sys.executable, "-m", "plugins.frames", "build", str(config), "--workers", "1", "video_fps=8.0"]  # mixed
     env = {**os.environ, "FRAME_STORE_DIR": str(tmp_path / "frames")}
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)  # fmt: skip
@@ -90,25 +90,27 @@ def test_two_shards_merge_only_when_both_are_complete(clip_matrix, tmp_path, mon
     clips = [str(path) for path, _ in list(clip_matrix.values())[:8]]
     assert {shard_of(clip, 2) for clip in clips} == {0, 1}  # both shards get clips
     directory = store_dir(tmp_path, settings)
-    first = build_store(clips, StoreTarget(directory, TEMPLATE, settings, num_shards=2, shard_index=0), workers=1)
+    builder = builder_plugin(plugin)
+    first = build_store(clips, StoreTarget(directory, TEMPLATE, settings, num_shards=2, shard_index=0), builder, 1)
     assert first.n_clips == sum(shard_of(clip, 2) == 0 for clip in clips)
     with pytest.raises(MergeError, match=r"1 of 2 shards not complete: shard-00001-of-00002 is missing"):
         merge_store(directory)
     with pytest.raises(SystemExit, match="merge FAILED"):
-        merge_main(["--store-dir", str(directory)])
-    second = build_store(clips, StoreTarget(directory, TEMPLATE, settings, num_shards=2, shard_index=1), workers=1)
+        frames_main(["merge", "--store-dir", str(directory)])
+    second = build_store(clips, StoreTarget(directory, TEMPLATE, settings, num_shards=2, shard_index=1), builder, 1)
     assert first.n_clips + second.n_clips == len(clips) and not first.failures and not second.failures
-    merge_main(["--store-dir", str(directory)])
+    frames_main(["merge", "--store-dir", str(directory)])
     assert f"{len(clips)} clips indexed, 0 failed" in capsys.readouterr().out
-    use_store(monkeypatch, tmp_path)
     for clip in clips:
-        assert plugin.read_videos([clip], **READ)["videos"]
+        assert exact_plugin(tmp_path).read_videos([clip], **READ)["videos"]
     assert open_store(directory).counts["hits"] == len(clips)
     config = {"template": TEMPLATE, "video_fps": READ["video_fps"], "video_maxlen": READ["video_maxlen"],
               "video_max_pixels": READ["image_max_pixels"], "video_min_pixels": READ["image_min_pixels"]}  # fmt: skip
-    training = target_for_run(config, plugin)  # what the preflight before training uses: the array's 2 shards
+    monkeypatch.setenv(FRAME_STORE_ENV, str(tmp_path))  # the user's override of the root
+    source = frame_source(store_root(config), config, plugin)
+    training = target_for_run(source, config, plugin)  # what the preflight before training uses: the array's 2 shards
     assert (training.directory, training.num_shards, training.shard_index) == (directory, 2, None)
-    check = decode_clips(clips, video_fps=8.0, video_maxlen=8, store=training)
+    check = decode_clips(clips, video_fps=8.0, video_maxlen=8, store=training, plugin=builder)
     assert (check.already_stored, check.failures) == (len(clips), {})
     with pytest.raises(Exception, match="built with codec zlib, 2 shards"):
-        build_store(clips, StoreTarget(directory, TEMPLATE, settings, num_shards=3, shard_index=0), workers=1)
+        build_store(clips, StoreTarget(directory, TEMPLATE, settings, num_shards=3, shard_index=0), builder, 1)

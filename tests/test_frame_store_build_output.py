@@ -9,7 +9,7 @@ def test_a_build_beside_a_trained_output_dir_resumes_nothing(tiny_model_dir, sam
     config = write_train_config(tmp_path, tiny_model_dir, sample_dir, n_clips=1, overwrite_output_dir=False)
     (tmp_path / "saves" / "checkpoint-2").mkdir(parents=True)  # a run trained before with this config
     (tmp_path / "saves" / "adapter_model.safetensors").write_bytes(b"")
-    built = run_entry_point("frame_store.build", config)
+    built = run_entry_point("plugins.frames build", config)
     assert built.returncode == 0, log_of(built)[-3000:]
     assert "Resuming training" not in log_of(built) and "1 clips, 1 decoded" in built.stdout
 

@@ -7,12 +7,10 @@ import logging
 import pytest
 
 from frame_store.build import build_store
-from frame_store.build import main as build_main
-from frame_store.merge import main as merge_main
 from frame_store.plugin_hook import open_store
-from frame_store.prune import main as prune_main
-from frame_store.run_target import target_for_config
 from plugins.decode_check import DecodeCheckError, decode_clips
+from plugins.frames import load_config, target_for_config
+from plugins.frames import main as frames_main
 from tests.frame_store_fixtures import build, exact_plugin
 from tests.training_fixtures import REPO_ROOT, sample_clips, write_train_config
 
@@ -20,21 +18,21 @@ from tests.training_fixtures import REPO_ROOT, sample_clips, write_train_config
 def test_a_settings_json_that_is_not_json_is_named_by_every_command(tiny_model_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("FRAME_STORE_DIR", str(tmp_path / "frames"))
     config = write_train_config(tmp_path, tiny_model_dir, REPO_ROOT / "data" / "sample", n_clips=1)
-    target = target_for_config(config)
+    target = target_for_config(load_config(config), config)
     target.directory.mkdir(parents=True)
     settings = target.directory / "settings.json"
     settings.write_text('{"settings": {"family": "plugins.mm_pl')  # cut short
     named = rf"{settings} cannot be read \(.*\): delete {target.directory} \(make frames-prune lists it"
     with pytest.raises(SystemExit, match=rf"frame store FAILED: {named}"):
-        build_main([str(config)])  # make frames
-    target = target_for_config(config)  # what the preflight before training gets: no error yet
+        frames_main(["build", str(config)])  # make frames
+    target = target_for_config(load_config(config), config)  # what the preflight before training gets: no error yet
     clip = str(sample_clips(REPO_ROOT / "data" / "sample", 1)[0])
-    with pytest.raises(DecodeCheckError, match=named):
-        decode_clips([clip], video_fps=8.0, video_maxlen=8, store=target)  # the preflight's decode check
+    with pytest.raises(DecodeCheckError, match=named):  # the preflight's decode check
+        decode_clips([clip], video_fps=8.0, video_maxlen=8, store=target, plugin=exact_plugin())
     with pytest.raises(SystemExit, match=rf"merge FAILED: {named}"):
-        merge_main(["--store-dir", str(target.directory)])
+        frames_main(["merge", "--store-dir", str(target.directory)])
     capsys.readouterr()
-    prune_main([str(config)])  # make frames-prune
+    frames_main(["prune", str(config)])  # make frames-prune
     (line,) = [line for line in capsys.readouterr().out.splitlines() if target.directory.name in line]
     assert "settings.json damaged" in line and settings.exists()
 
@@ -46,7 +44,7 @@ def test_a_garbage_index_line_is_skipped_counted_and_its_clip_decoded_again(samp
     lines = index.read_text().splitlines(keepends=True)
     index.write_text(lines[0] + "\x00garbage{\n" + "".join(lines[2:]))  # the second clip's line is damaged
     with caplog.at_level(logging.WARNING, logger="frame_store"):
-        result = build_store(clips, target, workers=1)
+        result = build_store(clips, target, exact_plugin(), workers=1)
     assert f"{index}: skipped 1 damaged index lines" in caplog.text
     assert (result.n_clips, result.n_decoded, result.failures) == (3, 1, {})
     store = open_store(target.directory)

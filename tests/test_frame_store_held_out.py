@@ -4,11 +4,11 @@ the store: with every clip moved away after the build, evaluation reads stored f
 import json
 import shutil
 
-from evaluation.held_out import held_out_test_set
+from data.eval_samples import load_test_set
+from data.held_out import held_out_test_set
 from evaluation.outcome import check_clips_exist
-from evaluation.samples import load_test_set
-from frame_store.build import main as build_main
-from frame_store.plugin_hook import use_store_of
+from plugins.frame_source import store_root
+from plugins.frames import main as frames_main
 from tests.frame_store_fixtures import exact_plugin
 from tests.training_fixtures import PROMPT, sample_clips, write_train_config
 
@@ -37,16 +37,16 @@ def test_make_frames_stores_the_held_out_split_and_evaluation_reads_it_with_the_
     (tmp_path / "dataset_info.json").write_text(json.dumps({name: {**info, "file_name": file_name}
                                                             for name, file_name in SPLIT_FILES.items()}))  # fmt: skip
 
-    build_main([str(config)])  # `make frames CONFIG=...`
+    frames_main(["build", str(config)])  # `make frames CONFIG=...`
     printed = capsys.readouterr()
     assert "3 clips, 3 decoded" in printed.out and "held-out test split" in printed.out + printed.err
     (tmp_path / "videos").rename(tmp_path / "moved_away")
 
     data = {"dataset": ["webvid_train"], "dataset_dir": str(tmp_path), "media_dir": str(tmp_path)}  # as evaluate
     test_data = held_out_test_set(data["dataset"], data["dataset_dir"])
-    use_store_of(data)
+    root = store_root(data)  # as evaluate_model.py chooses it
     samples = load_test_set(test_data, tmp_path)
-    assert check_clips_exist(samples, tmp_path, test_data) is None  # every clip: in the store
+    assert check_clips_exist(samples, tmp_path, test_data, root) is None  # every clip: in the store
     read = {"video_fps": 8.0, "video_maxlen": 8, "image_max_pixels": 112 * 112, "image_min_pixels": 16 * 16}
-    frames = exact_plugin().read_videos([samples[0].video_path], **read)["videos"][0]
+    frames = exact_plugin(root).read_videos([samples[0].video_path], **read)["videos"][0]
     assert len(frames) == 8

@@ -13,17 +13,17 @@ import numpy as np
 import pytest
 
 from frame_store.build import build_store
-from frame_store.key import FRAME_STORE_ENV, StoreTarget, clip_identity, reader_fingerprint
+from frame_store.key import StoreTarget, clip_identity, reader_fingerprint
 from frame_store.plugin_hook import open_store
 from frame_store.reader import FrameStore, read_counts
-from tests.frame_store_fixtures import READ, TEMPLATE, build, exact_plugin, settings_for, use_store
+from plugins.frame_source import FRAME_STORE_ENV, builder_plugin
+from tests.frame_store_fixtures import READ, TEMPLATE, build, exact_plugin, settings_for
 from tests.training_fixtures import REPO_ROOT, write_train_config
 
 
-def _decoded(plugin, clip, monkeypatch, read=READ) -> list[np.ndarray]:
-    """The clip's frames with the store off."""
-    monkeypatch.setenv(FRAME_STORE_ENV, "off")
-    return [np.asarray(frame) for frame in plugin.read_videos([str(clip)], **read)["videos"][0]]
+def _decoded(plugin, clip, read=READ) -> list[np.ndarray]:
+    """The clip's frames, decoded (through a copy of ``plugin`` that reads no store)."""
+    return [np.asarray(frame) for frame in builder_plugin(plugin).read_videos([str(clip)], **read)["videos"][0]]
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def _replace_keeping_size_and_mtime(clip, content: bytes) -> None:
 
 @pytest.mark.parametrize("replacement", ["another clip", "zeros"])
 def test_a_replaced_clip_with_its_old_size_and_mtime_is_not_served_its_old_frames(
-    stored, clip_matrix, monkeypatch, caplog, replacement
+    stored, clip_matrix, caplog, replacement
 ):
     clips, target = stored
     size = clips[0].stat().st_size
@@ -85,12 +85,12 @@ def test_a_replaced_clip_with_its_old_size_and_mtime_is_not_served_its_old_frame
     assert again.n_decoded == 1  # the build decodes the replaced clip again (and fails on zeros, as training would)
 
 
-def test_a_clip_moved_away_is_still_served_from_the_store(stored, monkeypatch):
+def test_a_clip_moved_away_is_still_served_from_the_store(stored):
     clips, target = stored
     plugin = exact_plugin()
-    expected = _decoded(plugin, clips[0], monkeypatch)
+    expected = _decoded(plugin, clips[0])
     clips[0].parent.rename(clips[0].parent.with_name("moved_away"))
-    use_store(monkeypatch, target.directory.parent)
+    plugin = exact_plugin(target.directory.parent)  # reading the store
     frames = plugin.read_videos([str(clips[0])], **READ)["videos"][0]
     assert all(np.array_equal(np.asarray(a), b) for a, b in zip(frames, expected, strict=True))
     assert read_counts(open_store(target.directory))["hits"] == 1
@@ -109,16 +109,16 @@ def test_the_identity_reads_only_both_ends_of_a_clip(tmp_path):
     assert clip_identity(clip).sample != first.sample and clip_identity(clip).size == first.size
 
 
-def test_a_directory_holding_another_settings_frames_is_not_read(stored, monkeypatch, caplog):
+def test_a_directory_holding_another_settings_frames_is_not_read(stored, caplog):
     """An rsync mix-up: the video_maxlen=4 store copied where the video_maxlen=8 store belongs."""
     clips, target = stored
     plugin = exact_plugin()
     four = {**READ, "video_maxlen": 4}
     other, _ = build(target.directory.parent, clips, plugin, four)
-    expected = _decoded(plugin, clips[0], monkeypatch)
+    expected = _decoded(plugin, clips[0])
     shutil.rmtree(target.directory)
     shutil.copytree(other.directory, target.directory)
-    use_store(monkeypatch, target.directory.parent)
+    plugin = exact_plugin(target.directory.parent)  # reading the store
     with caplog.at_level(logging.WARNING, logger="frame_store"):
         frames = plugin.read_videos([str(clips[0])], **READ)["videos"][0]
     assert len(frames) == len(expected) == 8
@@ -128,7 +128,7 @@ def test_a_directory_holding_another_settings_frames_is_not_read(stored, monkeyp
     assert "video_maxlen 4" in warning and other.directory.name in warning  # what it holds, where it belongs
     assert FrameStore.open(target.directory) is None
     with pytest.raises(Exception, match=r"video_maxlen 4 \(asked for: 8\)"):  # the build names both, not the codec
-        build_store([str(clip) for clip in clips], target, workers=1)
+        build_store([str(clip) for clip in clips], target, exact_plugin(), workers=1)
 
 
 def _flip_byte_of_entry(target, index: int = 0) -> None:
@@ -141,20 +141,21 @@ def _flip_byte_of_entry(target, index: int = 0) -> None:
     data_file.write_bytes(bytes(data))
 
 
-def test_a_damaged_entry_is_not_stored_and_make_frames_repairs_it(stored, monkeypatch, caplog):
+def test_a_damaged_entry_is_not_stored_and_make_frames_repairs_it(stored, caplog):
     clips, target = stored
     plugin = exact_plugin()
-    expected = _decoded(plugin, clips[0], monkeypatch)
+    expected = _decoded(plugin, clips[0])
     _flip_byte_of_entry(target)
-    use_store(monkeypatch, target.directory.parent)
+    plugin = exact_plugin(target.directory.parent)  # reading the store
     store = open_store(target.directory)
     damaged = [clip for clip in clips if store.status(str(clip)) == "damaged"]
     assert len(damaged) == 1 and not store.holds(str(damaged[0]))  # not "stored", not "available without the clip"
     settings = settings_for(plugin)
     target = StoreTarget(target.directory, TEMPLATE, settings)
-    unverified = build_store([str(clip) for clip in clips], target, workers=1)  # the preflight's pass: identity only
+    paths = [str(clip) for clip in clips]
+    unverified = build_store(paths, target, exact_plugin(), workers=1)  # the preflight's pass: identity only
     assert unverified.n_decoded == 0
-    result = build_store([str(clip) for clip in clips], target, workers=1, verify=True)  # make frames' pass
+    result = build_store(paths, target, exact_plugin(), workers=1, verify=True)  # make frames' pass
     assert (result.n_decoded, result.failures) == (1, {})  # decoded again
     store = open_store(target.directory)  # the merge wrote a new index
     assert all(store.status(str(clip)) == "stored" for clip in clips)
@@ -164,14 +165,16 @@ def test_a_damaged_entry_is_not_stored_and_make_frames_repairs_it(stored, monkey
     assert read_counts(store) == {"hits": 1, "not_stored": 0, "stale": 0, "corrupt": 0} and caplog.text == ""
 
 
-def test_a_damaged_entry_of_a_clip_moved_away_is_reported_as_failed_not_stored(stored, monkeypatch):
+def test_a_damaged_entry_of_a_clip_moved_away_is_reported_as_failed_not_stored(stored):
     clips, target = stored
     _flip_byte_of_entry(target)
     store = open_store(target.directory)
     damaged = next(clip for clip in clips if store.status(str(clip)) == "damaged")
     damaged.unlink()
     settings = settings_for(exact_plugin())
-    result = build_store([str(clip) for clip in clips], StoreTarget(target.directory, TEMPLATE, settings), workers=1)
+    result = build_store(
+        [str(clip) for clip in clips], StoreTarget(target.directory, TEMPLATE, settings), exact_plugin(), workers=1
+    )
     assert list(result.failures) == [str(damaged)]
 
 
@@ -194,7 +197,7 @@ def test_make_frames_keeps_the_store_through_a_comment_and_starts_another_for_a_
     root = tmp_path / "frames"
 
     def make_frames() -> str:
-        built = subprocess.run([sys.executable, "-m", "frame_store.build", str(config)], cwd=checkout,
+        built = subprocess.run([sys.executable, "-m", "plugins.frames", "build", str(config)], cwd=checkout,
                                env={**os.environ, FRAME_STORE_ENV: str(root)}, capture_output=True, text=True,
                                check=False)  # fmt: skip
         assert built.returncode == 0, built.stdout + built.stderr[-3000:]

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from frame_store.prune import main
-from frame_store.run_target import target_for_config
+from plugins.frames import load_config, target_for_config
+from plugins.frames import main as frames_main
 from tests.training_fixtures import REPO_ROOT, write_train_config
 
 
@@ -28,7 +28,7 @@ def store_root(tmp_path, tiny_model_dir, monkeypatch):
     root = tmp_path / "frames"
     monkeypatch.setenv("FRAME_STORE_DIR", str(root))
     config = write_train_config(tmp_path, tiny_model_dir, REPO_ROOT / "data" / "sample")
-    target = target_for_config(config)
+    target = target_for_config(load_config(config), config)
     other = dataclasses.replace(target.settings, video_maxlen=4)
     stale = dataclasses.replace(target.settings, code="0" * 16)  # built by another version of the reader
     directories = {"read": target.directory, "other": root / other.digest, "stale": root / stale.digest,
@@ -44,7 +44,7 @@ def store_root(tmp_path, tiny_model_dir, monkeypatch):
 
 def test_lists_each_directory_with_size_and_status_and_deletes_nothing(store_root, capsys):
     config, root, directories = store_root
-    main([str(config)])
+    frames_main(["prune", str(config)])
     printed = capsys.readouterr().out
     assert f"frame store root {root}: 5 directories" in printed
     lines = {line.split()[0]: line for line in printed.splitlines() if line.startswith("  ")}
@@ -59,7 +59,7 @@ def test_lists_each_directory_with_size_and_status_and_deletes_nothing(store_roo
 
 def test_delete_stale_keeps_every_store_a_config_can_read(store_root, capsys):
     config, _, directories = store_root
-    main([str(config), "--delete", "stale", "--yes"])
+    frames_main(["prune", str(config), "--delete", "stale", "--yes"])
     gone = {name for name, directory in directories.items() if not directory.exists()}
     assert gone == {"stale", "half deleted"}
     assert "freed 5.00 MB" in capsys.readouterr().out  # 5,000,010 bytes and two small settings files
@@ -67,7 +67,7 @@ def test_delete_stale_keeps_every_store_a_config_can_read(store_root, capsys):
 
 def test_delete_unread_keeps_only_the_config_s_store_and_what_is_not_a_store(store_root):
     config, root, directories = store_root
-    main([str(config), "--delete", "unread", "--yes"])
+    frames_main(["prune", str(config), "--delete", "unread", "--yes"])
     assert sorted(path.name for path in root.iterdir()) == sorted([directories["read"].name, "notes"])
 
 
@@ -75,7 +75,7 @@ def test_a_delete_lists_what_goes_and_off_a_terminal_refuses_without_yes(store_r
     config, _, directories = store_root
     monkeypatch.setattr("sys.stdin", io.StringIO(""))  # a script or CI: no terminal
     with pytest.raises(SystemExit, match=r"not deleting these 3 directories .*: rerun with --delete unread --yes"):
-        main([str(config), "--delete", "unread"])
+        frames_main(["prune", str(config), "--delete", "unread"])
     listed = capsys.readouterr().out.split("--delete unread removes 3 directories")[1]
     assert all(str(directories[name]) in listed for name in ("other", "stale", "half deleted"))
     assert all(directory.exists() for directory in directories.values())
@@ -87,7 +87,7 @@ def test_on_a_terminal_a_delete_asks_first(store_root, monkeypatch, answer, dele
     terminal = io.StringIO(answer + "\n")
     terminal.isatty = lambda: True
     monkeypatch.setattr("sys.stdin", terminal)
-    main([str(config), "--delete", "stale"])
+    frames_main(["prune", str(config), "--delete", "stale"])
     assert directories["stale"].exists() is not deleted and directories["other"].exists()
 
 

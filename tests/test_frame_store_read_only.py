@@ -22,7 +22,7 @@ def test_a_complete_store_on_a_read_only_mount_serves_the_decode_check(sample_di
         del manifest["shards"]
         (target.directory / "manifest.json").write_text(json.dumps(manifest))
     with read_only(tmp_path / "frames"):
-        check = decode_clips(clips, video_fps=8.0, video_maxlen=8, store=target)
+        check = decode_clips(clips, video_fps=8.0, video_maxlen=8, store=target, plugin=exact_plugin())
     assert (check.n_clips, check.already_stored, check.failures) == (3, 3, {})
 
 
@@ -31,8 +31,9 @@ def test_an_empty_store_root_on_a_read_only_mount_names_the_path_and_the_fix(sam
     root.mkdir()
     settings = settings_for(exact_plugin())
     target = StoreTarget(store_dir(root, settings), TEMPLATE, settings)
+    clip = str(sample_clips(sample_dir, 1)[0])
     with read_only(root), pytest.raises(DecodeCheckError) as raised:
-        decode_clips([str(sample_clips(sample_dir, 1)[0])], video_fps=8.0, video_maxlen=8, store=target)
+        decode_clips([clip], video_fps=8.0, video_maxlen=8, store=target, plugin=exact_plugin())
     message = str(raised.value)
     assert message.startswith(f"cannot write the frame store at {target.directory} (")
     assert "set FRAME_STORE_DIR to a writable folder, or FRAME_STORE_DIR=off" in message

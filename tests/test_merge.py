@@ -13,11 +13,11 @@ from dataclasses import replace
 import pytest
 import torch
 
+from data.eval_samples import Sample
 from evaluation.adapter_files import inspect_adapter
 from evaluation.generation import GenerationSettings, collate_left_padded, generation_kwargs
 from evaluation.inputs import build_inputs, load_preprocessing
 from evaluation.model import attach_adapter, load_base_model
-from evaluation.samples import Sample
 from evaluation.settings import ModelSettings
 from plugins.run_config import load_run_config
 from tests.test_family_models import FAMILIES, VIDEO_KEYS

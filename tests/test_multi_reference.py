@@ -8,9 +8,9 @@ import json
 
 import pytest
 
+from data.eval_samples import InvalidTestSetError, Sample, load_test_set
 from evaluation.predictions import Prediction, PredictionsFileError
 from evaluation.run_identity import fingerprint_test_set
-from evaluation.samples import InvalidTestSetError, Sample, load_test_set
 from tests.evaluation_fixtures import PROMPT, sharegpt_record
 
 REFERENCES = ["A dog runs.", "A puppy is running on grass.", "dog running"]

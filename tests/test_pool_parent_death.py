@@ -86,9 +86,10 @@ def test_killing_the_benchmark_converter_kills_its_probe_workers(clip, tmp_path)
     _links(clip, tmp_path / "videos", names)
     annotations = tmp_path / "vatex.json"
     annotations.write_text(json.dumps([{"videoID": name, "enCap": [f"caption {name}"]} for name in names]))
+    # --split: the file's name (vatex.json) does not say which VATEX split it holds
     command = [sys.executable, "-m", "data.convert_benchmark", "--format", "vatex", "--annotations",
-               str(annotations), "--video-dir", str(tmp_path / "videos"), "--out-dir", str(tmp_path / "out"),
-               "--workers", "2"]  # fmt: skip
+               str(annotations), "--split", "train", "--video-dir", str(tmp_path / "videos"), "--out-dir",
+               str(tmp_path / "out"), "--workers", "2"]  # fmt: skip
     _killed_while_its_workers_run(command, _two_workers)
 
 
@@ -109,5 +110,5 @@ def test_killing_the_frame_store_build_kills_its_spawned_workers_and_their_resou
     def first_entries_stored(pid: int) -> bool:  # a worker finished a task: the pool is up and working
         return any(path.stat().st_size for path in frames.glob("*/shard-*.jsonl")) and _two_workers(pid)
 
-    command = [sys.executable, "-m", "frame_store.build", str(config), "--workers", "2"]
+    command = [sys.executable, "-m", "plugins.frames", "build", str(config), "--workers", "2"]
     _killed_while_its_workers_run(command, first_entries_stored, env={**os.environ, "FRAME_STORE_DIR": str(frames)})

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from data.eval_samples import Sample
 from evaluation.frames import save_frame_strip, strip_layout
 from evaluation.metrics import METRIC_KEYS, caption_metrics
 from evaluation.predictions import PREDICTIONS_FILE, Prediction, PredictionWriter, merge_predictions
 from evaluation.report import write_report
 from evaluation.run_identity import RunIdentity, check_same_run, fingerprint_test_set
 from evaluation.sample_scores import sample_scores
-from evaluation.samples import Sample
 
 
 def prediction(sample_id: str, model: str, answer: str | None, **fields) -> Prediction:

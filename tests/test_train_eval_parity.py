@@ -5,8 +5,8 @@ import json
 
 import torch
 
+from data.eval_samples import Sample
 from evaluation.inputs import build_inputs, load_preprocessing
-from evaluation.samples import Sample
 from evaluation.settings import ModelSettings
 from tests.evaluation_fixtures import PROMPT, sharegpt_record
 

@@ -13,8 +13,8 @@ import pytest
 from data.benchmarks import AnnotatedClip, AnnotationSkip, DroppedReference
 from data.benchmarks.youcook2 import read_youcook2
 from data.convert_benchmark import main
+from data.eval_samples import load_test_set
 from data.sharegpt import caption_record
-from evaluation.samples import load_test_set
 from tests.clips import make_clip
 from video import ClipSpan, read_sampled_frames
 

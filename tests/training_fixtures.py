@@ -57,9 +57,10 @@ def write_train_config(tmp_path: Path, tiny_model_dir: Path, sample_dir: Path, n
 def run_entry_point(
     module: str, config: Path, *overrides: str, env: dict[str, str] | None = None, timeout: int = 600
 ) -> subprocess.CompletedProcess:
-    """`python -m MODULE CONFIG key=value ...` from the repo root, output captured."""
+    """`python -m MODULE CONFIG key=value ...` from the repo root, output captured (MODULE may name a command
+    too: "plugins.frames build")."""
     return subprocess.run(
-        [sys.executable, "-m", module, str(config), *overrides],
+        [sys.executable, "-m", *module.split(), str(config), *overrides],
         cwd=REPO_ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
         check=False,
     )  # fmt: skip

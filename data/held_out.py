@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from evaluation.samples import InvalidTestSetError
+from data.eval_samples import InvalidTestSetError
 
 TRAIN_SUFFIX, TEST_SUFFIX = "_train", "_test"
 DATASET_INFO = "dataset_info.json"
