@@ -90,9 +90,37 @@ def _run_with_checkpoint(tmp_path, tiny_model_dir, **overrides):
     """A run config whose output_dir holds checkpoint-3 and the record of the 8-frame run that wrote it."""
     config = load_run_config(DEMO_CONFIG, [f"model_name_or_path={tiny_model_dir}", f"output_dir={tmp_path / 'saves'}",
                                            "overwrite_output_dir=false"])  # fmt: skip
-    (tmp_path / "saves" / "checkpoint-3").mkdir(parents=True)
+    _write_checkpoint(tmp_path / "saves" / "checkpoint-3")
     write_run_inputs(tmp_path / "saves", input_settings(config), source=[str(DEMO_CONFIG)])
     return {**config, **overrides}
+
+
+def _write_checkpoint(folder, complete: bool = True) -> None:
+    """What the trainer writes into checkpoint-N: the adapter first, trainer_state.json last (absent: killed while
+    saving)."""
+    folder.mkdir(parents=True)
+    (folder / "adapter_model.safetensors").write_bytes(b"weights")
+    if complete:
+        (folder / "trainer_state.json").write_text(json.dumps({"global_step": int(folder.name.split("-")[1])}))
+
+
+def test_a_half_written_last_checkpoint_is_named_with_the_complete_one_before_it(tmp_path, tiny_model_dir):
+    config = _run_with_checkpoint(tmp_path, tiny_model_dir)
+    _write_checkpoint(tmp_path / "saves" / "checkpoint-6", complete=False)  # the run was killed while saving it
+    with pytest.raises(ResumeRefused) as refused:
+        check_resume(config, input_settings(config))
+    message = str(refused.value)
+    assert "checkpoint-6" in message and "trainer_state.json" in message
+    assert f"resume_from_checkpoint={tmp_path / 'saves' / 'checkpoint-3'}" in message  # the last complete one
+
+
+def test_a_half_written_explicit_checkpoint_is_refused(tmp_path, tiny_model_dir):
+    config = _run_with_checkpoint(tmp_path, tiny_model_dir)
+    _write_checkpoint(tmp_path / "saves" / "checkpoint-4", complete=False)
+    explicit = {**config, "resume_from_checkpoint": str(tmp_path / "saves" / "checkpoint-4")}
+    with pytest.raises(ResumeRefused, match="checkpoint-4: the checkpoint is incomplete") as refused:
+        check_resume(explicit, input_settings(explicit))
+    assert f"pass resume_from_checkpoint={tmp_path / 'saves' / 'checkpoint-3'}" in str(refused.value)
 
 
 def test_a_resume_under_changed_settings_is_refused_naming_each_key_and_the_ways_out(tmp_path, tiny_model_dir):
