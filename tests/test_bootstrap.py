@@ -16,6 +16,7 @@ from pycocoevalcap.rouge.rouge import Rouge
 
 from evaluation.bootstrap import (
     INTERVAL_KEYS,
+    ReferenceSet,
     SampleStatistics,
     interval,
     paired_difference,
@@ -56,6 +57,10 @@ SYSTEMS = {
     },
 }
 
+KEYS = list(GTS)
+# each answer is the next sample's reference: its n-grams are private to another sample (df = that sample's weight)
+SYSTEMS["swapped"] = {key: GTS[KEYS[(i + 1) % len(KEYS)]][0] for i, key in enumerate(KEYS)}
+
 
 def pycocoevalcap_scores(gts, res) -> dict[str, float]:
     with contextlib.redirect_stdout(io.StringIO()):
@@ -78,7 +83,8 @@ def explicit_resample(weights, ids, system):
 
 def statistics(system: str) -> SampleStatistics:
     res = {key: [SYSTEMS[system][key]] for key in GTS}
-    return SampleStatistics.build(GTS, res, Rouge().compute_score(GTS, res)[1])
+    references = ReferenceSet.build(list(GTS.values()))
+    return SampleStatistics.build(references, [SYSTEMS[system][key] for key in GTS], Rouge().compute_score(GTS, res)[1])
 
 
 @pytest.mark.parametrize("system", sorted(SYSTEMS))

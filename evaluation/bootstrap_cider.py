@@ -1,0 +1,192 @@
+"""CIDEr-D on bootstrap resamples, exactly as pycocoevalcap computes it on the resampled set, with sparse matrices.
+
+pycocoevalcap's CIDEr-D (Cider(): n = 4, sigma = 6) gives a sample the mean over its references of
+``sum_n cos_n(hyp, ref) · exp(-(len_h - len_r)² / 2σ²)`` × 10 / n, where the n-gram vectors are term counts × idf,
+``idf(g) = log(N) - log(max(1, df(g)))`` over the scored set of N samples, and the dot product is clipped:
+``min(h·idf, r·idf)·r·idf``. On a resample with weights w (sample i drawn w_i times) ``df(g) = sum_i w_i [g in
+refs_i]`` and N = sum w. Since df ≤ N, idf ≥ 0 and the clipped product is ``min(h, r)·r·idf²``; both norms are
+``sqrt(count²·idf²)``. So each of the three per order is a sparse matrix times the ``idf²`` vector of the resample.
+
+Two exact shortcuts keep that cheap. An n-gram in the references of one sample only (most 3- and 4-grams) has
+``df = w_owner``, so its ``idf²`` is ``f(w_owner) = (log N - log max(1, w_owner))²``: such columns are summed per
+owning sample once, and a resample needs only ``f`` of its weights. An answer's n-gram in no reference has df = 0 and
+``idf² = log(N)²``: its squared counts are summed per sample once. Only n-grams shared by several samples' references
+take a row of the dense document-frequency matrix.
+"""
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+CIDER_N, CIDER_SIGMA = 4, 6.0  # pycocoevalcap's Cider() defaults (CIDEr-D)
+BLOCK_ELEMENTS = 2_000_000  # resamples per block x the widest dense array (references or shared n-grams): ~16 MB each
+MAX_BLOCK = 200
+
+
+def ngram_counts(words: Sequence[str], n: int) -> list[Counter]:
+    """pycocoevalcap's precook on split words, one Counter per order: [1-grams, ..., n-grams] (tuples of words)."""
+    return [Counter(zip(*(words[i:] for i in range(k)), strict=False)) for k in range(1, n + 1)]
+
+
+def _csr(rows, columns, values, shape) -> sparse.csr_matrix:
+    return sparse.csr_matrix((np.asarray(values, dtype=np.float64), (rows, columns)), shape=shape)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A matrix over one order's reference n-grams, as shared columns and private columns summed per owner."""
+
+    shared: sparse.csr_matrix  # rows x shared n-grams
+    owned: sparse.csr_matrix  # rows x samples: the private n-grams' values summed per owning sample
+
+    def times_idf_squared(self, shared_idf_squared: np.ndarray, owner_idf_squared: np.ndarray) -> np.ndarray:
+        """rows x resamples: the matrix times each resample's idf² (shared columns, then owners' f(w))."""
+        return np.asarray(self.shared @ shared_idf_squared) + np.asarray(self.owned @ owner_idf_squared)
+
+
+@dataclass(frozen=True)
+class CiderReferences:
+    """The reference side, built once per test set and shared by every system scored on it."""
+
+    columns: list[dict[tuple[str, ...], int]]  # per order: reference n-gram -> column
+    shared: list[np.ndarray]  # per order: column indices of n-grams in several samples' references
+    private: list[np.ndarray]  # per order: column indices of n-grams in one sample's references
+    in_references: list[sparse.csr_matrix]  # per order: samples x shared columns, 1 where in the sample's refs
+    owner: list[sparse.csr_matrix]  # per order: private columns x samples, 1 at the owning sample
+    counts: list[sparse.csr_matrix]  # per order: references x columns, term counts
+    squares: list[Split]  # per order: reference counts²
+    reference_sample: np.ndarray  # reference row -> its sample
+    reference_bigrams: np.ndarray  # reference row -> pycocoevalcap's length (its number of bigrams)
+    references_per_sample: np.ndarray
+
+    @classmethod
+    def build(
+        cls, references: Sequence[Sequence[list[Counter]]], lengths: Sequence[Sequence[int]]
+    ) -> "CiderReferences":
+        """``references[i]``: n-gram counts (ngram_counts) of sample i's references; ``lengths``: theirs in words."""
+        flat = [counts for refs in references for counts in refs]
+        samples, rows = len(references), len(flat)
+        reference_sample = np.repeat(np.arange(samples), [len(refs) for refs in references])
+        to_sample = _csr(reference_sample, np.arange(rows), np.ones(rows), (samples, rows))
+        columns, shared, private, in_refs, owner, counts_ = [], [], [], [], [], []
+        for order in range(CIDER_N):
+            vocabulary: dict[tuple[str, ...], int] = {}
+            index = vocabulary.setdefault
+            cols = [index(gram, len(vocabulary)) for counts in flat for gram in counts[order]]
+            values = [value for counts in flat for value in counts[order].values()]
+            row_of = np.repeat(np.arange(rows), [len(counts[order]) for counts in flat])
+            counts = _csr(row_of, cols, values, (rows, len(vocabulary)))
+            present = counts.copy()
+            present.data[:] = 1.0
+            documents = sparse.csr_matrix(to_sample @ present)  # samples x n-grams: references holding it
+            documents.data[:] = 1.0
+            frequency = np.asarray(documents.sum(axis=0)).ravel()
+            columns.append(vocabulary)
+            shared.append(np.flatnonzero(frequency >= 2))
+            private.append(np.flatnonzero(frequency < 2))
+            in_refs.append(sparse.csr_matrix(documents[:, shared[-1]]))
+            owner.append(sparse.csr_matrix(documents[:, private[-1]].T))
+            counts_.append(counts)
+        self = cls(
+            columns,
+            shared,
+            private,
+            in_refs,
+            owner,
+            counts_,
+            [],
+            reference_sample,
+            np.asarray([max(length - 1, 0) for ls in lengths for length in ls], dtype=float),
+            np.asarray([len(refs) for refs in references], dtype=float),
+        )
+        self.squares.extend(self.split(order, counts_[order].power(2)) for order in range(CIDER_N))
+        return self
+
+    def split(self, order: int, matrix: sparse.csr_matrix) -> Split:
+        """``matrix`` (rows x this order's columns) as shared columns and private columns summed per owner."""
+        matrix = sparse.csc_matrix(matrix)
+        return Split(
+            sparse.csr_matrix(matrix[:, self.shared[order]]),
+            sparse.csr_matrix(matrix[:, self.private[order]] @ self.owner[order]),
+        )
+
+
+@dataclass(frozen=True)
+class CiderSystem:
+    """One system's answers against the references: what its per-sample CIDEr-D needs on any resample."""
+
+    references: CiderReferences
+    clipped: list[Split]  # per order: references x columns, min(answer count, reference count) * reference count
+    answer_squares: list[Split]  # per order: samples x columns, answer count²
+    unseen_squares: np.ndarray  # samples x orders: answer count² summed over n-grams in no reference (idf = log N)
+    reference_weight: np.ndarray  # reference row -> 10 / (orders · references of its sample) · length penalty
+
+    @classmethod
+    def build(
+        cls, references: CiderReferences, answers: Sequence[list[Counter]], lengths: Sequence[int]
+    ) -> "CiderSystem":
+        """``answers[i]``: n-gram counts (ngram_counts) of sample i's answer; ``lengths``: answers' in words."""
+        samples = len(answers)
+        triplets = [([], [], []) for _ in range(CIDER_N)]
+        unseen = np.zeros((samples, CIDER_N))
+        for order in range(CIDER_N):
+            column_of = references.columns[order].get
+            rows_, cols, values = triplets[order]
+            for i, counts in enumerate(answers):
+                for gram, count in counts[order].items():
+                    column = column_of(gram)
+                    if column is None:
+                        unseen[i, order] += count * count
+                    else:
+                        rows_.append(i)
+                        cols.append(column)
+                        values.append(count)
+        clipped, answer_squares = [], []
+        for order in range(CIDER_N):
+            answer_counts = _csr(*triplets[order], (samples, len(references.columns[order])))
+            reference_counts = references.counts[order]
+            per_reference = answer_counts[references.reference_sample]
+            clipped.append(references.split(order, per_reference.minimum(reference_counts).multiply(reference_counts)))
+            answer_squares.append(references.split(order, answer_counts.power(2)))
+        answer_bigrams = np.asarray([max(length - 1, 0) for length in lengths], dtype=float)
+        delta = answer_bigrams[references.reference_sample] - references.reference_bigrams
+        penalty = np.e ** (-(delta**2) / (2 * CIDER_SIGMA**2))
+        weight = 10.0 / (CIDER_N * references.references_per_sample[references.reference_sample]) * penalty
+        return cls(references, clipped, answer_squares, unseen, weight)
+
+    def sample_scores(self, weights: np.ndarray) -> np.ndarray:
+        """(resamples, samples) weights -> (resamples, samples) per-sample CIDEr-D with each resample's IDF."""
+        refs = self.references
+        log_n = np.log(weights.sum(axis=1))  # log of the resampled set's size
+        weights_t = np.ascontiguousarray(weights.T)  # samples x resamples (scipy copies a transposed view per use)
+        owner_idf_squared = (log_n - np.log(np.maximum(1.0, weights_t))) ** 2
+        per_reference = np.zeros((len(refs.reference_sample), len(weights)))
+        for order in range(CIDER_N):
+            frequency = np.asarray(refs.in_references[order].T @ weights_t)  # shared n-grams x resamples
+            idf_squared = (log_n - np.log(np.maximum(1.0, frequency))) ** 2
+            dot = self.clipped[order].times_idf_squared(idf_squared, owner_idf_squared)  # references x resamples
+            answer_norm = self.answer_squares[order].times_idf_squared(idf_squared, owner_idf_squared)
+            answer_norm += self.unseen_squares[:, order, None] * log_n**2
+            norms = np.sqrt(answer_norm)[refs.reference_sample]
+            norms *= np.sqrt(refs.squares[order].times_idf_squared(idf_squared, owner_idf_squared))
+            # a zero norm means every weighted count of that side is 0, so the clipped product is 0 as well:
+            # pycocoevalcap then leaves it undivided, which is the same 0
+            norms[norms == 0] = 1.0
+            dot /= norms
+            per_reference += dot
+        rows = len(refs.reference_sample)
+        per_sample = _csr(refs.reference_sample, np.arange(rows), self.reference_weight, (weights.shape[1], rows))
+        return np.asarray(per_sample @ per_reference).T  # each sample: its references' weighted sum
+
+
+def resampled_cider(system: CiderSystem, weights: np.ndarray) -> np.ndarray:
+    """Corpus CIDEr-D (the weighted mean of per-sample scores) on each resample, a block of resamples at a time."""
+    refs = system.references
+    widest = max(len(refs.reference_sample), *(len(shared) for shared in refs.shared))
+    block = max(1, min(MAX_BLOCK, BLOCK_ELEMENTS // widest))
+    blocks = np.array_split(weights, max(1, math.ceil(len(weights) / block)))
+    return np.concatenate([(part * system.sample_scores(part)).sum(axis=1) / part.sum(axis=1) for part in blocks])
