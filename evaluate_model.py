@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     args = parse_args(argv)
     try:
         if args.score_only:
-            return score_only(args.score_only, args.output_dir)
+            return score_only(args.score_only, args.output_dir, args.bootstrap)
         return evaluate(args)
     except (
         InvalidTestSetError,
@@ -210,7 +210,8 @@ def evaluate(args: argparse.Namespace) -> dict | None:
             "run_inputs": str(resolved.record.path) if resolved.record else None,
         }
         identity = {"base_model": settings.base_model, "adapter": asdict(adapter) if adapter else None}
-        summary = write_metrics(args.output_dir, score_records(records), run_settings, identity)
+        results = score_records(records, args.bootstrap)
+        summary = write_metrics(args.output_dir, results, run_settings, identity, resamples=args.bootstrap)
         markdown, _ = write_report(args.output_dir, records, summary)
         print(f"{summary_table(summary['results'])}\nreport: {markdown}")
         message, fail = exit_message(records, args.allow_errors)
