@@ -21,11 +21,10 @@ from data.publish import write_text_atomic
 from evaluation.diagnostics import DIAGNOSTIC_KEYS
 from evaluation.frames import strip_layout
 from evaluation.metrics import METRIC_KEYS
-from evaluation.report_page import identity_items, render_page
+from evaluation.report_page import change_cell, identity_items, interval_note, metric_cell, render_page
 from evaluation.run_identity import RunIdentity
 from evaluation.sample_scores import SAMPLE_SCORE_NOTE, sample_scores
 from evaluation.scoring import COUNT_KEYS
-from evaluation.summary_table import format_value
 
 # ASCII controls, and backslashes (which browsers read as '/'): never in a path we write, often in a crafted link
 _NOT_IN_LINKS = re.compile(r"[\x00-\x1f\x7f\\]")
@@ -107,13 +106,15 @@ def _markdown(summary: Mapping[str, Any], identity: Sequence[tuple[str, Any]], r
     lines = ["# Evaluation report", ""]
     lines += [f"- **{label}**: {'n/a' if value in (None, '') else _md_text(value)}" for label, value in identity]
     lines += ["", f"Scores ×100, {summary['metric_tool']}.", ""]
-    lines += ["| metric | " + " | ".join(map(_md_text, models)) + " |", "|---|" + "---|" * len(models)]
+    delta = "base" in results and "adapter" in results
+    columns = [*map(_md_text, models), *(["adapter − base"] if delta else [])]
+    lines += ["| metric | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
     for group, keys in (("metrics", METRIC_KEYS), ("diagnostics", DIAGNOSTIC_KEYS), ("counts", COUNT_KEYS)):
-        lines += [
-            f"| {key} | " + " | ".join(format_value(key, results[m].get(group, {}).get(key)) for m in models) + " |"
-            for key in keys
-        ]
-    lines += ["", "## Samples", "", SAMPLE_SCORE_NOTE, ""]
+        for key in keys:
+            cells = [metric_cell(results, m, group, key) for m in models]
+            cells += [change_cell(results, group, key)] if delta else []
+            lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    lines += ["", _md_text(interval_note(summary)), "", "## Samples", "", SAMPLE_SCORE_NOTE, ""]
     for row in rows:
         lines += [f"### {_md_text(row['id'])}  {_md_text(row['video'])}", ""]
         if row["frames"]:  # safe_link'ed; percent-encoded so that no character of it is markdown

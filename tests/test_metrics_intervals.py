@@ -52,11 +52,11 @@ def compared(tmp_path_factory):
     good = [refs[0] for refs in REFERENCES.values()]
     predictions = write_predictions(root / "run" / "predictions.jsonl", {"base": POOR, "adapter": good})
     summary = score_only(predictions, root / "scored", resamples=300)
-    return summary, json.loads((root / "scored" / "metrics.json").read_text())
+    return summary, json.loads((root / "scored" / "metrics.json").read_text()), root / "scored"
 
 
 def test_metrics_json_has_an_interval_per_metric_holding_the_score(compared):
-    _, metrics = compared
+    _, metrics, _ = compared
     for model in ("base", "adapter"):
         result = metrics["results"][model]
         assert set(result["intervals"]) == set(METRIC_KEYS)
@@ -70,7 +70,7 @@ def test_metrics_json_has_an_interval_per_metric_holding_the_score(compared):
 
 
 def test_paired_difference_adapter_minus_base(compared):
-    _, metrics = compared
+    _, metrics, _ = compared
     paired = metrics["paired"]
     assert paired["against"] == "base"
     results = metrics["results"]
@@ -84,7 +84,7 @@ def test_paired_difference_adapter_minus_base(compared):
 
 
 def test_console_table_shows_intervals_and_the_paired_column(compared):
-    summary, _ = compared
+    summary, _, _ = compared
     table = summary_table(summary["results"])
     header, *lines = table.splitlines()
     assert "adapter − base" in header
@@ -105,3 +105,16 @@ def test_same_answers_differ_by_exactly_zero_and_bootstrap_zero_is_off(tmp_path)
     assert off["paired"] is None and off["bootstrap"]["resamples"] == 0
     assert all(value is None for value in off["intervals"].values())
     assert off["metrics"] == metrics["metrics"]
+
+
+def test_reports_show_the_intervals_and_the_paired_column(compared):
+    summary, _, scored = compared
+    adapter = summary["results"]["adapter"]
+    low, high = adapter["intervals"]["bleu_4"]
+    cell = f"{100 * adapter['metrics']['bleu_4']:.2f} [{100 * low:.2f}, {100 * high:.2f}]"
+    page = (scored / "report.html").read_text()
+    markdown = (scored / "report.md").read_text()
+    assert f"<td>{cell}</td>" in page
+    assert "300 resamples" in page and "adapter − base" in page and ">0 in 100.0%" in page
+    assert f"| {cell} |" in markdown
+    assert "adapter − base" in markdown and "300 resamples" in markdown
