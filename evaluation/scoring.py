@@ -16,7 +16,7 @@ from typing import Any
 from data.publish import write_text_atomic
 from evaluation.bootstrap import CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED, NO_INTERVAL
 from evaluation.diagnostics import caption_diagnostics
-from evaluation.metrics import METRIC_KEYS, score_systems
+from evaluation.metrics import METRIC_KEYS, score_systems, scorer_setup
 
 METRICS_FILE = "metrics.json"
 COUNT_KEYS = ("samples", "scored", "empty", "repetitive", "errors")
@@ -104,6 +104,7 @@ def write_metrics(
         "results": results,
         "metric_tool": f"pycocoevalcap {version('pycocoevalcap')}: PTB tokenizer, BLEU-1..4, METEOR 1.5, ROUGE-L, "
         "CIDEr-D, corpus-level over the scored set",
+        "scorer": scorer_setup(),
         "settings": settings,
         "identity": identity,
         **(extra or {}),
