@@ -35,8 +35,10 @@ def identity_items(summary: Mapping[str, Any], run: Mapping[str, Any] | None, sa
     settings, identity, run = summary.get("settings") or {}, summary.get("identity") or {}, run or {}
     adapter = identity.get("adapter") or {}
     test_set = run.get("test_set") or {}
+    versions = summary.get("versions") or {}
     items = [
         ("models", ", ".join(summary.get("results") or {})),
+        ("versions", ", ".join(f"{name} {value or 'not installed'}" for name, value in versions.items()) or None),
         ("base model", identity.get("base_model") or settings.get("base_model")),
         ("adapter", adapter.get("path") or settings.get("adapter_path")),
         ("adapter sha256", adapter.get("sha256") or identity.get("adapter_sha256") or run.get("adapter_sha256")),
@@ -135,12 +137,15 @@ def render_page(
         f"<p>Scores ×100, as named under Run.</p>{_metric_table(summary['results'])}"
         f"<p class='note'>{esc(interval_note(summary))}</p></section></div>"
         f"<h2>Samples</h2><p class='note'>{esc(note)} Worst first puts errored samples last; "
-        "“errors only” shows them. Click frames to enlarge.</p>"
+        "“errors only” shows them. Click frames to enlarge; a sample's # links to it; export writes the rows that "
+        "match the filters.</p>"
         "<div class='controls'><span class='buttons'><button id='order-file' class='on'>test-set order</button>"
         "<button id='order-worst'>worst first</button><button id='order-best'>best first</button></span>"
         "<label>score of <select id='score-model'></select></label>"
         "<label><input type='checkbox' id='errors-only'> errors only</label>"
         "<input type='search' id='search' placeholder='search id, clip, captions, errors'>"
+        "<span class='buttons'><button id='export-csv'>export CSV</button>"
+        "<button id='export-jsonl'>export JSONL</button></span>"
         "<label>rows per page <select id='page-size'><option>25</option><option selected>50</option>"
         "<option>100</option><option>200</option></select></label></div>"
         "<div class='pager'><button id='prev'>previous</button><span id='count'></span>"

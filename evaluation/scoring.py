@@ -9,7 +9,7 @@ measured on the same scored samples.
 
 import json
 from collections.abc import Sequence
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,17 @@ def bootstrap_description(resamples: int) -> dict[str, Any]:
     }
 
 
+def library_versions() -> dict[str, str | None]:
+    """torch, transformers and LLaMA-Factory as installed where metrics.json is written (None: not installed)."""
+    versions = {}
+    for name, package in (("torch", "torch"), ("transformers", "transformers"), ("LLaMA-Factory", "llamafactory")):
+        try:
+            versions[name] = version(package)
+        except PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
 def write_metrics(
     output_dir: Path,
     results: dict[str, dict[str, Any]],
@@ -105,6 +116,7 @@ def write_metrics(
         "metric_tool": f"pycocoevalcap {version('pycocoevalcap')}: PTB tokenizer, BLEU-1..4, METEOR 1.5, ROUGE-L, "
         "CIDEr-D, corpus-level over the scored set",
         "scorer": scorer_setup(),
+        "versions": library_versions(),
         "settings": settings,
         "identity": identity,
         **(extra or {}),
