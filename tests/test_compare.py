@@ -77,5 +77,6 @@ def test_compare_scores_every_run_on_the_shared_samples_with_paired_differences(
         assert results["run_b"]["intervals"][key] == results["run_a:adapter"]["intervals"][key]
     paired = results["run_b"]["paired"]
     assert paired["against"] == "run_a:base"
-    assert paired["metrics"]["cider"]["difference"] > 0 and paired["metrics"]["cider"]["above_zero"] == 1.0
+    # above zero except on resamples that draw one sample 4 times (~1.6 %): every n-gram then has idf 0, CIDEr-D 0
+    assert paired["metrics"]["cider"]["difference"] > 0 and paired["metrics"]["cider"]["above_zero"] > 0.95
     assert compare_runs([run_a, run_b], resamples=0)["results"]["run_b"]["intervals"]["cider"] is None
