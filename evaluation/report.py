@@ -127,8 +127,12 @@ def _markdown(summary: Mapping[str, Any], identity: Sequence[tuple[str, Any]], r
     return "\n".join(lines)
 
 
-def write_report(output_dir: Path, records: Sequence[dict[str, Any]], summary: dict[str, Any]) -> tuple[Path, Path]:
+def write_report(
+    output_dir: Path, records: Sequence[dict[str, Any]], summary: dict[str, Any], sections_html: str = ""
+) -> tuple[Path, Path]:
     """report.md and report.html in ``output_dir`` (frame strips are referenced relative to it), written atomically.
+
+    ``sections_html``: more of the page, already escaped, placed above the samples (the demo's attribute table).
 
     ``summary`` is metrics.json's content (evaluation.scoring.write_metrics); the run.json of the output folder (or,
     for --score-only, of the folder holding the scored file), when there is one, adds the test set's content hash."""
@@ -141,5 +145,5 @@ def write_report(output_dir: Path, records: Sequence[dict[str, Any]], summary: d
     identity = identity_items(summary, run.to_json() if run else None, len(rows))
     markdown_path, html_path = output_dir / "report.md", output_dir / "report.html"
     write_text_atomic(markdown_path, _markdown(summary, identity, rows))
-    write_text_atomic(html_path, render_page(summary, identity, rows, SAMPLE_SCORE_NOTE))
+    write_text_atomic(html_path, render_page(summary, identity, rows, SAMPLE_SCORE_NOTE, sections_html))
     return markdown_path, html_path

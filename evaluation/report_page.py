@@ -118,10 +118,14 @@ def _embedded_json(value: Any) -> str:
 
 
 def render_page(
-    summary: Mapping[str, Any], identity: Sequence[tuple[str, Any]], rows: Sequence[dict[str, Any]], note: str
+    summary: Mapping[str, Any],
+    identity: Sequence[tuple[str, Any]],
+    rows: Sequence[dict[str, Any]],
+    note: str,
+    sections_html: str = "",
 ) -> str:
-    """The whole page: ``identity`` items, the metric table, ``note`` on the per-sample scores, and ``rows``
-    (evaluation.report.sample_rows) as JSON for the script."""
+    """The whole page: ``identity`` items, the metric table, ``sections_html`` (escaped by its maker), ``note`` on
+    the per-sample scores, and ``rows`` (evaluation.report.sample_rows) as JSON for the script."""
     esc = html.escape
     facts = "".join(
         f"<dt>{esc(label)}</dt><dd>{'n/a' if value in (None, '') else esc(str(value))}</dd>"
@@ -135,7 +139,7 @@ def render_page(
         f"<style>{css}</style></head><body><h1>Evaluation report</h1><div class='top'><section>"
         f"<h2>Run</h2><dl class='identity'>{facts}</dl></section><section class='metrics-section'><h2>Metrics</h2>"
         f"<p>Scores ×100, as named under Run.</p>{_metric_table(summary['results'])}"
-        f"<p class='note'>{esc(interval_note(summary))}</p></section></div>"
+        f"<p class='note'>{esc(interval_note(summary))}</p></section></div>{sections_html}"
         f"<h2>Samples</h2><p class='note'>{esc(note)} Worst first puts errored samples last; "
         "“errors only” shows them. Click frames to enlarge; a sample's # links to it; export writes the rows that "
         "match the filters.</p>"

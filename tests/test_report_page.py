@@ -280,3 +280,23 @@ def test_the_run_names_library_versions_and_what_the_brackets_are(tmp_path):
     assert list(dict(identity_items(summary, None, 3)))[:2] == ["models", "versions"]  # at the top
     note = interval_note(summary)
     assert "95 % percentile bootstrap interval" in note and "1000 resamples, seed 0" in note and "meteor: why" in note
+
+
+def test_demo_page_shows_attributes_and_loss_above_the_samples(browser, tmp_path):
+    from demo_report import demo_sections_html, plot_loss
+
+    records = synthetic_run(tmp_path, 8)
+    plot_loss({"train": [(1, 2.0), (2, 1.5), (3, 1.2)], "val": [(3, 1.4)]}, tmp_path / "loss.png")
+    chance = {"colour": 0.25, "shape": 1 / 3, "direction": 0.25, "background": 0.25}
+    table = {"chance": chance, "clips": 8, "base": dict.fromkeys(chance, 0.0), "finetuned": chance,
+             "finetuned_reversed": chance}  # fmt: skip
+    summary = {"results": {"base": {}, "adapter": {}}, "primary": "adapter", "metric_tool": "pycocoevalcap 1.2"}
+    write_report(tmp_path, records, summary, demo_sections_html(table, "loss.png"))
+    page = _open(browser, tmp_path)
+    top = [
+        page.evaluate(f"document.querySelector('{selector}').getBoundingClientRect().top")
+        for selector in ("table.attributes", "img.loss", "#samples")
+    ]
+    assert top[0] < top[1] < top[2]  # attribute table, then loss curve, then the samples
+    assert page.evaluate("document.querySelector('img.loss').naturalWidth") > 0  # loss.png beside the page loads
+    assert "frames reversed" in page.text_content("table.attributes")
