@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from evaluation.bootstrap import ReferenceSet, SampleStatistics, resample_weights, resampled_metrics
+from evaluation.bootstrap import ReferenceSet, SampleStatistics, resample_weights, resampled_metrics_of
 from evaluation.metrics import score_systems
 
 
@@ -61,10 +61,11 @@ def main() -> None:
     start = time.perf_counter()
     weights = resample_weights(len(gts), args.resamples)
     reference_set = ReferenceSet.build(list(gts.values()))
-    values = {
-        name: resampled_metrics(SampleStatistics.build(reference_set, list(answers.values()), rouge[name]), weights)
+    statistics = {
+        name: SampleStatistics.build(reference_set, list(answers.values()), rouge[name])
         for name, answers in systems.items()
     }
+    values = resampled_metrics_of(statistics, weights)  # as evaluation.metrics.score_systems runs it
     bootstrap = time.perf_counter() - start
 
     print(f"{args.samples} samples x {args.references} references, 2 systems, {args.resamples} resamples")

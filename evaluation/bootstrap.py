@@ -126,13 +126,23 @@ def resample_weights(samples: int, resamples: int, seed: int = DEFAULT_SEED) -> 
 
 def resampled_metrics(stats: SampleStatistics, weights: np.ndarray) -> dict[str, np.ndarray]:
     """Metric key -> the corpus metric on each resample (``weights`` from resample_weights, or all ones: the set)."""
-    bleu = bleu_from_totals(weights @ stats.bleu)
+    return resampled_metrics_of({"system": stats}, weights)["system"]
+
+
+def resampled_metrics_of(
+    systems: Mapping[str, SampleStatistics], weights: np.ndarray
+) -> dict[str, dict[str, np.ndarray]]:
+    """System -> metric key -> values on each resample, for systems scored against one ReferenceSet."""
     sizes = weights.sum(axis=1)
-    cider = resampled_cider(stats.cider, weights)
-    values = {f"bleu_{n}": bleu[:, n - 1] for n in range(1, BLEU_N + 1)}
-    values["rouge_l"] = weights @ stats.rouge_l / sizes
-    values["cider"] = cider
-    return values
+    cider = dict(zip(systems, resampled_cider([stats.cider for stats in systems.values()], weights), strict=True))
+    result = {}
+    for name, stats in systems.items():
+        bleu = bleu_from_totals(weights @ stats.bleu)
+        values = {f"bleu_{n}": bleu[:, n - 1] for n in range(1, BLEU_N + 1)}
+        values["rouge_l"] = weights @ stats.rouge_l / sizes
+        values["cider"] = cider[name]
+        result[name] = values
+    return result
 
 
 def interval(values: np.ndarray, confidence: float = CONFIDENCE) -> list[float]:

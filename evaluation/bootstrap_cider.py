@@ -158,21 +158,19 @@ class CiderSystem:
         weight = 10.0 / (CIDER_N * references.references_per_sample[references.reference_sample]) * penalty
         return cls(references, clipped, answer_squares, unseen, weight)
 
-    def sample_scores(self, weights: np.ndarray) -> np.ndarray:
-        """(resamples, samples) weights -> (resamples, samples) per-sample CIDEr-D with each resample's IDF."""
+    def sample_scores(self, weights: np.ndarray, terms: "ResampleTerms | None" = None) -> np.ndarray:
+        """(resamples, samples) weights -> (resamples, samples) per-sample CIDEr-D with each resample's IDF;
+        ``terms``: the reference side of these resamples when already computed (shared by every system)."""
         refs = self.references
-        log_n = np.log(weights.sum(axis=1))  # log of the resampled set's size
-        weights_t = np.ascontiguousarray(weights.T)  # samples x resamples (scipy copies a transposed view per use)
-        owner_idf_squared = (log_n - np.log(np.maximum(1.0, weights_t))) ** 2
+        terms = terms or ResampleTerms.of(refs, weights)
         per_reference = np.zeros((len(refs.reference_sample), len(weights)))
         for order in range(CIDER_N):
-            frequency = np.asarray(refs.in_references[order].T @ weights_t)  # shared n-grams x resamples
-            idf_squared = (log_n - np.log(np.maximum(1.0, frequency))) ** 2
-            dot = self.clipped[order].times_idf_squared(idf_squared, owner_idf_squared)  # references x resamples
-            answer_norm = self.answer_squares[order].times_idf_squared(idf_squared, owner_idf_squared)
-            answer_norm += self.unseen_squares[:, order, None] * log_n**2
+            idf_squared = terms.idf_squared[order]
+            dot = self.clipped[order].times_idf_squared(idf_squared, terms.owner_idf_squared)  # refs x resamples
+            answer_norm = self.answer_squares[order].times_idf_squared(idf_squared, terms.owner_idf_squared)
+            answer_norm += self.unseen_squares[:, order, None] * terms.log_n**2
             norms = np.sqrt(answer_norm)[refs.reference_sample]
-            norms *= np.sqrt(refs.squares[order].times_idf_squared(idf_squared, owner_idf_squared))
+            norms *= terms.reference_norms[order]
             # a zero norm means every weighted count of that side is 0, so the clipped product is 0 as well:
             # pycocoevalcap then leaves it undivided, which is the same 0
             norms[norms == 0] = 1.0
@@ -183,10 +181,38 @@ class CiderSystem:
         return np.asarray(per_sample @ per_reference).T  # each sample: its references' weighted sum
 
 
-def resampled_cider(system: CiderSystem, weights: np.ndarray) -> np.ndarray:
-    """Corpus CIDEr-D (the weighted mean of per-sample scores) on each resample, a block of resamples at a time."""
-    refs = system.references
+@dataclass(frozen=True)
+class ResampleTerms:
+    """What a block of resamples gives every system alike: idf² of shared n-grams, f(w) of owners, ref norms."""
+
+    log_n: np.ndarray  # resamples
+    owner_idf_squared: np.ndarray  # samples x resamples: (log N - log max(1, w_i))²
+    idf_squared: list[np.ndarray]  # per order: shared n-grams x resamples
+    reference_norms: list[np.ndarray]  # per order: references x resamples
+
+    @classmethod
+    def of(cls, refs: CiderReferences, weights: np.ndarray) -> "ResampleTerms":
+        log_n = np.log(weights.sum(axis=1))  # log of the resampled set's size
+        weights_t = np.ascontiguousarray(weights.T)  # samples x resamples (scipy copies a transposed view per use)
+        owner_idf_squared = (log_n - np.log(np.maximum(1.0, weights_t))) ** 2
+        idf_squared, reference_norms = [], []
+        for order in range(CIDER_N):
+            frequency = np.asarray(refs.in_references[order].T @ weights_t)  # shared n-grams x resamples
+            idf_squared.append((log_n - np.log(np.maximum(1.0, frequency))) ** 2)
+            squares = refs.squares[order].times_idf_squared(idf_squared[-1], owner_idf_squared)
+            reference_norms.append(np.sqrt(squares))
+        return cls(log_n, owner_idf_squared, idf_squared, reference_norms)
+
+
+def resampled_cider(systems: Sequence[CiderSystem], weights: np.ndarray) -> list[np.ndarray]:
+    """Each system's corpus CIDEr-D (the weighted mean of per-sample scores) on each resample; the systems share
+    one reference set, whose terms are computed once per block of resamples."""
+    refs = systems[0].references
     widest = max(len(refs.reference_sample), *(len(shared) for shared in refs.shared))
     block = max(1, min(MAX_BLOCK, BLOCK_ELEMENTS // widest))
-    blocks = np.array_split(weights, max(1, math.ceil(len(weights) / block)))
-    return np.concatenate([(part * system.sample_scores(part)).sum(axis=1) / part.sum(axis=1) for part in blocks])
+    values: list[list[np.ndarray]] = [[] for _ in systems]
+    for part in np.array_split(weights, max(1, math.ceil(len(weights) / block))):
+        terms = ResampleTerms.of(refs, part)
+        for index, system in enumerate(systems):
+            values[index].append((part * system.sample_scores(part, terms)).sum(axis=1) / part.sum(axis=1))
+    return [np.concatenate(parts) for parts in values]

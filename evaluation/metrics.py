@@ -29,7 +29,7 @@ from evaluation.bootstrap import (
     interval,
     paired_difference,
     resample_weights,
-    resampled_metrics,
+    resampled_metrics_of,
 )
 from evaluation.ptb_tokenizer import ptb_tokenize
 
@@ -161,9 +161,11 @@ def score_systems(
     if resamples:
         weights = resample_weights(len(ids), resamples, seed)
         reference_set = ReferenceSet.build([gts[key] for key in ids])
-        for name, res in tokenized_systems.items():
-            stats = SampleStatistics.build(reference_set, [res[key][0] for key in ids], rouge_per_sample[name])
-            resampled[name] = resampled_metrics(stats, weights)
+        statistics = {
+            name: SampleStatistics.build(reference_set, [res[key][0] for key in ids], rouge_per_sample[name])
+            for name, res in tokenized_systems.items()
+        }
+        resampled = resampled_metrics_of(statistics, weights)
     return Scored(results, resampled)
 
 

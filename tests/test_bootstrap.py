@@ -22,6 +22,7 @@ from evaluation.bootstrap import (
     paired_difference,
     resample_weights,
     resampled_metrics,
+    resampled_metrics_of,
 )
 
 GTS = {
@@ -139,3 +140,12 @@ def test_paired_difference_of_a_clearly_better_system():
     paired = paired_difference(good, poor, point)
     assert paired["cider"]["above_zero"] > 0.9
     assert paired["cider"]["interval"][0] < point["cider"] < paired["cider"]["interval"][1]
+
+
+def test_systems_resampled_together_get_the_values_each_gets_alone():
+    weights = resample_weights(len(GTS), 40, seed=1)
+    together = resampled_metrics_of({system: statistics(system) for system in SYSTEMS}, weights)
+    for system in SYSTEMS:
+        alone = resampled_metrics(statistics(system), weights)
+        for key in INTERVAL_KEYS:
+            assert np.array_equal(together[system][key], alone[key]), (system, key)
