@@ -24,13 +24,14 @@ Intervals are percentile intervals (2.5th and 97.5th percentile of the resampled
 difference uses the same resamples for both systems, so a system against itself differs by exactly 0.
 """
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
-from evaluation.bootstrap_cider import CIDER_N, CiderReferences, CiderSystem, ngram_counts, resampled_cider
+from evaluation.bootstrap_cider import CIDER_N, CiderReferences, CiderSystem, resampled_cider
+from evaluation.ngram_tables import AnswerTables, ReferenceTables, answer_tables, reference_tables
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 0
@@ -41,20 +42,6 @@ NO_INTERVAL = {
     "aggregated over the whole set, which the bootstrap does not reproduce"
 }
 BLEU_N = 4
-
-
-def bleu_statistics(references: Sequence[list[Counter]], reference_lengths: list[int], answer: list[Counter]) -> list:
-    """[answer length, closest reference length, guessed 1..4-grams, clipped matches 1..4] as pycocoevalcap's
-    BleuScorer counts them (closest: the nearest length, the shorter on a tie; a match is clipped at the largest
-    count of the n-gram in any one reference). Counts are ngram_counts' (one Counter per order)."""
-    test_length = sum(answer[0].values())
-    closest = min((abs(length - test_length), length) for length in reference_lengths)[1]
-    guess = [max(0, test_length - k + 1) for k in range(1, BLEU_N + 1)]
-    correct = [
-        sum(min(count, max(ref[k].get(gram, 0) for ref in references)) for gram, count in answer[k].items())
-        for k in range(BLEU_N)
-    ]
-    return [test_length, closest, *guess, *correct]
 
 
 def bleu_from_totals(totals: np.ndarray) -> np.ndarray:
@@ -74,20 +61,53 @@ def bleu_from_totals(totals: np.ndarray) -> np.ndarray:
 class ReferenceSet:
     """The scored samples' references (tokenized), counted once for every system scored against them."""
 
-    lengths: list[list[int]]  # sample -> reference -> length in words
-    counts: list[list[list[Counter]]]  # sample -> reference -> n-gram counts per order (ngram_counts)
+    tables: ReferenceTables  # n-gram counts of every reference (rows: references, sample by sample)
+    lengths: list[list[int]]  # sample -> its references' lengths in words
+    longest: list[sparse.csr_matrix]  # per order: samples x n-grams, the largest count in any one reference (BLEU)
     cider: CiderReferences
 
     @classmethod
     def build(cls, references: Sequence[Sequence[str]]) -> "ReferenceSet":
         """``references``: each sample's tokenized references, in the order the answers will come."""
-        words = [[reference.split() for reference in refs] for refs in references]
-        counts = [[ngram_counts(ws, CIDER_N) for ws in refs] for refs in words]
-        lengths = [[len(ws) for ws in refs] for refs in words]
-        return cls(lengths, counts, CiderReferences.build(counts, lengths))
+        sentences = [reference.split() for refs in references for reference in refs]
+        tables = reference_tables(sentences, CIDER_N)
+        per_sample = np.asarray([len(refs) for refs in references])
+        reference_sample = np.repeat(np.arange(len(references)), per_sample)
+        slot = np.arange(len(sentences)) - np.repeat(np.cumsum(per_sample) - per_sample, per_sample)
+        longest = []
+        for counts in tables.counts:
+            largest = sparse.csr_matrix((len(references), counts.shape[1]))
+            for index in range(int(per_sample.max(initial=0))):  # the index-th reference of every sample at once
+                rows = np.flatnonzero(slot == index)
+                placed = sparse.csr_matrix(
+                    (np.ones(len(rows)), (reference_sample[rows], np.arange(len(rows)))),
+                    shape=(len(references), len(rows)),
+                )
+                largest = largest.maximum(placed @ counts[rows])
+            longest.append(sparse.csr_matrix(largest))
+        lengths = [len(sentence) for sentence in sentences]
+        grouped = np.split(np.asarray(lengths, dtype=np.int64), np.cumsum(per_sample)[:-1])
+        cider = CiderReferences.build(
+            tables.counts, reference_sample, np.asarray(lengths, dtype=float), len(references)
+        )
+        return cls(tables, [group.tolist() for group in grouped], longest, cider)
 
     def __len__(self) -> int:
         return len(self.lengths)
+
+
+def bleu_statistics(references: ReferenceSet, answers: AnswerTables) -> np.ndarray:
+    """samples x [answer length, closest reference length, guessed 1..4-grams, clipped matches 1..4], as
+    pycocoevalcap's BleuScorer counts them (closest: the nearest length, the shorter on a tie; a match is clipped
+    at the largest count of the n-gram in any one reference)."""
+    test_length = answers.lengths
+    closest = [
+        min((abs(length - test), length) for length in lengths)[1]
+        for lengths, test in zip(references.lengths, test_length.tolist(), strict=True)
+    ]
+    guess = [np.maximum(0, test_length - k + 1) for k in range(1, BLEU_N + 1)]
+    correct = [np.asarray(answers.counts[k].minimum(references.longest[k]).sum(axis=1)).ravel() for k in range(BLEU_N)]
+    return np.column_stack([test_length, np.asarray(closest, dtype=float), *guess, *correct])
 
 
 @dataclass(frozen=True)
@@ -102,14 +122,9 @@ class SampleStatistics:
     def build(cls, references: ReferenceSet, answers: Sequence[str], rouge_l) -> "SampleStatistics":
         """``answers``: tokenized, one per sample, in the reference set's order; ``rouge_l``: the per-sample scores
         pycocoevalcap's Rouge().compute_score returned for them, in the same order."""
-        words = [answer.split() for answer in answers]
-        counts = [ngram_counts(ws, CIDER_N) for ws in words]
-        bleu = [
-            bleu_statistics(ref_counts, ref_lengths, answer)
-            for ref_counts, ref_lengths, answer in zip(references.counts, references.lengths, counts, strict=True)
-        ]
-        cider = CiderSystem.build(references.cider, counts, [len(ws) for ws in words])
-        return cls(np.asarray(bleu, dtype=float), np.asarray(rouge_l, dtype=float), cider)
+        tables = answer_tables(references.tables, [answer.split() for answer in answers], CIDER_N)
+        cider = CiderSystem.build(references.cider, tables.counts, tables.unseen_squares, tables.lengths)
+        return cls(bleu_statistics(references, tables), np.asarray(rouge_l, dtype=float), cider)
 
     def __len__(self) -> int:
         return len(self.rouge_l)

@@ -15,7 +15,6 @@ take a row of the dense document-frequency matrix.
 """
 
 import math
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,11 +24,6 @@ from scipy import sparse
 CIDER_N, CIDER_SIGMA = 4, 6.0  # pycocoevalcap's Cider() defaults (CIDEr-D)
 BLOCK_ELEMENTS = 2_000_000  # resamples per block x the widest dense array (references or shared n-grams): ~16 MB each
 MAX_BLOCK = 200
-
-
-def ngram_counts(words: Sequence[str], n: int) -> list[Counter]:
-    """pycocoevalcap's precook on split words, one Counter per order: [1-grams, ..., n-grams] (tuples of words)."""
-    return [Counter(zip(*(words[i:] for i in range(k)), strict=False)) for k in range(1, n + 1)]
 
 
 def _csr(rows, columns, values, shape) -> sparse.csr_matrix:
@@ -52,7 +46,6 @@ class Split:
 class CiderReferences:
     """The reference side, built once per test set and shared by every system scored on it."""
 
-    columns: list[dict[tuple[str, ...], int]]  # per order: reference n-gram -> column
     shared: list[np.ndarray]  # per order: column indices of n-grams in several samples' references
     private: list[np.ndarray]  # per order: column indices of n-grams in one sample's references
     in_references: list[sparse.csr_matrix]  # per order: samples x shared columns, 1 where in the sample's refs
@@ -65,45 +58,28 @@ class CiderReferences:
 
     @classmethod
     def build(
-        cls, references: Sequence[Sequence[list[Counter]]], lengths: Sequence[Sequence[int]]
+        cls, counts: Sequence[sparse.csr_matrix], reference_sample: np.ndarray, lengths: np.ndarray, samples: int
     ) -> "CiderReferences":
-        """``references[i]``: n-gram counts (ngram_counts) of sample i's references; ``lengths``: theirs in words."""
-        flat = [counts for refs in references for counts in refs]
-        samples, rows = len(references), len(flat)
-        reference_sample = np.repeat(np.arange(samples), [len(refs) for refs in references])
+        """``counts``: per order, references x n-grams (evaluation.ngram_tables); ``reference_sample``: each
+        reference's sample; ``lengths``: each reference's length in words."""
+        rows = len(reference_sample)
         to_sample = _csr(reference_sample, np.arange(rows), np.ones(rows), (samples, rows))
-        columns, shared, private, in_refs, owner, counts_ = [], [], [], [], [], []
+        shared, private, in_refs, owner = [], [], [], []
         for order in range(CIDER_N):
-            vocabulary: dict[tuple[str, ...], int] = {}
-            index = vocabulary.setdefault
-            cols = [index(gram, len(vocabulary)) for counts in flat for gram in counts[order]]
-            values = [value for counts in flat for value in counts[order].values()]
-            row_of = np.repeat(np.arange(rows), [len(counts[order]) for counts in flat])
-            counts = _csr(row_of, cols, values, (rows, len(vocabulary)))
-            present = counts.copy()
+            present = counts[order].copy()
             present.data[:] = 1.0
             documents = sparse.csr_matrix(to_sample @ present)  # samples x n-grams: references holding it
             documents.data[:] = 1.0
             frequency = np.asarray(documents.sum(axis=0)).ravel()
-            columns.append(vocabulary)
             shared.append(np.flatnonzero(frequency >= 2))
             private.append(np.flatnonzero(frequency < 2))
             in_refs.append(sparse.csr_matrix(documents[:, shared[-1]]))
             owner.append(sparse.csr_matrix(documents[:, private[-1]].T))
-            counts_.append(counts)
+        per_sample = np.bincount(reference_sample, minlength=samples).astype(float)
         self = cls(
-            columns,
-            shared,
-            private,
-            in_refs,
-            owner,
-            counts_,
-            [],
-            reference_sample,
-            np.asarray([max(length - 1, 0) for ls in lengths for length in ls], dtype=float),
-            np.asarray([len(refs) for refs in references], dtype=float),
+            shared, private, in_refs, owner, list(counts), [], reference_sample, np.maximum(lengths - 1, 0), per_sample
         )
-        self.squares.extend(self.split(order, counts_[order].power(2)) for order in range(CIDER_N))
+        self.squares.extend(self.split(order, counts[order].power(2)) for order in range(CIDER_N))
         return self
 
     def split(self, order: int, matrix: sparse.csr_matrix) -> Split:
@@ -127,36 +103,26 @@ class CiderSystem:
 
     @classmethod
     def build(
-        cls, references: CiderReferences, answers: Sequence[list[Counter]], lengths: Sequence[int]
+        cls,
+        references: CiderReferences,
+        counts: Sequence[sparse.csr_matrix],
+        unseen_squares: np.ndarray,
+        lengths: np.ndarray,
     ) -> "CiderSystem":
-        """``answers[i]``: n-gram counts (ngram_counts) of sample i's answer; ``lengths``: answers' in words."""
-        samples = len(answers)
-        triplets = [([], [], []) for _ in range(CIDER_N)]
-        unseen = np.zeros((samples, CIDER_N))
-        for order in range(CIDER_N):
-            column_of = references.columns[order].get
-            rows_, cols, values = triplets[order]
-            for i, counts in enumerate(answers):
-                for gram, count in counts[order].items():
-                    column = column_of(gram)
-                    if column is None:
-                        unseen[i, order] += count * count
-                    else:
-                        rows_.append(i)
-                        cols.append(column)
-                        values.append(count)
+        """``counts``: per order, samples x the references' n-grams; ``unseen_squares``: samples x orders, count²
+        over n-grams in no reference; ``lengths``: answers' lengths in words (evaluation.ngram_tables)."""
         clipped, answer_squares = [], []
         for order in range(CIDER_N):
-            answer_counts = _csr(*triplets[order], (samples, len(references.columns[order])))
+            answer_counts = counts[order]
             reference_counts = references.counts[order]
             per_reference = answer_counts[references.reference_sample]
             clipped.append(references.split(order, per_reference.minimum(reference_counts).multiply(reference_counts)))
             answer_squares.append(references.split(order, answer_counts.power(2)))
-        answer_bigrams = np.asarray([max(length - 1, 0) for length in lengths], dtype=float)
+        answer_bigrams = np.maximum(np.asarray(lengths, dtype=float) - 1, 0)
         delta = answer_bigrams[references.reference_sample] - references.reference_bigrams
         penalty = np.e ** (-(delta**2) / (2 * CIDER_SIGMA**2))
         weight = 10.0 / (CIDER_N * references.references_per_sample[references.reference_sample]) * penalty
-        return cls(references, clipped, answer_squares, unseen, weight)
+        return cls(references, clipped, answer_squares, np.asarray(unseen_squares), weight)
 
     def sample_scores(self, weights: np.ndarray, terms: "ResampleTerms | None" = None) -> np.ndarray:
         """(resamples, samples) weights -> (resamples, samples) per-sample CIDEr-D with each resample's IDF;
