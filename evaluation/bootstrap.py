@@ -12,7 +12,8 @@ as pycocoevalcap would compute it on the explicit resampled set (a sample drawn 
 pycocoevalcap 1,000 times:
 
 - BLEU-1..4: corpus BLEU only sums per-sample clipped n-gram matches, n-gram counts, hypothesis lengths and closest
-  reference lengths, so a resample's totals are ``weights @ per-sample statistics``;
+  reference lengths, so a resample's totals are ``weights @ per-sample statistics`` (counted once, as sparse
+  matrices, by evaluation.ngram_tables);
 - ROUGE-L: pycocoevalcap's corpus value is the mean of per-sample scores, so a resample's is their weighted mean;
 - CIDEr-D: a sample's score depends on every n-gram's document frequency over the resampled set,
   ``df(g) = sum_i w_i [g in refs_i]``, so every sample's score is recomputed on every resample with sparse

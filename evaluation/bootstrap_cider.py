@@ -51,7 +51,6 @@ class CiderReferences:
     in_references: list[sparse.csr_matrix]  # per order: samples x shared columns, 1 where in the sample's refs
     owner: list[sparse.csr_matrix]  # per order: private columns x samples, 1 at the owning sample
     counts: list[sparse.csr_matrix]  # per order: references x columns, term counts
-    squares: list[Split]  # per order: reference counts²
     reference_sample: np.ndarray  # reference row -> its sample
     reference_bigrams: np.ndarray  # reference row -> pycocoevalcap's length (its number of bigrams)
     references_per_sample: np.ndarray
@@ -76,11 +75,8 @@ class CiderReferences:
             in_refs.append(sparse.csr_matrix(documents[:, shared[-1]]))
             owner.append(sparse.csr_matrix(documents[:, private[-1]].T))
         per_sample = np.bincount(reference_sample, minlength=samples).astype(float)
-        self = cls(
-            shared, private, in_refs, owner, list(counts), [], reference_sample, np.maximum(lengths - 1, 0), per_sample
-        )
-        self.squares.extend(self.split(order, counts[order].power(2)) for order in range(CIDER_N))
-        return self
+        bigrams = np.maximum(lengths - 1, 0)
+        return cls(shared, private, in_refs, owner, list(counts), reference_sample, bigrams, per_sample)
 
     def split(self, order: int, matrix: sparse.csr_matrix) -> Split:
         """``matrix`` (rows x this order's columns) as shared columns and private columns summed per owner."""
@@ -96,7 +92,9 @@ class CiderSystem:
     """One system's answers against the references: what its per-sample CIDEr-D needs on any resample."""
 
     references: CiderReferences
-    clipped: list[Split]  # per order: references x columns, min(answer count, reference count) * reference count
+    overlapping: list[np.ndarray]  # per order: the references sharing an n-gram with their sample's answer
+    clipped: list[Split]  # per order: overlapping references x columns, min(answer count, ref count) * ref count
+    reference_squares: list[Split]  # per order: overlapping references x columns, reference count²
     answer_squares: list[Split]  # per order: samples x columns, answer count²
     unseen_squares: np.ndarray  # samples x orders: answer count² summed over n-grams in no reference (idf = log N)
     reference_weight: np.ndarray  # reference row -> 10 / (orders · references of its sample) · length penalty
@@ -111,18 +109,27 @@ class CiderSystem:
     ) -> "CiderSystem":
         """``counts``: per order, samples x the references' n-grams; ``unseen_squares``: samples x orders, count²
         over n-grams in no reference; ``lengths``: answers' lengths in words (evaluation.ngram_tables)."""
-        clipped, answer_squares = [], []
+        overlapping, clipped, reference_squares, answer_squares = [], [], [], []
         for order in range(CIDER_N):
             answer_counts = counts[order]
             reference_counts = references.counts[order]
-            per_reference = answer_counts[references.reference_sample]
-            clipped.append(references.split(order, per_reference.minimum(reference_counts).multiply(reference_counts)))
+            product = sparse.csr_matrix(
+                answer_counts[references.reference_sample].minimum(reference_counts).multiply(reference_counts)
+            )
+            product.eliminate_zeros()
+            # a reference sharing no n-gram of this order with the answer adds exactly 0 for it on every resample
+            rows = np.flatnonzero(np.diff(product.indptr))
+            overlapping.append(rows)
+            clipped.append(references.split(order, product[rows]))
+            reference_squares.append(references.split(order, reference_counts[rows].power(2)))
             answer_squares.append(references.split(order, answer_counts.power(2)))
         answer_bigrams = np.maximum(np.asarray(lengths, dtype=float) - 1, 0)
         delta = answer_bigrams[references.reference_sample] - references.reference_bigrams
         penalty = np.e ** (-(delta**2) / (2 * CIDER_SIGMA**2))
         weight = 10.0 / (CIDER_N * references.references_per_sample[references.reference_sample]) * penalty
-        return cls(references, clipped, answer_squares, np.asarray(unseen_squares), weight)
+        return cls(
+            references, overlapping, clipped, reference_squares, answer_squares, np.asarray(unseen_squares), weight
+        )
 
     def sample_scores(self, weights: np.ndarray, terms: "ResampleTerms | None" = None) -> np.ndarray:
         """(resamples, samples) weights -> (resamples, samples) per-sample CIDEr-D with each resample's IDF;
@@ -131,17 +138,18 @@ class CiderSystem:
         terms = terms or ResampleTerms.of(refs, weights)
         per_reference = np.zeros((len(refs.reference_sample), len(weights)))
         for order in range(CIDER_N):
-            idf_squared = terms.idf_squared[order]
-            dot = self.clipped[order].times_idf_squared(idf_squared, terms.owner_idf_squared)  # refs x resamples
-            answer_norm = self.answer_squares[order].times_idf_squared(idf_squared, terms.owner_idf_squared)
+            idf_squared, owners = terms.idf_squared[order], terms.owner_idf_squared
+            rows = self.overlapping[order]
+            dot = self.clipped[order].times_idf_squared(idf_squared, owners)  # overlapping refs x resamples
+            answer_norm = self.answer_squares[order].times_idf_squared(idf_squared, owners)
             answer_norm += self.unseen_squares[:, order, None] * terms.log_n**2
-            norms = np.sqrt(answer_norm)[refs.reference_sample]
-            norms *= terms.reference_norms[order]
+            norms = np.sqrt(answer_norm)[refs.reference_sample[rows]]
+            norms *= np.sqrt(self.reference_squares[order].times_idf_squared(idf_squared, owners))
             # a zero norm means every weighted count of that side is 0, so the clipped product is 0 as well:
             # pycocoevalcap then leaves it undivided, which is the same 0
             norms[norms == 0] = 1.0
             dot /= norms
-            per_reference += dot
+            per_reference[rows] += dot
         rows = len(refs.reference_sample)
         per_sample = _csr(refs.reference_sample, np.arange(rows), self.reference_weight, (weights.shape[1], rows))
         return np.asarray(per_sample @ per_reference).T  # each sample: its references' weighted sum
@@ -149,25 +157,22 @@ class CiderSystem:
 
 @dataclass(frozen=True)
 class ResampleTerms:
-    """What a block of resamples gives every system alike: idf² of shared n-grams, f(w) of owners, ref norms."""
+    """What a block of resamples gives every system alike: idf² of shared n-grams, and f(w) of owners."""
 
     log_n: np.ndarray  # resamples
     owner_idf_squared: np.ndarray  # samples x resamples: (log N - log max(1, w_i))²
     idf_squared: list[np.ndarray]  # per order: shared n-grams x resamples
-    reference_norms: list[np.ndarray]  # per order: references x resamples
 
     @classmethod
     def of(cls, refs: CiderReferences, weights: np.ndarray) -> "ResampleTerms":
         log_n = np.log(weights.sum(axis=1))  # log of the resampled set's size
         weights_t = np.ascontiguousarray(weights.T)  # samples x resamples (scipy copies a transposed view per use)
         owner_idf_squared = (log_n - np.log(np.maximum(1.0, weights_t))) ** 2
-        idf_squared, reference_norms = [], []
+        idf_squared = []
         for order in range(CIDER_N):
             frequency = np.asarray(refs.in_references[order].T @ weights_t)  # shared n-grams x resamples
             idf_squared.append((log_n - np.log(np.maximum(1.0, frequency))) ** 2)
-            squares = refs.squares[order].times_idf_squared(idf_squared[-1], owner_idf_squared)
-            reference_norms.append(np.sqrt(squares))
-        return cls(log_n, owner_idf_squared, idf_squared, reference_norms)
+        return cls(log_n, owner_idf_squared, idf_squared)
 
 
 def resampled_cider(systems: Sequence[CiderSystem], weights: np.ndarray) -> list[np.ndarray]:
