@@ -196,4 +196,4 @@ def write_demo_page(out_dir: Path, eval_dir: Path, evaluation: dict, attributes:
     samples; frames/ and loss.png lie beside it, so the folder opens from disk on its own."""
     with open(Path(eval_dir) / "predictions.jsonl", encoding="utf-8") as f:
         records = [json.loads(line) for line in f if line.strip()]
-    write_report(out_dir, records, evaluation, demo_sections_html(attributes, "loss.png"))
+    write_report(out_dir, records, evaluation, demo_sections_html(attributes, "loss.png"), run_dir=Path(eval_dir))

@@ -128,11 +128,16 @@ def _markdown(summary: Mapping[str, Any], identity: Sequence[tuple[str, Any]], r
 
 
 def write_report(
-    output_dir: Path, records: Sequence[dict[str, Any]], summary: dict[str, Any], sections_html: str = ""
+    output_dir: Path,
+    records: Sequence[dict[str, Any]],
+    summary: dict[str, Any],
+    sections_html: str = "",
+    run_dir: Path | None = None,
 ) -> tuple[Path, Path]:
     """report.md and report.html in ``output_dir`` (frame strips are referenced relative to it), written atomically.
 
-    ``sections_html``: more of the page, already escaped, placed above the samples (the demo's attribute table).
+    ``sections_html``: more of the page, already escaped, placed above the samples (the demo's attribute table);
+    ``run_dir``: the folder of the run.json to name, when the report is written elsewhere (the demo's copy).
 
     ``summary`` is metrics.json's content (evaluation.scoring.write_metrics); the run.json of the output folder (or,
     for --score-only, of the folder holding the scored file), when there is one, adds the test set's content hash."""
@@ -141,7 +146,8 @@ def write_report(
     for row in rows:  # how many frames each strip holds and their size, so the page can show them one by one
         row["layout"] = strip_layout(output_dir / row["frames"]) if row["frames"] else None
     scored_file = (summary.get("score_only") or {}).get("predictions")  # --score-only: the run that made the file
-    run = RunIdentity.read(output_dir) or (RunIdentity.read(Path(scored_file).parent) if scored_file else None)
+    run = RunIdentity.read(run_dir or output_dir)
+    run = run or (RunIdentity.read(Path(scored_file).parent) if scored_file else None)
     identity = identity_items(summary, run.to_json() if run else None, len(rows))
     markdown_path, html_path = output_dir / "report.md", output_dir / "report.html"
     write_text_atomic(markdown_path, _markdown(summary, identity, rows))
