@@ -87,7 +87,8 @@ def test_outputs_side_by_side_with_errors_recorded(evaluation_run):
     assert metrics["settings"]["batch_size"] == 2
 
     report = (output_dir / "report.md").read_text()
-    assert "| metric | base | adapter |" in report and "- **base**:" in report and "- **adapter**:" in report
+    assert "| metric | base | adapter | adapter − base |" in report
+    assert "- **base**:" in report and "- **adapter**:" in report
     strips = [r["frames"] for r in ok]
     assert all((output_dir / strip).is_file() for strip in strips) and f"]({strips[0]})" in report
     assert f'"frames":"{strips[0]}"' in (output_dir / "report.html").read_text()  # drawn by the page's script
