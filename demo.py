@@ -13,8 +13,8 @@ walkthrough: `python -m data.sample_webvid`, `python -m data.convert_webvid`, `p
 `python evaluate_model.py` of the fine-tuned model on them. Then it writes to ``--out-dir`` (outputs/demo):
 summary.md, metrics.json (``base`` and ``finetuned`` keyed by metric name; ``attributes``: held-out accuracy of
 colour, shape, direction and background for ``base``, ``finetuned`` and ``finetuned_reversed``, with ``chance``
-and ``clips``; ``stage_seconds``), loss.png (training and validation loss) and the evaluation's report.html with
-its frame strips (demo_report.py).
+and ``clips``; ``stage_seconds``), loss.png (training and validation loss) and report.html: the evaluation's
+report with the attribute table and the loss curve above the samples, its frame strips beside it (demo_report.py).
 """
 
 import argparse

@@ -5,17 +5,21 @@
 
 Writes ``out_dir``/metrics.json (``base`` / ``finetuned`` coco-caption metrics, ``attributes``: per-attribute
 held-out accuracy of base, fine-tuned, and fine-tuned on the same clips reversed in time, with chance and the
-number of clips), summary.md (the same as tables), loss.png (training and validation loss) and a copy of the
-evaluation's report.html with its frames. Attribute accuracy is data.sample_attributes'.
+number of clips), summary.md (the same as tables), loss.png (training and validation loss) and report.html: the
+evaluation's report with the attribute table (reversed control included) and the loss curve above the samples, its
+frames beside it. Attribute accuracy is data.sample_attributes'.
 """
 
+import html
 import json
 import shutil
 from pathlib import Path
 
 from data.publish import write_text_atomic
 from data.sample_attributes import ATTRIBUTES, attribute_accuracy, chance
+from evaluation.report import write_report
 
+ATTRIBUTE_COLUMNS = ("attribute", "chance", "base", "fine-tuned", "fine-tuned, frames reversed")
 METRIC_ORDER = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider")
 # predictions.jsonl's model names -> the demo's; the reversed run evaluates the adapter only
 ATTRIBUTE_RUNS = (
@@ -159,7 +163,37 @@ def write_summary(
         f"Stage times: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in stage_seconds.items()) + ".\n",
     )
 
-    shutil.copy2(Path(eval_dir) / "report.html", out_dir / "report.html")
     if (Path(eval_dir) / "frames").is_dir():
         shutil.copytree(Path(eval_dir) / "frames", out_dir / "frames", dirs_exist_ok=True)
+    write_demo_page(out_dir, eval_dir, evaluation, attributes)
     return summary
+
+
+def demo_sections_html(attributes: dict, loss_image: str) -> str:
+    """The demo's findings for report.html, above its samples: the attribute table with the reversed-frames
+    control, the verdict, and the loss curve (``loss_image``, a file beside the page)."""
+    esc = html.escape
+    head = "".join(f"<th>{esc(label)}</th>" for label in ATTRIBUTE_COLUMNS)
+    body = "".join(
+        f"<tr><td>{esc(name)}</td><td>{100 * attributes['chance'][name]:.0f}</td>"
+        + "".join(f"<td>{100 * attributes[run][name]:.0f}</td>" for run in ("base", "finetuned", "finetuned_reversed"))
+        + "</tr>"
+        for name in ATTRIBUTES
+    )
+    return (
+        "<section class='demo'><h2>Does it read the video?</h2>"
+        f"<p>Held-out split, {attributes['clips']} clips: attribute accuracy in %, read from each answer's words "
+        "(data/sample_attributes.py); the last column is the fine-tuned model on the same clips with their frames "
+        "reversed in time (references unchanged), a control for frame order.</p>"
+        f"<table class='metrics attributes'><tr>{head}</tr>{body}</table><p>{esc(verdict(attributes))}</p>"
+        f"<h2>Loss</h2><img class='loss' src='{esc(loss_image)}' alt='training and validation loss per step'>"
+        "</section>"
+    )
+
+
+def write_demo_page(out_dir: Path, eval_dir: Path, evaluation: dict, attributes: dict) -> None:
+    """``out_dir``/report.html (and report.md): the evaluation's report with the demo's findings above the
+    samples; frames/ and loss.png lie beside it, so the folder opens from disk on its own."""
+    with open(Path(eval_dir) / "predictions.jsonl", encoding="utf-8") as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    write_report(out_dir, records, evaluation, demo_sections_html(attributes, "loss.png"), run_dir=Path(eval_dir))

@@ -42,6 +42,7 @@ from evaluation.base_model import check_adapter_base
 from evaluation.distributed import init_distributed, is_main_process, shutdown_distributed
 from evaluation.generation import GenerationSettings
 from evaluation.inputs import load_preprocessing
+from evaluation.metrics import MetricsError, java_bin_dir
 from evaluation.model import attach_adapter, load_base_model
 from evaluation.outcome import check_clips_exist, exit_message
 from evaluation.predictions import (
@@ -51,6 +52,7 @@ from evaluation.predictions import (
     prepare_resume,
     read_existing,
 )
+from evaluation.ptb_tokenizer import TokenizerError
 from evaluation.report import reports_line, write_report
 from evaluation.run_identity import RunIdentity, check_same_run, fingerprint_test_set
 from evaluation.runner import run_generation
@@ -77,10 +79,13 @@ def main(argv: list[str] | None = None) -> dict | None:
     args = parse_args(argv)
     try:
         command_line.check_output_dir(args.output_dir)
+        java_bin_dir()  # scoring needs Java: say so before anything is read or generated
         if args.score_only:
-            return score_only(args.score_only, args.output_dir)
+            return score_only(args.score_only, args.output_dir, args.bootstrap)
         return evaluate(args)
     except (
+        MetricsError,
+        TokenizerError,
         InvalidTestSetError,
         AdapterError,
         PredictionsFileError,
@@ -224,7 +229,8 @@ def evaluate(args: argparse.Namespace) -> dict | None:
             "run_inputs": str(resolved.record.path) if resolved.record else None,
         }
         identity = {"base_model": settings.base_model, "adapter": asdict(adapter) if adapter else None}
-        summary = write_metrics(args.output_dir, score_records(records), run_settings, identity)
+        results = score_records(records, args.bootstrap)
+        summary = write_metrics(args.output_dir, results, run_settings, identity, resamples=args.bootstrap)
         markdown, html = write_report(args.output_dir, records, summary)
         print(f"{summary_table(summary['results'])}\n{reports_line(markdown, html)}")
         message, fail = exit_message(records, args.allow_errors)

@@ -4,6 +4,7 @@ import argparse
 import os
 from pathlib import Path
 
+from evaluation.bootstrap import DEFAULT_RESAMPLES
 from evaluation.generation import GenerationSettings
 from plugins.run_config import is_override
 
@@ -111,6 +112,14 @@ def parse_args(argv: list[str] | None, description: str) -> argparse.Namespace:
         type=Path,
         metavar="PREDICTIONS",
         help="only score a predictions file (ours or LLaMA-Factory's generated_predictions.jsonl)",
+    )
+    data.add_argument(
+        "--bootstrap",
+        type=non_negative_int,
+        default=DEFAULT_RESAMPLES,
+        metavar="N",
+        help="bootstrap resamples for the metrics' 95%% intervals and, with --compare-base, the paired "
+        "adapter − base differences (fixed seed; 0: off)",
     )
     decoding = parser.add_argument_group("decoding (greedy unless --num-beams > 1)")
     decoding.add_argument("--batch-size", type=positive_int, default=DEFAULTS.batch_size)

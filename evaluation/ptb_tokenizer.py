@@ -12,12 +12,15 @@ punctuation list as pycocoevalcap's own ``PTBTokenizer.tokenize``; the input fil
 directory, not into pycocoevalcap's package directory, so a read-only install works.
 """
 
+import logging
 import os
 import re
 import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 # Python's \s covers every Unicode whitespace, the line breaks above and the C0 separators U+001C-U+001F among them;
 # the other C0/C1 controls are not text either (Java logs "Untokenizable" for them).
@@ -59,6 +62,8 @@ def ptb_tokenize(captions: Mapping[str, list[str]]) -> dict[str, list[str]]:
              "-preserveLines", "-lowerCase", os.fspath(path)],
             cwd=package_dir, capture_output=True, check=False,
         )  # fmt: skip
+    for line in run.stderr.decode(errors="replace").splitlines():  # its per-call notes: the log, not the console
+        logger.info("PTB tokenizer: %s", line)
     if run.returncode != 0:
         last = run.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
         raise TokenizerError(f"Java's PTB tokenizer (pycocoevalcap) exited with {run.returncode}: {last[0]}")

@@ -21,11 +21,10 @@ from data.publish import write_text_atomic
 from evaluation.diagnostics import DIAGNOSTIC_KEYS
 from evaluation.frames import strip_layout
 from evaluation.metrics import METRIC_KEYS
-from evaluation.report_page import identity_items, render_page
+from evaluation.report_page import change_cell, identity_items, interval_note, metric_cell, render_page
 from evaluation.run_identity import RunIdentity
 from evaluation.sample_scores import SAMPLE_SCORE_NOTE, sample_scores
 from evaluation.scoring import COUNT_KEYS
-from evaluation.summary_table import format_value
 
 # ASCII controls, and backslashes (which browsers read as '/'): never in a path we write, often in a crafted link
 _NOT_IN_LINKS = re.compile(r"[\x00-\x1f\x7f\\]")
@@ -107,13 +106,15 @@ def _markdown(summary: Mapping[str, Any], identity: Sequence[tuple[str, Any]], r
     lines = ["# Evaluation report", ""]
     lines += [f"- **{label}**: {'n/a' if value in (None, '') else _md_text(value)}" for label, value in identity]
     lines += ["", f"Scores ×100, {summary['metric_tool']}.", ""]
-    lines += ["| metric | " + " | ".join(map(_md_text, models)) + " |", "|---|" + "---|" * len(models)]
+    delta = "base" in results and "adapter" in results
+    columns = [*map(_md_text, models), *(["adapter − base"] if delta else [])]
+    lines += ["| metric | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
     for group, keys in (("metrics", METRIC_KEYS), ("diagnostics", DIAGNOSTIC_KEYS), ("counts", COUNT_KEYS)):
-        lines += [
-            f"| {key} | " + " | ".join(format_value(key, results[m].get(group, {}).get(key)) for m in models) + " |"
-            for key in keys
-        ]
-    lines += ["", "## Samples", "", SAMPLE_SCORE_NOTE, ""]
+        for key in keys:
+            cells = [metric_cell(results, m, group, key) for m in models]
+            cells += [change_cell(results, group, key)] if delta else []
+            lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    lines += ["", _md_text(interval_note(summary)), "", "## Samples", "", SAMPLE_SCORE_NOTE, ""]
     for row in rows:
         lines += [f"### {_md_text(row['id'])}  {_md_text(row['video'])}", ""]
         if row["frames"]:  # safe_link'ed; percent-encoded so that no character of it is markdown
@@ -131,8 +132,17 @@ def reports_line(markdown_path: Path, html_path: Path) -> str:
     return f"report: {html_path} (open it in a browser; Markdown: {markdown_path})"
 
 
-def write_report(output_dir: Path, records: Sequence[dict[str, Any]], summary: dict[str, Any]) -> tuple[Path, Path]:
+def write_report(
+    output_dir: Path,
+    records: Sequence[dict[str, Any]],
+    summary: dict[str, Any],
+    sections_html: str = "",
+    run_dir: Path | None = None,
+) -> tuple[Path, Path]:
     """report.md and report.html in ``output_dir`` (frame strips are referenced relative to it), written atomically.
+
+    ``sections_html``: more of the page, already escaped, placed above the samples (the demo's attribute table);
+    ``run_dir``: the folder of the run.json to name, when the report is written elsewhere (the demo's copy).
 
     ``summary`` is metrics.json's content (evaluation.scoring.write_metrics); the run.json of the output folder (or,
     for --score-only, of the folder holding the scored file), when there is one, adds the test set's content hash."""
@@ -141,9 +151,10 @@ def write_report(output_dir: Path, records: Sequence[dict[str, Any]], summary: d
     for row in rows:  # how many frames each strip holds and their size, so the page can show them one by one
         row["layout"] = strip_layout(output_dir / row["frames"]) if row["frames"] else None
     scored_file = (summary.get("score_only") or {}).get("predictions")  # --score-only: the run that made the file
-    run = RunIdentity.read(output_dir) or (RunIdentity.read(Path(scored_file).parent) if scored_file else None)
+    run = RunIdentity.read(run_dir or output_dir)
+    run = run or (RunIdentity.read(Path(scored_file).parent) if scored_file else None)
     identity = identity_items(summary, run.to_json() if run else None, len(rows))
     markdown_path, html_path = output_dir / "report.md", output_dir / "report.html"
     write_text_atomic(markdown_path, _markdown(summary, identity, rows))
-    write_text_atomic(html_path, render_page(summary, identity, rows, SAMPLE_SCORE_NOTE))
+    write_text_atomic(html_path, render_page(summary, identity, rows, SAMPLE_SCORE_NOTE, sections_html))
     return markdown_path, html_path

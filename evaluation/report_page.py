@@ -15,7 +15,7 @@ from typing import Any
 from evaluation.diagnostics import DIAGNOSTIC_KEYS
 from evaluation.metrics import METRIC_KEYS
 from evaluation.scoring import COUNT_KEYS
-from evaluation.summary_table import format_value
+from evaluation.summary_table import format_paired, format_value, format_with_interval
 
 ASSETS = Path(__file__).parent / "report_assets"
 VIDEO_KEYS = ("video_fps", "video_maxlen", "video_max_pixels", "video_min_pixels", "cutoff_len")
@@ -35,8 +35,10 @@ def identity_items(summary: Mapping[str, Any], run: Mapping[str, Any] | None, sa
     settings, identity, run = summary.get("settings") or {}, summary.get("identity") or {}, run or {}
     adapter = identity.get("adapter") or {}
     test_set = run.get("test_set") or {}
+    versions = summary.get("versions") or {}
     items = [
         ("models", ", ".join(summary.get("results") or {})),
+        ("versions", ", ".join(f"{name} {value or 'not installed'}" for name, value in versions.items()) or None),
         ("base model", identity.get("base_model") or settings.get("base_model")),
         ("adapter", adapter.get("path") or settings.get("adapter_path")),
         ("adapter sha256", adapter.get("sha256") or identity.get("adapter_sha256") or run.get("adapter_sha256")),
@@ -63,19 +65,49 @@ def _change(key: str, base: float | None, adapter: float | None) -> str:
     return text if float(text) == 0 else ("+" if adapter > base else "-") + text
 
 
+def metric_cell(results: Mapping[str, Any], model: str, group: str, key: str) -> str:
+    """A model's value as the tables show it: a metric with its bootstrap interval when it has one."""
+    value = results[model].get(group, {}).get(key)
+    if group != "metrics":
+        return format_value(key, value)
+    return format_with_interval(key, value, (results[model].get("intervals") or {}).get(key))
+
+
+def change_cell(results: Mapping[str, Any], group: str, key: str) -> str:
+    """adapter − base: a metric's paired bootstrap difference when there is one, else the plain change."""
+    if group == "counts":
+        return ""
+    paired = ((results["adapter"].get("paired") or {}).get("metrics") or {}).get(key)
+    if paired:
+        return format_paired(key, paired)
+    return _change(key, results["base"].get(group, {}).get(key), results["adapter"].get(group, {}).get(key))
+
+
+def interval_note(summary: Mapping[str, Any]) -> str:
+    """What the brackets are, from metrics.json's ``bootstrap`` entry."""
+    bootstrap = summary.get("bootstrap") or {}
+    if not bootstrap.get("resamples"):
+        return "No bootstrap intervals (--bootstrap 0)."
+    no_interval = "; ".join(f"{key}: {why}" for key, why in (bootstrap.get("no_interval") or {}).items())
+    return (
+        f"[low, high]: {100 * bootstrap.get('confidence', 0.95):.0f} % percentile bootstrap interval over samples "
+        f"({bootstrap['resamples']} resamples, seed {bootstrap.get('seed')}); adapter − base: paired difference on "
+        f"the same resamples, and the share of resamples in which it is above 0. {no_interval}."
+    )
+
+
 def _metric_table(results: Mapping[str, Any]) -> str:
-    """Every metric, diagnostic and count, one column per model, and adapter − base when both are there."""
+    """Every metric (with its interval), diagnostic and count, one column per model, and adapter − base (paired,
+    for metrics) when both are there."""
     models = list(results)
     delta = "base" in results and "adapter" in results
     head = "".join(f"<th>{html.escape(m)}</th>" for m in models) + ("<th>adapter − base</th>" if delta else "")
     rows = []
     for group, keys in (("metrics", METRIC_KEYS), ("diagnostics", DIAGNOSTIC_KEYS), ("counts", COUNT_KEYS)):
         for key in keys:
-            values = [results[m].get(group, {}).get(key) for m in models]
-            cells = "".join(f"<td>{format_value(key, value)}</td>" for value in values)
+            cells = "".join(f"<td>{metric_cell(results, m, group, key)}</td>" for m in models)
             if delta:
-                base, adapter = results["base"].get(group, {}).get(key), results["adapter"].get(group, {}).get(key)
-                cells += f"<td>{_change(key, base, adapter) if group != 'counts' else ''}</td>"
+                cells += f"<td>{change_cell(results, group, key)}</td>"
             rows.append(f"<tr><td>{key}</td>{cells}</tr>")
     return f"<table class='metrics'><tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"
 
@@ -86,10 +118,14 @@ def _embedded_json(value: Any) -> str:
 
 
 def render_page(
-    summary: Mapping[str, Any], identity: Sequence[tuple[str, Any]], rows: Sequence[dict[str, Any]], note: str
+    summary: Mapping[str, Any],
+    identity: Sequence[tuple[str, Any]],
+    rows: Sequence[dict[str, Any]],
+    note: str,
+    sections_html: str = "",
 ) -> str:
-    """The whole page: ``identity`` items, the metric table, ``note`` on the per-sample scores, and ``rows``
-    (evaluation.report.sample_rows) as JSON for the script."""
+    """The whole page: ``identity`` items, the metric table, ``sections_html`` (escaped by its maker), ``note`` on
+    the per-sample scores, and ``rows`` (evaluation.report.sample_rows) as JSON for the script."""
     esc = html.escape
     facts = "".join(
         f"<dt>{esc(label)}</dt><dd>{'n/a' if value in (None, '') else esc(str(value))}</dd>"
@@ -102,14 +138,18 @@ def render_page(
         "<meta name='viewport' content='width=device-width, initial-scale=1'><title>Evaluation report</title>"
         f"<style>{css}</style></head><body><h1>Evaluation report</h1><div class='top'><section>"
         f"<h2>Run</h2><dl class='identity'>{facts}</dl></section><section class='metrics-section'><h2>Metrics</h2>"
-        f"<p>Scores ×100, as named under Run.</p>{_metric_table(summary['results'])}</section></div>"
+        f"<p>Scores ×100, as named under Run.</p>{_metric_table(summary['results'])}"
+        f"<p class='note'>{esc(interval_note(summary))}</p></section></div>{sections_html}"
         f"<h2>Samples</h2><p class='note'>{esc(note)} Worst first puts errored samples last; "
-        "“errors only” shows them. Click frames to enlarge.</p>"
+        "“errors only” shows them. Click frames to enlarge; a sample's # links to it; export writes the rows that "
+        "match the filters.</p>"
         "<div class='controls'><span class='buttons'><button id='order-file' class='on'>test-set order</button>"
         "<button id='order-worst'>worst first</button><button id='order-best'>best first</button></span>"
         "<label>score of <select id='score-model'></select></label>"
         "<label><input type='checkbox' id='errors-only'> errors only</label>"
         "<input type='search' id='search' placeholder='search id, clip, captions, errors'>"
+        "<span class='buttons'><button id='export-csv'>export CSV</button>"
+        "<button id='export-jsonl'>export JSONL</button></span>"
         "<label>rows per page <select id='page-size'><option>25</option><option selected>50</option>"
         "<option>100</option><option>200</option></select></label></div>"
         "<div class='pager'><button id='prev'>previous</button><span id='count'></span>"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evaluation.bootstrap import DEFAULT_RESAMPLES
 from evaluation.outcome import errors_message
 from evaluation.predictions import Prediction, PredictionsFileError, read_jsonl_numbered
 from evaluation.report import reports_line, write_report
@@ -73,8 +74,9 @@ def identity_of_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return {}, {}
 
 
-def score_only(predictions_file: Path, output_dir: Path) -> dict[str, Any]:
-    """Score ``predictions_file`` into ``output_dir`` (metrics.json, report.md/html); returns the summary."""
+def score_only(predictions_file: Path, output_dir: Path, resamples: int = DEFAULT_RESAMPLES) -> dict[str, Any]:
+    """Score ``predictions_file`` into ``output_dir`` (metrics.json, report.md/html), with ``resamples`` bootstrap
+    resamples for the intervals (0: none); returns the summary."""
     predictions_file = Path(predictions_file)
     to_score = read_predictions_for_scoring(predictions_file)
     skipped = [] if to_score.cut_off_line is None else [to_score.cut_off_line]
@@ -90,7 +92,8 @@ def score_only(predictions_file: Path, output_dir: Path) -> dict[str, Any]:
     identity, settings = identity_of_run(predictions_file.parent)
     output_dir.mkdir(parents=True, exist_ok=True)
     extra = {"score_only": {"predictions": str(predictions_file), "skipped_lines": skipped}}
-    summary = write_metrics(output_dir, score_records(to_score.records), settings, identity, extra)
+    results = score_records(to_score.records, resamples)
+    summary = write_metrics(output_dir, results, settings, identity, extra, resamples)
     markdown, html = write_report(
         output_dir, _frames_seen_from(to_score.records, predictions_file.parent, output_dir), summary
     )

@@ -13,8 +13,10 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from data.publish import write_text_atomic
+from evaluation.bootstrap import CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED, NO_INTERVAL
 from evaluation.diagnostics import caption_diagnostics
-from evaluation.metrics import METRIC_KEYS, caption_metrics
+from evaluation.metrics import METRIC_KEYS, score_systems, scorer_setup
 from plugins.versions import versions
 
 METRICS_FILE = "metrics.json"
@@ -37,9 +39,11 @@ def count_outcomes(records: Sequence[dict[str, Any]]) -> dict[str, int]:
     }
 
 
-def score_records(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """model -> {"metrics": {bleu_1 .. cider}, "diagnostics": {...}, "counts": {...}}; metrics and diagnostics over
-    the samples every model answered, each against all its references."""
+def score_records(records: Sequence[dict[str, Any]], resamples: int = DEFAULT_RESAMPLES) -> dict[str, dict[str, Any]]:
+    """model -> {"metrics": {bleu_1 .. cider}, "intervals": {key: [low, high] or None}, "diagnostics": {...},
+    "counts": {...}}, and for every model after the first "paired": {"against": first model, "metrics": its
+    difference per key (evaluation.bootstrap.paired_difference)}; metrics and diagnostics over the samples every
+    model answered, each against all its references; intervals from ``resamples`` bootstrap resamples (0: none)."""
     models = model_names(records)
     by_model = {model: [r for r in records if r.get("model", "model") == model] for model in models}
     answered = set.intersection(*({str(r["id"]) for r in rs if r["status"] == "ok"} for rs in by_model.values()))
@@ -48,14 +52,34 @@ def score_records(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]
     systems = {
         model: {str(r["id"]): r["prediction"] for r in rs if str(r["id"]) in answered} for model, rs in by_model.items()
     }
-    scores = caption_metrics(references, systems) if references else {m: dict.fromkeys(METRIC_KEYS) for m in models}
-    return {
+    scored = score_systems(references, systems, resamples) if references else None
+    results = {
         model: {
-            "metrics": scores[model],
+            "metrics": scored.scores[model] if scored else dict.fromkeys(METRIC_KEYS),
+            "intervals": scored.intervals(model) if scored else dict.fromkeys(METRIC_KEYS),
             "diagnostics": caption_diagnostics(list(systems[model].values())),
             "counts": count_outcomes(by_model[model]),
         }
         for model in models
+    }
+    for model in models[1:]:
+        if scored and resamples:
+            results[model]["paired"] = {"against": models[0], "metrics": scored.paired(model, models[0])}
+    return results
+
+
+def bootstrap_description(resamples: int) -> dict[str, Any]:
+    """metrics.json's account of the intervals: how many resamples, the seed, the method, what has none."""
+    if not resamples:
+        return {"resamples": 0, "method": "off (--bootstrap 0): no intervals"}
+    return {
+        "resamples": resamples,
+        "seed": DEFAULT_SEED,
+        "confidence": CONFIDENCE,
+        "method": "percentile bootstrap over samples: each metric recomputed as the corpus metric on every "
+        "resample (CIDEr-D with the IDF of the resample); paired differences on the same resamples, "
+        "above_zero = share of resamples in which the difference is > 0",
+        "no_interval": NO_INTERVAL,
     }
 
 
@@ -65,23 +89,27 @@ def write_metrics(
     settings: dict[str, Any],
     identity: dict[str, Any],
     extra: dict[str, Any] | None = None,
+    resamples: int = DEFAULT_RESAMPLES,
 ) -> dict[str, Any]:
-    """metrics.json; top-level metrics/counts are the adapter's when there is one (the model under test).
-
-    ``extra`` adds top-level keys (e.g. what --score-only read)."""
+    """metrics.json; top-level metrics/intervals/paired/counts are the adapter's when there is one (the model under
+    test). ``resamples``: what score_records was given. ``extra`` adds top-level keys (e.g. what --score-only read)."""
     primary = "adapter" if "adapter" in results else next(iter(results))
     summary = {
         "metrics": results[primary]["metrics"],
+        "intervals": results[primary].get("intervals"),
+        "paired": results[primary].get("paired"),
+        "bootstrap": bootstrap_description(resamples),
         "counts": results[primary]["counts"],
         "diagnostics": results[primary]["diagnostics"],
         "primary": primary,
         "results": results,
         "metric_tool": f"pycocoevalcap {version('pycocoevalcap')}: PTB tokenizer, BLEU-1..4, METEOR 1.5, ROUGE-L, "
         "CIDEr-D, corpus-level over the scored set",
+        "scorer": scorer_setup(),
         "settings": settings,
         "identity": identity,
         "versions": versions(),
         **(extra or {}),
     }
-    (output_dir / METRICS_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(output_dir / METRICS_FILE, json.dumps(summary, indent=2) + "\n")
     return summary

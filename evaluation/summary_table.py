@@ -1,10 +1,12 @@
 """The console summary of a run: every metric, diagnostic and count, one column per model (base beside adapter).
 
-Scores and distinct-n are shown ×100 as in the report, the mean answer length in words, counts as numbers; the
+Scores and distinct-n are shown ×100 as in the report, each metric with its 95 % bootstrap interval (``45.13 [43.20,
+47.01]``) and, with --compare-base, the paired difference adapter − base with its interval and the share of
+resamples in which it is above zero, the mean answer length in words, counts as numbers; the
 same values are in metrics.json under ``results.<model>``.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from evaluation.diagnostics import DIAGNOSTIC_KEYS
@@ -23,12 +25,40 @@ def format_value(key: str, value: Any) -> str:
     return str(value)
 
 
+def format_with_interval(key: str, value: Any, interval: Sequence[float] | None) -> str:
+    """``95.10 [93.80, 96.20]``: the value and its bootstrap interval (×100), or the value alone without one."""
+    if interval is None or value is None:
+        return format_value(key, value)
+    return f"{format_value(key, value)} [{format_value(key, interval[0])}, {format_value(key, interval[1])}]"
+
+
+def format_paired(key: str, paired: Mapping[str, Any] | None) -> str:
+    """``+3.21 [1.10, 5.30] >0 in 99.8%``: a paired difference (×100), its interval and how often it is above 0."""
+    if not paired:
+        return ""
+    low, high = (format_value(key, bound) for bound in paired["interval"])
+    return f"{100 * paired['difference']:+.2f} [{low}, {high}] >0 in {100 * paired['above_zero']:.1f}%"
+
+
 def summary_table(results: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
-    """``results`` (metrics.json's: model -> {"metrics", "diagnostics", "counts"}) as an aligned text table."""
+    """``results`` (metrics.json's: model -> {"metrics", "intervals", "diagnostics", "counts", "paired"}) as an
+    aligned text table; metrics with their 95 % bootstrap interval, and a column per paired difference."""
     models = list(results)
-    rows = [["(scores ×100)", *models]]
+    paired = [m for m in models if results[m].get("paired")]
+    rows = [["(scores ×100)", *models, *(f"{m} − {results[m]['paired']['against']}" for m in paired)]]
     for group, keys in GROUPS:
-        rows += [[key, *(format_value(key, results[m].get(group, {}).get(key)) for m in models)] for key in keys]
+        for key in keys:
+            if group == "metrics":
+                cells = [
+                    format_with_interval(
+                        key, results[m]["metrics"].get(key), (results[m].get("intervals") or {}).get(key)
+                    )
+                    for m in models
+                ]
+                cells += [format_paired(key, results[m]["paired"]["metrics"].get(key)) for m in paired]
+            else:
+                cells = [format_value(key, results[m].get(group, {}).get(key)) for m in models] + [""] * len(paired)
+            rows.append([key, *cells])
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = []
     for label, *cells in rows:

@@ -11,7 +11,7 @@ import logging
 import os
 from pathlib import Path
 
-LIBRARIES = ("llamafactory", "transformers", "peft", "accelerate", "datasets", "DeepSpeed", "py.warnings")
+LIBRARIES = ("llamafactory", "transformers", "peft", "accelerate", "datasets", "DeepSpeed", "py.warnings", "evaluation")
 CONSOLE_LEVEL = logging.WARNING
 FILE_LEVEL = logging.INFO
 LOG_FILE_ENV = "QWEN_VIDEO_TRAIN_LOG"  # set by the launcher, so that its torchrun workers append to the same file

@@ -54,3 +54,16 @@ def test_verdict_names_what_is_read_and_what_the_control_shows():
     table["finetuned"] = {**read_all, "shape": 0.3, "direction": 0.3}
     assert verdict(table).startswith("At least twice chance: colour, background; below: shape, direction.")
     assert "cannot show that frame order is used" in verdict(table)
+
+
+def test_demo_sections_show_the_attribute_table_with_the_reversed_control_and_the_loss():
+    from demo_report import demo_sections_html
+
+    chance = {"colour": 0.25, "shape": 1 / 3, "direction": 0.25, "background": 0.25}
+    table = {"chance": chance, "clips": 12, "base": dict.fromkeys(chance, 0.0),
+             "finetuned": {**chance, "direction": 0.9}, "finetuned_reversed": {**chance, "direction": 0.1}}  # fmt: skip
+    page = demo_sections_html(table, "loss.png")
+    assert "<th>fine-tuned, frames reversed</th>" in page
+    assert "<tr><td>direction</td><td>25</td><td>0</td><td>90</td><td>10</td></tr>" in page
+    assert "Reversing the frames changes direction accuracy by -80 points." in page
+    assert "<img class='loss' src='loss.png'" in page and "12 clips" in page

@@ -99,7 +99,8 @@ def test_score_only_counts_and_names_a_cut_off_last_line(tmp_path, capsys):
     assert f"{predictions}:3" in err and "cut off" in err
     assert summary["counts"]["samples"] == 2
     table = {line.split()[0]: line.split()[1:] for line in out.splitlines()}  # the summary table, as a run prints
-    assert table["cider"] == [f"{100 * summary['metrics']['cider']:.2f}"] and table["samples"] == ["2"]
+    # the value first, then its bootstrap interval
+    assert table["cider"][0] == f"{100 * summary['metrics']['cider']:.2f}" and table["samples"] == ["2"]
     written = json.loads((predictions.parent / "metrics.json").read_text())
     assert written["score_only"]["skipped_lines"] == [3]
 

@@ -87,7 +87,8 @@ def test_outputs_side_by_side_with_errors_recorded(evaluation_run):
     assert metrics["settings"]["batch_size"] == 2
 
     report = (output_dir / "report.md").read_text()
-    assert "| metric | base | adapter |" in report and "- **base**:" in report and "- **adapter**:" in report
+    assert "| metric | base | adapter | adapter − base |" in report
+    assert "- **base**:" in report and "- **adapter**:" in report
     strips = [r["frames"] for r in ok]
     assert all((output_dir / strip).is_file() for strip in strips) and f"]({strips[0]})" in report
     assert f'"frames":"{strips[0]}"' in (output_dir / "report.html").read_text()  # drawn by the page's script
@@ -96,7 +97,10 @@ def test_outputs_side_by_side_with_errors_recorded(evaluation_run):
     table = {line.split()[0]: line.split()[1:] for line in evaluation_run["stdout"].splitlines() if line.strip()}
     for key in (*METRIC_KEYS, *DIAGNOSTIC_KEYS):  # both models side by side, scores ×100
         expected = metrics["results"]["base"]["diagnostics" if key in DIAGNOSTIC_KEYS else "metrics"][key]
-        assert len(table[key]) == 2, key
+        if key in DIAGNOSTIC_KEYS or key == "meteor":  # no interval (METEOR: see metrics.json's bootstrap)
+            assert len(table[key]) == 2, key
+        else:  # each model's value with its bootstrap interval, then adapter − base (paired)
+            assert table[key][1].startswith("[") and len(table[key]) > 6, key
         if key != "mean_words" and expected is not None:
             assert table[key][0] == f"{100 * expected:.2f}", key
 

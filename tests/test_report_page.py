@@ -232,3 +232,73 @@ def test_enlarged_frames_fit_the_window_in_a_grid(browser, small_report):
     assert page.evaluate(
         "() => { const l = document.getElementById('lightbox'); return l.scrollHeight <= l.clientHeight; }"
     )
+
+
+def test_export_csv_and_jsonl_hold_exactly_the_filtered_rows(browser, small_report):
+    import csv
+    import io
+    import json
+
+    page = _open(browser, small_report[0])
+    page.fill("#search", "purple star")
+    shown = page.eval_on_selector_all(".sample", "rows => rows.map(r => r.dataset.id)")
+    with page.expect_download() as download_info:
+        page.click("#export-jsonl")
+    lines = Path(download_info.value.path()).read_text(encoding="utf-8").splitlines()
+    exported = [json.loads(line) for line in lines]
+    assert [row["id"] for row in exported] == shown  # fewer than a page: every match is shown
+    assert {answer["model"] for answer in exported[0]["answers"]} == {"base", "adapter"}
+    page.fill("#search", "")
+    page.check("#errors-only")
+    with page.expect_download() as download_info:
+        page.click("#export-csv")
+    assert download_info.value.suggested_filename == "samples.csv"
+    table = list(csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text(encoding="utf-8"))))
+    errored = list(dict.fromkeys(r["id"] for r in small_report[1] if r["status"] == "error"))
+    assert [row["id"] for row in table] == errored
+    assert table[0]["adapter_error"].startswith("InvalidDataError") and table[0]["error"] == "true"
+    assert set(table[0]) >= {"n", "video", "references", "base_text", "adapter_cider", "adapter_bleu_4"}
+
+
+def test_a_sample_link_opens_its_page_and_scrolls_to_it(browser, small_report):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto((small_report[0] / "report.html").as_uri() + "#sample-57")  # on the second page of 50
+    page.wait_for_selector("#sample-57")
+    assert "page 2 of 2" in page.text_content("#count")
+    assert page.evaluate("document.getElementById('sample-57').getBoundingClientRect().top") < 900
+    assert page.get_attribute("#sample-57 .head a.n", "href") == "#sample-57"
+    page.click("#sample-57 .head a.n")  # the link itself keeps the sample shown
+    assert page.locator("#sample-57").count() == 1
+
+
+def test_the_run_names_library_versions_and_what_the_brackets_are(tmp_path):
+    from evaluation.report_page import identity_items, interval_note
+
+    versions = {"torch": "2.7.1", "transformers": "5.6.0", "LLaMA-Factory": "0.9.5"}
+    bootstrap = {"resamples": 1000, "seed": 0, "confidence": 0.95, "no_interval": {"meteor": "why"}}
+    summary = {"results": {}, "versions": versions, "bootstrap": bootstrap}
+    items = dict(identity_items(summary, None, 3))
+    assert items["versions"] == "torch 2.7.1, transformers 5.6.0, LLaMA-Factory 0.9.5"
+    assert list(dict(identity_items(summary, None, 3)))[:2] == ["models", "versions"]  # at the top
+    note = interval_note(summary)
+    assert "95 % percentile bootstrap interval" in note and "1000 resamples, seed 0" in note and "meteor: why" in note
+
+
+def test_demo_page_shows_attributes_and_loss_above_the_samples(browser, tmp_path):
+    from demo_report import demo_sections_html, plot_loss
+
+    records = synthetic_run(tmp_path, 8)
+    plot_loss({"train": [(1, 2.0), (2, 1.5), (3, 1.2)], "val": [(3, 1.4)]}, tmp_path / "loss.png")
+    chance = {"colour": 0.25, "shape": 1 / 3, "direction": 0.25, "background": 0.25}
+    table = {"chance": chance, "clips": 8, "base": dict.fromkeys(chance, 0.0), "finetuned": chance,
+             "finetuned_reversed": chance}  # fmt: skip
+    summary = {"results": {"base": {}, "adapter": {}}, "primary": "adapter", "metric_tool": "pycocoevalcap 1.2"}
+    write_report(tmp_path, records, summary, demo_sections_html(table, "loss.png"))
+    page = _open(browser, tmp_path)
+    top = [
+        page.evaluate(f"document.querySelector('{selector}').getBoundingClientRect().top")
+        for selector in ("table.attributes", "img.loss", "#samples")
+    ]
+    assert top[0] < top[1] < top[2]  # attribute table, then loss curve, then the samples
+    assert page.evaluate("document.querySelector('img.loss').naturalWidth") > 0  # loss.png beside the page loads
+    assert "frames reversed" in page.text_content("table.attributes")

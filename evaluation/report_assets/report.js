@@ -95,8 +95,12 @@
     const node = element("div", "sample" + (row.error ? " errored" : ""));
     node.dataset.id = row.id;
     node.row = row;
+    node.id = "sample-" + row.n;
     const head = element("div", "head");
-    head.append(element("span", "n", "#" + row.n), element("span", "id", row.id));
+    const anchor = element("a", "n", "#" + row.n);
+    anchor.href = "#" + node.id;
+    anchor.title = "link to this sample";
+    head.append(anchor, element("span", "id", row.id));
     if (row.video) head.append(element("span", "video", row.video));
     node.append(head);
     if (row.frames) node.append(framesNode(row, THUMB_HEIGHT));
@@ -143,6 +147,57 @@
   $("prev").onclick = () => update({ page: state.page - 1 });
   $("next").onclick = () => update({ page: state.page + 1 });
 
+  // Export: the rows that match the filters and search, in the shown order, as a file made in the page (offline).
+  const MODEL_FIELDS = ["text", "error", "cider", "bleu_4"];
+  function exportRecord(row) {
+    return { n: row.n, id: row.id, video: row.video, references: row.refs, error: row.error,
+             answers: row.answers.map((a) => ({ model: a.model, text: a.text, error: a.error, flags: a.flags,
+                                               cider: a.cider, bleu_4: a.bleu_4 })) };
+  }
+  function csvCell(value) {
+    const text = value === null || value === undefined ? "" : String(value);
+    return /[",\r\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+  }
+  function toCsv(list) {
+    const header = ["n", "id", "video", "references", "error"];
+    for (const model of config.models) for (const field of MODEL_FIELDS) header.push(model + "_" + field);
+    const lines = [header.map(csvCell).join(",")];
+    for (const row of list) {
+      const cells = [row.n, row.id, row.video, row.refs.join(" | "), row.error];
+      for (const model of config.models) {
+        const answer = row.answers.find((a) => a.model === model) || {};
+        for (const field of MODEL_FIELDS) cells.push(answer[field]);
+      }
+      lines.push(cells.map(csvCell).join(","));
+    }
+    return lines.join("\r\n") + "\r\n";
+  }
+  function download(name, type, text) {
+    const link = element("a");
+    link.href = URL.createObjectURL(new Blob([text], { type }));
+    link.download = name;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 0);
+  }
+  $("export-csv").onclick = () => download("samples.csv", "text/csv", toCsv(selected()));
+  $("export-jsonl").onclick = () => download("samples.jsonl", "application/x-ndjson",
+    selected().map((row) => JSON.stringify(exportRecord(row)) + "\n").join(""));
+
+  // A link to a sample (#sample-N): show its page in test-set order, unfiltered, and scroll to it.
+  function showLinked() {
+    const match = /^#sample-(\d+)$/.exec(location.hash);
+    if (!match) return;
+    const index = rows.findIndex((row) => row.n === Number(match[1]));
+    if (index < 0) return;
+    $("errors-only").checked = false;
+    $("search").value = "";
+    update({ order: "file", errorsOnly: false, query: "", page: Math.floor(index / state.pageSize) });
+    document.getElementById(location.hash.slice(1))?.scrollIntoView();
+  }
+  window.addEventListener("hashchange", showLinked);
+
   const lightbox = $("lightbox");
   const TILE_GAP = 3;  // px, as .frames .tiles' gap in report.css
 
@@ -184,4 +239,5 @@
   });
   document.addEventListener("keydown", (event) => { if (event.key === "Escape") lightbox.hidden = true; });
   render();
+  showLinked();
 })();

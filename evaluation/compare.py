@@ -1,0 +1,118 @@
+"""Compare evaluation runs on the samples they share: every run's metrics with intervals, and paired differences.
+
+    python -m evaluation.compare results/run_a results/run_b results/run_c
+    python -m evaluation.compare results/run_a results/run_b --bootstrap 2000 --output comparison.json
+
+Each RUN_DIR is an evaluate_model.py output folder (its predictions.jsonl is read). Every model of every run is one
+column (``run_a`` or, for a run with base and adapter, ``run_a:base`` and ``run_a:adapter``). Samples are matched
+by content: the same id must have the same clip and the same references in every run, or the runs are refused (they
+were made on different test sets). All columns are scored together, in one call, on the samples every run holds
+and every model answered, so CIDEr-D's IDF is that of this common set: a run's numbers here can differ from its own
+metrics.json when the runs cover different samples. Differences are paired (the same bootstrap resamples) against
+the first column.
+"""
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from data.publish import write_text_atomic
+from evaluation.bootstrap import DEFAULT_RESAMPLES
+from evaluation.metrics import MetricsError
+from evaluation.predictions import PREDICTIONS_FILE, PredictionsFileError
+from evaluation.ptb_tokenizer import TokenizerError
+from evaluation.score_only import read_predictions_for_scoring
+from evaluation.scoring import bootstrap_description, model_names, score_records
+from evaluation.summary_table import summary_table
+
+
+class CompareError(ValueError):
+    """The runs cannot be compared (another test set, nothing in common, no predictions)."""
+
+
+def sample_content(record: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes two runs' samples the same sample: its clip and its references (the id is the key)."""
+    return (record.get("video"), tuple(record.get("references") or [record["reference"]]))
+
+
+def read_run(run_dir: Path) -> list[dict[str, Any]]:
+    path = Path(run_dir) / PREDICTIONS_FILE
+    if not path.is_file():
+        raise CompareError(f"{run_dir} has no {PREDICTIONS_FILE}: pass evaluate_model.py output folders")
+    return read_predictions_for_scoring(path).records
+
+
+def check_same_samples(labels: Sequence[str], runs: Sequence[list[dict[str, Any]]]) -> list[str]:
+    """The ids every run holds, in the first run's order; refuses runs whose common ids differ in clip or refs."""
+    contents = [{str(record["id"]): sample_content(record) for record in records} for records in runs]
+    first = contents[0]
+    for label, content in zip(labels[1:], contents[1:], strict=True):
+        for sample_id in first.keys() & content.keys():
+            if first[sample_id] != content[sample_id]:
+                (clip_a, refs_a), (clip_b, refs_b) = first[sample_id], content[sample_id]
+                what = f"clip {clip_a!r} vs {clip_b!r}" if clip_a != clip_b else f"references {refs_a} vs {refs_b}"
+                raise CompareError(
+                    f"{label} was made on another test set than {labels[0]}: sample {sample_id!r} differs ({what}); "
+                    "compare runs of the same test set"
+                )
+    shared = [sample_id for sample_id in first if all(sample_id in content for content in contents[1:])]
+    if not shared:
+        raise CompareError(f"the runs {', '.join(labels)} have no sample id in common: nothing to compare")
+    return shared
+
+
+def run_labels(run_dirs: Sequence[Path]) -> list[str]:
+    """Each run's folder name, or the path as given when two folders share a name."""
+    names = [Path(run_dir).name for run_dir in run_dirs]
+    return names if len(set(names)) == len(names) else [str(run_dir) for run_dir in run_dirs]
+
+
+def compare_runs(run_dirs: Sequence[Path], resamples: int = DEFAULT_RESAMPLES) -> dict[str, Any]:
+    """{"runs", "samples", "results" (score_records' shape, one entry per column), "bootstrap"}."""
+    if len(run_dirs) < 2:
+        raise CompareError("give at least two run folders to compare")
+    labels = run_labels(run_dirs)
+    runs = [read_run(run_dir) for run_dir in run_dirs]
+    shared = set(check_same_samples(labels, runs))
+    combined = []
+    for label, records in zip(labels, runs, strict=True):
+        single = len(model_names(records)) == 1
+        for record in records:
+            if str(record["id"]) in shared:
+                combined.append({**record, "model": label if single else f"{label}:{record.get('model', 'model')}"})
+    return {
+        "runs": {label: str(run_dir) for label, run_dir in zip(labels, run_dirs, strict=True)},
+        "samples": len(shared),
+        "results": score_records(combined, resamples),
+        "bootstrap": bootstrap_description(resamples),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
+    parser.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="N", help="resamples (0: off)")
+    parser.add_argument("--output", type=Path, help="also write the comparison as JSON to this file")
+    args = parser.parse_args(argv)
+    if args.bootstrap < 0:
+        parser.error(f"--bootstrap must be 0 or more, got {args.bootstrap}")
+    try:
+        comparison = compare_runs(args.run_dirs, args.bootstrap)
+    except (CompareError, PredictionsFileError, MetricsError, TokenizerError) as error:
+        raise SystemExit(f"error: {error}") from None
+    print(
+        f"{comparison['samples']} samples are in every run (same id, clip and references); those every model "
+        "answered are scored together (counts below)"
+    )
+    print(summary_table(comparison["results"]))
+    if args.output:
+        write_text_atomic(args.output, json.dumps(comparison, indent=2) + "\n")
+        print(f"comparison: {args.output}", file=sys.stderr)
+    return comparison
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""The bootstrap's resampled corpus metrics against brute force: pycocoevalcap's own scorers run on explicit resamples.
+
+Captions are already tokenized (what pycocoevalcap's scorers take), so no Java is needed. A resample is written out
+as a set in which a sample drawn k times appears k times under distinct ids; BLEU, ROUGE-L and CIDEr-D (its IDF from
+that set) are then computed by pycocoevalcap and must equal the bootstrap's values for the same weights.
+"""
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+from pycocoevalcap.bleu.bleu import Bleu
+from pycocoevalcap.cider.cider import Cider
+from pycocoevalcap.rouge.rouge import Rouge
+
+from evaluation.bootstrap import (
+    INTERVAL_KEYS,
+    ReferenceSet,
+    SampleStatistics,
+    interval,
+    paired_difference,
+    resample_weights,
+    resampled_metrics,
+    resampled_metrics_of,
+)
+
+GTS = {
+    "a": ["a cat sits on a mat", "the cat is on the mat", "a grey cat rests on a rug indoors"],
+    "b": ["a dog runs in the park", "a brown dog is running across the grass"],
+    "c": ["a red ball rolls on grass"],
+    "d": ["a man is cooking pasta in a kitchen", "someone cooks pasta", "a man cooks food"],
+    "e": ["two people dance on a stage", "a couple is dancing"],
+    "f": ["a car drives down a road at night", "a car on a dark road"],
+    "g": ["a woman plays the piano", "a person is playing a piano in a room"],
+    "h": ["a cat plays with a red ball on the grass"],
+}
+SYSTEMS = {
+    "good": {
+        "a": "a cat is on a mat",
+        "b": "a dog is running in the park",
+        "c": "a ball rolls on the grass",
+        "d": "a man is cooking pasta",
+        "e": "a couple dances on a stage",
+        "f": "a car drives on a road at night",
+        "g": "a woman is playing the piano",
+        "h": "a cat plays with a ball",
+    },
+    "poor": {
+        "a": "a cat",
+        "b": "an animal outside outside outside",
+        "c": "",
+        "d": "a man is cooking pasta in a kitchen",
+        "e": "people",
+        "f": "a car a car a car",
+        "g": "music",
+        "h": "a red ball on the grass",
+    },
+}
+
+KEYS = list(GTS)
+# each answer is the next sample's reference: its n-grams are private to another sample (df = that sample's weight)
+SYSTEMS["swapped"] = {key: GTS[KEYS[(i + 1) % len(KEYS)]][0] for i, key in enumerate(KEYS)}
+
+
+def pycocoevalcap_scores(gts, res) -> dict[str, float]:
+    with contextlib.redirect_stdout(io.StringIO()):
+        bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
+    scores = {f"bleu_{n}": bleu[n - 1] for n in range(1, 5)}
+    scores["rouge_l"] = Rouge().compute_score(gts, res)[0]
+    scores["cider"] = Cider().compute_score(gts, res)[0]
+    return scores
+
+
+def explicit_resample(weights, ids, system):
+    """The resampled set itself: sample i appears weights[i] times, each copy under its own id."""
+    gts, res = {}, {}
+    for count, key in zip(weights.astype(int), ids, strict=True):
+        for copy in range(count):
+            gts[f"{key}#{copy}"] = GTS[key]
+            res[f"{key}#{copy}"] = [SYSTEMS[system][key]]
+    return gts, res
+
+
+def statistics(system: str) -> SampleStatistics:
+    res = {key: [SYSTEMS[system][key]] for key in GTS}
+    references = ReferenceSet.build(list(GTS.values()))
+    return SampleStatistics.build(references, [SYSTEMS[system][key] for key in GTS], Rouge().compute_score(GTS, res)[1])
+
+
+@pytest.mark.parametrize("system", sorted(SYSTEMS))
+def test_whole_set_equals_pycocoevalcap(system):
+    values = resampled_metrics(statistics(system), np.ones((1, len(GTS))))
+    expected = pycocoevalcap_scores(GTS, {key: [SYSTEMS[system][key]] for key in GTS})
+    for key in INTERVAL_KEYS:
+        assert values[key][0] == pytest.approx(expected[key], rel=1e-9, abs=1e-12), key
+
+
+@pytest.mark.parametrize("system", sorted(SYSTEMS))
+def test_each_resample_equals_pycocoevalcap_on_the_explicit_resample(system):
+    weights = resample_weights(len(GTS), 30, seed=7)
+    values = resampled_metrics(statistics(system), weights)
+    for r, row in enumerate(weights):
+        expected = pycocoevalcap_scores(*explicit_resample(row, list(GTS), system))
+        for key in INTERVAL_KEYS:
+            assert values[key][r] == pytest.approx(expected[key], rel=1e-9, abs=1e-12), (r, key)
+
+
+def test_resample_weights_are_draws_with_replacement_and_fixed_by_the_seed():
+    weights = resample_weights(50, 200, seed=3)
+    assert weights.shape == (200, 50)
+    assert (weights.sum(axis=1) == 50).all()
+    assert np.array_equal(weights, resample_weights(50, 200, seed=3))
+    assert not np.array_equal(weights, resample_weights(50, 200, seed=4))
+    assert (weights == 0).mean() == pytest.approx((1 - 1 / 50) ** 50, abs=0.02)  # ~36.8 % left out each time
+
+
+def test_interval_holds_the_point_and_is_ordered():
+    stats = statistics("good")
+    values = resampled_metrics(stats, resample_weights(len(stats), 500))
+    point = resampled_metrics(stats, np.ones((1, len(stats))))
+    for key in INTERVAL_KEYS:
+        low, high = interval(values[key])
+        assert low < high, key
+        assert low <= point[key][0] <= high, key
+
+
+def test_paired_difference_of_a_system_against_itself_is_exactly_zero():
+    stats = statistics("good")
+    values = resampled_metrics(stats, resample_weights(len(stats), 200))
+    paired = paired_difference(values, values, dict.fromkeys(INTERVAL_KEYS, 0.0))
+    for key in INTERVAL_KEYS:
+        assert paired[key] == {"difference": 0.0, "interval": [0.0, 0.0], "above_zero": 0.0}, key
+
+
+def test_paired_difference_of_a_clearly_better_system():
+    weights = resample_weights(len(GTS), 300)
+    good, poor = (resampled_metrics(statistics(system), weights) for system in ("good", "poor"))
+    point = {key: good[key].mean() - poor[key].mean() for key in INTERVAL_KEYS}
+    paired = paired_difference(good, poor, point)
+    assert paired["cider"]["above_zero"] > 0.9
+    assert paired["cider"]["interval"][0] < point["cider"] < paired["cider"]["interval"][1]
+
+
+def test_systems_resampled_together_get_the_values_each_gets_alone():
+    weights = resample_weights(len(GTS), 40, seed=1)
+    together = resampled_metrics_of({system: statistics(system) for system in SYSTEMS}, weights)
+    for system in SYSTEMS:
+        alone = resampled_metrics(statistics(system), weights)
+        for key in INTERVAL_KEYS:
+            assert np.array_equal(together[system][key], alone[key]), (system, key)
