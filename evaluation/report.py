@@ -28,7 +28,7 @@ from evaluation.scoring import COUNT_KEYS
 
 # ASCII controls, and backslashes (which browsers read as '/'): never in a path we write, often in a crafted link
 _NOT_IN_LINKS = re.compile(r"[\x00-\x1f\x7f\\]")
-_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`\[\]()#!|])")  # what could form a link, image, code, heading or cell
 
 
 def safe_link(value: Any) -> str | None:
@@ -46,7 +46,7 @@ def safe_link(value: Any) -> str | None:
 
 
 def _md_text(value: Any) -> str:
-    """``value`` as one line of markdown text: HTML escaped, markdown's own markup characters backslash-escaped."""
+    """``value`` as one line of markdown text: HTML escaped, the characters of links, code and headings escaped."""
     one_line = " ".join(str(value).split())
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", html.escape(one_line, quote=False))
 
@@ -96,7 +96,7 @@ def _answer_line(answer: dict[str, Any]) -> str:
     model = _md_text(answer["model"])
     if answer["error"] is not None:
         return f"- **{model}**: ERROR: {_md_text(answer['error'])}"
-    flags = f"  \\[{', '.join(answer['flags'])}\\]" if answer["flags"] else ""
+    flags = f"  [{', '.join(answer['flags'])}]" if answer["flags"] else ""  # ours: "]  (" forms no link
     scores = f"(CIDEr-D {_percent(answer['cider'])}, BLEU-4 {_percent(answer['bleu_4'])})"
     return f"- **{model}**: {_md_text(answer['text']) if answer['text'] else '(empty)'}{flags}  {scores}"
 
