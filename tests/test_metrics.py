@@ -101,25 +101,13 @@ def test_mismatched_ids_are_an_error():
 
 @pytest.mark.slow
 def test_agrees_with_pycocoevalcap_called_directly(scores):
-    from pycocoevalcap.bleu.bleu import Bleu
-    from pycocoevalcap.cider.cider import Cider
-    from pycocoevalcap.meteor.meteor import Meteor
-    from pycocoevalcap.rouge.rouge import Rouge
-    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
-
-    tokenizer = PTBTokenizer()
-    gts = tokenizer.tokenize({k: [{"caption": c} for c in v] for k, v in REFERENCES.items()})
-    res = tokenizer.tokenize({k: [{"caption": v}] for k, v in SYSTEMS["one_changed"].items()})
-    bleu, _ = Bleu(4).compute_score(gts, res)
-    direct = {f"bleu_{n + 1}": bleu[n] for n in range(4)}
-    direct["meteor"] = Meteor().compute_score(gts, res)[0]
-    direct["rouge_l"] = Rouge().compute_score(gts, res)[0]
-    direct["cider"] = Cider().compute_score(gts, res)[0]
-    assert scores["one_changed"] == pytest.approx(direct, abs=1e-9)
+    assert scores["one_changed"] == pytest.approx(pycocoevalcap_direct(REFERENCES, SYSTEMS["one_changed"]), abs=1e-9)
 
 
 def pycocoevalcap_direct(references: dict[str, list[str]], system: dict[str, str]) -> dict[str, float]:
-    """pycocoevalcap's scorers called as its own COCOEvalCap does: PTB tokenizer, gts = {id: [all refs]}."""
+    """pycocoevalcap's own tokenizer and scorers, composed as its COCOEvalCap.evaluate does (gts = {id: [all refs]}):
+    the reference our scorer is held to. Ours tokenizes through evaluation.ptb_tokenizer (one line per caption,
+    checked), not PTBTokenizer; COCOEvalCap itself cannot run offline, as it always runs SPICE (a download)."""
     from pycocoevalcap.bleu.bleu import Bleu
     from pycocoevalcap.cider.cider import Cider
     from pycocoevalcap.meteor.meteor import Meteor

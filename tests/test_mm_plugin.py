@@ -6,6 +6,7 @@ stock qwen2_vl plugin's, bit for bit; where it is wrong, our frames are the trut
 
 import dataclasses
 
+import av
 import pytest
 import torch
 
@@ -13,7 +14,7 @@ import plugins
 from plugins.llamafactory_boundary import TEMPLATES, AlignedSample, encode_sample, regularized_videos
 from plugins.mm_plugin import UnsupportedFamily
 from tests.damaged_clips import faststart_clip, zero_tail
-from video import VideoReadError, probe_video, read_frames, sample_indices
+from video import VideoReadError, probe_video, sample_indices
 
 PROMPT = "<video>Describe this video in one sentence."
 VIDEO_SETTINGS = {"video_maxlen": 8, "video_fps": 8.0, "video_max_pixels": 224 * 224}
@@ -110,8 +111,12 @@ def test_edit_listed_clip_gets_every_sampled_frame_where_stock_loses_some(loaded
     stock_frames = regularized_videos(TEMPLATES["qwen2_vl"].mm_plugin, [path], **settings)[0]
     ours = regularized_videos(template.mm_plugin, [path], **settings)[0]
     info = probe_video(path)
-    truth = read_frames(info, sample_indices(info, **_sampler_kwargs()))
-    assert len(ours) == 8 and len(set(map(bytes, truth))) == 8
+    with av.open(path) as container:  # the truth: every frame the clip shows, decoded in order
+        shown = [frame.to_image() for frame in container.decode(video=0)]
+    indices = sample_indices(info, **_sampler_kwargs())
+    assert len(shown) == 62 and len(set(indices)) == 8 and max(indices) < len(shown)
+    truth = template.mm_plugin.resize_frames([shown[index] for index in indices], **settings)  # LLaMA-Factory's resize
+    assert [image.tobytes() for image in ours] == [image.tobytes() for image in truth]
     assert len({image.tobytes() for image in stock_frames}) < 8  # stock padded or repeated frames
 
 
