@@ -4,9 +4,10 @@
     python -m bench.gpu_dataloader_wait                                   # 40 steps per path, 8 data workers
     python -m bench.gpu_dataloader_wait --steps 60 --workers 8 --out results/gpu_dataloader_wait.json
 
-The Qwen2-VL-7B architecture with random weights (Qwen2VLConfig at the released sizes, bf16, on the GPU; token
+The Qwen2-VL-7B architecture with random weights (plugins.released_architectures' sizes, bf16, on the GPU; token
 ids from the embedded tiny tokenizer, whose processor has the real patch 14 / merge 2, so video token math is the
-real one), LoRA as --config says (lora_rank, lora_alpha, lora_dropout, lora_target; everything else frozen). The
+real one), LoRA as --config says (lora_rank, lora_alpha, lora_dropout, lora_target; everything else frozen; gradient
+checkpointing unless disable_gradient_checkpointing, as LLaMA-Factory does). The
 sample clips are tokenized through LLaMA-Factory's get_dataset and batched by its SFT collator (the one its trainer
 uses) in a torch DataLoader of --workers processes. Two paths, same model and batches: template qwen2_vl (stock:
 every step decodes every frame of every clip) and qwen2_vl_exact reading the frame store, built first. Per path:
