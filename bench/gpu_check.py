@@ -150,7 +150,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", default="configs/qwen2vl_7b_lora_sft.yaml", help="LoRA, video and batch settings")
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     parser.add_argument("--tiny", action="store_true", help="the embedded tiny model's architecture, not the 7B")
-    parser.add_argument("--tokens", type=int, default=330, help="tokens per sample (8 x 224x224 frames: 256 video)")
+    parser.add_argument(
+        "--tokens", type=int, default=330, help="tokens per sample: the config's ~330, 256 video (8 frames at 224x224)"
+    )
     parser.add_argument("--steps", type=int, default=10, help="timed steps per measurement (the median is reported)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     parser.add_argument("--wait-steps", type=int, default=30, help="timed steps per data path")
