@@ -4,9 +4,10 @@
     python -m bench.gpu_dataloader_wait                                   # 40 steps per path, 8 data workers
     python -m bench.gpu_dataloader_wait --steps 60 --workers 8 --out results/gpu_dataloader_wait.json
 
-The Qwen2-VL-7B architecture with random weights (Qwen2VLConfig at the released sizes, bf16, on the GPU; token
+The Qwen2-VL-7B architecture with random weights (plugins.released_architectures' sizes, bf16, on the GPU; token
 ids from the embedded tiny tokenizer, whose processor has the real patch 14 / merge 2, so video token math is the
-real one), LoRA as --config says (lora_rank, lora_alpha, lora_dropout, lora_target; everything else frozen). The
+real one), LoRA as --config says (lora_rank, lora_alpha, lora_dropout, lora_target; everything else frozen; gradient
+checkpointing unless disable_gradient_checkpointing, as LLaMA-Factory does). The
 sample clips are tokenized through LLaMA-Factory's get_dataset and batched by its SFT collator (the one its trainer
 uses) in a torch DataLoader of --workers processes. Two paths, same model and batches: template qwen2_vl (stock:
 every step decodes every frame of every clip) and qwen2_vl_exact reading the frame store, built first. Per path:
@@ -20,37 +21,53 @@ import os
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "models" / "tiny-qwen2vl"
-QWEN2_VL_7B = {  # the released Qwen2-VL-7B sizes (8,291,375,616 parameters)
-    "text": {"hidden_size": 3584, "num_hidden_layers": 28, "num_attention_heads": 28, "num_key_value_heads": 4,
-             "intermediate_size": 18944, "vocab_size": 152064, "rope_scaling": {"type": "mrope",
-             "mrope_section": [16, 24, 24]}, "max_position_embeddings": 32768},
-    "vision": {"depth": 32, "embed_dim": 1280, "num_heads": 16, "hidden_size": 3584, "patch_size": 14,
-               "spatial_merge_size": 2, "temporal_patch_size": 2},
-}  # fmt: skip
+RELEASED_7B = "Qwen/Qwen2-VL-7B-Instruct"  # built from plugins.released_architectures: the sizes the plan counts
 TOKEN_IDS = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
 
 
-def build_model(lora: dict):
-    """Random-init Qwen2-VL-7B in bf16 on the GPU, LoRA on the language model as configured."""
+@dataclass(frozen=True)
+class WaitRun:
+    """How measure_paths runs: the tokenizer's model directory, a scratch folder, step counts, loader workers."""
+
+    model_dir: Path
+    work: Path
+    steps: int
+    warmup: int
+    workers: int
+    device: str = "cuda"
+
+
+def build_model(lora: dict, architecture: str = RELEASED_7B, device: str = "cuda"):
+    """Random-init ``architecture`` (a hub id of plugins.released_architectures or a local model directory) in bf16
+    on ``device``, with the tiny tokenizer's token ids; LoRA on the language model as configured, all else frozen."""
     import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoConfig, Qwen2VLConfig, Qwen2VLForConditionalGeneration
+    from transformers import AutoConfig, AutoModelForImageTextToText
 
+    from plugins.released_architectures import model_config
+
+    config = model_config(architecture)[0]
     tiny = AutoConfig.from_pretrained(TINY)
-    config = Qwen2VLConfig(text_config=QWEN2_VL_7B["text"], vision_config=QWEN2_VL_7B["vision"],
-                           **{key: getattr(tiny, key) for key in TOKEN_IDS})  # fmt: skip
+    for key in TOKEN_IDS:
+        setattr(config, key, getattr(tiny, key))
     torch.set_default_dtype(torch.bfloat16)
-    with torch.device("cuda"):
-        model = Qwen2VLForConditionalGeneration(config)
-    torch.set_default_dtype(torch.float32)
+    try:
+        with torch.device(device):
+            model = AutoModelForImageTextToText.from_config(config)
+    finally:
+        torch.set_default_dtype(torch.float32)
     targets = [name.strip() for name in str(lora["lora_target"]).split(",")]
     peft_config = LoraConfig(r=lora["lora_rank"], lora_alpha=lora["lora_alpha"], lora_dropout=lora["lora_dropout"],
                              target_modules=targets)  # fmt: skip
-    return get_peft_model(model, peft_config)  # freezes everything but the adapters
+    model = get_peft_model(model, peft_config)  # freezes everything but the adapters
+    if not lora.get("disable_gradient_checkpointing"):  # LLaMA-Factory's default, and what plugins.plan counts
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return model
 
 
 def loader_for(settings: dict, model, workers: int):
@@ -73,7 +90,7 @@ def loader_for(settings: dict, model, workers: int):
     )  # fmt: skip
 
 
-def time_steps(model, loader, steps: int, warmup: int) -> dict:
+def time_steps(model, loader, steps: int, warmup: int, device: str = "cuda") -> dict:
     """Train ``steps`` steps; per step the seconds blocked in next(loader) and the whole step."""
     import torch
 
@@ -88,16 +105,47 @@ def time_steps(model, loader, steps: int, warmup: int) -> dict:
             batches = iter(loader)
             batch = next(batches)
         waited = time.perf_counter() - start
-        batch = {k: v.to("cuda", non_blocking=True) if hasattr(v, "to") else v for k, v in batch.items()}
+        batch = {k: v.to(device, non_blocking=True) if hasattr(v, "to") else v for k, v in batch.items()}
         model(**batch).loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        torch.cuda.synchronize()
+        if device != "cpu":
+            torch.cuda.synchronize()
         waits.append(waited)
         totals.append(time.perf_counter() - start)
     waits, totals = waits[warmup:], totals[warmup:]
-    return {"steps": steps, "step_s": statistics.mean(totals), "wait_s": statistics.mean(waits),
-            "wait_share": sum(waits) / sum(totals)}  # fmt: skip
+    return {"steps": steps, "step_s": statistics.mean(totals), "step_median_s": statistics.median(totals),
+            "wait_s": statistics.mean(waits), "wait_share": sum(waits) / sum(totals)}  # fmt: skip
+
+
+def measure_paths(config: dict, model, clips: list[Path], run: WaitRun) -> dict:
+    """Stock decode vs the frame store (built first, in run.work/frames) on the same model: time_steps' figures
+    per path."""
+    from frame_store.build import build_store
+    from plugins.frame_source import builder_plugin, target_for_run, use_frame_source
+    from tests.training_fixtures import DATASET_NAME, write_dataset
+
+    work = run.work
+    write_dataset(work, clips)
+    results = {}
+    for path, template_name in (("stock decode", "qwen2_vl"), ("frame store", "qwen2_vl_exact")):
+        settings = {key: config[key] for key in ("video_maxlen", "video_fps", "video_max_pixels", "cutoff_len",
+                                                 "per_device_train_batch_size", "lora_rank")}  # fmt: skip
+        settings.update(model_name_or_path=str(run.model_dir), stage="sft", do_train=True, finetuning_type="lora",
+                        dataset=DATASET_NAME, dataset_dir=str(work), template=template_name, overwrite_cache=True,
+                        output_dir=str(work / "out"), report_to="none",
+                        preprocessing_num_workers=min(8, os.cpu_count() or 1))  # fmt: skip
+        template, loader = loader_for(settings, model, run.workers)
+        if template_name == "qwen2_vl_exact":
+            source = use_frame_source(template.mm_plugin, settings)  # work/frames; before the loader's workers start
+            target = target_for_run(source, settings, template.mm_plugin)
+            builder = builder_plugin(template.mm_plugin)
+            print(build_store([str(clip) for clip in clips], target, builder, workers=os.cpu_count()).summary())
+        results[path] = time_steps(model, loader, run.steps, run.warmup, run.device)
+        row = results[path]
+        print(f"{path:<14} step {row['step_s'] * 1e3:7.1f} ms  waiting for data {row['wait_s'] * 1e3:7.1f} ms "
+              f"({row['wait_share']:.1%} of the step), {run.workers} workers", flush=True)  # fmt: skip
+    return results
 
 
 def main() -> None:
@@ -105,10 +153,7 @@ def main() -> None:
     import torch
 
     import plugins
-    from frame_store.build import build_store
-    from plugins.frame_source import builder_plugin, target_for_run, use_frame_source
     from plugins.run_config import load_run_config
-    from tests.training_fixtures import DATASET_NAME, write_dataset
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/qwen2vl_7b_lora_sft.yaml", help="LoRA and batch settings")
@@ -124,27 +169,11 @@ def main() -> None:
     plugins.register()
     config = load_run_config(args.config)
     clips = sorted(args.clips_dir.rglob("*.mp4"))
-    work = Path(tempfile.mkdtemp(prefix="gpu_dataloader_wait."))
-    write_dataset(work, clips)
     model = build_model(config)
     results = {"date": time.strftime("%Y-%m-%d"), "gpu": torch.cuda.get_device_name(), "clips": len(clips),
                "workers": args.workers, "batch": config["per_device_train_batch_size"]}  # fmt: skip
-    for path, template_name in (("stock decode", "qwen2_vl"), ("frame store", "qwen2_vl_exact")):
-        settings = {key: config[key] for key in ("video_maxlen", "video_fps", "video_max_pixels", "cutoff_len",
-                                                 "per_device_train_batch_size", "lora_rank")}  # fmt: skip
-        settings.update(model_name_or_path=str(TINY), stage="sft", do_train=True, finetuning_type="lora",
-                        dataset=DATASET_NAME, dataset_dir=str(work), template=template_name, overwrite_cache=True,
-                        output_dir=str(work / "out"), report_to="none", preprocessing_num_workers=8)  # fmt: skip
-        template, loader = loader_for(settings, model, args.workers)
-        if template_name == "qwen2_vl_exact":
-            source = use_frame_source(template.mm_plugin, settings)  # work/frames; before the loader's workers start
-            target = target_for_run(source, settings, template.mm_plugin)
-            builder = builder_plugin(template.mm_plugin)
-            print(build_store([str(clip) for clip in clips], target, builder, workers=os.cpu_count()).summary())
-        results[path] = time_steps(model, loader, args.steps, args.warmup)
-        row = results[path]
-        print(f"{path:<14} step {row['step_s'] * 1e3:7.1f} ms  waiting for data {row['wait_s'] * 1e3:7.1f} ms "
-              f"({row['wait_share']:.1%} of the step), {args.workers} workers", flush=True)  # fmt: skip
+    run = WaitRun(TINY, Path(tempfile.mkdtemp(prefix="gpu_dataloader_wait.")), args.steps, args.warmup, args.workers)
+    results.update(measure_paths(config, model, clips, run))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1))

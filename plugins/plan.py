@@ -130,9 +130,25 @@ def _gib(value: float) -> str:
     return f"{value / GIB:6.1f} GiB"
 
 
-def plan(settings: dict, gpus: int, gpu_memory_gib: float, sample: int = DEFAULT_SAMPLE, tokens: int | None = None):
-    """The plan's lines and whether the config fits."""
-    from plugins.lora_targets import check_frozen_vision, format_placement, parse_lora_args
+@dataclass(frozen=True)
+class PlanBasis:
+    """What the plan reads off a config: the arithmetic's inputs and where they came from."""
+
+    inputs: PlanInputs
+    config_source: str
+    placement: object  # plugins.lora_targets.LoraPlacement
+    lengths: TokenLengths
+    model_args: object  # LLaMA-Factory's ModelArguments
+    finetuning_args: object  # LLaMA-Factory's FinetuningArguments
+    text_config: object
+    stage: int
+    checkpointing: bool
+    weight_bytes: int
+
+
+def plan_basis(settings: dict, gpus: int, sample: int = DEFAULT_SAMPLE, tokens: int | None = None) -> PlanBasis:
+    """The plan's inputs for ``settings`` on ``gpus`` GPUs (token lengths as token_lengths finds them)."""
+    from plugins.lora_targets import check_frozen_vision, parse_lora_args
     from plugins.released_architectures import model_config
 
     config, config_source = model_config(settings["model_name_or_path"])
@@ -140,21 +156,19 @@ def plan(settings: dict, gpus: int, gpu_memory_gib: float, sample: int = DEFAULT
     placement = _placement(config, settings)
     check_frozen_vision(placement, finetuning_args.freeze_vision_tower)
     lengths = token_lengths(settings, config.vision_config, sample, tokens)
-    batch = int(settings.get("per_device_train_batch_size", 1))
     checkpointing = not model_args.disable_gradient_checkpointing
     weight_bytes = 2 if settings.get("bf16") or settings.get("pure_bf16") or settings.get("fp16") else 4
     text_config = config.text_config
     stage, buckets = deepspeed_settings(settings, text_config.hidden_size, weight_bytes)
-
-    def activations(length: int, with_checkpointing: bool) -> int:
-        return _activation_bytes(text_config, settings, model_args, placement, length, with_checkpointing)
 
     inputs = PlanInputs(
         frozen_parameters=placement.total_parameters - placement.trainable_parameters,
         trainable_parameters=placement.trainable_parameters,
         largest_layer_parameters=placement.largest_layer_parameters,
         weight_bytes=weight_bytes,
-        activation_bytes_per_sample=activations(lengths.max, checkpointing),
+        activation_bytes_per_sample=_activation_bytes(
+            text_config, settings, model_args, placement, lengths.max, checkpointing
+        ),
         tokens_per_sample=lengths.max,
         vocab_size=text_config.vocab_size,
         zero_stage=stage,
@@ -162,6 +176,33 @@ def plan(settings: dict, gpus: int, gpu_memory_gib: float, sample: int = DEFAULT
         gpus=gpus,
         liger=bool(model_args.enable_liger_kernel),
     )
+    return PlanBasis(
+        inputs=inputs,
+        config_source=config_source,
+        placement=placement,
+        lengths=lengths,
+        model_args=model_args,
+        finetuning_args=finetuning_args,
+        text_config=text_config,
+        stage=stage,
+        checkpointing=checkpointing,
+        weight_bytes=weight_bytes,
+    )
+
+
+def plan(settings: dict, gpus: int, gpu_memory_gib: float, sample: int = DEFAULT_SAMPLE, tokens: int | None = None):
+    """The plan's lines and whether the config fits."""
+    from plugins.lora_targets import format_placement
+
+    basis = plan_basis(settings, gpus, sample, tokens)
+    inputs, config_source, placement, lengths = basis.inputs, basis.config_source, basis.placement, basis.lengths
+    model_args, finetuning_args, text_config = basis.model_args, basis.finetuning_args, basis.text_config
+    stage, checkpointing, weight_bytes = basis.stage, basis.checkpointing, basis.weight_bytes
+    batch = int(settings.get("per_device_train_batch_size", 1))
+
+    def activations(length: int, with_checkpointing: bool) -> int:
+        return _activation_bytes(text_config, settings, model_args, placement, length, with_checkpointing)
+
     budget = int(gpu_memory_gib * GIB)
     terms = plan_terms(inputs, batch)
     total = sum(terms.values())
