@@ -100,7 +100,11 @@ def build_config(tokenizer, sizes: TinySizes = SIZES):
         num_attention_heads=sizes.text_heads,
         num_key_value_heads=sizes.text_kv_heads,
         max_position_embeddings=sizes.max_position_embeddings,
-        rope_parameters={"rope_type": "default", "rope_theta": sizes.rope_theta, "mrope_section": list(sizes.mrope_section)},
+        rope_parameters={
+            "rope_type": "default",
+            "rope_theta": sizes.rope_theta,
+            "mrope_section": list(sizes.mrope_section),
+        },
         bos_token_id=ids["<|endoftext|>"],
         eos_token_id=ids["<|im_end|>"],
         pad_token_id=ids["<|endoftext|>"],
