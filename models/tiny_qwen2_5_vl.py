@@ -42,8 +42,8 @@ class TinySizes:
     text_intermediate_size: int = 256
     # M-RoPE: (temporal, height, width) frequency pairs, the 7B's [16, 24, 24] scaled to head_dim 32 (sums to 16),
     # with a low rope_theta so the height and width pairs turn by 0.1-0.6 rad per patch row/column. At the 7B's
-    # theta 1e6 they turned by <= 1e-3 rad: the language model could not tell where in a frame a token was, and the
-    # demo's shape and direction stayed at chance (models/tiny_qwen2vl.py, same fix).
+    # theta 1e6 they turned by 3e-2 down to 2e-6 rad: the language model could not tell where in a frame a token
+    # was, and the demo's shape and direction stayed at chance (models/tiny_qwen2vl.py, same fix).
     mrope_section: tuple[int, int, int] = (4, 6, 6)
     rope_theta: float = 10.0
     vision_depth: int = 2

@@ -62,7 +62,7 @@ class TinySizes:
     text_head_dim: int = 32
     text_intermediate_size: int = 256
     # Interleaved M-RoPE (THWTHW...T): the 8B's [24, 20, 20] scaled to head_dim 32 (sums to 16). With the 8B's
-    # rope_theta 5e6 the slowest height/width pairs (13 and 14 of 16) turned by ~1e-5 rad per patch and the demo's
+    # rope_theta 5e6 the slowest height/width pairs (13 and 14 of 16) turned by ~1e-6 rad per patch and the demo's
     # shape and direction stayed at chance; at theta 10 every height/width pair turns by 0.13-0.9 rad.
     mrope_section: tuple[int, int, int] = (6, 5, 5)
     rope_theta: float = 10.0

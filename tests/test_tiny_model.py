@@ -216,7 +216,7 @@ def _height_width_pairs(rope: dict, pairs: int) -> tuple[list[int], list[int]]:
 def test_rope_turns_with_height_and_width(name):
     """Every tiny model's M-RoPE height and width pairs turn by >= 0.1 rad per patch row/column (read from the
     model's own rotary inv_freq), so the language model can tell where in a frame a token is. With the released
-    rope_theta (1e6-1e7) at head_dim 32 the slowest turned by <= 1e-3 rad, and the demo's shape and direction stayed
+    rope_theta (1e6-1e7) the slowest turned by ~1e-6 rad, and the demo's shape and direction stayed
     at chance."""
     from transformers import AutoModelForImageTextToText
 
