@@ -4,7 +4,7 @@
     python demo.py --clips 24 num_train_epochs=1     # shorter; key=value pairs override the training config
     python demo.py --config configs/tiny_qwen2_5vl_demo.yaml       # another family's tiny model (same stages)
     python demo.py --workspace /tmp/demo --out-dir /tmp/demo/out   # leave this checkout's data/ and saves/ alone
-    OMP_NUM_THREADS=1 python demo.py     # on a CPU busy with other jobs: torch's spinning threads slowed training ~10x
+    python demo.py --threads 2           # every stage on 2 CPU threads (default 1; see below)
 
 Each stage runs the same command a user would (printed before it starts), so the demo is also the
 walkthrough: `python -m data.sample_webvid`, `python -m data.convert_webvid`, `python -m plugins.train`
@@ -15,6 +15,12 @@ summary.md, metrics.json (``base`` and ``finetuned`` keyed by metric name; ``att
 colour, shape, direction and background for ``base``, ``finetuned`` and ``finetuned_reversed``, with ``chance``
 and ``clips``; ``stage_seconds``), loss.png (training and validation loss) and report.html: the evaluation's
 report with the attribute table and the loss curve above the samples, its frame strips beside it (demo_report.py).
+
+Same numbers every time: every stage runs with the same CPU thread count (``--threads``, default 1, whatever
+OMP_NUM_THREADS the caller set: a float sum split over another number of threads rounds differently, and 1,600 steps
+turn that into other answers) and a fixed PYTHONHASHSEED; the demo configs train with ``full_determinism: true``
+(torch's deterministic algorithms, seeded data order). One thread is also the fast choice on a CPU busy with other
+jobs: torch's spinning threads slowed training ~10x there.
 """
 
 import argparse
@@ -26,6 +32,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from demo_report import write_summary
@@ -36,16 +43,23 @@ DEFAULT_OUT_DIR = Path("outputs/demo")
 DEFAULT_CLIPS = 300  # -> ~210 train / ~30 val / ~60 held-out clips: enough for per-attribute accuracy to mean something
 VAL_RATIO = 0.1
 TEST_RATIO = 0.2
+DEFAULT_THREADS = 1
+THREAD_ENV_KEYS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # torch/OpenMP, MKL, OpenBLAS pools
 
 
-def run_stage(title: str, command: list[str]) -> float:
+def stage_env(threads: int, environ: Mapping[str, str]) -> dict[str, str]:
+    """The caller's environment with the thread pools pinned to ``threads`` and hashing fixed, for every stage."""
+    return {**environ, **dict.fromkeys(THREAD_ENV_KEYS, str(threads)), "PYTHONHASHSEED": "0"}
+
+
+def run_stage(title: str, command: list[str], env: Mapping[str, str]) -> float:
     """Print the stage and its exact command, run it, stop the demo if it fails; returns its wall time in s.
 
     The stage runs in its own session, so Ctrl-C reaches only the demo, which stops the stage and says so once
     (otherwise the stage and the demo would each print a KeyboardInterrupt traceback)."""
     print(f"\n=== {title}\n$ {shlex.join(command)}", flush=True)
     started = time.monotonic()
-    stage = subprocess.Popen(command, start_new_session=True)
+    stage = subprocess.Popen(command, start_new_session=True, env=env)
     try:
         returncode = stage.wait()
     except KeyboardInterrupt:
@@ -111,11 +125,16 @@ def run_demo() -> None:
         default=Path("."),
         help="where sample data, splits, dataset_info.json and the adapter go (default: the repo)",
     )
+    parser.add_argument(
+        "--threads", type=int, default=DEFAULT_THREADS, help="CPU threads of every stage (same value, same numbers)"
+    )
     parser.add_argument("overrides", nargs="*", help="key=value overrides for the training config")
     args = parser.parse_args()
     for override in args.overrides:
         if "=" not in override:
             parser.error(f"training overrides look like key=value, got {override!r}")
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
 
     # The workspace holds what the stages write: sample clips, splits, dataset_info.json, the adapter. The repo
     # root (default) is what configs/ expect (dataset_dir: .); elsewhere the config is pointed at it by overrides.
@@ -139,19 +158,22 @@ def run_demo() -> None:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     python = sys.executable
     seconds = {}
+    env = stage_env(args.threads, os.environ)
+    print(f"every stage runs on {args.threads} CPU thread(s) (--threads)", flush=True)
 
     seconds["sample data"] = run_stage(
         "1/6 sample WebVid data",
         [python, "-m", "data.sample_webvid", "--out-dir", str(sample_dir), "--count", str(args.clips)],
+        env,
     )
     seconds["convert"] = run_stage("2/6 convert CSV -> ShareGPT splits", [
         python, "-m", "data.convert_webvid", "--csv", str(sample_dir / "webvid.csv"),
         "--video-dir", str(sample_dir / "videos"), "--out-dir", str(data_dir), "--media-dir", str(workspace),
         "--dataset-info", str(workspace / "dataset_info.json"),
-        "--val-ratio", str(args.val_ratio), "--test-ratio", str(args.test_ratio)])  # fmt: skip
+        "--val-ratio", str(args.val_ratio), "--test-ratio", str(args.test_ratio)], env)  # fmt: skip
     overrides += split_overrides(data_dir, args.clips, settings)
     seconds["preflight + train"] = run_stage(
-        "3/6 preflight + LoRA training", [python, "-m", "plugins.train", str(args.config), *overrides]
+        "3/6 preflight + LoRA training", [python, "-m", "plugins.train", str(args.config), *overrides], env
     )
     for folder in (eval_dir, reversed_eval_dir):  # a fresh adapter: never resume predictions made by an older one
         if folder.exists():
@@ -159,14 +181,14 @@ def run_demo() -> None:
     seconds["evaluate"] = run_stage("4/6 evaluate base and fine-tuned on the held-out split", [
         python, "evaluate_model.py", "--config", str(args.config), "--compare-base",
         "--adapter-path", str(train_dir), "--test-data", str(test_data),
-        "--video-dir", str(workspace), "--output-dir", str(eval_dir)])  # fmt: skip
+        "--video-dir", str(workspace), "--output-dir", str(eval_dir)], env)  # fmt: skip
     seconds["reverse clips"] = run_stage("5/6 control: the held-out clips with their frames reversed in time", [
         python, "-m", "data.reverse_clips", "--test-data", str(test_data), "--media-dir", str(workspace),
-        "--out-dir", str(reversed_dir)])  # fmt: skip
+        "--out-dir", str(reversed_dir)], env)  # fmt: skip
     seconds["evaluate reversed"] = run_stage("6/6 evaluate fine-tuned on the reversed clips", [
         python, "evaluate_model.py", "--config", str(args.config),
         "--adapter-path", str(train_dir), "--test-data", str(reversed_dir / "webvid_test_reversed.json"),
-        "--video-dir", str(workspace), "--output-dir", str(reversed_eval_dir)])  # fmt: skip
+        "--video-dir", str(workspace), "--output-dir", str(reversed_eval_dir)], env)  # fmt: skip
 
     summary = write_summary(args.out_dir, train_dir, eval_dir, reversed_eval_dir, args.config, seconds)
     print("\n" + (args.out_dir / "summary.md").read_text())

@@ -40,7 +40,12 @@ class TinySizes:
     text_heads: int = 4
     text_kv_heads: int = 2
     text_intermediate_size: int = 256
-    mrope_section: tuple[int, int, int] = (4, 6, 6)  # the 7B's [16, 24, 24] scaled to head_dim 32 (sums to 16)
+    # M-RoPE: (temporal, height, width) frequency pairs, the 7B's [16, 24, 24] scaled to head_dim 32 (sums to 16),
+    # with a low rope_theta so the height and width pairs turn by 0.1-0.6 rad per patch row/column. At the 7B's
+    # theta 1e6 they turned by 3e-2 down to 2e-6 rad: the language model could not tell where in a frame a token
+    # was, and the demo's shape and direction stayed at chance (models/tiny_qwen2vl.py, same fix).
+    mrope_section: tuple[int, int, int] = (4, 6, 6)
+    rope_theta: float = 10.0
     vision_depth: int = 2
     vision_hidden_size: int = 64
     vision_intermediate_size: int = 128
@@ -95,7 +100,11 @@ def build_config(tokenizer, sizes: TinySizes = SIZES):
         num_attention_heads=sizes.text_heads,
         num_key_value_heads=sizes.text_kv_heads,
         max_position_embeddings=sizes.max_position_embeddings,
-        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": list(sizes.mrope_section)},
+        rope_parameters={
+            "rope_type": "default",
+            "rope_theta": sizes.rope_theta,
+            "mrope_section": list(sizes.mrope_section),
+        },
         bos_token_id=ids["<|endoftext|>"],
         eos_token_id=ids["<|im_end|>"],
         pad_token_id=ids["<|endoftext|>"],

@@ -42,7 +42,11 @@ class TinySizes:
     text_head_dim: int = 64
     text_intermediate_size: int = 256
     partial_rotary_factor: float = 0.25  # rotary on 16 of 64 head dims
-    mrope_section: tuple[int, int, int] = (3, 3, 2)  # Qwen3.5's [11, 11, 10] scaled to 8 rotary pairs
+    # Interleaved M-RoPE: Qwen3.5's [11, 11, 10] scaled to 8 rotary pairs. With the released rope_theta 1e7 the
+    # slowest height pair (7 of 8) turned by ~1e-6 rad per patch and the demo's shape and direction stayed at
+    # chance; at theta 10 every height/width pair turns by 0.13-0.75 rad.
+    mrope_section: tuple[int, int, int] = (3, 3, 2)
+    rope_theta: float = 10.0
     linear_conv_kernel_dim: int = 4
     linear_key_head_dim: int = 32
     linear_value_head_dim: int = 32
@@ -95,7 +99,7 @@ def build_config(tokenizer, sizes: TinySizes = SIZES):
         max_position_embeddings=sizes.max_position_embeddings,
         rope_parameters={
             "rope_type": "default",
-            "rope_theta": 10000000.0,
+            "rope_theta": sizes.rope_theta,
             "mrope_section": list(sizes.mrope_section),
             "mrope_interleaved": True,
             "partial_rotary_factor": sizes.partial_rotary_factor,

@@ -61,7 +61,11 @@ class TinySizes:
     text_kv_heads: int = 2
     text_head_dim: int = 32
     text_intermediate_size: int = 256
-    mrope_section: tuple[int, int, int] = (6, 5, 5)  # the 8B's [24, 20, 20] scaled to head_dim 32 (sums to 16)
+    # Interleaved M-RoPE (THWTHW...T): the 8B's [24, 20, 20] scaled to head_dim 32 (sums to 16). With the 8B's
+    # rope_theta 5e6 the slowest height/width pairs (13 and 14 of 16) turned by ~1e-6 rad per patch and the demo's
+    # shape and direction stayed at chance; at theta 10 every height/width pair turns by 0.13-0.9 rad.
+    mrope_section: tuple[int, int, int] = (6, 5, 5)
+    rope_theta: float = 10.0
     vision_depth: int = 4
     vision_hidden_size: int = 64
     vision_intermediate_size: int = 128
@@ -130,7 +134,7 @@ def build_config(tokenizer, sizes: TinySizes = SIZES):
         max_position_embeddings=sizes.max_position_embeddings,
         rope_parameters={
             "rope_type": "default",
-            "rope_theta": 5000000.0,
+            "rope_theta": sizes.rope_theta,
             "mrope_section": list(sizes.mrope_section),
             "mrope_interleaved": True,
         },

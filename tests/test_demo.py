@@ -1,13 +1,18 @@
 """`make demo`, shortened: the real demo script end to end in a scratch workspace; assert on what it writes."""
 
+import hashlib
 import json
+import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
+import demo
 from demo import split_overrides
 from evaluation.metrics import METRIC_KEYS
+from plugins.run_config import load_run_config
 from tests.interrupts import output_until, press_ctrl_c, start_in_own_group
 from tests.training_fixtures import REPO_ROOT
 
@@ -93,11 +98,58 @@ def test_an_empty_val_split_trains_without_validation_and_an_empty_test_split_st
 
 
 def test_ctrl_c_stops_the_running_stage_with_one_line_and_exit_130(tmp_path):
-    demo = start_in_own_group(
+    running = start_in_own_group(
         [sys.executable, "demo.py", "--workspace", str(tmp_path / "w"), "--out-dir", str(tmp_path / "o")], REPO_ROOT
     )
-    output_until(demo.stdout, "$ ")  # stage 1's command: the stage is starting
-    out, err = press_ctrl_c(demo)  # the demo's group: its stage runs in a session of its own
-    assert demo.returncode == 130
+    output_until(running.stdout, "$ ")  # stage 1's command: the stage is starting
+    out, err = press_ctrl_c(running)  # the demo's group: its stage runs in a session of its own
+    assert running.returncode == 130
     assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
     assert err.strip().splitlines() == ["demo interrupted (Ctrl-C): the running stage was stopped"]
+
+
+def _short_demo(workspace, out_dir, caller_threads: str) -> None:
+    """demo.py on 12 clips for 2 epochs, from a caller whose OMP_NUM_THREADS is ``caller_threads``."""
+    env = {**os.environ, "OMP_NUM_THREADS": caller_threads, "MKL_NUM_THREADS": caller_threads}
+    result = subprocess.run(
+        [sys.executable, "demo.py", "--clips", "12", "--workspace", str(workspace), "--out-dir", str(out_dir),
+         "num_train_epochs=2", "logging_steps=1", "eval_steps=2"],
+        cwd=REPO_ROOT, capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+
+
+def _scores(out_dir, workspace) -> dict:
+    """Every number the demo reports but its wall times, and the trained adapter's bytes."""
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    metrics.pop("stage_seconds")
+    adapter = workspace / "saves" / "tiny_qwen2vl_demo" / "adapter_model.safetensors"
+    return {"metrics": metrics, "adapter": hashlib.sha256(adapter.read_bytes()).hexdigest()}
+
+
+@pytest.mark.slow
+def test_short_demo_gives_the_same_numbers_whatever_threads_its_caller_set(tiny_model_dir, tmp_path):
+    """Twice the same short demo, from callers with OMP_NUM_THREADS 1 and 2: the same adapter, bit for bit, and the
+    same losses, metrics and attribute accuracies (demo.py pins every stage to --threads; the configs set
+    full_determinism)."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    _short_demo(first, first / "out", caller_threads="1")
+    # the second run reuses the first one's clips (sample_webvid keeps clips already on disk): the same bytes
+    shutil.copytree(first / "data" / "sample" / "videos", second / "data" / "sample" / "videos")
+    _short_demo(second, second / "out", caller_threads="2")
+    assert _scores(second / "out", second) == _scores(first / "out", first)
+
+
+def test_every_stage_runs_on_the_demos_thread_count_whatever_the_caller_set():
+    env = demo.stage_env(1, {"OMP_NUM_THREADS": "8", "MKL_NUM_THREADS": "4", "HF_HOME": "/somewhere"})
+    assert env == {
+        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
+        "HF_HOME": "/somewhere",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("config", sorted((REPO_ROOT / "configs").glob("tiny_*_demo.yaml")), ids=lambda p: p.stem)
+def test_every_demo_config_trains_deterministically(config):
+    settings = load_run_config(config)
+    assert settings["full_determinism"] is True, f"{config.name}: full_determinism: true keeps the demo repeatable"
+    assert isinstance(settings["seed"], int)

@@ -202,14 +202,30 @@ def test_loads_through_llamafactory_and_counts_video_tokens(family, model_dir, s
     assert result["logits"][-1] == model.config.text_config.vocab_size
 
 
-def test_qwen2vl_rope_turns_with_height_and_width():
-    """The tiny Qwen2-VL's M-RoPE height and width pairs turn by >= 0.1 rad per patch row/column, so the language
-    model can tell where in a frame a token is. With the 7B's theta 1e6 and mrope_section (8, 4, 4) at head_dim 32
-    they turned by <= 1e-3 rad, and the demo's shape and direction stayed at chance."""
-    text = tiny_qwen2vl.build_config(tiny_qwen2vl.build_tokenizer()).text_config
-    rope = text.rope_parameters
-    pairs = text.hidden_size // text.num_attention_heads // 2
+def _height_width_pairs(rope: dict, pairs: int) -> tuple[list[int], list[int]]:
+    """Which rotary pairs carry height and which width: chunked [T..H..W] (Qwen2-VL, Qwen2.5-VL) or interleaved
+    [THWTHW..T] (Qwen3-VL, Qwen3.5), as transformers lays them out."""
     temporal, height, width = rope["mrope_section"]
     assert temporal + height + width == pairs
-    spatial = [rope["rope_theta"] ** (-i / pairs) for i in range(temporal, pairs)]
-    assert min(spatial) >= 0.1, f"slowest height/width pair turns {min(spatial):.1e} rad per step"
+    if rope.get("mrope_interleaved"):
+        return list(range(1, 3 * height, 3)), list(range(2, 3 * width, 3))
+    return list(range(temporal, temporal + height)), list(range(temporal + height, pairs))
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_rope_turns_with_height_and_width(name):
+    """Every tiny model's M-RoPE height and width pairs turn by >= 0.1 rad per patch row/column (read from the
+    model's own rotary inv_freq), so the language model can tell where in a frame a token is. With the released
+    rope_theta (1e6-1e7) the slowest turned by ~1e-6 rad, and the demo's shape and direction stayed
+    at chance."""
+    from transformers import AutoModelForImageTextToText
+
+    builder = FAMILIES[name].builder
+    config = builder.build_config(builder.build_tokenizer())
+    model = AutoModelForImageTextToText.from_config(config)
+    inv_freq = model.model.language_model.rotary_emb.inv_freq.tolist()  # radians per position step, per pair
+    height, width = _height_width_pairs(config.text_config.rope_parameters, len(inv_freq))
+    assert len(height) == builder.SIZES.mrope_section[1] and len(width) == builder.SIZES.mrope_section[2]
+    slowest = min(inv_freq[i] for i in height + width)
+    assert slowest >= 0.1, f"{name}: slowest height/width pair turns {slowest:.1e} rad per patch"
+    assert max(inv_freq[i] for i in height + width) <= 1.0, f"{name}: a height/width pair wraps within 3 patches"
