@@ -97,6 +97,7 @@ def test_an_empty_val_split_trains_without_validation_and_an_empty_test_split_st
         split_overrides(tmp_path / "no_test", 3, config)
 
 
+@pytest.mark.slow  # a kill: make test-fast runs no kill, browser or training
 def test_ctrl_c_stops_the_running_stage_with_one_line_and_exit_130(tmp_path):
     running = start_in_own_group(
         [sys.executable, "demo.py", "--workspace", str(tmp_path / "w"), "--out-dir", str(tmp_path / "o")], REPO_ROOT
@@ -105,7 +106,8 @@ def test_ctrl_c_stops_the_running_stage_with_one_line_and_exit_130(tmp_path):
     out, err = press_ctrl_c(running)  # the demo's group: its stage runs in a session of its own
     assert running.returncode == 130
     assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
-    assert err.strip().splitlines() == ["demo interrupted (Ctrl-C): the running stage was stopped"]
+    # the stage's own progress bar may have drawn before the signal; the demo's one line ends the output
+    assert err.strip().splitlines()[-1] == "demo interrupted (Ctrl-C): the running stage was stopped"
 
 
 def _short_demo(workspace, out_dir, caller_threads: str) -> None:
