@@ -7,7 +7,6 @@ This file and the boundary module are the only ones allowed to name LLaMA-Factor
 import ast
 import os
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,6 +21,7 @@ import plugins
 from plugins import llamafactory_boundary as boundary
 from tests.clips import make_clip
 from tests.family_processors import family_processor
+from tests.overlay_venv import make_overlay_venv
 from tests.training_fixtures import DATASET_NAME, PROMPT, write_dataset
 from video import probe_video, sample_indices
 
@@ -283,10 +283,13 @@ def test_a_version_outside_the_range_is_refused_and_the_installed_one_passes():
     boundary.check_llamafactory("0.9.5")
 
 
-def test_importing_the_boundary_fails_in_one_sentence_without_a_hook():
+def test_importing_the_boundary_fails_in_one_sentence_without_a_hook(tmp_path):
     code = ("from llamafactory.data import loader; del loader._load_single_dataset; "
             "import plugins; plugins.register()")  # fmt: skip
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    # a venv without the start-up hook `make setup` installs: the hook would import the boundary (and check its
+    # hooks) as llamafactory.data is imported, before this deletes one
+    python = make_overlay_venv(tmp_path / "venv", with_hook=False) / "python"
+    result = subprocess.run([str(python), "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("plugins.llamafactory_boundary.LlamaFactoryVersionError: LLaMA-Factory ")
