@@ -166,7 +166,7 @@ def test_a_rerun_with_other_frames_is_refused_and_keeps_the_record_of_the_checkp
                                                                                       tmp_path):  # fmt: skip
     config = write_train_config(tmp_path, tiny_model_dir, sample_dir, overwrite_output_dir=False)
     settings = load_run_config(config)
-    (tmp_path / "saves" / "checkpoint-3").mkdir(parents=True)
+    _write_checkpoint(tmp_path / "saves" / "checkpoint-3")
     record = write_run_inputs(tmp_path / "saves", input_settings(settings), source=[str(config)])
     before = record.read_bytes()
 
