@@ -22,7 +22,8 @@ pycocoevalcap 1,000 times:
   aggregates over the whole set, not as a mean of per-sample scores, and those statistics are not reproduced here.
 
 Intervals are percentile intervals (2.5th and 97.5th percentile of the resampled values for 95 %). A paired
-difference uses the same resamples for both systems, so a system against itself differs by exactly 0.
+difference uses the same resamples for both systems, so a system against itself differs by exactly 0; a resampled
+difference within TIE_TOLERANCE of 0 is a tie, not above zero.
 """
 
 from collections.abc import Mapping, Sequence
@@ -42,6 +43,10 @@ NO_INTERVAL = {
     "meteor": "no interval: pycocoevalcap's METEOR 1.5 corpus score is computed by its Java tool from statistics "
     "aggregated over the whole set, which the bootstrap does not reproduce"
 }
+# A resampled difference at most this far from 0 (absolute; scores are fractions, shown x100 with 2 decimals) is a
+# tie. BLEU's smoothing constants (1e-9, 1e-15) leave a "zero" BLEU-2 at ~1e-9 and two such zeros differing by
+# ~1e-10 (tests/test_bootstrap.py); one n-gram match more among a million moves a corpus score by ~1e-8 or more.
+TIE_TOLERANCE = 1e-9
 BLEU_N = 4
 
 
@@ -171,14 +176,15 @@ def interval(values: np.ndarray, confidence: float = CONFIDENCE) -> list[float]:
 def paired_difference(
     first: Mapping[str, np.ndarray], second: Mapping[str, np.ndarray], point: Mapping[str, float]
 ) -> dict[str, dict[str, float | list[float]]]:
-    """Metric -> {"difference": first − second on the whole set (``point``), "interval": of the resampled
-    differences, "above_zero": share of resamples in which first − second > 0}; both on the same resamples."""
+    """Metric (each key of ``point``) -> {"difference": first − second on the whole set (``point``), "interval":
+    of the resampled differences, "above_zero": share of resamples in which first − second > TIE_TOLERANCE};
+    both on the same resamples."""
     result = {}
-    for key in INTERVAL_KEYS:
+    for key, difference in point.items():
         differences = first[key] - second[key]
         result[key] = {
-            "difference": float(point[key]),
+            "difference": float(difference),
             "interval": interval(differences),
-            "above_zero": float(np.mean(differences > 0)),
+            "above_zero": float(np.mean(differences > TIE_TOLERANCE)),
         }
     return result

@@ -149,3 +149,23 @@ def test_systems_resampled_together_get_the_values_each_gets_alone():
         alone = resampled_metrics(statistics(system), weights)
         for key in INTERVAL_KEYS:
             assert np.array_equal(together[system][key], alone[key]), (system, key)
+
+
+def test_a_difference_within_the_tie_tolerance_is_not_above_zero():
+    """Two systems matching no reference bigram: both BLEU-2 are "0" (the smoothing constants leave ~1e-9) and
+    differ by ~2e-10 (the longer answers get a smaller brevity penalty), which is a tie, not an improvement."""
+    words = [f"w{i}" for i in range(240)]
+    references = ReferenceSet.build([[" ".join(words[6 * i : 6 * i + 6])] for i in range(40)])
+    skipping = [" ".join(words[6 * i + 5 : 6 * i : -2]) for i in range(40)]  # "w5 w3 w1": no bigram in order
+    longer = [f"{answer} unseen" for answer in skipping]
+    weights = resample_weights(40, 200)
+    shorter_values, longer_values = (
+        resampled_metrics(SampleStatistics.build(references, answers, np.zeros(40)), weights)
+        for answers in (skipping, longer)
+    )
+    assert max(shorter_values["bleu_2"].max(), longer_values["bleu_2"].max()) < 1e-8  # both shown as 0.00
+    assert (longer_values["bleu_2"] != shorter_values["bleu_2"]).all()
+    point = {"bleu_1": 0.0, "bleu_2": 0.0}
+    paired = paired_difference(longer_values, shorter_values, point)
+    assert paired["bleu_2"]["above_zero"] == 0.0
+    assert paired["bleu_1"]["above_zero"] == 1.0  # a real difference still counts: more unigrams guessed, BP higher
