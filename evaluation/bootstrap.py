@@ -18,8 +18,9 @@ pycocoevalcap 1,000 times:
 - CIDEr-D: a sample's score depends on every n-gram's document frequency over the resampled set,
   ``df(g) = sum_i w_i [g in refs_i]``, so every sample's score is recomputed on every resample with sparse
   matrices (evaluation.bootstrap_cider);
-- METEOR: no interval. pycocoevalcap's METEOR 1.5 corpus score is computed by the Java tool from statistics it
-  aggregates over the whole set, not as a mean of per-sample scores, and those statistics are not reproduced here.
+- METEOR 1.5: the Java tool's corpus score is computed from the SUM of per-sample statistics (match counts per
+  stage, lengths, chunks), so a resample's is the score of ``weights @ per-sample statistics``, which the same
+  METEOR JVM computes (evaluation.bootstrap_meteor).
 
 Intervals are percentile intervals (2.5th and 97.5th percentile of the resampled values for 95 %). A paired
 difference uses the same resamples for both systems, so a system against itself differs by exactly 0; a resampled
@@ -38,11 +39,8 @@ from evaluation.ngram_tables import AnswerTables, ReferenceTables, answer_tables
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 0
 CONFIDENCE = 0.95
-INTERVAL_KEYS = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l", "cider")  # metrics that get an interval
-NO_INTERVAL = {
-    "meteor": "no interval: pycocoevalcap's METEOR 1.5 corpus score is computed by its Java tool from statistics "
-    "aggregated over the whole set, which the bootstrap does not reproduce"
-}
+INTERVAL_KEYS = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider")  # every metric gets one
+NO_JAVA_KEYS = tuple(key for key in INTERVAL_KEYS if key != "meteor")  # resampled here; METEOR needs its JVM
 # A resampled difference at most this far from 0 (absolute; scores are fractions, shown x100 with 2 decimals) is a
 # tie. BLEU's smoothing constants (1e-9, 1e-15) leave a "zero" BLEU-2 at ~1e-9 and two such zeros differing by
 # ~1e-10 (tests/test_bootstrap.py); one n-gram match more among a million moves a corpus score by ~1e-8 or more.
@@ -146,14 +144,15 @@ def resample_weights(samples: int, resamples: int, seed: int = DEFAULT_SEED) -> 
 
 
 def resampled_metrics(stats: SampleStatistics, weights: np.ndarray) -> dict[str, np.ndarray]:
-    """Metric key -> the corpus metric on each resample (``weights`` from resample_weights, or all ones: the set)."""
+    """Metric key (NO_JAVA_KEYS) -> the corpus metric on each resample (``weights`` from resample_weights, or all
+    ones: the set); METEOR's come from evaluation.bootstrap_meteor."""
     return resampled_metrics_of({"system": stats}, weights)["system"]
 
 
 def resampled_metrics_of(
     systems: Mapping[str, SampleStatistics], weights: np.ndarray
 ) -> dict[str, dict[str, np.ndarray]]:
-    """System -> metric key -> values on each resample, for systems scored against one ReferenceSet."""
+    """System -> metric key (NO_JAVA_KEYS) -> values on each resample, for systems scored against one ReferenceSet."""
     sizes = weights.sum(axis=1)
     cider = dict(zip(systems, resampled_cider([stats.cider for stats in systems.values()], weights), strict=True))
     result = {}

@@ -31,6 +31,7 @@ from evaluation.bootstrap import (
     resample_weights,
     resampled_metrics_of,
 )
+from evaluation.bootstrap_meteor import meteor_statistics, resampled_meteor
 from evaluation.ptb_tokenizer import ptb_tokenize
 
 METRIC_KEYS = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider")
@@ -91,7 +92,7 @@ class Scored:
     resampled: dict[str, dict[str, np.ndarray]]  # system -> metric key -> one corpus value per resample ({}: off)
 
     def intervals(self, system: str) -> dict[str, list[float] | None]:
-        """Metric key -> [low, high] (95 % percentile interval); None for METEOR and when not bootstrapped."""
+        """Metric key -> [low, high] (95 % percentile interval); None when not bootstrapped."""
         values = self.resampled.get(system, {})
         return {key: interval(values[key]) if key in values else None for key in METRIC_KEYS}
 
@@ -140,6 +141,8 @@ def score_systems(
 
     results: dict[str, dict[str, float]] = {}
     rouge_per_sample = {}
+    weights = resample_weights(len(ids), resamples, seed) if resamples else None
+    meteor_resampled = {}  # METEOR's resamples need its JVM, so they are computed before it stops
     with java_on_path(), contextlib.redirect_stdout(io.StringIO()):  # Bleu prints its length ratios
         gts = ptb_tokenize({key: list(references[key]) for key in ids})
         tokenized_systems = {
@@ -150,7 +153,10 @@ def score_systems(
             for name, res in tokenized_systems.items():
                 bleu, _ = Bleu(4).compute_score(gts, res)
                 scores = {f"bleu_{n}": float(bleu[n - 1]) for n in range(1, 5)}
-                scores["meteor"] = float(meteor.compute_score(gts, res)[0])
+                scores["meteor"], meteor_stats = meteor_statistics(meteor, gts, res)  # compute_score's value
+                if weights is not None:
+                    per_sample = np.stack([meteor_stats[key] for key in ids])
+                    meteor_resampled[name] = resampled_meteor(meteor, per_sample, weights)
                 scores["rouge_l"], rouge_per_sample[name] = Rouge().compute_score(gts, res)
                 scores["rouge_l"] = float(scores["rouge_l"])
                 scores["cider"] = float(Cider().compute_score(gts, res)[0])
@@ -158,14 +164,15 @@ def score_systems(
         finally:
             _stop_meteor(meteor)
     resampled = {}
-    if resamples:
-        weights = resample_weights(len(ids), resamples, seed)
+    if weights is not None:
         reference_set = ReferenceSet.build([gts[key] for key in ids])
         statistics = {
             name: SampleStatistics.build(reference_set, [res[key][0] for key in ids], rouge_per_sample[name])
             for name, res in tokenized_systems.items()
         }
         resampled = resampled_metrics_of(statistics, weights)
+        for name, values in meteor_resampled.items():
+            resampled[name]["meteor"] = values
     return Scored(results, resampled)
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from evaluation.bootstrap import TIE_TOLERANCE
 from evaluation.diagnostics import DIAGNOSTIC_KEYS
 from evaluation.metrics import METRIC_KEYS
 from evaluation.scoring import COUNT_KEYS
@@ -88,11 +89,11 @@ def interval_note(summary: Mapping[str, Any]) -> str:
     bootstrap = summary.get("bootstrap") or {}
     if not bootstrap.get("resamples"):
         return "No bootstrap intervals (--bootstrap 0)."
-    no_interval = "; ".join(f"{key}: {why}" for key, why in (bootstrap.get("no_interval") or {}).items())
     return (
         f"[low, high]: {100 * bootstrap.get('confidence', 0.95):.0f} % percentile bootstrap interval over samples "
         f"({bootstrap['resamples']} resamples, seed {bootstrap.get('seed')}); adapter − base: paired difference on "
-        f"the same resamples, and the share of resamples in which it is above 0. {no_interval}."
+        f"the same resamples, and the share of resamples in which it is above 0 (by more than {TIE_TOLERANCE:g}: "
+        "a smaller difference is a tie)."
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from data.publish import write_text_atomic
-from evaluation.bootstrap import CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED, NO_INTERVAL
+from evaluation.bootstrap import CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED, TIE_TOLERANCE
 from evaluation.diagnostics import caption_diagnostics
 from evaluation.metrics import METRIC_KEYS, score_systems, scorer_setup
 from plugins.versions import versions
@@ -69,7 +69,7 @@ def score_records(records: Sequence[dict[str, Any]], resamples: int = DEFAULT_RE
 
 
 def bootstrap_description(resamples: int) -> dict[str, Any]:
-    """metrics.json's account of the intervals: how many resamples, the seed, the method, what has none."""
+    """metrics.json's account of the intervals: how many resamples, the seed, the method."""
     if not resamples:
         return {"resamples": 0, "method": "off (--bootstrap 0): no intervals"}
     return {
@@ -77,9 +77,9 @@ def bootstrap_description(resamples: int) -> dict[str, Any]:
         "seed": DEFAULT_SEED,
         "confidence": CONFIDENCE,
         "method": "percentile bootstrap over samples: each metric recomputed as the corpus metric on every "
-        "resample (CIDEr-D with the IDF of the resample); paired differences on the same resamples, "
-        "above_zero = share of resamples in which the difference is > 0",
-        "no_interval": NO_INTERVAL,
+        "resample (CIDEr-D with the IDF of the resample, METEOR from the resample's summed METEOR statistics); "
+        f"paired differences on the same resamples, above_zero = share of resamples in which the difference is > "
+        f"{TIE_TOLERANCE:g} (smaller: a tie)",
     }
 
 

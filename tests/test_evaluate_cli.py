@@ -97,7 +97,7 @@ def test_outputs_side_by_side_with_errors_recorded(evaluation_run):
     table = {line.split()[0]: line.split()[1:] for line in evaluation_run["stdout"].splitlines() if line.strip()}
     for key in (*METRIC_KEYS, *DIAGNOSTIC_KEYS):  # both models side by side, scores ×100
         expected = metrics["results"]["base"]["diagnostics" if key in DIAGNOSTIC_KEYS else "metrics"][key]
-        if key in DIAGNOSTIC_KEYS or key == "meteor":  # no interval (METEOR: see metrics.json's bootstrap)
+        if key in DIAGNOSTIC_KEYS:  # no interval
             assert len(table[key]) == 2, key
         else:  # each model's value with its bootstrap interval, then adapter − base (paired)
             assert table[key][1].startswith("[") and len(table[key]) > 6, key

@@ -12,7 +12,7 @@ import pytest
 from evaluation.bootstrap import INTERVAL_KEYS
 from evaluation.metrics import METRIC_KEYS
 from evaluation.score_only import score_only
-from evaluation.summary_table import summary_table
+from evaluation.summary_table import format_paired, summary_table
 
 pytestmark = pytest.mark.slow  # three scoring runs, each starting METEOR's JVM
 
@@ -59,14 +59,13 @@ def test_metrics_json_has_an_interval_per_metric_holding_the_score(compared):
     _, metrics, _ = compared
     for model in ("base", "adapter"):
         result = metrics["results"][model]
-        assert set(result["intervals"]) == set(METRIC_KEYS)
-        assert result["intervals"]["meteor"] is None  # stated under bootstrap.no_interval
+        assert set(result["intervals"]) == set(METRIC_KEYS) == set(INTERVAL_KEYS)
         for key in INTERVAL_KEYS:
             low, high = result["intervals"][key]
             assert low <= result["metrics"][key] + 1e-12 and result["metrics"][key] <= high + 1e-12, (model, key)
     assert metrics["intervals"] == metrics["results"]["adapter"]["intervals"]
     assert metrics["bootstrap"]["resamples"] == 300
-    assert "meteor" in metrics["bootstrap"]["no_interval"]
+    assert "no_interval" not in metrics["bootstrap"]
 
 
 def test_paired_difference_adapter_minus_base(compared):
@@ -79,8 +78,9 @@ def test_paired_difference_adapter_minus_base(compared):
         expected = results["adapter"]["metrics"][key] - results["base"]["metrics"][key]
         assert entry["difference"] == pytest.approx(expected, abs=1e-12), key
         assert entry["interval"][0] <= entry["interval"][1]
-    assert paired["metrics"]["cider"]["above_zero"] == 1.0  # the adapter repeats a reference on every sample
-    assert paired["metrics"]["cider"]["interval"][0] > 0
+    for key in ("cider", "meteor"):  # the adapter repeats a reference on every sample
+        assert paired["metrics"][key]["above_zero"] == 1.0, key
+        assert paired["metrics"][key]["interval"][0] > 0, key
 
 
 def test_console_table_shows_intervals_and_the_paired_column(compared):
@@ -88,11 +88,12 @@ def test_console_table_shows_intervals_and_the_paired_column(compared):
     table = summary_table(summary["results"])
     header, *lines = table.splitlines()
     assert "adapter − base" in header
-    cider = next(line for line in lines if line.startswith("cider"))
     adapter = summary["results"]["adapter"]
-    low, high = adapter["intervals"]["cider"]
-    assert f"{100 * adapter['metrics']['cider']:.2f} [{100 * low:.2f}, {100 * high:.2f}]" in cider
-    assert ">0 in 100.0%" in cider
+    for key in ("cider", "meteor"):
+        line = next(line for line in lines if line.startswith(key))
+        low, high = adapter["intervals"][key]
+        assert f"{100 * adapter['metrics'][key]:.2f} [{100 * low:.2f}, {100 * high:.2f}]" in line
+        assert ">0 in 100.0%" in line
 
 
 def test_same_answers_differ_by_exactly_zero_and_bootstrap_zero_is_off(tmp_path):
@@ -110,11 +111,13 @@ def test_same_answers_differ_by_exactly_zero_and_bootstrap_zero_is_off(tmp_path)
 def test_reports_show_the_intervals_and_the_paired_column(compared):
     summary, _, scored = compared
     adapter = summary["results"]["adapter"]
-    low, high = adapter["intervals"]["bleu_4"]
-    cell = f"{100 * adapter['metrics']['bleu_4']:.2f} [{100 * low:.2f}, {100 * high:.2f}]"
     page = (scored / "report.html").read_text()
     markdown = (scored / "report.md").read_text()
-    assert f"<td>{cell}</td>" in page
+    for key in ("bleu_4", "meteor"):
+        low, high = adapter["intervals"][key]
+        cell = f"{100 * adapter['metrics'][key]:.2f} [{100 * low:.2f}, {100 * high:.2f}]"
+        assert f"<td>{cell}</td>" in page and f"| {cell} |" in markdown, key
+    meteor = summary["results"]["adapter"]["paired"]["metrics"]["meteor"]
+    assert format_paired("meteor", meteor) in page and format_paired("meteor", meteor) in markdown
     assert "300 resamples" in page and "adapter − base" in page and ">0 in 100.0%" in page
-    assert f"| {cell} |" in markdown
     assert "adapter − base" in markdown and "300 resamples" in markdown

@@ -275,13 +275,14 @@ def test_the_run_names_library_versions_and_what_the_brackets_are(tmp_path):
     from evaluation.report_page import identity_items, interval_note
 
     versions = {"torch": "2.7.1", "transformers": "5.6.0", "LLaMA-Factory": "0.9.5"}
-    bootstrap = {"resamples": 1000, "seed": 0, "confidence": 0.95, "no_interval": {"meteor": "why"}}
+    bootstrap = {"resamples": 1000, "seed": 0, "confidence": 0.95}
     summary = {"results": {}, "versions": versions, "bootstrap": bootstrap}
     items = dict(identity_items(summary, None, 3))
     assert items["versions"] == "torch 2.7.1, transformers 5.6.0, LLaMA-Factory 0.9.5"
     assert list(dict(identity_items(summary, None, 3)))[:2] == ["models", "versions"]  # at the top
     note = interval_note(summary)
-    assert "95 % percentile bootstrap interval" in note and "1000 resamples, seed 0" in note and "meteor: why" in note
+    assert "95 % percentile bootstrap interval" in note and "1000 resamples, seed 0" in note
+    assert "above 0 (by more than 1e-09: a smaller difference is a tie)" in note
 
 
 def test_demo_page_shows_attributes_and_loss_above_the_samples(browser, tmp_path):
