@@ -5,9 +5,11 @@
 
 Two systems (base and adapter, as with --compare-base) answer every sample. "scoring" is evaluation.metrics'
 score_systems without the bootstrap (PTB tokenizer, BLEU, METEOR, ROUGE-L, CIDEr-D: pycocoevalcap, Java included);
-"bootstrap" is what --bootstrap adds: per-sample statistics and every metric on each resample, for both systems.
+"bootstrap" is what --bootstrap adds, for both systems: per-sample statistics and BLEU, ROUGE-L and CIDEr-D on each
+resample (numpy), and METEOR on each resample (the summed METEOR statistics sent to the METEOR JVM). METEOR's
+per-sample statistics are what scoring already reads from the JVM; the bench collects them on a second JVM, untimed.
 Captions are lower-case words drawn from a Zipf-like vocabulary, so the tokenizer leaves them as they are.
-Prints both times and their ratio.
+Prints the times and the bootstrap's share of the scoring time.
 """
 
 import argparse
@@ -16,7 +18,8 @@ import time
 import numpy as np
 
 from evaluation.bootstrap import ReferenceSet, SampleStatistics, resample_weights, resampled_metrics_of
-from evaluation.metrics import score_systems
+from evaluation.bootstrap_meteor import meteor_statistics, resampled_meteor
+from evaluation.metrics import java_on_path, score_systems, stop_meteor
 
 
 def synthetic_set(samples: int, references: int, seed: int = 0):
@@ -52,28 +55,47 @@ def main() -> None:
     scored = score_systems(refs, systems, resamples=0)
     scoring = time.perf_counter() - start
 
+    from pycocoevalcap.meteor.meteor import Meteor
     from pycocoevalcap.rouge.rouge import Rouge
 
     gts = {key: refs[key] for key in sorted(refs)}
     systems = {name: {key: answers[key] for key in gts} for name, answers in systems.items()}
     tokenized = {name: {key: [answer] for key, answer in answers.items()} for name, answers in systems.items()}
     rouge = {name: Rouge().compute_score(gts, res)[1] for name, res in tokenized.items()}  # scoring already has these
-    start = time.perf_counter()
-    weights = resample_weights(len(gts), args.resamples)
-    reference_set = ReferenceSet.build(list(gts.values()))
-    statistics = {
-        name: SampleStatistics.build(reference_set, list(answers.values()), rouge[name])
-        for name, answers in systems.items()
-    }
-    values = resampled_metrics_of(statistics, weights)  # as evaluation.metrics.score_systems runs it
-    bootstrap = time.perf_counter() - start
+    with java_on_path():
+        meteor = Meteor()
+    try:
+        meteor_stats = {}  # scoring already has these too (its own SCORE lines)
+        for name, res in tokenized.items():
+            score, per_sample = meteor_statistics(meteor, gts, res)
+            if score != scored.scores[name]["meteor"]:  # the tokenizer changed the synthetic captions
+                raise SystemExit(f"{name}: METEOR {score} here, {scored.scores[name]['meteor']} in scoring")
+            meteor_stats[name] = np.stack([per_sample[key] for key in gts])
+
+        start = time.perf_counter()
+        weights = resample_weights(len(gts), args.resamples)
+        reference_set = ReferenceSet.build(list(gts.values()))
+        statistics = {
+            name: SampleStatistics.build(reference_set, list(answers.values()), rouge[name])
+            for name, answers in systems.items()
+        }
+        values = resampled_metrics_of(statistics, weights)  # as evaluation.metrics.score_systems runs it
+        numpy_part = time.perf_counter() - start
+        start = time.perf_counter()
+        for name, per_sample in meteor_stats.items():
+            values[name]["meteor"] = resampled_meteor(meteor, per_sample, weights)
+        meteor_part = time.perf_counter() - start
+    finally:
+        stop_meteor(meteor)
+    bootstrap = numpy_part + meteor_part
 
     print(f"{args.samples} samples x {args.references} references, 2 systems, {args.resamples} resamples")
     print(f"scoring (pycocoevalcap, Java included): {scoring:.1f} s")
-    print(f"bootstrap (statistics + resamples):      {bootstrap:.1f} s")
-    print(f"ratio: {bootstrap / scoring:.1%} of the scoring time")
-    cider = values["adapter"]["cider"]
-    print(f"adapter CIDEr-D {scored.scores['adapter']['cider']:.4f}, resampled mean {cider.mean():.4f}")
+    print(f"bootstrap, BLEU/ROUGE-L/CIDEr-D (numpy): {numpy_part:.1f} s")
+    print(f"bootstrap, METEOR (JVM):                 {meteor_part:.1f} s")
+    print(f"ratio: {bootstrap / scoring:.1%} of the scoring time ({bootstrap:.1f} s)")
+    for key in ("cider", "meteor"):
+        print(f"adapter {key} {scored.scores['adapter'][key]:.4f}, resampled mean {values['adapter'][key].mean():.4f}")
 
 
 if __name__ == "__main__":

@@ -162,7 +162,7 @@ def score_systems(
                 scores["cider"] = float(Cider().compute_score(gts, res)[0])
                 results[name] = {key: scores[key] for key in METRIC_KEYS}
         finally:
-            _stop_meteor(meteor)
+            stop_meteor(meteor)
     resampled = {}
     if weights is not None:
         reference_set = ReferenceSet.build([gts[key] for key in ids])
@@ -176,7 +176,7 @@ def score_systems(
     return Scored(results, resampled)
 
 
-def _stop_meteor(meteor) -> None:
+def stop_meteor(meteor) -> None:
     """pycocoevalcap 1.2's Meteor only stops its JVM in __del__; stop it now, deterministically."""
     with meteor.lock:
         meteor.meteor_p.stdin.close()
