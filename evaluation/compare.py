@@ -125,6 +125,17 @@ def compare_runs(run_dirs: Sequence[Path], resamples: int = DEFAULT_RESAMPLES) -
     return score_columns(read_columns(run_dirs), resamples)
 
 
+def _unwritable_page(page_dir: Path, error: OSError) -> str:
+    return f"error: cannot write the page into {page_dir} ({error.strerror or error}); pass a --page DIR you can write"
+
+
+def _make_page_dir(page_dir: Path) -> None:
+    try:
+        page_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SystemExit(_unwritable_page(page_dir, error)) from None
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
@@ -145,8 +156,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         columns = read_columns(args.run_dirs)
         pair = sort_pair(columns.labels, args.sort)  # before the slow scoring: a typo fails at once
+    except (CompareError, SortPairError, PredictionsFileError) as error:
+        raise SystemExit(f"error: {error}") from None
+    if args.page:
+        _make_page_dir(args.page)  # an unwritable place fails before the scoring too
+    try:
         comparison = score_columns(columns, args.bootstrap)
-    except (CompareError, SortPairError, PredictionsFileError, MetricsError, TokenizerError) as error:
+    except (MetricsError, TokenizerError) as error:
         raise SystemExit(f"error: {error}") from None
     print(
         f"{comparison['samples']} samples are in every run (same id, clip and references); those every model "
@@ -157,7 +173,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         write_text_atomic(args.output, json.dumps(comparison, indent=2) + "\n")
         print(f"comparison: {args.output}", file=sys.stderr)
     if args.page:
-        page = write_comparison_page(args.page, comparison, columns.records, columns.shared, columns.column_runs, pair)
+        per_sample = (columns.records, columns.shared, columns.column_runs)
+        try:
+            page = write_comparison_page(args.page, comparison, *per_sample, pair)
+        except (MetricsError, TokenizerError) as error:
+            raise SystemExit(f"error: {error}") from None
+        except OSError as error:
+            raise SystemExit(_unwritable_page(args.page, error)) from None
         print(f"page: {page} (open it in a browser; sorted by CIDEr-D of {pair[1]} − {pair[0]})", file=sys.stderr)
     return comparison
 

@@ -128,6 +128,14 @@ def test_the_entry_point_refuses_an_unknown_sort_label_before_scoring(tmp_path):
     assert not (tmp_path / "page").exists()
 
 
+def test_a_page_folder_that_cannot_be_made_is_one_clear_error_before_scoring(tmp_path):
+    run_a = write_run(tmp_path / "run_a", [record("s1", "a cat")], strips=False)
+    run_b = write_run(tmp_path / "run_b", [record("s1", "a dog")], strips=False)
+    (tmp_path / "taken").write_text("a file, not a folder")
+    with pytest.raises(SystemExit, match=r"^error: cannot write the page into .*taken \(.*\); pass a --page DIR"):
+        main([str(run_a), str(run_b), "--page", str(tmp_path / "taken")])
+
+
 def test_sort_without_a_page_is_a_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([str(tmp_path / "a"), str(tmp_path / "b"), "--sort", "a", "b"])
