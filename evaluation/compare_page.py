@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from data.publish import fsync_dir, write_text_atomic
 from evaluation.report import safe_link
@@ -59,7 +60,7 @@ def comparison_rows(
     """One row per shared sample, sorted by CIDEr-D of pair[1] − pair[0] (biggest win first, biggest loss last),
     samples without both scores after them in test-set order. ``records``: every column's, ``model`` = column."""
     rows = {
-        sample_id: {"n": n, "id": sample_id, "video": None, "refs": [], "answers": [], "frames": {}}
+        sample_id: {"n": n, "id": sample_id, "video": None, "refs": [], "answers": [], "frames": []}
         for n, sample_id in enumerate(shared, 1)
     }
     for record in records:
@@ -99,7 +100,11 @@ def _copy_strip(source: Path, frames_dir: Path) -> str | None:
             f.write(content)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(f.name, frames_dir / name)
+        try:
+            os.replace(f.name, frames_dir / name)
+        except BaseException:
+            os.unlink(f.name)
+            raise
     return f"{FRAMES_DIR}/{name}"
 
 
@@ -113,13 +118,13 @@ def attach_frames(
     """Each row's ``frames``: [{"runs": [run labels], "src": a copy in the page folder, or "href": an http(s)
     URL}], one entry per distinct strip; strips the runs' reports carry (``frames`` of a record, relative to its run
     folder); a strip that is missing or unsafe as a link is left out."""
-    by_id = {row["id"]: row for row in rows}
+    strips: dict[str, dict[str, dict[str, Any]]] = {row["id"]: {} for row in rows}  # id -> src or URL -> strip
     copies: dict[Path, str | None] = {}
     for record in records:
         link, run = safe_link(record.get("frames")), column_runs[record["model"]]
         if link is None:
             continue
-        if link.startswith(("http://", "https://")):
+        if urlsplit(link).scheme in ("http", "https"):
             where = {"href": link}
         else:
             source = run_dirs[run] / link
@@ -128,12 +133,11 @@ def attach_frames(
             if copies[source] is None:
                 continue
             where = {"src": copies[source]}
-        strips = by_id[str(record["id"])]["frames"]
-        runs = strips.setdefault(where.get("src") or link, {**where, "runs": []})["runs"]
+        runs = strips[str(record["id"])].setdefault(where.get("src") or link, {**where, "runs": []})["runs"]
         if run not in runs:
             runs.append(run)
     for row in rows:
-        row["frames"] = list(row["frames"].values())
+        row["frames"] = list(strips[row["id"]].values())
 
 
 def _json_object(path: Path) -> dict[str, Any] | None:
