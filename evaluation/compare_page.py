@@ -200,20 +200,22 @@ def _kind(difference: float | None) -> str:
 
 
 def _sample_html(rank: int, row: Mapping[str, Any], pair: tuple[str, str], anchor: str) -> str:
+    """A sample's card; its element id is ``anchor`` (the first row of a kind: "losses") or sample-RANK. A jump
+    must target the card itself: cards are laid out only near the view (content-visibility), so a marker before
+    one would land among rows whose height was still a guess."""
     esc, difference = html.escape, row["difference"]
-    kind = _kind(difference)
+    kind, element_id = _kind(difference), anchor or f"sample-{rank}"
     shown = "n/a" if difference is None else "0.00" if difference == 0 else f"{100 * difference:+.2f}"
     head = (
-        f"<div class='head'><a class='n' href='#sample-{rank}'>#{rank}</a>"
+        f"<div class='head'><a class='n' href='#{element_id}'>#{rank}</a>"
         f"<span class='difference' title='CIDEr-D {esc(pair[1])} − {esc(pair[0])} (×100)'>{shown}</span>"
         f"<span class='id'>{esc(row['id'])}</span><span class='video'>{esc(str(row['video'] or ''))}</span></div>"
     )
     refs = "".join(f"<li>{esc(ref)}</li>" for ref in row["refs"])
     what = "reference" if len(row["refs"]) == 1 else f"{len(row['refs'])} references"
     answers = "".join(_answer_html(answer, pair) for answer in row["answers"])
-    anchor_html = f"<span id='{anchor}'></span>" if anchor else ""
     return (
-        f"{anchor_html}<div class='sample {kind}' id='sample-{rank}' data-id='{esc(row['id'])}' "
+        f"<div class='sample {kind}' id='{element_id}' data-id='{esc(row['id'])}' "
         f"data-difference='{'' if difference is None else repr(difference)}'>{head}{_frames_html(row['frames'])}"
         f"<div class='captions references'><h3>{what}</h3><ol>{refs}</ol></div>"
         f"<div class='captions answers'><h3>answers</h3>{answers}</div></div>"
@@ -263,7 +265,7 @@ def render_comparison_page(
     summary = (
         f"<p class='verdict'><b>{second}</b> beats <b>{first}</b> on <b>{counts['win']}</b> samples (from the top), "
         f"loses on <b>{counts['loss']}</b>"
-        + (" (<a href='#losses'>biggest losses at the bottom</a>)" if counts["loss"] else "")
+        + (" (<a href='#losses'>the losses</a>, the biggest at the very bottom)" if counts["loss"] else "")
         + f", ties on {counts['tie']}; {counts['unscored']} are not scored (a column has no answer)"
         + (" (<a href='#unscored'>after the losses</a>)" if counts["unscored"] else "")
         + f". Each sample's difference is CIDEr-D of {second} − {first} (×100); to sort by another pair, run again "

@@ -295,3 +295,30 @@ def test_chromium_opens_the_page_from_disk_loading_nothing_else(compared):
     assert requested and all(url.startswith("file://") for url in requested), requested
     assert widths[0] <= widths[1], f"page is {widths[0]} px wide in a {widths[1]} px window"
     assert first == _samples(compared / "page")[0][0]
+
+
+@pytest.mark.slow
+def test_ten_thousand_samples_open_and_the_losses_link_lands_on_the_first_loss(tmp_path):
+    """Cards are laid out only near the view; a jump must still land exactly on its row."""
+    ids = [f"clip-{i:05d}" for i in range(10_000)]
+    records = [
+        {"id": k, "model": m, "video": f"v/{k}.mp4", "reference": "a cat", "references": ["a cat", "the grey cat"],
+         "prediction": f"a cat {m}", "status": "ok"}
+        for k in ids for m in ("a", "b")
+    ]  # fmt: skip
+    cider = {(m, k): {"cider": ((i * 7919) % 1000) / 1000 if m == "b" else 0.5, "bleu_4": 0.0}
+             for i, k in enumerate(ids) for m in ("a", "b")}  # fmt: skip
+    rows = comparison_rows(records, ids, cider, ("a", "b"))
+    first_loss = next(row["id"] for row in rows if row["difference"] < 0)
+    page_file = tmp_path / "comparison.html"
+    page_file.write_text(render_comparison_page(comparison_of(["a", "b"]), [], rows, ("a", "b")), encoding="utf-8")
+    from tests.browser import headless_chromium
+
+    with headless_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 600})
+        page.goto(page_file.as_uri())
+        assert page.locator(".sample").count() == 10_000
+        page.click("a[href='#losses']")
+        page.wait_for_function("Math.abs(document.getElementById('losses').getBoundingClientRect().top) < 2")
+        at_top = page.evaluate("document.elementFromPoint(400, 20).closest('.sample').dataset.id")
+    assert at_top == first_loss
