@@ -4,15 +4,16 @@ column beats another on it (per-sample CIDEr-D), to see where an adapter wins an
     python -m evaluation.compare results/run_a results/run_b --page comparison/
     python -m evaluation.compare results/run_a results/run_b results/run_c --page comparison/ --sort run_c run_a
 
-writes ``comparison/comparison.html`` and the frame strips it shows under ``comparison/frames/``: one folder that
-opens from disk, with no script, no server and nothing fetched from the network. Captions are user text and are
-escaped; a frame strip the predictions name by an http(s) URL becomes a link, never an image the page loads.
+writes ``comparison/comparison.html`` and the frame strips it shows under ``comparison/comparison_frames/``: one
+folder that opens from disk, with no script, no server and nothing fetched from the network. Captions are user text
+and are escaped; a frame strip the predictions name by an http(s) URL becomes a link, never an image the page loads.
 """
 
 import hashlib
 import html
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,7 +29,8 @@ from evaluation.scoring import METRICS_FILE
 from evaluation.summary_table import table_rows
 
 PAGE_FILE = "comparison.html"
-FRAMES_DIR = "frames"
+FRAMES_DIR = "comparison_frames"  # not frames/: DIR may be a run folder, whose frames/ is the run's own
+STRIP_NAME = re.compile(r"[0-9a-f]{20}(\.[a-z0-9]+)?")  # _copy_strip's names: the only files ever removed
 NOT_A_RUN_FACT = {"report written"}  # identity_items' date of the page, not of the run
 ANCHORS = {"win": "wins", "loss": "losses", "tie": "ties", "unscored": "unscored"}  # id of each kind's first row
 
@@ -295,9 +297,10 @@ def write_comparison_page(
     column_runs: Mapping[str, str],
     pair: tuple[str, str],
 ) -> Path:
-    """``page_dir``/comparison.html and the strips it shows under ``page_dir``/frames/: strips first, the page last
-    (each by rename), so a reader sees the old page or the new one with all its frames; strips no longer shown are
-    removed after. ``records``, ``shared``, ``column_runs``: evaluation.compare.Columns'."""
+    """``page_dir``/comparison.html and the strips it shows under ``page_dir``/comparison_frames/: strips first,
+    the page last (each by rename), so a reader sees the old page or the new one with all its frames; strips that an
+    earlier page showed and this one does not are removed after. ``records``, ``shared``, ``column_runs``: those of
+    evaluation.compare.Columns."""
     page_dir = Path(page_dir)
     page_dir.mkdir(parents=True, exist_ok=True)
     run_dirs = {label: Path(folder) for label, folder in comparison["runs"].items()}
@@ -310,6 +313,6 @@ def write_comparison_page(
     shown = {strip["src"] for row in rows for strip in row["frames"] if "src" in strip}
     if frames_dir.is_dir():
         for path in frames_dir.iterdir():
-            if path.is_file() and f"{FRAMES_DIR}/{path.name}" not in shown:
+            if STRIP_NAME.fullmatch(path.name) and f"{FRAMES_DIR}/{path.name}" not in shown:
                 path.unlink()
     return page

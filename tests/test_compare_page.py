@@ -259,7 +259,8 @@ def test_the_page_folder_holds_its_frames_the_table_and_each_runs_facts(compared
     parsed = Attributes(text)
     sources = {value for _, name, value in parsed.attributes if name == "src"}
     assert len(sources) == 5 and all((page_dir / source).is_file() for source in sources)  # shared by both runs
-    assert sorted(path.name for path in (page_dir / "frames").iterdir()) == sorted(Path(s).name for s in sources)
+    copies = sorted(path.name for path in (page_dir / "comparison_frames").iterdir())
+    assert copies == sorted(Path(source).name for source in sources)
     assert "5 samples are in every run" in text and "run_b − run_a:base" in text and "transformers 5.6.0" in text
     console = table_rows(json.loads((compared / "c.json").read_text())["results"])
     assert MetricCells(text).rows == console and any(">0 in" in row[-1] for row in console)  # the console's cells
@@ -269,13 +270,22 @@ def test_the_page_folder_holds_its_frames_the_table_and_each_runs_facts(compared
 @pytest.mark.slow
 def test_a_rerun_removes_strips_the_page_no_longer_shows(compared, tmp_path):
     page_dir = tmp_path / "page"
-    stale = page_dir / "frames" / "0123456789abcdef0123.jpg"  # as a run of other runs left it
+    stale = page_dir / "comparison_frames" / "0123456789abcdef0123.jpg"  # as a run of other runs left it
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"old")
     main([str(compared / "run_a"), str(compared / "run_b"), "--bootstrap", "0", "--page", str(page_dir)])
     sources = {value for _, name, value in Attributes((page_dir / "comparison.html").read_text()).attributes
                if name == "src"}  # fmt: skip
-    assert {f"frames/{path.name}" for path in (page_dir / "frames").iterdir()} == sources
+    assert {f"comparison_frames/{path.name}" for path in (page_dir / "comparison_frames").iterdir()} == sources
+
+
+@pytest.mark.slow
+def test_a_page_written_into_a_run_folder_leaves_the_runs_own_strips(tmp_path):
+    run_a = write_run(tmp_path / "run_a", [record(k, "a cat") for k in ("s1", "s2")])
+    run_b = write_run(tmp_path / "run_b", [record(k, "a dog") for k in ("s1", "s2")])
+    strips = sorted((run_b / "frames").iterdir())
+    main([str(run_a), str(run_b), "--bootstrap", "0", "--page", str(run_b)])
+    assert sorted((run_b / "frames").iterdir()) == strips and (run_b / "comparison.html").is_file()
 
 
 @pytest.mark.slow
