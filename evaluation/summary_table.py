@@ -40,9 +40,9 @@ def format_paired(key: str, paired: Mapping[str, Any] | None) -> str:
     return f"{100 * paired['difference']:+.2f} [{low}, {high}] >0 in {100 * paired['above_zero']:.1f}%"
 
 
-def summary_table(results: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
-    """``results`` (metrics.json's: model -> {"metrics", "intervals", "diagnostics", "counts", "paired"}) as an
-    aligned text table; metrics with their 95 % bootstrap interval, and a column per paired difference."""
+def table_rows(results: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[list[str]]:
+    """The summary table's cells, header row first: each key, each model's value (a metric with its 95 % bootstrap
+    interval), and a column per paired difference; the console and the comparison page show these same cells."""
     models = list(results)
     paired = [m for m in models if results[m].get("paired")]
     rows = [["(scores ×100)", *models, *(f"{m} − {results[m]['paired']['against']}" for m in paired)]]
@@ -59,6 +59,13 @@ def summary_table(results: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str
             else:
                 cells = [format_value(key, results[m].get(group, {}).get(key)) for m in models] + [""] * len(paired)
             rows.append([key, *cells])
+    return rows
+
+
+def summary_table(results: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
+    """``results`` (metrics.json's: model -> {"metrics", "intervals", "diagnostics", "counts", "paired"}) as an
+    aligned text table (table_rows)."""
+    rows = table_rows(results)
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = []
     for label, *cells in rows:
