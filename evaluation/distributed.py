@@ -4,6 +4,7 @@ Without torchrun (no WORLD_SIZE) everything runs in one process and these helper
 """
 
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -52,6 +53,12 @@ class DistributedContext:
 def is_main_process() -> bool:
     """Rank 0 of a torchrun launch, or a plain run: the one process that prints notes before the group exists."""
     return int(os.environ.get("RANK", "0")) == 0
+
+
+def note(message: str) -> None:
+    """A line for the person running this, printed once however many processes torchrun started."""
+    if is_main_process():
+        print(message, file=sys.stderr)
 
 
 def init_distributed() -> DistributedContext:

@@ -1,15 +1,22 @@
 """Load the base model through LLaMA-Factory and attach a LoRA adapter, after checking that the adapter fits.
 
+    model, pre = load_for_evaluation(plan, device, keep_base=False)   # evaluate_model.py's loading stage
+
 Every check runs before any generation: the adapter directory has adapter_config.json and weights, and every
 LoRA matrix targets a module of the base model with matching shapes (an adapter trained on another architecture
 fails here, with the module and the shapes named).
 """
 
+from dataclasses import asdict
+
 import torch
 
 from evaluation.adapter_files import AdapterError, AdapterInfo
-from evaluation.inputs import parse_llamafactory_args
+from evaluation.distributed import note
+from evaluation.inputs import Preprocessing, load_preprocessing, parse_llamafactory_args
+from evaluation.run_plan import EvaluationPlan
 from evaluation.settings import ModelSettings
+from plugins.frame_source import frame_source
 
 
 def _adapter_tensor_shapes(weights_file: str) -> dict[str, tuple[int, ...]]:
@@ -67,3 +74,19 @@ def attach_adapter(model, adapter: AdapterInfo, keep_base: bool):
     model = PeftModel.from_pretrained(model, adapter.path, is_trainable=False)
     model.eval()
     return model if keep_base else model.merge_and_unload()
+
+
+def load_for_evaluation(
+    plan: EvaluationPlan, device: torch.device, keep_base: bool
+) -> tuple[torch.nn.Module, Preprocessing]:
+    """(model, preprocessing) for ``plan``: the processor and template of the base model, reading frames from the
+    run's frame store where it holds them (said in a note), and the base model with the adapter, if any, attached
+    (merged, unless ``keep_base``: --compare-base turns it off for the base's answers). The adapter must fit before
+    anything is generated."""
+    pre = load_preprocessing(plan.settings)
+    frames = frame_source(plan.frame_root, {**plan.resolved.data, **asdict(plan.settings)}, pre.template.mm_plugin)
+    note(frames.attach(pre.template.mm_plugin).describe([sample.video_path for sample in plan.samples]))
+    model = load_base_model(plan.settings, device)
+    if plan.adapter:
+        model = attach_adapter(model, plan.adapter, keep_base=keep_base)
+    return model, pre

@@ -1,4 +1,10 @@
-"""The generation loop: batches from the DataLoader, one generate call per model, records written as they come."""
+"""The generation loop: batches from the DataLoader, one generate call per model, records written as they come.
+
+    generate_shard(model, pre, plan, context, output_dir, num_workers)   # evaluate_model.py's generation stage
+
+generate_shard hands run_generation this process's share of the samples (every N-th under torchrun) and its own
+predictions file; what an earlier run of the same run answered is skipped.
+"""
 
 import contextlib
 from collections.abc import Sequence
@@ -8,9 +14,11 @@ from typing import Any
 from tqdm import tqdm
 
 from data.eval_samples import Sample
+from evaluation.distributed import DistributedContext
 from evaluation.generation import GenerationSettings, SampleInputs, generate_batch, make_loader
 from evaluation.inputs import Preprocessing
-from evaluation.predictions import Prediction, PredictionWriter
+from evaluation.predictions import Prediction, PredictionWriter, read_existing
+from evaluation.run_plan import EvaluationPlan
 
 
 def _record(item: dict[str, Any], model_name: str, raw: str | None, special_tokens: Sequence[str]) -> Prediction:
@@ -59,3 +67,25 @@ def run_generation(
                     if (name, item["sample"].id) not in done:
                         writer.write(_record(item, name, raw, special_tokens))
             progress.update(len(batch["ready"]) + len(batch["failed"]))
+
+
+def generate_shard(
+    model, pre: Preprocessing, plan: EvaluationPlan, context: DistributedContext, output_dir: Path, num_workers: int
+) -> None:
+    """This process's share of ``plan``'s samples, appended to its predictions file as the answers come; what an
+    earlier run of the same run answered (any process's file) is skipped."""
+    done = set(read_existing(output_dir))
+    with PredictionWriter(context.predictions_path(output_dir)) as writer:
+        run_generation(
+            model,
+            pre,
+            context.shard(plan.samples),
+            plan.models,
+            plan.generation,
+            plan.settings.cutoff_len,
+            output_dir,
+            writer,
+            done,
+            num_workers,
+            show_progress=context.is_main,
+        )

@@ -17,10 +17,9 @@ from typing import Any
 from evaluation.bootstrap import DEFAULT_RESAMPLES
 from evaluation.outcome import errors_message
 from evaluation.predictions import Prediction, PredictionsFileError, read_jsonl_numbered
-from evaluation.report import reports_line, write_report
+from evaluation.results import write_results
 from evaluation.run_identity import RunIdentity
-from evaluation.scoring import METRICS_FILE, score_records, write_metrics
-from evaluation.summary_table import summary_table
+from evaluation.scoring import METRICS_FILE
 
 
 @dataclass(frozen=True)
@@ -92,13 +91,8 @@ def score_only(predictions_file: Path, output_dir: Path, resamples: int = DEFAUL
     identity, settings = identity_of_run(predictions_file.parent)
     output_dir.mkdir(parents=True, exist_ok=True)
     extra = {"score_only": {"predictions": str(predictions_file), "skipped_lines": skipped}}
-    results = score_records(to_score.records, resamples)
-    summary = write_metrics(output_dir, results, settings, identity, extra, resamples)
-    markdown, html = write_report(
-        output_dir, _frames_seen_from(to_score.records, predictions_file.parent, output_dir), summary
-    )
-    print(f"{summary_table(summary['results'])}\n{reports_line(markdown, html)}")
-    return summary
+    report_records = _frames_seen_from(to_score.records, predictions_file.parent, output_dir)
+    return write_results(output_dir, to_score.records, settings, identity, resamples, extra, report_records)
 
 
 def _frames_seen_from(records: list[dict[str, Any]], run_dir: Path, output_dir: Path) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ from evaluation.base_model import same_base_model
 from plugins.run_config import RunConfigError, llamafactory_fields, load_run_config
 from plugins.run_inputs import DATA_LOCATION_KEYS, RUN_INPUTS_FILE, RunInputs, input_settings, read_run_inputs
 from plugins.versions import version_note
+from video.llamafactory_defaults import LLAMAFACTORY_DEFAULTS
 
 DEFAULT_TEMPLATE = "qwen2_vl_exact"
 DEFAULT_VIDEO_SETTINGS = {"video_maxlen": 8, "video_fps": 8.0, "video_max_pixels": 224 * 224}
@@ -58,8 +59,8 @@ class ModelSettings:
     video_maxlen: int = DEFAULT_VIDEO_SETTINGS["video_maxlen"]
     video_fps: float = DEFAULT_VIDEO_SETTINGS["video_fps"]
     video_max_pixels: int = DEFAULT_VIDEO_SETTINGS["video_max_pixels"]
-    video_min_pixels: int = 16 * 16  # LLaMA-Factory's default
-    cutoff_len: int = 2048  # LLaMA-Factory's default
+    video_min_pixels: int = LLAMAFACTORY_DEFAULTS["video_min_pixels"]
+    cutoff_len: int = LLAMAFACTORY_DEFAULTS["cutoff_len"]
     infer_dtype: str = "auto"
 
     def to_llamafactory_args(self) -> dict[str, Any]:

@@ -28,12 +28,18 @@ import av
 import video
 from frame_store.codec import DEFAULT_CODEC
 from video.clip_span import clip_file, clip_reference, split_clip_reference
+from video.llamafactory_defaults import LLAMAFACTORY_DEFAULTS
 
 FORMAT_VERSION = 2  # bump when the entry layout or what a reader returns changes
 SETTINGS_FILE = "settings.json"  # in each store directory: what it was built with (build.write_settings)
-# LLaMA-Factory 0.9.5's get_mm_inputs hands the plugin these, from the processor, with these defaults.
-LLAMAFACTORY_READ_DEFAULTS = {"image_max_pixels": 256 * 256, "image_min_pixels": 16 * 16, "video_fps": 2.0,
-                              "video_maxlen": 128}  # fmt: skip
+# LLaMA-Factory 0.9.5's get_mm_inputs hands the plugin these, from the processor, with these defaults (the video
+# pixel budgets under the resize's image_* names).
+LLAMAFACTORY_READ_DEFAULTS = {
+    "image_max_pixels": LLAMAFACTORY_DEFAULTS["video_max_pixels"],
+    "image_min_pixels": LLAMAFACTORY_DEFAULTS["video_min_pixels"],
+    "video_fps": LLAMAFACTORY_DEFAULTS["video_fps"],
+    "video_maxlen": LLAMAFACTORY_DEFAULTS["video_maxlen"],
+}
 
 
 @dataclass(frozen=True)

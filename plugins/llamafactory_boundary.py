@@ -67,12 +67,11 @@ from transformers import Qwen3VLProcessor
 from typing_extensions import override
 
 from video.clip_span import clip_file
+from video.llamafactory_defaults import LLAMAFACTORY_DEFAULTS
 
 SUPPORTED_VERSIONS = ">=0.9.5,<0.9.6"  # a pip version specifier
 VERIFIED_VERSION = "0.9.5"
 CLIP_PATH_BATCH = 10_000  # rows of the videos column read at a time when listing clips
-# LLaMA-Factory's defaults where a processor carries no video settings (its get_mm_inputs uses the same).
-DEFAULT_VIDEO_FPS, DEFAULT_VIDEO_MAXLEN = 2.0, 128
 
 __all__ = [
     "MM_PLUGINS",
@@ -343,11 +342,9 @@ def regularized_videos(plugin, videos: list, **settings) -> list[list]:
 
 def processor_video_sampling(processor) -> dict[str, float | int]:
     """``{"video_fps", "video_maxlen"}`` as the plugin reads them from a processor LLaMA-Factory's load_tokenizer
-    returned (it sets them there from the config)."""
-    return {
-        "video_fps": getattr(processor, "video_fps", DEFAULT_VIDEO_FPS),
-        "video_maxlen": getattr(processor, "video_maxlen", DEFAULT_VIDEO_MAXLEN),
-    }
+    returned (it sets them there from the config; a processor without them gets LLaMA-Factory's defaults, as in
+    its get_mm_inputs)."""
+    return {key: getattr(processor, key, LLAMAFACTORY_DEFAULTS[key]) for key in ("video_fps", "video_maxlen")}
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from plugins.heartbeat import reading_clip
 from plugins.llamafactory_boundary import BasePlugin, QwenVideoPlugin, is_frame_list, processor_video_sampling
 from plugins.video_tokens import video_grid
 from video import VideoReadError, frame_times, probe_video, read_sampled_frames, sample_indices
+from video.llamafactory_defaults import LLAMAFACTORY_DEFAULTS
 
 FRAME_FIX = "pass a video file path, or frames as 8-bit RGB PIL images: the processor divides by 255 itself"
 CHANGED_SINCE_PREFLIGHT = (
@@ -157,7 +158,8 @@ class ExactVideoReading:
         return results
 
     def decode_videos(self, videos: list, **kwargs) -> dict[str, list]:
-        video_fps, video_maxlen = kwargs.get("video_fps", 2.0), kwargs.get("video_maxlen", 128)
+        video_fps = kwargs.get("video_fps", LLAMAFACTORY_DEFAULTS["video_fps"])
+        video_maxlen = kwargs.get("video_maxlen", LLAMAFACTORY_DEFAULTS["video_maxlen"])
         results: dict[str, list] = {"videos": [], "fps_per_video": [], "durations": [], "frames_indices": []}
         for video in videos:
             check_video_input(video)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plugins.memory_plan import GIB, PlanInputs, largest_batch, plan_terms, total_bytes, with_changes
+from video.llamafactory_defaults import LLAMAFACTORY_DEFAULTS
 
 ATTENTION = {
     "auto": "sdpa",
@@ -63,15 +64,15 @@ def deepspeed_settings(settings: dict, hidden_size: int, weight_bytes: int) -> t
 
 def _video_tokens_at_most(settings: dict, vision_config) -> int:
     """Video tokens of one clip at the pixel and frame budget: (frames / 2) x pixels / (patch x merge)^2."""
-    frames = int(settings.get("video_maxlen", 128))
-    pixels = int(settings.get("video_max_pixels", 256 * 256))
+    frames = int(settings.get("video_maxlen", LLAMAFACTORY_DEFAULTS["video_maxlen"]))
+    pixels = int(settings.get("video_max_pixels", LLAMAFACTORY_DEFAULTS["video_max_pixels"]))
     side = vision_config.patch_size * vision_config.spatial_merge_size
     return -(-frames // vision_config.temporal_patch_size) * (pixels // side**2)
 
 
 def token_lengths(settings: dict, vision_config, sample: int, tokens: int | None) -> TokenLengths:
     """The p95 and longest sample length: --tokens, else the preflight's count, else cutoff_len."""
-    cutoff = int(settings.get("cutoff_len", 2048))
+    cutoff = int(settings.get("cutoff_len", LLAMAFACTORY_DEFAULTS["cutoff_len"]))
     video = min(_video_tokens_at_most(settings, vision_config), cutoff)
     if tokens:
         return TokenLengths(tokens, tokens, video, "--tokens")

@@ -15,6 +15,8 @@ from importlib.metadata import version
 
 from packaging.version import Version
 
+from video.llamafactory_defaults import LLAMAFACTORY_DEFAULTS
+
 LAST_AFFECTED = Version("5.6.0")  # verified there; transformers PR #48669 (merged 2026-09-10) fixes it later
 TEMPORAL_PATCH_SIZE = 2  # frames per temporal patch, every Qwen-VL release
 AFFECTED_MODEL_TYPES = ("qwen2_5_vl",)
@@ -51,7 +53,8 @@ def collapsed_time_warning(settings: dict, clips: list[str], transformers_versio
         return None
     if model_config(settings["model_name_or_path"])[0].model_type not in AFFECTED_MODEL_TYPES:
         return None
-    video_fps, video_maxlen = float(settings.get("video_fps", 2.0)), int(settings.get("video_maxlen", 128))
+    video_fps = float(settings.get("video_fps", LLAMAFACTORY_DEFAULTS["video_fps"]))
+    video_maxlen = int(settings.get("video_maxlen", LLAMAFACTORY_DEFAULTS["video_maxlen"]))
     found = collapsed_clips(clips, video_fps, video_maxlen)
     if not found:
         return None

@@ -13,16 +13,8 @@ Keys a config leaves out take LLaMA-Factory's defaults (LLAMAFACTORY_DEFAULTS), 
 import math
 from collections.abc import Mapping
 
-# LLaMA-Factory 0.9.5's defaults (hparams ProcessorArguments / DataArguments) for the keys checked here.
-LLAMAFACTORY_DEFAULTS = {
-    "video_maxlen": 128,
-    "video_fps": 2.0,
-    "video_max_pixels": 256 * 256,
-    "video_min_pixels": 16 * 16,
-    "image_max_pixels": 768 * 768,
-    "image_min_pixels": 32 * 32,
-    "cutoff_len": 2048,
-}
+from video.llamafactory_defaults import LLAMAFACTORY_DEFAULTS  # the keys checked here, with LLaMA-Factory's defaults
+
 # Qwen2-VL's smallest input: one 2x2 group of 14-pixel patches. A smaller budget is upscaled to it anyway.
 MIN_PIXEL_BUDGET = 28 * 28
 

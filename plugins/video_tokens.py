@@ -18,7 +18,7 @@ holds it against the stock plugin's expansion and the processor's own output on 
 import math
 from typing import Any
 
-from plugins.video_settings import LLAMAFACTORY_DEFAULTS
+from video.llamafactory_defaults import LLAMAFACTORY_DEFAULTS
 
 
 def _bounds(video_processor) -> tuple[int, int] | None:
