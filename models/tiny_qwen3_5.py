@@ -5,12 +5,15 @@
 
 Real transformers classes (Qwen3_5ForConditionalGeneration, Qwen3VLProcessor with Qwen2-VL image processor and
 Qwen3VLVideoProcessor, Qwen3_5Tokenizer) at tiny sizes, with Qwen3.5's vision path (patch 16 / temporal patch 2 /
-spatial merge 2, a 32-pixel grid, 2304 learned position embeddings, no DeepStack) and its hybrid text model (three
-Gated DeltaNet linear-attention layers per full-attention layer, gated attention output, a quarter of each head
+spatial merge 2, a 32-pixel grid, 2304 learned position embeddings, no DeepStack) and its hybrid text model (a
+Gated DeltaNet linear-attention layer, then a full-attention layer; gated attention output, a quarter of each head
 rotary, interleaved M-RoPE): the architecture of transformers' Qwen3_5Config, which documents the Qwen3.5-9B/27B
 checkpoints. Video tokens and timestamp text go through the same Qwen3VLProcessor as Qwen3-VL. Without the
 flash-linear-attention and causal-conv1d kernels (CUDA only) transformers runs the linear attention in plain torch,
-which is what the CPU tests use. The processors carry Qwen3-VL-8B's pixel bounds (LLaMA-Factory replaces them).
+which is what the CPU tests use. That plain-torch path costs ~0.26 s per linear layer per demo training step on one
+core (a 63-step Python loop per chunk, forward and backward), so the tiny model has one linear layer, not the
+released three per full-attention layer: both layer kinds and their caches still run, and `make demo MODEL=qwen3_5`
+trains at about Qwen3-VL's speed. The processors carry Qwen3-VL-8B's pixel bounds (LLaMA-Factory replaces them).
 """
 
 from dataclasses import dataclass
@@ -36,7 +39,8 @@ class TinySizes:
 
     bpe_vocab_size: int = 1024
     text_hidden_size: int = 128
-    text_layers: int = 4  # layer 4 is full attention, 1-3 linear: Qwen3.5's full_attention_interval 4
+    # Released Qwen3.5 repeats 3 linear + 1 full (full_attention_interval 4); one of each keeps both code paths
+    layer_types: tuple[str, ...] = ("linear_attention", "full_attention")
     text_heads: int = 4
     text_kv_heads: int = 2
     text_head_dim: int = 64
@@ -87,7 +91,8 @@ def build_config(tokenizer, sizes: TinySizes = SIZES):
         vocab_size=len(tokenizer),
         hidden_size=sizes.text_hidden_size,
         intermediate_size=sizes.text_intermediate_size,
-        num_hidden_layers=sizes.text_layers,
+        num_hidden_layers=len(sizes.layer_types),
+        layer_types=list(sizes.layer_types),
         num_attention_heads=sizes.text_heads,
         num_key_value_heads=sizes.text_kv_heads,
         head_dim=sizes.text_head_dim,

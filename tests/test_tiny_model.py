@@ -102,9 +102,9 @@ def test_patch_math_is_the_real_one(family, processor, model):
         assert len(vision.deepstack_visual_indexes) == 3
         assert max(vision.deepstack_visual_indexes) < vision.depth
         assert model.config.text_config.rope_parameters["mrope_interleaved"] is True
-    if name == "qwen3_5":  # hybrid: three linear-attention layers per full-attention layer; no DeepStack
+    if name == "qwen3_5":  # hybrid: a Gated DeltaNet linear-attention layer, then a full-attention layer; no DeepStack
         text = model.config.text_config
-        assert text.layer_types == ["linear_attention"] * 3 + ["full_attention"]
+        assert text.layer_types == ["linear_attention", "full_attention"]
         assert text.rope_parameters["mrope_interleaved"] is True
         assert text.rope_parameters["partial_rotary_factor"] == 0.25
         assert not hasattr(vision, "deepstack_visual_indexes")
