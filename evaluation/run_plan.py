@@ -121,7 +121,7 @@ def plan_run(args: argparse.Namespace) -> EvaluationPlan:
     adapter = inspect_adapter(settings.adapter_path) if settings.adapter_path else None
     allow_base = args.allow_base_mismatch or args.allow_setting_mismatch
     base_warning = check_adapter_base(adapter, settings.base_model, allow_base) if adapter else None
-    note(f"model: {describe_model_source(settings.base_model, 'base model')}")
+    note(f"model: {describe_model_source(settings.base_model, 'base model', settings.model_revision)}")
     for warning in (clips_warning, base_warning):
         if warning:
             note(f"WARNING: {warning}")

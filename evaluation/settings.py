@@ -33,6 +33,8 @@ from video.llamafactory_defaults import LLAMAFACTORY_DEFAULTS
 DEFAULT_TEMPLATE = "qwen2_vl_exact"
 DEFAULT_VIDEO_SETTINGS = {"video_maxlen": 8, "video_fps": 8.0, "video_max_pixels": 224 * 224}
 MODEL_KEY = "model_name_or_path"
+REVISION_KEY = "model_revision"
+DEFAULT_MODEL_REVISION = "main"  # LLaMA-Factory's ModelArguments.model_revision
 ADAPTER_KEY = "output_dir"  # with --config: the adapter the config trains
 
 
@@ -55,6 +57,7 @@ class ModelSettings:
 
     base_model: str
     adapter_path: str | None = None
+    model_revision: str = DEFAULT_MODEL_REVISION  # a hub branch, tag or commit; a local folder ignores it
     template: str = DEFAULT_TEMPLATE
     video_maxlen: int = DEFAULT_VIDEO_SETTINGS["video_maxlen"]
     video_fps: float = DEFAULT_VIDEO_SETTINGS["video_fps"]
@@ -184,6 +187,23 @@ def _model_by_hub_id(record: RunInputs, values: dict[str, Any]) -> list[str]:
     ]
 
 
+def _trained_revision(record: RunInputs, values: dict[str, Any], explicit: dict[str, Any]) -> list[str]:
+    """Load the base model at the revision training loaded: a model named by hub id whose record has the commit of
+    the snapshot training used is pinned to that commit (the hub's ``main`` may have moved since), with a note; a
+    base model other than the recorded one gets the default revision. An explicit model_revision=... stays."""
+    if REVISION_KEY in explicit:
+        return []
+    model, identity = str(values[MODEL_KEY]), record.base_model
+    if model not in (record.settings.get(MODEL_KEY), identity.get("hub_id")):
+        values[REVISION_KEY] = DEFAULT_MODEL_REVISION
+        return []
+    commit = identity.get("commit")
+    if not commit or model != identity.get("hub_id"):
+        return []
+    values[REVISION_KEY] = commit
+    return [f"base model {model} at its snapshot {commit}, the one training loaded (its record: {record.path})"]
+
+
 def _guessed(adapter: str, explicit: dict[str, Any], allowed: bool) -> list[str]:
     """The warning naming each input setting guessed for an adapter without a record (one not given explicitly);
     UnrecordedAdapterError unless guessing is ``allowed``."""
@@ -194,7 +214,11 @@ def _guessed(adapter: str, explicit: dict[str, Any], allowed: bool) -> list[str]
             "--allow-guessed-settings to evaluate with defaults (each one is then named)"
         )
     defaults = {**asdict(ModelSettings(base_model="")), "template": DEFAULT_TEMPLATE, **DEFAULT_VIDEO_SETTINGS}
-    guessed = [f"{key} {defaults[key]}" for key in INPUT_KEYS if key not in explicit and key != "infer_dtype"]
+    guessed = [
+        f"{key} {defaults[key]}"
+        for key in INPUT_KEYS
+        if key not in explicit and key not in ("infer_dtype", REVISION_KEY)
+    ]
     if not guessed:
         return []
     return [
@@ -267,6 +291,8 @@ def resolve_run(
             "no model to evaluate: pass --base-model (hub id or local directory), --adapter-path of "
             f"an adapter with its {RUN_INPUTS_FILE}, or --config CONFIG.yaml"
         )
+    if record and not of_base_model:
+        notes.extend(_trained_revision(record, values, explicit))
     settings = ModelSettings(
         base_model=str(values[MODEL_KEY]),
         adapter_path=adapter,

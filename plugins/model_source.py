@@ -41,8 +41,9 @@ def _looks_like_a_path(name: str) -> bool:
     return Path(name.split("/", 1)[0]).is_dir()  # e.g. models/tiny-qwen2vl, not an org on the hub
 
 
-def describe_model_source(name_or_path: str, key: str = "model_name_or_path") -> str:
-    """'local folder ...' or 'hub id ... (cached|downloaded on first use)'; raises ModelSourceError with the fix."""
+def describe_model_source(name_or_path: str, key: str = "model_name_or_path", revision: str | None = None) -> str:
+    """'local folder ...' or 'hub id ... (cached|downloaded on first use)'; raises ModelSourceError with the fix.
+    ``revision`` (a branch, tag or commit; None: main) is where a hub id is looked up; a local folder ignores it."""
     path = Path(os.path.expanduser(name_or_path))
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -57,12 +58,13 @@ def describe_model_source(name_or_path: str, key: str = "model_name_or_path") ->
             f"{key}={name_or_path}: no such folder (from {Path.cwd()}); give an existing model folder or a hub id "
             "such as Qwen/Qwen2-VL-7B-Instruct"
         )
-    cached = try_to_load_from_cache(name_or_path, "config.json")
+    cached = try_to_load_from_cache(name_or_path, "config.json", revision=revision)
     snapshot = Path(cached).parent if isinstance(cached, str) else None
+    at = f" at revision {revision}" if revision and revision != "main" else ""
     if snapshot is None and constants.HF_HUB_OFFLINE:
         raise ModelSourceError(
-            f"{key}={name_or_path}: not in the Hugging Face cache {constants.HF_HUB_CACHE} and HF_HUB_OFFLINE is "
-            f"set; {_download_fix(name_or_path)}, or unset HF_HUB_OFFLINE"
+            f"{key}={name_or_path}{at}: not in the Hugging Face cache {constants.HF_HUB_CACHE} and HF_HUB_OFFLINE is "
+            f"set; {_download_fix(name_or_path, revision)}, or unset HF_HUB_OFFLINE"
         )
     if not constants.HF_HUB_OFFLINE and not hub_reachable():
         # transformers would retry the hub for minutes before falling back to the cache (or failing)
@@ -72,17 +74,18 @@ def describe_model_source(name_or_path: str, key: str = "model_name_or_path") ->
                 f"({snapshot}), so set HF_HUB_OFFLINE=1 to load it from there"
             )
         raise ModelSourceError(
-            f"{key}={name_or_path}: not in the Hugging Face cache {constants.HF_HUB_CACHE} and the hub "
-            f"{constants.ENDPOINT} cannot be reached; {_download_fix(name_or_path)}"
+            f"{key}={name_or_path}{at}: not in the Hugging Face cache {constants.HF_HUB_CACHE} and the hub "
+            f"{constants.ENDPOINT} cannot be reached; {_download_fix(name_or_path, revision)}"
         )
     if snapshot is not None:
-        return f"hub id {name_or_path}, cached snapshot {snapshot}"
-    return f"hub id {name_or_path}, downloaded into {constants.HF_HUB_CACHE} on first use"
+        return f"hub id {name_or_path}{at}, cached snapshot {snapshot}"
+    return f"hub id {name_or_path}{at}, downloaded into {constants.HF_HUB_CACHE} on first use"
 
 
-def _download_fix(name: str) -> str:
+def _download_fix(name: str, revision: str | None = None) -> str:
+    command = f"hf download {name}" + (f" --revision {revision}" if revision and revision != "main" else "")
     return (
-        f"download it first where the hub is reachable (`hf download {name}`), or point HF_HOME/HF_HUB_CACHE at "
+        f"download it first where the hub is reachable (`{command}`), or point HF_HOME/HF_HUB_CACHE at "
         "the cache that holds it"
     )
 

@@ -77,3 +77,49 @@ def test_without_a_hub_id_the_missing_folder_stays_and_is_refused_later(tmp_path
     gone = str(tmp_path / "gone" / "snapshot")
     adapter = _copied_adapter(tmp_path, {"as_given": "models/x", "path": gone, "hub_id": None})
     assert resolve_run(None, adapter_path=adapter).settings.base_model == gone  # model_source names it, not a guess
+
+
+def _hub_adapter(tmp_path, revision: str, commit: str | None) -> str:
+    """An adapter trained on HUB_ID named by hub id at ``revision``, whose cached snapshot was ``commit``."""
+    settings = {"model_name_or_path": HUB_ID, "model_revision": revision, "template": "qwen2_vl_exact",
+                "dataset": ["x_train"], "dataset_dir": str(tmp_path)}  # fmt: skip
+    identity = {"as_given": HUB_ID, "path": None, "hub_id": HUB_ID, "revision": revision, "commit": commit}
+    write_run_inputs(tmp_path / "adapter", settings, source=["train.yaml"], base_model=identity)
+    return str(tmp_path / "adapter")
+
+
+def test_evaluation_loads_the_hub_snapshot_training_used_not_todays_main(tmp_path):
+    run = resolve_run(None, adapter_path=_hub_adapter(tmp_path, "main", COMMIT))
+    assert run.settings.base_model == HUB_ID
+    assert run.settings.to_llamafactory_args()["model_revision"] == COMMIT  # main may have moved since training
+    assert any(COMMIT in note and "snapshot" in note for note in run.notes)
+
+
+def test_evaluation_keeps_the_recorded_revision_when_no_snapshot_was_recorded(tmp_path):
+    run = resolve_run(None, adapter_path=_hub_adapter(tmp_path, "v1.0", None))
+    assert run.settings.to_llamafactory_args()["model_revision"] == "v1.0"
+
+
+def test_the_relocated_hub_id_also_loads_the_trained_snapshot(tmp_path):
+    gone = str(tmp_path / "gone" / "snapshot")
+    adapter = _copied_adapter(tmp_path, {"as_given": gone, "path": gone, "hub_id": HUB_ID, "commit": COMMIT})
+    assert resolve_run(None, adapter_path=adapter).settings.to_llamafactory_args()["model_revision"] == COMMIT
+
+
+def test_another_base_model_given_explicitly_is_loaded_at_its_default_revision(tmp_path):
+    run = resolve_run(None, adapter_path=_hub_adapter(tmp_path, "main", COMMIT), base_model=HUB_ID)
+    assert run.settings.to_llamafactory_args()["model_revision"] == COMMIT  # the same model: still the trained one
+    run = resolve_run(
+        None, adapter_path=_hub_adapter(tmp_path, "main", COMMIT), base_model="Org/Other", allow_base_mismatch=True
+    )
+    assert run.settings.to_llamafactory_args()["model_revision"] == "main"
+
+
+def test_the_model_source_check_looks_for_the_pinned_snapshot(hub_cache, monkeypatch):
+    from plugins.model_source import ModelSourceError, describe_model_source
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert str(hub_cache) in describe_model_source(HUB_ID, "base model", revision=COMMIT)
+    other = "f" * 40  # main's snapshot is cached, the one training loaded is not
+    with pytest.raises(ModelSourceError, match=f"at revision {other}.*hf download {HUB_ID} --revision {other}"):
+        describe_model_source(HUB_ID, "base model", revision=other)
