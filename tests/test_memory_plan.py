@@ -8,7 +8,14 @@ import pytest
 from plugins.activation_count import CountSettings, count_activations
 from plugins.memory_plan import GIB, PlanInputs, largest_batch, plan_terms, total_bytes, with_changes
 from plugins.released_architectures import RELEASED, model_config, released_config
-from tests.preflight_fixtures import config, record, write_config, write_datasets
+from tests.preflight_fixtures import (
+    DATASETS_PROGRESS_BARS,
+    cold_datasets_cache,
+    config,
+    record,
+    write_config,
+    write_datasets,
+)
 from tests.real_architectures import QWEN2_VL_7B, REAL_CONFIGS, RealArchitecture
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -181,10 +188,33 @@ def test_counts_are_cached_by_what_decides_them(tmp_path, monkeypatch):
     assert len(calls) == 2
 
 
-def test_a_missing_deepspeed_json_is_one_clear_error(tmp_path, capsys):
+def _tiny_run_with_a_dataset(tiny_model_dir, sample_dir, tmp_path) -> Path:
+    clips = sorted((sample_dir / "videos").rglob("*.mp4"))[:2]
+    write_datasets(tmp_path, {"clips_train": [record(f"s{n}", str(clip)) for n, clip in enumerate(clips)]})
+    return Path(write_config(tmp_path / "run.yaml", config(tiny_model_dir, tmp_path)))
+
+
+def test_a_missing_deepspeed_json_is_one_clear_error(tiny_model_dir, sample_dir, tmp_path, capsys, monkeypatch):
+    """Checked before the datasets load: a first run (cold datasets cache) prints the one sentence and nothing else."""
     from plugins.plan import main
 
+    cache = cold_datasets_cache(monkeypatch, tmp_path / "datasets-cache")
+    path = _tiny_run_with_a_dataset(tiny_model_dir, sample_dir, tmp_path)
     with pytest.raises(SystemExit) as exit_code:
-        main([str(REPO_ROOT / "configs/tiny_qwen2vl_demo.yaml"), "deepspeed=no/such.json", f"output_dir={tmp_path}"])
+        main([str(path), "deepspeed=no/such.json", f"output_dir={tmp_path / 'out'}"])
     assert exit_code.value.code == 2
     assert capsys.readouterr().err.startswith("plan FAILED: deepspeed no/such.json: cannot read")
+    assert not cache.exists() or not any(cache.iterdir()), "the datasets were loaded before the deepspeed JSON was read"
+
+
+def test_the_plan_console_shows_no_datasets_progress_bars(tiny_model_dir, sample_dir, tmp_path, capsys, monkeypatch):
+    """The token count loads the datasets (on a cold cache: generating and converting them): not on screen."""
+    from plugins.plan import main
+
+    cold_datasets_cache(monkeypatch, tmp_path / "datasets-cache")
+    path = _tiny_run_with_a_dataset(tiny_model_dir, sample_dir, tmp_path)
+    with pytest.raises(SystemExit) as exit_code:
+        main([str(path), f"output_dir={tmp_path / 'out'}"])
+    printed = capsys.readouterr()
+    assert exit_code.value.code == 0 and "preflight's token count over 2 samples" in printed.out
+    assert not [bar for bar in DATASETS_PROGRESS_BARS if bar in printed.err], printed.err
