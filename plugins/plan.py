@@ -152,15 +152,17 @@ def plan_basis(settings: dict, gpus: int, sample: int = DEFAULT_SAMPLE, tokens: 
     from plugins.lora_targets import check_frozen_vision, parse_lora_args
     from plugins.released_architectures import model_config
 
+    # Every file the plan reads is read before the token count loads the datasets (seconds, and on a first run
+    # datasets' own output): a mistake in one is the plan's one sentence, at once.
     config, config_source = model_config(settings["model_name_or_path"])
+    text_config = config.text_config
+    weight_bytes = 2 if settings.get("bf16") or settings.get("pure_bf16") or settings.get("fp16") else 4
+    stage, buckets = deepspeed_settings(settings, text_config.hidden_size, weight_bytes)
     model_args, finetuning_args = parse_lora_args(settings)
     placement = _placement(config, settings)
     check_frozen_vision(placement, finetuning_args.freeze_vision_tower)
     lengths = token_lengths(settings, config.vision_config, sample, tokens)
     checkpointing = not model_args.disable_gradient_checkpointing
-    weight_bytes = 2 if settings.get("bf16") or settings.get("pure_bf16") or settings.get("fp16") else 4
-    text_config = config.text_config
-    stage, buckets = deepspeed_settings(settings, text_config.hidden_size, weight_bytes)
 
     inputs = PlanInputs(
         frozen_parameters=placement.total_parameters - placement.trainable_parameters,

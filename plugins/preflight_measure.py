@@ -15,6 +15,7 @@ header once (an unreadable clip, which the store cannot hold, once more, to name
 """
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,22 @@ class Measurement:
     datasets: dict[str, Any]  # dataset name -> LLaMA-Factory DatasetAttr, in the config's order
     data_args: Any  # LLaMA-Factory DataArguments (dataset_dir, cutoff_len, ...)
     decode_check: DecodeCheck | None = None  # None: skipped
+
+
+@contextmanager
+def datasets_progress_bars_hidden():
+    """datasets draws a bar for each step of loading (on a first run "Generating train split", and LLaMA-Factory's
+    "Converting format of dataset"): library chatter on the preflight's and the plan's console. Hidden while the
+    block runs, then as they were (training's own loading is untouched); HF_DATASETS_DISABLE_PROGRESS_BARS=0 wins."""
+    from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    hidden_before = are_progress_bars_disabled()
+    disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not hidden_before:
+            enable_progress_bars()
 
 
 def _load_llamafactory(args: dict):
@@ -106,9 +123,10 @@ def measure(
     workers = workers or default_workers()
     start = time.perf_counter()
     # Every dataset is loaded before the workers start: they are forked with them (plugins.preflight_parallel).
-    aligned = {
-        name: load_aligned_samples(attr, model_args, data_args, training_args) for name, attr in datasets.items()
-    }
+    with datasets_progress_bars_hidden():
+        aligned = {
+            name: load_aligned_samples(attr, model_args, data_args, training_args) for name, attr in datasets.items()
+        }
     check = None
     if decode_check:
         # Before the count: the check opens every clip anyway and stores its token metadata, which the count then

@@ -5,7 +5,7 @@ read (no network, not downloaded yet), the released model's config as published,
     config = model_config("Qwen/Qwen2-VL-7B-Instruct")   # transformers config; .text_config, .vision_config
 
 The published values are those of each hub repo's config.json that shape parameters, attention and positions
-(tests/real_architectures.py holds the same models with their published parameter totals; a test keeps both equal).
+(tests/published_totals.py holds the published parameter totals they must give; tests/test_memory_plan.py checks).
 """
 
 RELEASED = {

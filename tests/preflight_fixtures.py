@@ -52,3 +52,16 @@ def config(tiny_model_dir, dataset_dir, **overrides):
 def write_config(path: Path, args: dict) -> str:
     path.write_text(json.dumps(args))  # JSON is YAML
     return str(path)
+
+
+DATASETS_PROGRESS_BARS = ("Generating train split", "Converting format of dataset", "Map:")  # datasets' bar labels
+
+
+def cold_datasets_cache(monkeypatch, folder: Path) -> Path:
+    """Point the datasets cache at an empty ``folder`` (a first run's cold cache), for this process and its children:
+    datasets reads HF_DATASETS_CACHE once, at import, into datasets.config."""
+    import datasets.config
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(folder))
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", folder)
+    return folder

@@ -1,5 +1,6 @@
 """What a user types reaches a sentence, not a traceback: dataset files the run names (empty, not JSON, an object)
-and key=value overrides LLaMA-Factory does not know, through the real entry points (preflight, train, frames)."""
+and key=value overrides LLaMA-Factory does not know, through the real entry points (preflight, train, frames), their
+main() run in the test's process."""
 
 import json
 import subprocess
@@ -8,7 +9,7 @@ import sys
 import pytest
 
 from plugins.dataset_files import DatasetFileError, check_dataset_files
-from tests.training_fixtures import DATASET_NAME, REPO_ROOT, log_of, run_entry_point, write_train_config
+from tests.training_fixtures import DATASET_NAME, REPO_ROOT, log_of, run_main, write_train_config
 
 
 def register(dataset_dir, name: str, content: str) -> None:
@@ -55,10 +56,12 @@ def test_unregistered_and_missing_dataset_files_are_named(tmp_path):
         check_dataset_files({"dataset": "webvid_train", "dataset_dir": str(tmp_path)})
 
 
-def test_preflight_names_an_empty_eval_split_instead_of_a_datasets_traceback(tmp_path, tiny_model_dir, sample_dir):
+def test_preflight_names_an_empty_eval_split_instead_of_a_datasets_traceback(
+    tmp_path, tiny_model_dir, sample_dir, monkeypatch, capsys
+):
     config = write_train_config(tmp_path, tiny_model_dir, sample_dir, n_clips=1, eval_dataset="tiny_val")
     register(tmp_path, "tiny_val", "[]")
-    result = run_entry_point("plugins.preflight", config)
+    result = run_main("plugins.preflight", str(config), monkeypatch=monkeypatch, capsys=capsys)
     assert result.returncode == 1, log_of(result)[-2000:]
     assert "Traceback" not in result.stderr and "corresponds to no data" not in log_of(result)
     assert f"preflight FAILED: eval_dataset tiny_val: {tmp_path / 'tiny_val.json'} holds no samples" in result.stderr
@@ -69,12 +72,14 @@ def test_preflight_names_an_empty_eval_split_instead_of_a_datasets_traceback(tmp
     ("plugins.train", "cannot train: unknown setting cutof_len (a key=value)"),
     ("plugins.frames build", "error: unknown setting cutof_len (a key=value)"),
 ])  # fmt: skip
-def test_an_unknown_key_is_one_sentence_in_every_entry_point(tmp_path, tiny_model_dir, sample_dir, module, shown):
+def test_an_unknown_key_is_one_sentence_in_every_entry_point(
+    tmp_path, tiny_model_dir, sample_dir, module, shown, monkeypatch, capsys
+):
     config = write_train_config(tmp_path, tiny_model_dir, sample_dir, n_clips=1)
-    result = run_entry_point(module, config, "cutof_len=4", timeout=300)
+    result = run_main(module, str(config), "cutof_len=4", monkeypatch=monkeypatch, capsys=capsys)
     assert result.returncode != 0 and "Traceback" not in result.stderr, log_of(result)[-2000:]
     assert shown in result.stderr
-    empty = run_entry_point(module, config, "=4", timeout=300)
+    empty = run_main(module, str(config), "=4", monkeypatch=monkeypatch, capsys=capsys)
     assert empty.returncode != 0 and "Traceback" not in empty.stderr, log_of(empty)[-2000:]
     assert "override =4 has no key" in empty.stderr
 

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 import plugins
+import video.read
 from video import (
     ClipSpan,
     VideoReadError,
     clip_reference,
     frame_times,
     probe_video,
-    read_frames,
     read_sampled_frames,
     sample_indices,
     split_clip_reference,
@@ -85,7 +85,7 @@ def test_a_malformed_span_is_refused_naming_the_reference(fragment, message):
     assert f"videos/x.mp4#{fragment}" in str(caught.value)
 
 
-def test_the_span_reads_as_the_clip_cut_at_exactly_its_times(videos):
+def test_the_span_reads_as_the_clip_cut_at_exactly_its_times(videos, monkeypatch):
     long, cut = videos
     reference = f"{long}#t=1.5,4"
     span_info, span_indices, span_frames = read_sampled_frames(reference, **SAMPLING)
@@ -96,9 +96,12 @@ def test_the_span_reads_as_the_clip_cut_at_exactly_its_times(videos):
     assert span_info.duration_s == pytest.approx(cut_info.duration_s, abs=1e-6)
     assert frame_times(span_info, span_indices) == pytest.approx(frame_times(cut_info, cut_indices), abs=1e-6)
     assert _long_frame_numbers(span_frames) == _long_frame_numbers(cut_frames) == [FIRST + i for i in span_indices]
-    assert _long_frame_numbers(read_frames(span_info, [0, 24, 3])) == [FIRST, FIRST + 24, FIRST + 3]
+    # a stand-in sampler asking for the span's first and last frames, out of order, then for one past its end
+    monkeypatch.setattr(video.read, "sample_indices", lambda info, **settings: [0, 24, 3])
+    assert _long_frame_numbers(read_sampled_frames(reference, **SAMPLING)[2]) == [FIRST, FIRST + 24, FIRST + 3]
+    monkeypatch.setattr(video.read, "sample_indices", lambda info, **settings: [25])
     with pytest.raises(ValueError, match="outside the clip's 25 frames"):
-        read_frames(span_info, [25])  # frame 40 of the long video: outside the span
+        read_sampled_frames(reference, **SAMPLING)  # frame 40 of the long video: outside the span
 
 
 def test_the_whole_video_is_still_read_whole(videos):

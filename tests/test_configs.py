@@ -4,8 +4,9 @@ Training YAMLs go through ``get_train_args``, merge/export YAMLs (those with ``e
 ``get_infer_args``: unknown or misspelled keys, bad values and cross-field conflicts fail here, not on a GPU.
 Parsing never loads a model or tokenizer, so hub ids such as Qwen/Qwen2-VL-7B-Instruct are not downloaded.
 Each real-size config's LoRA is then built by LLaMA-Factory's own adapter code on the weightless (meta) released
-architecture it trains (Qwen2-VL-7B, Qwen2.5-VL-7B, Qwen3-VL-8B: tests/real_architectures.py) and its parameter counts
-are checked; each tiny demo config's LoRA on its embedded tiny model.
+architecture it trains (Qwen2-VL-7B, Qwen2.5-VL-7B, Qwen3-VL-8B: plugins/released_architectures.py) and its parameter
+counts are checked against the published ones (tests/published_totals.py); each tiny demo config's LoRA on its
+embedded tiny model.
 """
 
 import json
@@ -17,8 +18,9 @@ import pytest
 import torch
 
 import plugins
+from plugins.released_architectures import released_config
 from plugins.run_config import load_run_config
-from tests.real_architectures import QWEN2_VL_7B, REAL_CONFIGS, RealArchitecture, build_config
+from tests.published_totals import PUBLISHED, REAL_CONFIGS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / "configs"
@@ -208,7 +210,8 @@ def test_deepspeed_json_fills_completely_from_the_seed_config(json_path):
     try:
         ds_config = HfTrainerDeepSpeedConfig(str(json_path))
         ds_config.trainer_config_process(training_args)
-        model = SimpleNamespace(config=SimpleNamespace(hidden_size=QWEN2_VL_7B.text["hidden_size"]))
+        hidden_size = released_config(load_yaml(SEED_CONFIG)["model_name_or_path"]).text_config.hidden_size
+        model = SimpleNamespace(config=SimpleNamespace(hidden_size=hidden_size))
         ds_config.trainer_config_finalize(training_args, model, num_training_steps=1000)  # raises on mismatch
         assert "auto" not in json.dumps(ds_config.config)
         assert ds_config.config["train_micro_batch_size_per_gpu"] == training_args.per_device_train_batch_size
@@ -233,15 +236,17 @@ def _lora_on_meta_model(model_config, config_path: Path):
 def test_real_config_lora_on_the_released_architecture_matches_counts(config_name):
     """The seed's LoRA recipe on the weightless released model: the published parameter total, LoRA r64 on the
     language model's q_proj/v_proj only (names that exist there: PEFT refuses a target it cannot find)."""
-    arch: RealArchitecture = REAL_CONFIGS[config_name]
-    assert load_yaml(CONFIG_DIR / config_name)["model_name_or_path"] == arch.hub_id
-    n_base, trainable, finetuning_args = _lora_on_meta_model(build_config(arch), CONFIG_DIR / config_name)
+    hub_id = REAL_CONFIGS[config_name]
+    assert load_yaml(CONFIG_DIR / config_name)["model_name_or_path"] == hub_id
+    released = released_config(hub_id)
+    n_base, trainable, finetuning_args = _lora_on_meta_model(released, CONFIG_DIR / config_name)
 
     assert (finetuning_args.lora_rank, finetuning_args.lora_alpha, finetuning_args.lora_dropout) == (64, 128, 0.05)
     assert finetuning_args.lora_target == ["q_proj", "v_proj"] and finetuning_args.freeze_vision_tower
-    assert n_base == arch.parameters
-    assert sum(trainable.values()) == arch.lora_r64_qv
-    assert len(trainable) == arch.text["num_hidden_layers"] * 2 * 2  # layers x (q_proj, v_proj) x (lora_A, lora_B)
+    assert n_base == PUBLISHED[hub_id].parameters
+    assert sum(trainable.values()) == PUBLISHED[hub_id].lora_r64_qv
+    layers = released.text_config.num_hidden_layers
+    assert len(trainable) == layers * 2 * 2  # layers x (q_proj, v_proj) x (lora_A, lora_B)
     outside = [
         name
         for name in trainable

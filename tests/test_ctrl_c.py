@@ -5,9 +5,13 @@ work (a line it printed), never after a guessed time."""
 import os
 import sys
 
+import pytest
+
 from tests.evaluation_fixtures import REPO_ROOT, write_test_set
 from tests.interrupts import output_until, press_ctrl_c, start_in_own_group
 from tests.training_fixtures import write_train_config
+
+pytestmark = pytest.mark.slow  # signals to real processes: `make test` runs them, `make test-fast` leaves them out
 
 
 def assert_one_line(out: str, err: str, line_start: str) -> None:

@@ -14,7 +14,7 @@ from demo import split_overrides
 from evaluation.metrics import METRIC_KEYS
 from plugins.run_config import load_run_config
 from tests.interrupts import output_until, press_ctrl_c, start_in_own_group
-from tests.training_fixtures import REPO_ROOT
+from tests.training_fixtures import REPO_ROOT, run_main
 
 
 @pytest.mark.slow
@@ -68,11 +68,9 @@ def test_short_demo_writes_summary_metrics_loss_plot_and_report(tiny_model_dir, 
     assert "workspace" not in (REPO_ROOT / "dataset_info.json").read_text()
 
 
-def test_clips_below_one_are_refused_in_one_sentence(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "demo.py", "--clips", "0", "--workspace", str(tmp_path), "--out-dir", str(tmp_path / "o")],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+def test_clips_below_one_are_refused_in_one_sentence(tmp_path, monkeypatch, capsys):
+    args = ("--clips", "0", "--workspace", str(tmp_path), "--out-dir", str(tmp_path / "o"))
+    result = run_main("demo", *args, monkeypatch=monkeypatch, capsys=capsys)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "argument --clips: expected a number of clips of at least 1, got '0'" in result.stderr
     assert not (tmp_path / "data").exists()  # nothing ran

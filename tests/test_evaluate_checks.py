@@ -2,6 +2,8 @@
 sanitise alike, --score-only on a cut-off or malformed file (and keeping the model identity when re-scoring), an
 adapter trained on another base model. No model is loaded here; score-only runs the real scorer (Java)."""
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -91,11 +93,26 @@ GOOD = [
 ]
 
 
-def test_score_only_counts_and_names_a_cut_off_last_line(tmp_path, capsys):
+IDENTITY = {"base_model": "Qwen/Qwen2-VL-7B-Instruct", "adapter": {"path": "saves/x", "sha256": "ab" * 32}}
+SETTINGS = {"template": "qwen2_vl_exact", "video_maxlen": 8}
+
+
+@pytest.fixture(scope="module")
+def rescored(tmp_path_factory):
+    """(predictions.jsonl, summary, stdout, stderr) of one --score-only run (one METEOR JVM, for both tests below):
+    GOOD and a last line cut off by a kill, re-scored in place in a run folder whose metrics.json names its model."""
+    run_dir = tmp_path_factory.mktemp("score_only") / "results"
     lines = [json.dumps(r) + "\n" for r in GOOD] + ['{"id": "c", "model": "adapter", "predic']
-    predictions = _write_lines(tmp_path / "run" / "predictions.jsonl", lines)
-    summary = evaluate_model.main(["--score-only", str(predictions)])
-    out, err = capsys.readouterr()
+    predictions = _write_lines(run_dir / "predictions.jsonl", lines)
+    (run_dir / "metrics.json").write_text(json.dumps({"identity": IDENTITY, "settings": SETTINGS}))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        summary = evaluate_model.main(["--score-only", str(predictions)])
+    return predictions, summary, out.getvalue(), err.getvalue()
+
+
+def test_score_only_counts_and_names_a_cut_off_last_line(rescored):
+    predictions, summary, out, err = rescored
     assert f"{predictions}:3" in err and "cut off" in err
     assert summary["counts"]["samples"] == 2
     table = {line.split()[0]: line.split()[1:] for line in out.splitlines()}  # the summary table, as a run prints
@@ -133,17 +150,12 @@ def test_score_only_names_line_of_a_malformed_llamafactory_record(tmp_path):
         evaluate_model.main(["--score-only", str(predictions)])
 
 
-def test_score_only_keeps_the_model_identity_of_the_run(tmp_path):
-    run_dir = tmp_path / "results"
-    predictions = _write_lines(run_dir / "predictions.jsonl", [json.dumps(r) + "\n" for r in GOOD])
-    identity = {"base_model": "Qwen/Qwen2-VL-7B-Instruct", "adapter": {"path": "saves/x", "sha256": "ab" * 32}}
-    settings = {"template": "qwen2_vl_exact", "video_maxlen": 8}
-    (run_dir / "metrics.json").write_text(json.dumps({"identity": identity, "settings": settings}))
-    evaluate_model.main(["--score-only", str(predictions)])  # re-score in place: metrics.json is rewritten
-    rescored = json.loads((run_dir / "metrics.json").read_text())
-    assert rescored["identity"] == identity and rescored["settings"] == settings
-    assert rescored["score_only"]["predictions"] == str(predictions)
-    assert rescored["counts"]["samples"] == 2
+def test_score_only_keeps_the_model_identity_of_the_run(rescored):
+    predictions = rescored[0]
+    rewritten = json.loads((predictions.parent / "metrics.json").read_text())  # re-scored in place: rewritten
+    assert rewritten["identity"] == IDENTITY and rewritten["settings"] == SETTINGS
+    assert rewritten["score_only"]["predictions"] == str(predictions)
+    assert rewritten["counts"]["samples"] == 2
 
 
 # ---------- the adapter's base model ----------

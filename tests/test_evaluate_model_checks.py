@@ -1,17 +1,19 @@
 """evaluate_model.py checks what it can before loading a model: where the base model comes from (one sentence when
 it cannot be found) and the video settings (a nonsense value names its key); the libraries' chatter goes to
-OUTPUT_DIR/evaluate.log."""
+OUTPUT_DIR/evaluate.log. The checks run its main() in the test's process; the log file test runs the script."""
 
 import json
 
 import pytest
 
 from tests.evaluation_fixtures import REPO_ROOT, evaluate_cli, write_test_set
+from tests.training_fixtures import run_main
 
 
-def test_a_base_model_that_cannot_be_found_is_one_sentence(sample_dir, tmp_path):
+def test_a_base_model_that_cannot_be_found_is_one_sentence(sample_dir, tmp_path, monkeypatch, capsys):
     test_data = write_test_set(tmp_path, sample_dir, 1, with_bad_clips=False)
-    result = evaluate_cli(
+    result = run_main(
+        "evaluate_model",
         "--base-model",
         "models/not-built",
         "--test-data",
@@ -20,12 +22,14 @@ def test_a_base_model_that_cannot_be_found_is_one_sentence(sample_dir, tmp_path)
         str(REPO_ROOT),
         "--output-dir",
         str(tmp_path / "out"),
+        monkeypatch=monkeypatch,
+        capsys=capsys,
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "error: base model=models/not-built: no such folder" in result.stderr
 
 
-def test_nonsense_video_settings_are_refused_naming_the_key(tiny_model_dir, sample_dir, tmp_path):
+def test_nonsense_video_settings_are_refused_naming_the_key(tiny_model_dir, sample_dir, tmp_path, monkeypatch, capsys):
     test_data = write_test_set(tmp_path, sample_dir, 1, with_bad_clips=False)
     config = tmp_path / "bad.yaml"
     config.write_text(
@@ -38,7 +42,8 @@ def test_nonsense_video_settings_are_refused_naming_the_key(tiny_model_dir, samp
             }
         )
     )
-    result = evaluate_cli(
+    result = run_main(
+        "evaluate_model",
         "--config",
         str(config),
         "--test-data",
@@ -47,6 +52,8 @@ def test_nonsense_video_settings_are_refused_naming_the_key(tiny_model_dir, samp
         str(REPO_ROOT),
         "--output-dir",
         str(tmp_path / "out"),
+        monkeypatch=monkeypatch,
+        capsys=capsys,
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "video_maxlen = 0 is not valid" in result.stderr

@@ -2,14 +2,14 @@
 progress bar that moves every few clips."""
 
 from frame_store.build import MAX_CLIPS_PER_TASK, split_tasks
-from tests.training_fixtures import log_of, run_entry_point, write_train_config
+from tests.training_fixtures import log_of, run_main, write_train_config
 
 
-def test_a_build_beside_a_trained_output_dir_resumes_nothing(tiny_model_dir, sample_dir, tmp_path):
+def test_a_build_beside_a_trained_output_dir_resumes_nothing(tiny_model_dir, sample_dir, tmp_path, monkeypatch, capsys):
     config = write_train_config(tmp_path, tiny_model_dir, sample_dir, n_clips=1, overwrite_output_dir=False)
     (tmp_path / "saves" / "checkpoint-2").mkdir(parents=True)  # a run trained before with this config
     (tmp_path / "saves" / "adapter_model.safetensors").write_bytes(b"")
-    built = run_entry_point("plugins.frames build", config)
+    built = run_main("plugins.frames build", str(config), monkeypatch=monkeypatch, capsys=capsys)
     assert built.returncode == 0, log_of(built)[-3000:]
     assert "Resuming training" not in log_of(built) and "1 clips, 1 decoded" in built.stdout
 

@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from frame_store.shard import read_lines
 from tests.frame_store_fixtures import build, exact_plugin
 from tests.training_fixtures import REPO_ROOT, sample_clips
@@ -23,6 +25,7 @@ except StoreBuildError as error:
 """
 
 
+@pytest.mark.slow  # a process of its own under a file-size limit: make test runs it, make test-fast does not
 def test_a_file_size_limit_names_the_file_and_a_rerun_resumes(sample_dir, tmp_path):
     clips = [str(clip) for clip in sample_clips(sample_dir, 8)]
     measured, _ = build(tmp_path / "measured", clips, exact_plugin())  # entry sizes, to set the limit between them

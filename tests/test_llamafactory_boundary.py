@@ -283,6 +283,7 @@ def test_a_version_outside_the_range_is_refused_and_the_installed_one_passes():
     boundary.check_llamafactory("0.9.5")
 
 
+@pytest.mark.slow  # a fresh interpreter in a venv of its own: make test runs it, make test-fast does not
 def test_importing_the_boundary_fails_in_one_sentence_without_a_hook(tmp_path):
     code = ("from llamafactory.data import loader; del loader._load_single_dataset; "
             "import plugins; plugins.register()")  # fmt: skip

@@ -5,31 +5,34 @@ import pytest
 
 from plugins.lora_targets import LoraPlacement, LoraTargetError, check_frozen_vision, format_placement, lora_placement
 from plugins.released_architectures import released_config
-from tests.real_architectures import QWEN2_5_VL_7B, QWEN3_VL_8B, REAL_CONFIGS
+from tests.published_totals import REAL_CONFIGS
 
 MLP = "gate_proj,up_proj,down_proj"  # also the names of Qwen2.5-VL's vision MLP
 
 
-def _placement(arch, **settings):
-    return lora_placement(released_config(arch.hub_id), {"model_name_or_path": arch.hub_id, "lora_rank": 8, **settings})
+QWEN2_5_VL_7B, QWEN3_VL_8B = "Qwen/Qwen2.5-VL-7B-Instruct", "Qwen/Qwen3-VL-8B-Instruct"
 
 
-@pytest.mark.parametrize("arch", sorted(REAL_CONFIGS.values(), key=lambda arch: arch.hub_id), ids=lambda a: a.hub_id)
-def test_a_frozen_vision_tower_gets_no_lora_from_llamafactory(arch):
+def _placement(hub_id, **settings):
+    return lora_placement(released_config(hub_id), {"model_name_or_path": hub_id, "lora_rank": 8, **settings})
+
+
+@pytest.mark.parametrize("hub_id", sorted(REAL_CONFIGS.values()))
+def test_a_frozen_vision_tower_gets_no_lora_from_llamafactory(hub_id):
     """LLaMA-Factory 0.9.5 drops vision-tower and merger modules from lora_target (a list or `all`) when
     freeze_vision_tower is true, so the preflight's error below guards an upgrade, not today's behaviour."""
-    layers = arch.text["num_hidden_layers"]
+    layers = released_config(hub_id).text_config.num_hidden_layers
     for target in ("all", MLP, "q_proj,v_proj"):
-        placement = _placement(arch, lora_target=target, freeze_vision_tower=True)
+        placement = _placement(hub_id, lora_target=target, freeze_vision_tower=True)
         assert placement.modules["vision tower"] == [] and placement.modules["merger"] == [], target
         check_frozen_vision(placement, freeze_vision_tower=True)
-    assert len(_placement(arch, lora_target=MLP).modules["language model"]) == 3 * layers
-    assert len(_placement(arch, lora_target="all").modules["language model"]) == 7 * layers
+    assert len(_placement(hub_id, lora_target=MLP).modules["language model"]) == 3 * layers
+    assert len(_placement(hub_id, lora_target="all").modules["language model"]) == 7 * layers
 
 
 def test_unfrozen_qwen2_5_vl_mlp_targets_reach_its_vision_blocks():
     placement = _placement(QWEN2_5_VL_7B, lora_target=MLP, freeze_vision_tower=False)
-    assert len(placement.modules["vision tower"]) == 3 * QWEN2_5_VL_7B.vision["depth"]
+    assert len(placement.modules["vision tower"]) == 3 * released_config(QWEN2_5_VL_7B).vision_config.depth
     assert placement.parameters["vision tower"] > 0 and placement.modules["merger"] == []
     assert "vision tower 96 modules" in format_placement(placement)
 

@@ -8,8 +8,15 @@ import pytest
 from plugins.activation_count import CountSettings, count_activations
 from plugins.memory_plan import GIB, PlanInputs, largest_batch, plan_terms, total_bytes, with_changes
 from plugins.released_architectures import RELEASED, model_config, released_config
-from tests.preflight_fixtures import config, record, write_config, write_datasets
-from tests.real_architectures import QWEN2_VL_7B, REAL_CONFIGS, RealArchitecture
+from tests.preflight_fixtures import (
+    DATASETS_PROGRESS_BARS,
+    cold_datasets_cache,
+    config,
+    record,
+    write_config,
+    write_datasets,
+)
+from tests.published_totals import PUBLISHED, REAL_CONFIGS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TRAINING_CONFIGS = sorted(
@@ -55,15 +62,15 @@ def test_largest_batch_is_the_last_that_fits():
 
 
 def test_released_table_builds_the_published_models():
-    """plugins/released_architectures.py and tests/real_architectures.py describe the same released models."""
+    """plugins/released_architectures.py's configs give the published totals (tests/published_totals.py)."""
     from plugins.lora_targets import lora_placement
 
-    for arch in REAL_CONFIGS.values():
-        settings = {"model_name_or_path": arch.hub_id, "lora_target": "q_proj,v_proj", "lora_rank": 64}
-        placement = lora_placement(released_config(arch.hub_id), settings)
-        assert placement.total_parameters == arch.parameters, arch.hub_id
-        assert placement.trainable_parameters == arch.lora_r64_qv
-    assert set(RELEASED) >= {arch.hub_id for arch in REAL_CONFIGS.values()}
+    for hub_id in REAL_CONFIGS.values():
+        settings = {"model_name_or_path": hub_id, "lora_target": "q_proj,v_proj", "lora_rank": 64}
+        placement = lora_placement(released_config(hub_id), settings)
+        assert placement.total_parameters == PUBLISHED[hub_id].parameters, hub_id
+        assert placement.trainable_parameters == PUBLISHED[hub_id].lora_r64_qv
+    assert set(RELEASED) >= set(REAL_CONFIGS.values())
     two_b = lora_placement(released_config("Qwen/Qwen2-VL-2B-Instruct"), {"model_name_or_path": "Qwen/Qwen2-VL-2B"})
     assert two_b.total_parameters == 2_208_985_600  # the hub's 2.21 B (tied embeddings)
 
@@ -89,7 +96,7 @@ def with_checkpointing(settings: CountSettings, on: bool) -> CountSettings:
 
 
 def test_fused_attention_keeps_no_score_matrix_and_checkpointing_keeps_layer_inputs():
-    text_config = released_config(QWEN2_VL_7B.hub_id).text_config
+    text_config = released_config("Qwen/Qwen2-VL-7B-Instruct").text_config
     layers, hidden = text_config.num_hidden_layers, text_config.hidden_size
 
     def count(tokens, attention, checkpointing=False):
@@ -142,9 +149,8 @@ def test_plan_runs_on_every_training_config(path, tmp_path, capsys):
     assert "fits" in out and "largest per_device_train_batch_size that fits:" in out
     for term in ("base weights", "trainable (LoRA)", "activations", "logits + loss", "CUDA context"):
         assert term in out
-    arch: RealArchitecture | None = REAL_CONFIGS.get(path.name)
-    if arch is not None:
-        assert f"{arch.lora_r64_qv / 1e6:.1f} M trainable" in out
+    if path.name in REAL_CONFIGS:
+        assert f"{PUBLISHED[REAL_CONFIGS[path.name]].lora_r64_qv / 1e6:.1f} M trainable" in out
 
 
 def test_plan_says_what_to_change_when_it_does_not_fit(tmp_path, capsys):
@@ -181,10 +187,33 @@ def test_counts_are_cached_by_what_decides_them(tmp_path, monkeypatch):
     assert len(calls) == 2
 
 
-def test_a_missing_deepspeed_json_is_one_clear_error(tmp_path, capsys):
+def _tiny_run_with_a_dataset(tiny_model_dir, sample_dir, tmp_path) -> Path:
+    clips = sorted((sample_dir / "videos").rglob("*.mp4"))[:2]
+    write_datasets(tmp_path, {"clips_train": [record(f"s{n}", str(clip)) for n, clip in enumerate(clips)]})
+    return Path(write_config(tmp_path / "run.yaml", config(tiny_model_dir, tmp_path)))
+
+
+def test_a_missing_deepspeed_json_is_one_clear_error(tiny_model_dir, sample_dir, tmp_path, capsys, monkeypatch):
+    """Checked before the datasets load: a first run (cold datasets cache) prints the one sentence and nothing else."""
     from plugins.plan import main
 
+    cache = cold_datasets_cache(monkeypatch, tmp_path / "datasets-cache")
+    path = _tiny_run_with_a_dataset(tiny_model_dir, sample_dir, tmp_path)
     with pytest.raises(SystemExit) as exit_code:
-        main([str(REPO_ROOT / "configs/tiny_qwen2vl_demo.yaml"), "deepspeed=no/such.json", f"output_dir={tmp_path}"])
+        main([str(path), "deepspeed=no/such.json", f"output_dir={tmp_path / 'out'}"])
     assert exit_code.value.code == 2
     assert capsys.readouterr().err.startswith("plan FAILED: deepspeed no/such.json: cannot read")
+    assert not cache.exists() or not any(cache.iterdir()), "the datasets were loaded before the deepspeed JSON was read"
+
+
+def test_the_plan_console_shows_no_datasets_progress_bars(tiny_model_dir, sample_dir, tmp_path, capsys, monkeypatch):
+    """The token count loads the datasets (on a cold cache: generating and converting them): not on screen."""
+    from plugins.plan import main
+
+    cold_datasets_cache(monkeypatch, tmp_path / "datasets-cache")
+    path = _tiny_run_with_a_dataset(tiny_model_dir, sample_dir, tmp_path)
+    with pytest.raises(SystemExit) as exit_code:
+        main([str(path), f"output_dir={tmp_path / 'out'}"])
+    printed = capsys.readouterr()
+    assert exit_code.value.code == 0 and "preflight's token count over 2 samples" in printed.out
+    assert not [bar for bar in DATASETS_PROGRESS_BARS if bar in printed.err], printed.err

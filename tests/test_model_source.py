@@ -18,7 +18,7 @@ import pytest
 
 import plugins.model_source as model_source
 from plugins.model_source import ModelSourceError, describe_model_source
-from tests.training_fixtures import REPO_ROOT, log_of, write_train_config
+from tests.training_fixtures import REPO_ROOT, log_of, run_main, write_train_config
 
 HUB_ID = "tiny-org/tiny-qwen2vl-hub"
 REVISION = "0123456789abcdef0123456789abcdef01234567"
@@ -68,6 +68,7 @@ def online_env(hf_home: Path, endpoint: str) -> dict[str, str]:
     return {**env, "HF_ENDPOINT": endpoint}
 
 
+@pytest.mark.slow  # fresh interpreters in a user's environment, against a hub that never answers
 def test_unreachable_hub_and_a_cached_model_says_set_hf_hub_offline_in_seconds(tiny_model_dir, tmp_path, silent_hub):
     repo = hub_cache_with_tiny_model(tmp_path / "hf", tiny_model_dir)
     started = time.monotonic()
@@ -81,10 +82,12 @@ def test_unreachable_hub_and_a_cached_model_says_set_hf_hub_offline_in_seconds(t
     assert f"hf download {HUB_ID}" in missing.stderr
 
 
-def test_preflight_names_its_model_source_and_a_missing_hub_model_in_one_sentence(tiny_model_dir, sample_dir, tmp_path):
+def test_preflight_names_its_model_source_and_a_missing_hub_model_in_one_sentence(
+    tiny_model_dir, sample_dir, tmp_path, monkeypatch, capsys
+):
+    """The suite's own Hugging Face cache (offline) holds no HUB_ID; a user's cache is test_hub_id_resolves_...'s."""
     config = write_train_config(tmp_path, tiny_model_dir, sample_dir, n_clips=1, model_name_or_path=HUB_ID)
-    result = subprocess.run([sys.executable, "-m", "plugins.preflight", str(config)], cwd=REPO_ROOT,
-                            env=user_env(tmp_path / "empty"), capture_output=True, text=True, timeout=300)  # fmt: skip
+    result = run_main("plugins.preflight", str(config), monkeypatch=monkeypatch, capsys=capsys)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"preflight FAILED: model_name_or_path={HUB_ID}: not in the Hugging Face cache" in result.stderr
     assert f"hf download {HUB_ID}" in result.stderr
@@ -109,32 +112,20 @@ def test_missing_local_folder_is_named(name):
         describe_model_source(name)
 
 
-def test_train_entry_point_refuses_a_missing_model_before_anything_else(tmp_path, tiny_model_dir, sample_dir):
+def test_train_entry_point_refuses_a_missing_model_before_anything_else(
+    tmp_path, tiny_model_dir, sample_dir, monkeypatch, capsys
+):
     config = write_train_config(tmp_path, tiny_model_dir, sample_dir, model_name_or_path="models/not-built")
-    result = subprocess.run(
-        [sys.executable, "-m", "plugins.train", str(config)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
-    )
+    result = run_main("plugins.train", str(config), monkeypatch=monkeypatch, capsys=capsys)
     assert result.returncode != 0
     assert "cannot train: model_name_or_path=models/not-built: no such folder" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_export_refuses_to_overwrite_its_base_model(tmp_path, tiny_model_dir):
+def test_export_refuses_to_overwrite_its_base_model(tmp_path, tiny_model_dir, monkeypatch, capsys):
     merge = REPO_ROOT / "configs" / "merge" / "tiny_qwen2vl_demo_merge.yaml"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "plugins.export",
-            str(merge),
-            f"model_name_or_path={tiny_model_dir}",
-            f"export_dir={tiny_model_dir}",
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    overrides = (f"model_name_or_path={tiny_model_dir}", f"export_dir={tiny_model_dir}")
+    result = run_main("plugins.export", str(merge), *overrides, monkeypatch=monkeypatch, capsys=capsys)
     assert result.returncode != 0 and "would overwrite it" in result.stderr
     assert (tiny_model_dir / "config.json").is_file()
 

@@ -19,7 +19,14 @@ from plugins.preflight_report import (
 )
 from tests.clips import frame_pixels, make_clip
 from tests.damaged_clips import faststart_clip, zero_frames, zero_tail
-from tests.preflight_fixtures import config, record, write_config, write_datasets
+from tests.preflight_fixtures import (
+    DATASETS_PROGRESS_BARS,
+    cold_datasets_cache,
+    config,
+    record,
+    write_config,
+    write_datasets,
+)
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +151,15 @@ def test_ok_says_every_clip_decodes(tiny_model_dir, dataset_dir, tmp_path, capsy
     printed = capsys.readouterr().out
     assert "ok: every sample fits cutoff_len 1024 and every clip's sampled frames decode" in printed
     assert "decode check: 2 clips in" in printed and "1 processes" in printed
+
+
+def test_the_console_shows_no_datasets_progress_bars(tiny_model_dir, dataset_dir, tmp_path, capsys, monkeypatch):
+    """A first preflight (cold datasets cache) generates and converts the datasets: not on screen."""
+    cold_datasets_cache(monkeypatch, tmp_path / "datasets-cache")
+    main([write_config(tmp_path / "cfg.yaml", config(tiny_model_dir, dataset_dir)), "--skip-decode-check"])
+    printed = capsys.readouterr()
+    assert "tokens per sample" in printed.out
+    assert not [bar for bar in DATASETS_PROGRESS_BARS if bar in printed.err], printed.err
 
 
 def test_text_that_breaks_the_chat_format_names_each_sample(tiny_model_dir, dataset_dir, tmp_path):

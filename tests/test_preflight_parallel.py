@@ -158,6 +158,7 @@ print("measured", len(report.token_counts))
 """
 
 
+@pytest.mark.slow  # a fresh interpreter whose OpenMP pool started before the fork: make test runs it
 def test_workers_forked_after_torch_ran_threads_do_not_hang(tiny_model_dir, tmp_path):
     """Frames given as images run torch ops inside the workers; forked from a process whose OpenMP pool had started
     (any torch op, e.g. in a notebook that calls plugins.preflight.check), they used to wait forever on it."""

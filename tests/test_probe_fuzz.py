@@ -54,6 +54,7 @@ def _mutant(data: bytes, rng: random.Random) -> bytes:
     return bytes(mutant)
 
 
+@pytest.mark.slow  # 3,000 mutants probed, converted and read: make test runs it, make test-fast does not
 def test_header_mutants_are_kept_or_skipped_with_a_named_reason(source_clips, tmp_path):
     rng = random.Random(FUZZ_SEED)
     outcomes: Counter[str] = Counter()

@@ -14,8 +14,9 @@ import torch
 
 from evaluation.inputs import load_preprocessing
 from evaluation.settings import ModelSettings
+from tests.reference_decoder import read_frames
 from tests.training_fixtures import SMALL_FRAME_PIXELS, sample_clips
-from video import probe_video, read_frames, sample_indices
+from video import probe_video, sample_indices
 
 VIDEO_KWARGS = {"min_pixels": 56 * 56, "max_pixels": SMALL_FRAME_PIXELS, "do_sample_frames": False}
 MISMATCH = "Video features and video tokens do not match, tokens: 0"
@@ -31,7 +32,7 @@ def clip(sample_dir) -> str:
 def uint8_frames(clip) -> np.ndarray:
     """8 evenly spaced frames, (T, H, W, 3) uint8, as a user's own decoder would give them."""
     info = probe_video(clip)
-    return np.stack(read_frames(info, sample_indices(info, video_fps=8.0, video_maxlen=8)))
+    return np.stack(read_frames(clip, sample_indices(info, video_fps=8.0, video_maxlen=8)))
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,7 @@
-"""video.read and its stages: frame-exact against a full decode on the clip matrix, stock indices, errors."""
+"""video.read and its stages: frame-exact against a full decode on the clip matrix, stock indices, errors.
+
+A stand-in sampler (video.read.sample_indices replaced) asks for frames the stock formula never picks: out of order,
+twice, past the end."""
 
 import av
 import numpy as np
@@ -6,7 +9,8 @@ import pytest
 
 import video.read
 from tests.clips import decode_all_frames, make_clip
-from video import VideoReadError, probe_video, read_frames, read_sampled_frames, sample_indices
+from tests.reference_decoder import read_frames
+from video import VideoReadError, probe_video, read_sampled_frames, sample_indices
 from video.container import demux, info_from_mp4_index
 from video.decode import SpanMissed, decode_by_seeking, decode_kept_packets, frames_of
 
@@ -26,15 +30,18 @@ def test_probe_counts_the_frames_a_decode_shows(clip_matrix, full_decodes):
         assert (info.width, info.height) == full_decodes[name][0].shape[1::-1], name
 
 
-def test_sampled_frames_equal_a_full_decode(clip_matrix, full_decodes):
+def test_sampled_frames_equal_a_full_decode(clip_matrix):
     for name, (path, _) in clip_matrix.items():
-        info = probe_video(path)
-        indices = sample_indices(info, video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN)
-        frames = read_frames(info, indices)
+        _, indices, frames = read_sampled_frames(path, video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN)
         assert len(frames) == len(indices), name
-        for index, frame in zip(indices, frames, strict=True):
+        for index, frame, reference in zip(indices, frames, read_frames(path, indices), strict=True):
             assert frame.dtype == np.uint8 and frame.ndim == 3, name
-            assert np.array_equal(frame, full_decodes[name][index]), f"{name}: frame {index} differs"
+            assert np.array_equal(frame, reference), f"{name}: frame {index} differs"
+
+
+def _sampler_asking_for(monkeypatch, indices: list[int]) -> None:
+    """The reader picks ``indices`` whatever the clip (a stand-in for the stock formula)."""
+    monkeypatch.setattr(video.read, "sample_indices", lambda info, **settings: list(indices))
 
 
 def test_wrong_headers_are_untrusted_and_sampling_spreads_over_the_frames_shown(clip_matrix):
@@ -46,10 +53,12 @@ def test_wrong_headers_are_untrusted_and_sampling_spreads_over_the_frames_shown(
     assert not probe_video(clip_matrix["h264_variable_rate.mp4"][0]).metadata_trusted
 
 
-def test_frames_come_back_in_the_order_asked(clip_matrix, full_decodes):
+def test_frames_come_back_in_the_order_asked(clip_matrix, full_decodes, monkeypatch):
     path, _ = clip_matrix["h264_24fps_gop24.mp4"]
     indices = [200, 3, 3, 120]
-    frames = read_frames(path, indices)
+    _sampler_asking_for(monkeypatch, indices)
+    _, asked, frames = read_sampled_frames(path, video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN)
+    assert asked == indices
     assert all(np.array_equal(f, full_decodes["h264_24fps_gop24.mp4"][i]) for i, f in zip(indices, frames, strict=True))
 
 
@@ -66,9 +75,10 @@ def test_sample_indices_formula(n_frames, duration_s, expected):
     assert sample_indices(n_frames, duration_s, video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN) == expected
 
 
-def test_out_of_range_index_is_refused(clip_matrix):
+def test_out_of_range_index_is_refused(clip_matrix, monkeypatch):
+    _sampler_asking_for(monkeypatch, [7])
     with pytest.raises(ValueError, match="outside the clip's 7 frames"):
-        read_frames(clip_matrix["h264_7_frames_odd.mp4"][0], [7])
+        read_sampled_frames(clip_matrix["h264_7_frames_odd.mp4"][0], video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN)
 
 
 def _written(path, data: bytes):
@@ -97,13 +107,13 @@ def _truncated_copy(source, path):
 def test_unreadable_clips_raise_a_readable_error(tmp_path, make_bad, reason):
     path = make_bad(tmp_path)
     with pytest.raises(VideoReadError) as caught:
-        read_frames(path, sample_indices(probe_video(path), video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN))
+        read_sampled_frames(path, video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN)
     assert caught.value.reason == reason
     assert str(path) in str(caught.value)
 
 
 def test_one_open_path_is_exact_on_every_clip(clip_matrix, full_decodes):
-    """read_sampled_frames (one open, whichever path a clip takes) = probe_video + sample_indices + read_frames."""
+    """read_sampled_frames (one open, whichever path a clip takes) = probe_video + sample_indices + a full decode."""
     for name, (path, _) in clip_matrix.items():
         info, indices, frames = read_sampled_frames(path, video_fps=VIDEO_FPS, video_maxlen=VIDEO_MAXLEN)
         assert info == probe_video(path), name

@@ -1,9 +1,12 @@
 """Helpers for tests that drive our real entry points (`python -m plugins.train`, `python -m plugins.export`).
 
 A tiny ShareGPT dataset of sample clips and a tiny-model training YAML are written into the test's tmp dir, so a
-run touches nothing outside it; entry points run as subprocesses from the repo root, as a user runs them.
+run touches nothing outside it; entry points run as subprocesses from the repo root, as a user runs them
+(run_entry_point), or, where the process itself is not under test, their main() in the test's own process
+(run_main: no interpreter start and library import per run).
 """
 
+import importlib
 import json
 import os
 import subprocess
@@ -64,6 +67,27 @@ def run_entry_point(
         cwd=REPO_ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
         check=False,
     )  # fmt: skip
+
+
+def run_main(module: str, *args: str, monkeypatch, capsys) -> subprocess.CompletedProcess:
+    """`python -m MODULE ARGS...` as its main() in this process (MODULE may name a command too: "plugins.frames
+    build"), under the sys.argv the interpreter would set; the exit status and printed text are the process's: a
+    SystemExit message is printed to stderr with status 1, as the interpreter does. An exception that escapes main()
+    (which the process would print as a traceback) fails the test where it is raised."""
+    module, *command = module.split()
+    main = importlib.import_module(module).main
+    monkeypatch.setattr(sys, "argv", [module, *command, *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as stop:
+        code = stop.code
+    out, err = capsys.readouterr()
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        err, code = f"{err}{code}\n", 1
+    return subprocess.CompletedProcess([module, *command, *args], code, out, err)
 
 
 def log_of(result: subprocess.CompletedProcess) -> str:

@@ -1,10 +1,9 @@
 """Read exactly the frames a sampled clip needs: probe without decoding, pick indices, decode only what they need.
 
-    from video import probe_video, sample_indices, read_frames, read_sampled_frames
-    info = probe_video("clip.mp4")                                   # no decoding: counts, timestamps, keyframes
-    indices = sample_indices(info, video_fps=8.0, video_maxlen=8)    # LLaMA-Factory's stock indices
-    frames = read_frames(info, indices)                              # RGB uint8 arrays, equal to a full decode's
-    info, indices, frames = read_sampled_frames("clip.mp4", video_fps=8.0, video_maxlen=8)  # all three, one open
+    from video import read_sampled_frames
+    info, indices, frames = read_sampled_frames("clip.mp4", video_fps=8.0, video_maxlen=8)
+    # info: the probe (probe_video's), indices: LLaMA-Factory's stock ones (sample_indices), frames: RGB uint8
+    # arrays equal to a full decode's, all from one open of the clip
 
 The fallback chain: for plain MP4/MOV files whose sample tables are trusted (video/mp4_tables.py), seek to each
 target's keyframe span; if a seek lands wrong, reopen the clip and demux it. A demuxed clip whose metadata is trusted
@@ -102,18 +101,11 @@ def _read_file(path: str | os.PathLike, choose_indices) -> tuple[VideoInfo, list
         container.close()
 
 
-def read_frames(video: VideoInfo | str | os.PathLike, indices: list[int]) -> list[np.ndarray]:
-    """Frames ``indices`` (of a full decode, presentation order) as RGB uint8 HxWx3 arrays, in the order asked."""
-    if not indices:
-        return []
-    info, _, found = _read(video.path if isinstance(video, VideoInfo) else video, lambda info: indices)
-    return _in_order_asked(info, found, indices)
-
-
 def read_sampled_frames(
     path: str | os.PathLike, *, video_fps: float, video_maxlen: int
 ) -> tuple[VideoInfo, list[int], list[np.ndarray]]:
-    """Probe, sample and read in one open: ``(info, indices, frames)``, as probe_video/sample_indices/read_frames."""
+    """Probe, sample and read in one open: ``(info, indices, frames)``: probe_video's info, sample_indices' indices
+    and their frames (of a full decode, presentation order) as RGB uint8 HxWx3 arrays, in the order of indices."""
 
     def choose_indices(info: VideoInfo) -> list[int]:
         return sample_indices(info, video_fps=video_fps, video_maxlen=video_maxlen)
