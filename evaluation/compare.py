@@ -73,9 +73,14 @@ def check_same_samples(labels: Sequence[str], runs: Sequence[list[dict[str, Any]
 
 
 def run_labels(run_dirs: Sequence[Path]) -> list[str]:
-    """Each run's folder name, or the path as given when two folders share a name."""
-    names = [Path(run_dir).name for run_dir in run_dirs]
-    return names if len(set(names)) == len(names) else [str(run_dir) for run_dir in run_dirs]
+    """Each run's folder name; where folders share a name, the shortest trailing part of their paths that tells
+    every run apart (``outA/eval``, ``outB/eval``), the paths as given at worst."""
+    paths = [Path(run_dir) for run_dir in run_dirs]
+    for depth in range(1, max(len(path.parts) for path in paths) + 1):
+        labels = [str(Path(*path.parts[-depth:])) for path in paths]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [str(path) for path in paths]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """evaluation.compare: runs matched by test-set content, refused when it differs; paired differences end to end."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +81,12 @@ def test_compare_scores_every_run_on_the_shared_samples_with_paired_differences(
     # above zero except on resamples that draw one sample 4 times (~1.6 %): every n-gram then has idf 0, CIDEr-D 0
     assert paired["metrics"]["cider"]["difference"] > 0 and paired["metrics"]["cider"]["above_zero"] > 0.95
     assert compare_runs([run_a, run_b], resamples=0)["results"]["run_b"]["intervals"]["cider"] is None
+
+
+def test_runs_with_the_same_folder_name_are_labelled_by_the_shortest_path_that_tells_them_apart():
+    from evaluation.compare import run_labels
+
+    assert run_labels([Path("/tmp/outA/eval"), Path("/tmp/outB/eval")]) == ["outA/eval", "outB/eval"]
+    assert run_labels([Path("runs/a"), Path("runs/b")]) == ["a", "b"]
+    assert run_labels([Path("x/a/eval"), Path("y/a/eval")]) == ["x/a/eval", "y/a/eval"]
+    assert run_labels([Path("eval"), Path("../eval")]) == ["eval", "../eval"]  # nothing shorter tells them apart
