@@ -169,3 +169,23 @@ def test_a_difference_within_the_tie_tolerance_is_not_above_zero():
     paired = paired_difference(longer_values, shorter_values, point)
     assert paired["bleu_2"]["above_zero"] == 0.0
     assert paired["bleu_1"]["above_zero"] == 1.0  # a real difference still counts: more unigrams guessed, BP higher
+
+
+def test_a_smoothing_residue_that_shows_as_zero_is_a_tie_against_a_model_matching_nothing():
+    """One system matches reference words but no bigram, the other matches nothing: BLEU-1 differs for real, while
+    both BLEU-2 are "0.00" in the table, the first one's smoothing residue (~1e-9, scaled by its unigram precision)
+    above the second's. Such a difference, below what the table shows, is a tie, not a win in most resamples."""
+    words = [f"w{i}" for i in range(240)]
+    references = ReferenceSet.build([[" ".join(words[6 * i : 6 * i + 6])] for i in range(40)])
+    skipping = [" ".join(words[6 * i + 5 : 6 * i : -2]) for i in range(40)]  # "w5 w3 w1": no bigram in order
+    unseen = [f"x{i} y{i} z{i}" for i in range(40)]
+    weights = resample_weights(40, 200)
+    skipping_values, unseen_values = (
+        resampled_metrics(SampleStatistics.build(references, answers, np.zeros(40)), weights)
+        for answers in (skipping, unseen)
+    )
+    differences = skipping_values["bleu_2"] - unseen_values["bleu_2"]
+    assert (differences > 1e-9).all() and (differences < 5e-5).all()  # a residue, shown as +0.00
+    paired = paired_difference(skipping_values, unseen_values, {"bleu_1": 0.5, "bleu_2": 0.0})
+    assert paired["bleu_2"]["above_zero"] == 0.0
+    assert paired["bleu_1"]["above_zero"] == 1.0

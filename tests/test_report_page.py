@@ -282,7 +282,7 @@ def test_the_run_names_library_versions_and_what_the_brackets_are(tmp_path):
     assert list(dict(identity_items(summary, None, 3)))[:2] == ["models", "versions"]  # at the top
     note = interval_note(summary)
     assert "95 % percentile bootstrap interval" in note and "1000 resamples, seed 0" in note
-    assert "above 0 (by more than 1e-09: a smaller difference is a tie)" in note
+    assert "above 0 (by more than 5e-05: a smaller difference is a tie)" in note
 
 
 def test_demo_page_shows_attributes_and_loss_above_the_samples(browser, tmp_path):
