@@ -11,7 +11,8 @@ an entry is served only when its checksum holds and, where the clip is still on 
 mtime_ns, a hash of both ends: docs/frame-store-format.md).
 One file per job: key.py (settings and clip keys), codec.py (frame bytes), shard.py (one shard's files),
 build.py (the parallel pass, also the decode check), merge.py (the index), reader.py (lookups), plugin_hook.py
-(what the mm plugin calls, with the root it holds), prune.py (old directories listed, deleted on request).
+(what the mm plugin calls, with the root it holds), prune.py (old directories listed, deleted on request),
+clip_list.py (every clip a run reads, the held-out split's included), disk.py (size, free space, the fit check).
 """
 
 from frame_store.key import FORMAT_VERSION, StoreSettings, store_dir
