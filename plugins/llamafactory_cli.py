@@ -7,8 +7,9 @@ plugins/autoload.py calls ``on_llamafactory_import()`` as soon as such a process
 registries: every command then knows our ``*_exact`` templates and reads video through our exact path. For
 ``train`` (and each worker of the torchrun job it launches) it also does what ``python -m plugins.train`` does
 around training, except the preflight: a resume under other input settings than the checkpoint's is refused
-(plugins.resume_guard), and the run's run_inputs.json is written (local rank 0) so evaluation follows the adapter.
-One line says the preflight did not run and which command runs it.
+(plugins.resume_guard), the run's run_inputs.json is written (local rank 0) so evaluation follows the adapter, and
+a text value that OmegaConf would read as a boolean (``eval_strategy: no``) reaches LLaMA-Factory as the text, as in
+``make train`` (plugins.run_config). One line says the preflight did not run and which command runs it.
 """
 
 import os
@@ -35,7 +36,7 @@ def record_training(train_args: list[str], local_rank: str | None) -> None:
     A config given as flags instead of a YAML gets no record, said in one line."""
     from plugins.model_identity import base_model_identity
     from plugins.resume_guard import ResumeRefused, check_resume
-    from plugins.run_config import RunConfigError, load_run_config
+    from plugins.run_config import RunConfigError, llamafactory_argv, load_run_config
     from plugins.run_inputs import RunInputsError, input_settings, write_run_inputs
 
     first_rank = local_rank in (None, "0")
@@ -47,8 +48,11 @@ def record_training(train_args: list[str], local_rank: str | None) -> None:
         settings = load_run_config(train_args[0], train_args[1:])
         inputs = input_settings(settings)
         resume = check_resume(settings, inputs)
+        # LLaMA-Factory's read_args parses sys.argv (config, then overrides) when training starts, after this hook
+        as_text = llamafactory_argv(train_args[0], train_args[1:])[len(train_args) :]
     except (RunConfigError, RunInputsError, ResumeRefused) as error:
         raise SystemExit(f"cannot train: {error}") from None
+    sys.argv.extend([item for item in as_text if item not in sys.argv])
     if first_rank:
         print(preflight_note(train_args), flush=True)
         model = base_model_identity(str(settings["model_name_or_path"]), inputs["model_revision"])

@@ -141,3 +141,21 @@ def test_llamafactory_cli_torchrun_workers_register_and_record_once(tiny_model_d
     assert "world size: 2" in log_of(result)
     assert json.loads((tmp_path / "saves" / "run_inputs.json").read_text())["written_by"] == "llamafactory-cli train"
     assert sum("runs no preflight" in line for line in result.stdout.splitlines()) == 1  # local rank 0 alone
+
+
+def test_llamafactory_cli_train_reads_a_text_no_as_make_train_does(tmp_path, monkeypatch, tiny_model_dir):
+    """OmegaConf, which LLaMA-Factory reads the YAML with, turns ``eval_strategy: no`` into False and transformers
+    then fails with a traceback; in llamafactory-cli train the hook gives LLaMA-Factory the text, as make train."""
+    from llamafactory.hparams.parser import read_args
+
+    from plugins.llamafactory_cli import record_training
+
+    config = tmp_path / "train.yaml"
+    config.write_text(
+        f"model_name_or_path: {tiny_model_dir}\ntemplate: qwen2_vl_exact\ndataset: x_train\n"
+        f"output_dir: {tmp_path / 'saves'}\neval_strategy: no\n"
+    )
+    monkeypatch.setattr(sys, "argv", ["llamafactory-cli", str(config), "save_strategy=no"])  # after LF's pop
+    record_training([str(config), "save_strategy=no"], local_rank=None)
+    read = read_args()  # what LLaMA-Factory's parser reads from sys.argv
+    assert read["eval_strategy"] == "no" and read["save_strategy"] == "no"
