@@ -17,10 +17,12 @@ import time
 from pathlib import Path
 
 from plugins.heartbeat import READING_CLIP, heartbeat_dir, read_heartbeats
-from plugins.watchdog import DEFAULT_HANG_TIMEOUT_S
+from plugins.watchdog import DEFAULT_HANG_TIMEOUT_S, FROZEN_STACKS_SUFFIX
 
 TOP_FRAMES = 6  # frames shown per thread of a stack dump (most recent first)
-FRAME_LINE = re.compile(r'File "(.*)", line (\d+), in (.*)$')
+FRAME_LINE = re.compile(
+    r'File "(.*)", line (\d+),? in (.*)$'
+)  # traceback's "line 3, in f"; faulthandler's "line 3 in f"
 STDLIB = sysconfig.get_paths()["stdlib"] + "/"
 REPO_ROOT = str(Path(__file__).resolve().parents[1])
 PROC_STATES = {"T": "stopped", "t": "stopped (traced)", "D": "disk sleep", "Z": "zombie", "R": "running",
@@ -118,6 +120,23 @@ def stack_summary(path: Path, top: int = TOP_FRAMES) -> list[str]:
     return lines
 
 
+def frozen_summary(path: Path, top: int = TOP_FRAMES) -> list[str]:
+    """A faulthandler dump (plugins.watchdog): what it means, and the ``top`` most recent frames of each thread."""
+    written = time.strftime("%H:%M:%S", time.gmtime(path.stat().st_mtime))
+    lines = [
+        f"{path.name} (written {written} UTC): the rank's watchdog thread did not run for HANG_TIMEOUT_S: a thread "
+        "held the GIL (C code) or the process was stopped; faulthandler's stacks at that moment:"
+    ]
+    for block in path.read_text(errors="replace").split("\n\n"):
+        block_lines = [line for line in block.splitlines() if line.strip()]
+        if not block_lines:
+            continue
+        lines.append(f"  {block_lines[0].removesuffix(' (most recent call first):').lower()}:")
+        frames = [line.strip() for line in block_lines[1:] if line.strip().startswith("File ")]
+        lines += [f"    {frame}" for frame in top_frames(frames, top)]
+    return lines
+
+
 def top_frames(frames: list[str], top: int) -> list[str]:
     """The most recent frame, then the next ``top`` - 1 outside Python's standard library (where a thread waits is
     stdlib; why it waits is the caller: the DataLoader, a collective), as ``function (file:line)``."""
@@ -157,6 +176,9 @@ def render(output_dir: Path, now: float | None = None) -> str:
         lines.append("")
         for path in dumps:
             lines += stack_summary(path)
+    frozen = [path for path in sorted(directory.glob(f"rank-*{FROZEN_STACKS_SUFFIX}")) if path.stat().st_size]
+    for path in frozen:
+        lines += ["", *frozen_summary(path)]
     traces = sorted(directory.glob("nccl-trace-rank-*"))
     if traces:
         lines += ["", "NCCL flight recorder dumps: " + ", ".join(str(path) for path in traces)]

@@ -5,11 +5,15 @@
 A thread of each rank compares the time of its last heartbeat (plugins.heartbeat) with the timeout. On a stall it
 writes output_dir/heartbeat/rank-K.stacks.txt once (again after the next stall): a header naming the step, the phase
 and any clip this rank or its DataLoader workers have been reading (with when the read started), then every thread's
-stack, most recent call first. It logs one line pointing at the file and at `make diagnose`. A thread needs the
-GIL: a rank stuck in C code that holds it (rare; NCCL and DataLoader waits release it) gets no dump, and
-plugins.diagnose still shows its stale heartbeat.
+stack, most recent call first. It logs one line pointing at the file and at `make diagnose`.
+
+A Python thread needs the GIL, so a rank stuck in C code that holds it (rare; NCCL and DataLoader waits release it)
+would stop the watchdog too. So the watchdog thread also re-arms faulthandler's timer (a C thread, no GIL needed)
+every time it wakes: if the thread has not run for HANG_TIMEOUT_S, faulthandler writes every thread's stack to
+output_dir/heartbeat/rank-K.frozen-stacks.txt (left empty, and removed at the end, when that never happens).
 """
 
+import faulthandler
 import os
 import sys
 import threading
@@ -23,6 +27,7 @@ HANG_TIMEOUT_ENV = "HANG_TIMEOUT_S"
 DEFAULT_HANG_TIMEOUT_S = 600.0
 NCCL_TRACE_BUFFER_SIZE = "2000"  # collectives kept per rank by PyTorch's NCCL flight recorder
 NCCL_TRACE_PREFIX = "nccl-trace-rank-"  # PyTorch appends the rank
+FROZEN_STACKS_SUFFIX = ".frozen-stacks.txt"
 
 
 def hang_timeout_from_env(environ: dict[str, str] | None = None) -> float:
@@ -55,6 +60,11 @@ def nccl_trace_env(output_dir: str | os.PathLike, environ: dict[str, str]) -> di
 
 def stacks_path(heartbeat: Heartbeat) -> Path:
     return heartbeat.path.with_name(f"rank-{heartbeat.rank}.stacks.txt")
+
+
+def frozen_stacks_path(heartbeat: Heartbeat) -> Path:
+    """Where faulthandler writes when the watchdog thread itself could not run (a thread held the GIL)."""
+    return heartbeat.path.with_name(f"rank-{heartbeat.rank}{FROZEN_STACKS_SUFFIX}")
 
 
 def stall_summary(heartbeat: Heartbeat, idle_s: float, now: float) -> list[str]:
@@ -97,17 +107,35 @@ class Watchdog:
         self.poll_s = max(0.2, min(5.0, timeout_s / 5))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="hang-watchdog", daemon=True)
+        self._frozen = None  # the file faulthandler writes to, open while the watchdog runs
 
     def start(self) -> None:
         if self.timeout_s > 0:
+            path = frozen_stacks_path(self.heartbeat)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._frozen = path.open("w")
             self._thread.start()
 
     def stop(self) -> None:
+        """Stop watching; the faulthandler file goes when it stayed empty."""
         self._stop.set()
+        if self._frozen is None:
+            return
+        self._thread.join()
+        faulthandler.cancel_dump_traceback_later()
+        self._frozen.close()
+        path = Path(self._frozen.name)
+        if path.stat().st_size == 0:
+            path.unlink()
+        self._frozen = None
 
     def _watch(self) -> None:
         dumped_at_beat = -1
-        while not self._stop.wait(self.poll_s):
+        while True:
+            # fires only if this thread does not come back within the timeout: the GIL was held all that time
+            faulthandler.dump_traceback_later(self.timeout_s, file=self._frozen)
+            if self._stop.wait(self.poll_s):
+                return
             idle = time.monotonic() - self.heartbeat.last_progress
             if idle >= self.timeout_s and self.heartbeat.beats != dumped_at_beat:
                 dumped_at_beat = self.heartbeat.beats
