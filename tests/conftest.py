@@ -1,6 +1,7 @@
 """Shared fixtures: the embedded tiny model and the sample WebVid data, built once if missing."""
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -37,9 +38,14 @@ def _frame_sources_reset_after_each_test():
 
 
 def pytest_configure(config):
-    """The suite never reaches for the model hub, however it is started (`make test` sets the same and more)."""
+    """The suite never reaches for the model hub, however it is started (`make test` sets the same and more), and
+    the processes it starts get Ctrl-C as a terminal gives it."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    # A suite started in the background (`nohup make test &`, some CI runners) inherits SIGINT ignored, and so would
+    # every process it starts: the Ctrl-C tests would test nothing. A handler is reset to the default on exec.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
