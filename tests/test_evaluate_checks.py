@@ -111,6 +111,7 @@ def rescored(tmp_path_factory):
     return predictions, summary, out.getvalue(), err.getvalue()
 
 
+@pytest.mark.slow  # a JVM scoring pass (~10 s): make test runs it, make test-fast does not
 def test_score_only_counts_and_names_a_cut_off_last_line(rescored):
     predictions, summary, out, err = rescored
     assert f"{predictions}:3" in err and "cut off" in err
@@ -150,6 +151,7 @@ def test_score_only_names_line_of_a_malformed_llamafactory_record(tmp_path):
         evaluate_model.main(["--score-only", str(predictions)])
 
 
+@pytest.mark.slow  # a JVM scoring pass (~10 s): make test runs it, make test-fast does not
 def test_score_only_keeps_the_model_identity_of_the_run(rescored):
     predictions = rescored[0]
     rewritten = json.loads((predictions.parent / "metrics.json").read_text())  # re-scored in place: rewritten

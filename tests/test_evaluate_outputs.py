@@ -28,6 +28,7 @@ def test_make_eval_adds_the_users_options_to_config_and_compare_base():
     )
 
 
+@pytest.mark.slow  # a JVM scoring pass (~10 s): make test runs it, make test-fast does not
 def test_a_run_ends_naming_report_html(tmp_path, capsys):
     predictions = tmp_path / "run" / "predictions.jsonl"
     predictions.parent.mkdir()

@@ -40,6 +40,7 @@ def test_single_line_keeps_other_text():
     assert single_line("Ünïcode — café, 4k!") == "Ünïcode — café, 4k!"
 
 
+@pytest.mark.slow  # a JVM scoring pass (~10 s): make test runs it, make test-fast does not
 def test_identical_captions_with_line_breaks_score_as_clean_text():
     """One break per sample, early in the set: a split line would pair every later answer with another's tokens."""
     references = {}

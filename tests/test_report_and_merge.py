@@ -75,6 +75,7 @@ def test_report_shows_a_change_that_rounds_to_nothing_unsigned(tmp_path):
     assert "<tr><td>cider</td><td>12.34</td><td>12.34</td><td>0.00</td></tr>" in html_path.read_text()
 
 
+@pytest.mark.slow  # a JVM scoring pass (~10 s): make test runs it, make test-fast does not
 def test_report_shows_every_reference_and_per_sample_scores(tmp_path):
     """Each answer is scored against all its sample's references; the CIDEr-D values average to the corpus one."""
     references = {
