@@ -114,6 +114,7 @@ class Watchdog:
             path = frozen_stacks_path(self.heartbeat)
             path.parent.mkdir(parents=True, exist_ok=True)
             self._frozen = path.open("w")
+            faulthandler.dump_traceback_later(self.timeout_s, file=self._frozen)  # armed before start() returns
             self._thread.start()
 
     def stop(self) -> None:

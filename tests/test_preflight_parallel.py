@@ -137,9 +137,16 @@ def test_ctrl_c_stops_at_once_and_leaves_no_worker(tiny_model_dir, dataset_dir, 
     assert process.wait(timeout=30) == 130
     reader.join(timeout=10)
     assert b"preflight interrupted (Ctrl-C): nothing was written" in seen
-    time.sleep(2)  # a worker finishes the range in hand (a fraction of a second), then exits
+    # a worker finishes the range in hand (a fraction of a second), then exits: wait until the group is empty
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break  # no process of the group is left
+        time.sleep(0.05)
     with pytest.raises(ProcessLookupError):
-        os.killpg(process.pid, 0)  # no process of the group is left
+        os.killpg(process.pid, 0)
 
 
 FORK_AFTER_OPENMP = """

@@ -10,7 +10,7 @@ from tests.training_fixtures import REPO_ROOT
 
 HOLDS_THE_GIL = textwrap.dedent(
     """
-    import re, sys, time
+    import re, sys
     from pathlib import Path
     from plugins.heartbeat import Heartbeat
     from plugins.watchdog import Watchdog
@@ -18,8 +18,7 @@ HOLDS_THE_GIL = textwrap.dedent(
     heartbeat = Heartbeat(Path(sys.argv[1]) / "heartbeat", rank=0, hang_timeout_s=1.0)
     heartbeat.beat(step=3, phase="forward")
     watchdog = Watchdog(heartbeat, 1.0)
-    watchdog.start()
-    time.sleep(0.5)  # the watchdog has armed the timer
+    watchdog.start()  # the faulthandler timer is armed when start() returns
     if sys.argv[2] == "hold":  # one C call holding the GIL for ~4 s (more under load): no Python thread runs meanwhile
         re.match(r"(a|aa)+$", "a" * 36 + "b")
     watchdog.stop()
